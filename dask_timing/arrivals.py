@@ -1,0 +1,103 @@
+"""Worker registrations, pushed by the scheduler as they happen.
+
+The scheduler publishes an ``add-worker`` event on its ``all`` topic the moment
+a worker registers, stamped with the scheduler's own clock.  Subscribing to
+that topic lets the tools see each arrival within the scheduler's batching
+interval for clients (2 ms in current distributed), without polling, and works
+the same for an in-process LocalCluster, separate processes or a remote
+scheduler.  ``Client.wait_for_workers`` polls every 100 ms instead.
+
+A subscription becomes active only once the scheduler has read it, so after
+subscribing we wait for an echo of an event we publish ourselves (a barrier),
+then read the topic's history for anything that arrived before.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from .clock import Timeline
+
+SCHEDULER_TOPIC = "all"
+DETECTION_METHOD = "scheduler add-worker events (pushed, no polling)"
+# How long to wait for the barrier's echo before publishing it again.
+_BARRIER_RETRY = 0.02
+
+
+@dataclass
+class Arrival:
+    """One worker's registration, in seconds on the run's timeline."""
+
+    address: str
+    scheduler_time: float  # the scheduler's stamp, placed on the run's timeline
+    seen_time: float | None  # when this client learned of it (None: from history)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"address": self.address, "arrival_time": self.scheduler_time, "seen_time": self.seen_time}
+
+
+class WorkerArrivals:
+    """Follows workers joining and leaving one scheduler."""
+
+    def __init__(self, client: Any, timeline: Timeline) -> None:
+        self._client = client
+        self._timeline = timeline
+        self.arrivals: dict[str, Arrival] = {}
+        self.present: set[str] = set()
+        self._changed = asyncio.Event()
+        self._barrier_topic = f"dask-timing-barrier-{uuid.uuid4().hex}"
+        self._barrier_echoed = asyncio.Event()
+
+    async def start(self) -> None:
+        """Subscribe, wait until the subscription is live, then read history."""
+        self._client.subscribe_topic(SCHEDULER_TOPIC, self._on_event)
+        self._client.subscribe_topic(self._barrier_topic, lambda event: self._barrier_echoed.set())
+        while not self._barrier_echoed.is_set():
+            await self._client.scheduler.log_event(topic=self._barrier_topic, msg="ping")
+            try:
+                await asyncio.wait_for(self._barrier_echoed.wait(), _BARRIER_RETRY)
+            except asyncio.TimeoutError:
+                continue
+        self._client.unsubscribe_topic(self._barrier_topic)
+        for stamp, message in await self._client.scheduler.events(topic=SCHEDULER_TOPIC):
+            self._record(stamp, message, seen_time=None)
+
+    def stop(self) -> None:
+        """Stop listening (the client may already be closing)."""
+        self._client.unsubscribe_topic(SCHEDULER_TOPIC)
+
+    def _on_event(self, event: tuple[float, Any]) -> None:
+        stamp, message = event
+        self._record(stamp, message, seen_time=self._timeline.now())
+
+    def _record(self, stamp: float, message: Any, seen_time: float | None) -> None:
+        if not isinstance(message, dict):
+            return
+        address = message.get("worker")
+        action = message.get("action")
+        if action == "add-worker" and address:
+            if address not in self.arrivals:
+                self.arrivals[address] = Arrival(
+                    address, self._timeline.wall_to_run_time(stamp), seen_time
+                )
+            self.present.add(address)
+            self._changed.set()
+        elif action == "remove-worker" and address:
+            self.present.discard(address)
+            self._changed.set()
+
+    async def wait_for(self, n_workers: int) -> None:
+        """Return as soon as ``n_workers`` workers are registered at once.
+
+        Has no timeout of its own: callers bound it (see ``runner``).
+        """
+        while len(self.present) < n_workers:
+            self._changed.clear()
+            await self._changed.wait()
+
+    def ordered(self) -> list[Arrival]:
+        """Arrivals in the order the scheduler registered them."""
+        return sorted(self.arrivals.values(), key=lambda arrival: arrival.scheduler_time)

@@ -1,0 +1,64 @@
+"""Monotonic timing of a run's phases.
+
+All durations come from ``time.perf_counter`` (monotonic, the finest clock
+Python offers).  The wall-clock time of the run's origin is kept beside it only
+to place events stamped by the scheduler's own (wall) clock on the run's
+timeline.
+"""
+
+from __future__ import annotations
+
+import time
+from contextlib import contextmanager
+from typing import Iterator
+
+CLOCK_NAME = "time.perf_counter"
+
+
+class Timeline:
+    """Seconds since the run's origin (the start of its first phase), and its phases."""
+
+    def __init__(self) -> None:
+        self.origin = time.perf_counter()
+        self.origin_wall = time.time()
+        self.phases: dict[str, float] = {}
+        self.extras: dict[str, float] = {}
+        self.first_start: float | None = None
+        self.last_end: float | None = None
+
+    def now(self) -> float:
+        """Seconds elapsed since the origin, on the monotonic clock."""
+        return time.perf_counter() - self.origin
+
+    def wall_to_run_time(self, wall_timestamp: float) -> float:
+        """Place a wall-clock timestamp (e.g. the scheduler's) on the run's timeline."""
+        return wall_timestamp - self.origin_wall
+
+    @contextmanager
+    def phase(self, key: str) -> Iterator[None]:
+        """Time the block as phase ``key`` of the time to ready (recorded if it completes).
+
+        The first phase's start becomes the run's origin: time zero.
+        """
+        if self.first_start is None:
+            self.origin = time.perf_counter()
+            self.origin_wall = time.time()
+            self.first_start = 0.0
+        start = self.now()
+        yield
+        end = self.now()
+        self.phases[key] = end - start
+        self.last_end = end
+
+    @contextmanager
+    def measure(self, key: str) -> Iterator[None]:
+        """Time the block as ``key`` outside the time to ready (e.g. teardown)."""
+        start = self.now()
+        yield
+        self.extras[key] = self.now() - start
+
+    def total(self) -> float | None:
+        """Seconds from the start of the first phase to the end of the last one."""
+        if self.first_start is None or self.last_end is None:
+            return None
+        return self.last_end - self.first_start

@@ -1,0 +1,120 @@
+"""The one place that names the timed phases and how they are shown.
+
+A phase is a contiguous stretch of a run, timed on the monotonic clock.  The
+phases of a run follow each other without gaps worth measuring, so they add up
+to the run's total time to ready.  Work done after the cluster is ready (the
+task batch) and teardown are timed too, but never inside that total.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Phase:
+    """How one phase is named in results and shown on the console.
+
+    The messages are format strings; they may use ``{n_workers}``,
+    ``{n_tasks}`` and ``{connect_to}``.
+    """
+
+    key: str
+    summary_label: str
+    start_message: str
+    done_message: str
+    meaning: str
+
+    @property
+    def flat_key(self) -> str:
+        """The key the specification's flat JSON uses for this phase."""
+        return f"{self.key}_time"
+
+
+CLUSTER_INIT = Phase(
+    "cluster_init",
+    "Cluster initialization",
+    "Starting cluster initialization...",
+    "✓ Cluster object created",
+    "LocalCluster object created and its scheduler (with dashboard) listening; "
+    "no workers yet",
+)
+SCHEDULER_START = Phase(
+    "scheduler_start",
+    "Scheduler startup",
+    "Starting Dask scheduler...",
+    "✓ Scheduler ready",
+    "scheduler process launched until it listens and has written its address",
+)
+CLIENT_CONNECT = Phase(
+    "client_connect",
+    "Client connection",
+    "Connecting client to {connect_to}...",
+    "✓ Client connected",
+    "Client created and connected to the scheduler",
+)
+WAIT_FOR_WORKERS = Phase(
+    "wait_for_workers",
+    "Wait for workers",
+    "Waiting for {n_workers} workers to be ready...",
+    "✓ All workers ready",
+    "workers requested from the cluster until every one has registered with "
+    "the scheduler",
+)
+WORKERS_START = Phase(
+    "workers_start",
+    "Workers startup",
+    "Starting {n_workers} Dask workers...",
+    "✓ All {n_workers} workers ready",
+    "worker processes launched until every one has registered with the scheduler",
+)
+FIRST_TASK = Phase(
+    "first_task",
+    "First task execution",
+    "Testing with a simple task...",
+    "✓ First task completed",
+    "one task submitted until its result is back in the client",
+)
+
+# Timed after the cluster is ready; reported beside the total, never in it.
+BATCH = Phase(
+    "batch_{n_tasks}_tasks",
+    "Batch ({n_tasks} tasks)",
+    "Testing with batch of tasks...",
+    "✓ {n_tasks} tasks completed",
+    "a batch of independent tasks submitted until all results are back",
+)
+TEARDOWN = Phase(
+    "teardown",
+    "Teardown",
+    "Shutting down cluster...",
+    "✓ Cluster closed",
+    "client closed and every scheduler and worker process gone",
+)
+
+TOTAL_LABEL = "Total time to ready"
+TOTAL_KEY = "total_time"
+TEARDOWN_KEY = "teardown_time"
+
+ALL_PHASES = (
+    CLUSTER_INIT,
+    SCHEDULER_START,
+    CLIENT_CONNECT,
+    WAIT_FOR_WORKERS,
+    WORKERS_START,
+    FIRST_TASK,
+)
+PHASES_BY_KEY = {phase.key: phase for phase in ALL_PHASES}
+
+
+def batch_key(n_tasks: int) -> str:
+    """The result key of a batch of ``n_tasks`` tasks, e.g. ``batch_100_tasks``."""
+    return BATCH.key.format(n_tasks=n_tasks)
+
+
+def phase_order(key: str) -> int:
+    """Sort position of a metric key: phases first in run order, then the rest."""
+    for position, phase in enumerate(ALL_PHASES):
+        if phase.key == key:
+            return position
+    return len(ALL_PHASES)

@@ -1,0 +1,291 @@
+"""The timing loop: one run of one deployment, phase by phase, always torn down.
+
+Phases follow each other on one monotonic timeline, so they add up to the
+total time to ready.  Every wait is bounded by the run's timeout.  Whatever
+happens (success, an error, a timeout, Ctrl-C or SIGTERM turned into
+cancellation), the cluster is torn down, teardown is timed on its own, and the
+result says how the run ended.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import operator
+import sys
+import uuid
+from dataclasses import dataclass
+from typing import Any, Awaitable
+
+from . import phases
+from .arrivals import DETECTION_METHOD, WorkerArrivals
+from .clock import CLOCK_NAME, Timeline
+from .console import RunConsole
+from .deploy import Deployment, DeploymentError
+from .processes import ChildFailed
+from .environment import collect_environment, utc_timestamp
+from .result import STATUS_FAILED, STATUS_INTERRUPTED, STATUS_OK, RunResult
+
+# Seconds the client gets to close during teardown before it is abandoned.
+CLIENT_CLOSE_TIMEOUT = 5.0
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """What to measure: how many workers, whether to wait, the batch, the bound on waits."""
+
+    n_workers: int
+    wait_for_workers: bool = True
+    batch_size: int = 0
+    timeout: float = 60.0
+
+    def config(self) -> dict[str, Any]:
+        return {
+            "n_workers": self.n_workers,
+            "wait_for_workers": self.wait_for_workers,
+            "batch_size": self.batch_size,
+        }
+
+
+class RunTimeout(RuntimeError):
+    """A wait exceeded the run's timeout; the message names what was awaited."""
+
+
+async def bounded(awaitable: Awaitable[Any], timeout: float, what: str) -> Any:
+    """Await with the run's timeout, failing with a message that says what hung."""
+    try:
+        return await asyncio.wait_for(awaitable, timeout)
+    except asyncio.TimeoutError:
+        raise RunTimeout(
+            f"timed out after {timeout:g} s waiting for {what}; raise --timeout if this "
+            "deployment is slow"
+        ) from None
+
+
+async def first_of(main: Awaitable[Any], watchdog: Awaitable[Any]) -> Any:
+    """Run ``main`` while ``watchdog`` looks for failures; the first to finish wins."""
+    main_task = asyncio.ensure_future(main)
+    watch_task = asyncio.ensure_future(watchdog)
+    try:
+        done, _ = await asyncio.wait({main_task, watch_task}, return_when=asyncio.FIRST_COMPLETED)
+        return (main_task if main_task in done else watch_task).result()
+    finally:
+        for task in (main_task, watch_task):
+            task.cancel()
+        await asyncio.gather(main_task, watch_task, return_exceptions=True)
+
+
+class Run:
+    """One timed run of a deployment; ``execute`` returns its result."""
+
+    def __init__(
+        self,
+        deployment: Deployment,
+        plan: RunPlan,
+        options: dict[str, Any],
+        console: RunConsole | None = None,
+    ) -> None:
+        self.deployment = deployment
+        self.plan = plan
+        self.options = options
+        self.console = console or RunConsole()
+        self.timeline = Timeline()
+        self.started_at = utc_timestamp()
+        self.client: Any = None
+        self.arrivals: WorkerArrivals | None = None
+        self.workers: list[dict[str, Any]] = []
+        self.fields = {
+            "n_workers": plan.n_workers,
+            "n_tasks": plan.batch_size,
+            "connect_to": deployment.connect_to,
+        }
+
+    @property
+    def phase_list(self) -> list[phases.Phase]:
+        """The phases of this run, in order."""
+        listed = [self.deployment.scheduler_phase, phases.CLIENT_CONNECT]
+        if self.plan.wait_for_workers:
+            listed.append(self.deployment.workers_phase)
+        listed.append(phases.FIRST_TASK)
+        return listed
+
+    async def execute(self) -> RunResult:
+        """Time the run; tear down whatever happens; return the result.
+
+        Cancellation (how the command line delivers Ctrl-C and SIGTERM) ends the
+        measurement, not the teardown: the run is closed and reported as
+        interrupted.
+        """
+        status, error = STATUS_OK, None
+        self._print_header()
+        try:
+            await self._measure()
+        except asyncio.CancelledError:
+            status, error = STATUS_INTERRUPTED, "interrupted before the run finished"
+        except (RunTimeout, DeploymentError, ChildFailed) as failure:
+            status, error = STATUS_FAILED, str(failure)
+        except Exception as failure:  # noqa: BLE001 - any failure inside Dask fails the run
+            status, error = STATUS_FAILED, f"{type(failure).__name__}: {failure}"
+        survivors = await self._teardown()
+        if survivors:
+            status = STATUS_FAILED if status == STATUS_OK else status
+            error = (error + "; " if error else "") + f"processes {survivors} survived teardown and were killed"
+        result = self._result(status, error)
+        self.console.summary(result, self.phase_list, self.fields)
+        return result
+
+    def _print_header(self) -> None:
+        settings: list[tuple[str, Any]] = [
+            ("Workers", self.plan.n_workers),
+            ("Threads per worker", self.deployment.threads_per_worker),
+        ]
+        if self.deployment.kind == "local" or not self.plan.wait_for_workers:
+            settings.append(("Wait for workers", self.plan.wait_for_workers))
+        self.console.header(self.deployment.title, settings)
+
+    async def _phase(self, phase: phases.Phase, work: Awaitable[Any]) -> Any:
+        self.console.phase_start(phase, **self.fields)
+        with self.timeline.phase(phase.key):
+            value = await work
+        self.console.phase_done(phase, self.timeline.phases[phase.key], **self.fields)
+        return value
+
+    async def _measure(self) -> None:
+        deployment, plan, timeout = self.deployment, self.plan, self.plan.timeout
+        await self._phase(
+            deployment.scheduler_phase,
+            bounded(first_of(deployment.start_scheduler(), deployment.watch()), timeout, "the scheduler to start"),
+        )
+        self.console.line(f"  Address: {deployment.address}")
+        if deployment.dashboard:
+            self.console.line(f"  Dashboard: {deployment.dashboard}")
+        self.client = await self._phase(phases.CLIENT_CONNECT, bounded(self._connect(), timeout, "the client to connect"))
+        self.arrivals = WorkerArrivals(self.client, self.timeline)
+        if plan.wait_for_workers:
+            await self._phase(
+                deployment.workers_phase,
+                bounded(
+                    first_of(self._start_workers_and_wait(), deployment.watch()),
+                    timeout,
+                    f"{plan.n_workers} workers to register",
+                ),
+            )
+            await self._phase(phases.FIRST_TASK, bounded(self._one_task(), timeout, "the first task"))
+        else:
+            # No wait: the first task is timed from the moment workers are requested.
+            await self._phase(
+                phases.FIRST_TASK,
+                bounded(first_of(self._request_then_one_task(), deployment.watch()), timeout, "the first task"),
+            )
+            await bounded(self.arrivals.start(), timeout, "the scheduler's event stream")
+        if plan.batch_size:
+            await self._batch()
+        self.workers = await self._worker_details()
+        self._check_workers_are_ours()
+        self.console.workers(self.workers)
+
+    async def _connect(self) -> Any:
+        from distributed import Client
+
+        return await Client(self.deployment.client_target, asynchronous=True, timeout=self.plan.timeout)
+
+    async def _start_workers_and_wait(self) -> None:
+        await self.deployment.request_workers(self.plan.n_workers)
+        await self.arrivals.start()
+        await self.arrivals.wait_for(self.plan.n_workers)
+
+    async def _request_then_one_task(self) -> None:
+        await self.deployment.request_workers(self.plan.n_workers)
+        await self._one_task()
+
+    async def _one_task(self) -> None:
+        value = await self.client.submit(operator.add, 1, 1, pure=False)
+        if value != 2:
+            raise RuntimeError(f"the first task returned {value!r} instead of 2")
+
+    async def _batch(self) -> None:
+        key = phases.batch_key(self.plan.batch_size)
+        self.console.phase_start(phases.BATCH, **self.fields)
+        with self.timeline.measure(key):
+            futures = self.client.map(operator.add, range(self.plan.batch_size), [1] * self.plan.batch_size, pure=False)
+            values = await bounded(self.client.gather(futures), self.plan.timeout, "the batch of tasks")
+        if values != [index + 1 for index in range(self.plan.batch_size)]:
+            raise RuntimeError("the batch of tasks returned wrong values")
+        self.console.phase_done(phases.BATCH, self.timeline.extras[key], **self.fields)
+
+    async def _worker_details(self) -> list[dict[str, Any]]:
+        identity = await bounded(self.client.scheduler.identity(n_workers=-1), self.plan.timeout, "the worker list")
+        arrivals = {arrival.address: arrival for arrival in self.arrivals.ordered()}
+        details = []
+        for address, info in identity.get("workers", {}).items():
+            arrival = arrivals.get(address)
+            details.append(
+                {
+                    "name": str(info.get("name")),
+                    "address": address,
+                    "nthreads": info.get("nthreads"),
+                    "memory_limit": info.get("memory_limit"),
+                    "nanny": info.get("nanny"),
+                    "arrival_time": None if arrival is None else arrival.scheduler_time,
+                    "seen_time": None if arrival is None else arrival.seen_time,
+                }
+            )
+        details.sort(key=lambda worker: (worker["arrival_time"] is None, worker["arrival_time"] or 0.0))
+        return details
+
+    def _check_workers_are_ours(self) -> None:
+        expected = self.deployment.expected_worker_names(self.plan.n_workers)
+        if expected is None:
+            return
+        strangers = sorted(worker["name"] for worker in self.workers if worker["name"] not in expected)
+        if strangers:
+            raise DeploymentError(
+                f"workers this run did not start joined its scheduler: {', '.join(strangers)}"
+            )
+        if self.plan.wait_for_workers and len(self.workers) < self.plan.n_workers:
+            raise DeploymentError(f"only {len(self.workers)} of {self.plan.n_workers} workers remained")
+
+    async def _teardown(self) -> list[int]:
+        """Close the client and the cluster, timed apart from the total."""
+        self.console.phase_start(phases.TEARDOWN)
+        survivors: list[int] = []
+        with self.timeline.measure(phases.TEARDOWN.key):
+            if self.arrivals is not None and self.client is not None:
+                self.arrivals.stop()
+            if self.client is not None:
+                try:
+                    await asyncio.wait_for(self.client.close(), CLIENT_CLOSE_TIMEOUT)
+                except (asyncio.TimeoutError, OSError):
+                    pass
+            survivors = await self.deployment.close()
+        self.console.phase_done(phases.TEARDOWN, self.timeline.extras[phases.TEARDOWN.key])
+        return survivors
+
+    def _result(self, status: str, error: str | None) -> RunResult:
+        timeline, plan = self.timeline, self.plan
+        ready = status == STATUS_OK
+        after_ready = {key: value for key, value in timeline.extras.items() if key != phases.TEARDOWN.key}
+        return RunResult(
+            kind=self.deployment.kind,
+            config={**plan.config(), **self.deployment.config()},
+            options=self.options,
+            command_line=[sys.executable, *sys.argv],
+            environment=collect_environment(),
+            run_id=uuid.uuid4().hex,
+            timestamp=self.started_at,
+            status=status,
+            error=error,
+            phases=dict(timeline.phases),
+            total_time=timeline.total() if ready else None,
+            teardown_time=timeline.extras.get(phases.TEARDOWN.key),
+            after_ready=after_ready,
+            workers=self.workers,
+            scheduler={"address": self.deployment.address, "dashboard": self.deployment.dashboard},
+            measurement={
+                "clock": CLOCK_NAME,
+                "scheduler_readiness": self.deployment.scheduler_readiness,
+                "worker_readiness": DETECTION_METHOD,
+                "poll_interval": self.deployment.poll_interval,
+                "first_task": "operator.add(1, 1)",
+                "run_started_utc": timeline.origin_wall,
+            },
+        )

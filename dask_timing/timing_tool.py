@@ -1,0 +1,97 @@
+"""The two timing tools' command line: parse, check, run once, save, exit."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+
+from . import cli, processes
+from .console import RunConsole
+from .deploy import Deployment, LocalClusterDeployment, SeparateProcessDeployment
+from .result import KIND_DISTRIBUTED, KIND_LOCAL, STATUS_INTERRUPTED, STATUS_OK, RunResult, write_json
+from .runner import Run, RunPlan
+
+DESCRIPTIONS = {
+    KIND_LOCAL: "Time the startup of a Dask LocalCluster (scheduler in this process, "
+    "worker processes spawned by it), phase by phase.",
+    KIND_DISTRIBUTED: "Time the startup of a Dask scheduler and workers as separate "
+    "processes (as in a distributed deployment), phase by phase.",
+}
+DEFAULT_BATCH = {KIND_LOCAL: 0, KIND_DISTRIBUTED: 100}
+RECORDED_OPTIONS = ("timeout", "output", "log_dir")
+
+
+def build_parser(kind: str, prog: str) -> argparse.ArgumentParser:
+    parser = cli.OneLineParser(prog=prog, description=DESCRIPTIONS[kind])
+    cli.add_common_run_options(parser, DEFAULT_BATCH[kind])
+    if kind == KIND_LOCAL:
+        parser.add_argument("--no-dashboard", dest="dashboard", action="store_false",
+                            help="start the cluster without its dashboard")
+    return parser
+
+
+def build_deployment(kind: str, args: argparse.Namespace, workdir: str) -> Deployment:
+    if kind == KIND_LOCAL:
+        return LocalClusterDeployment(args.threads, args.host, workdir, dashboard=args.dashboard)
+    return SeparateProcessDeployment(args.threads, args.host, workdir, death_timeout=args.timeout)
+
+
+def check_output(path: str | None, force: bool) -> None:
+    """Refuse, before anything starts, to overwrite a result or write where it can't."""
+    if path is None:
+        return
+    if os.path.isdir(path):
+        raise cli.UsageError(f"--output {path} is a folder; give a file name")
+    if os.path.exists(path) and not force:
+        raise cli.UsageError(f"{path} already exists; choose another --output or pass --force to overwrite it")
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    if not os.access(folder, os.W_OK):
+        raise cli.UsageError(f"cannot write to {folder}")
+
+
+def exit_code_for(result: RunResult, signum: int | None) -> int:
+    if signum is not None:
+        return cli.signal_exit_code(signum)
+    if result.status == STATUS_OK:
+        return cli.EXIT_OK
+    return cli.EXIT_FAILED
+
+
+def run_tool(kind: str, argv: list[str] | None) -> int:
+    prog = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else kind
+    args = build_parser(kind, prog).parse_args(argv)
+    check_output(args.output, args.force)
+    cli.require_dask()
+    keep_logs = args.log_dir is not None
+    if keep_logs:
+        os.makedirs(args.log_dir, exist_ok=True)
+    workdir = args.log_dir or tempfile.mkdtemp(prefix="dask-timing-")
+    deployment = build_deployment(kind, args, workdir)
+    plan = RunPlan(n_workers=args.workers, wait_for_workers=args.wait, batch_size=args.batch, timeout=args.timeout)
+    run = Run(deployment, plan, cli.options_of(args, RECORDED_OPTIONS), RunConsole())
+    result, signum = cli.run_cancellable(run.execute, on_second_signal=processes.kill_all)
+    if signum is not None and result.status == STATUS_OK:
+        result.status, result.error = STATUS_INTERRUPTED, "interrupted during teardown"
+    if args.output:
+        write_json(args.output, result.to_json(), overwrite=args.force)
+        print(f"\n✓ Results saved to: {args.output}")
+    has_logs = any(name.endswith(".log") for name in os.listdir(workdir))
+    if result.status != STATUS_OK:
+        print(f"{prog}: run {result.status}: {result.error}", file=sys.stderr)
+        if has_logs:
+            print(f"{prog}: process logs kept in {workdir}", file=sys.stderr)
+    if not keep_logs and not (has_logs and result.status != STATUS_OK):
+        shutil.rmtree(workdir, ignore_errors=True)
+    return exit_code_for(result, signum)
+
+
+def main_local(argv: list[str] | None = None) -> int:
+    return cli.guarded(lambda args: run_tool(KIND_LOCAL, args))(argv)
+
+
+def main_distributed(argv: list[str] | None = None) -> int:
+    return cli.guarded(lambda args: run_tool(KIND_DISTRIBUTED, args))(argv)
