@@ -104,6 +104,10 @@ class ResultFileError(Exception):
     """A file that is not a readable dask-timing result; the message says why."""
 
 
+class SummaryFile(ResultFileError):
+    """A study summary written by the wrapper: ours, but not a run result."""
+
+
 def write_json(path: str, document: dict[str, Any], overwrite: bool = False) -> None:
     """Write ``document`` to ``path`` atomically, never replacing a file unless asked.
 
@@ -133,7 +137,7 @@ def from_json(document: Any) -> RunResult:
     if not isinstance(document, dict):
         raise ResultFileError("not a JSON object")
     if document.get("document") == SUMMARY_DOCUMENT:
-        raise ResultFileError("a study summary, not a run result")
+        raise SummaryFile("a study summary, not a run result")
     if document.get("document") == RESULT_DOCUMENT:
         return _from_current(document)
     if phases.TOTAL_KEY in document or any(

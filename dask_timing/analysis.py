@@ -1,0 +1,192 @@
+"""Loading result files and grouping them by configuration.
+
+Results are grouped by the full configuration (kind, workers, threads and every
+other recorded setting), never pooled across configurations.  Files that are
+not usable results are skipped with the reason, and study summaries written by
+the wrapper are recognised and left out quietly.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+from . import phases
+from .result import LEGACY_SCHEMA_VERSION, RESULT_DOCUMENT, SCHEMA_VERSION, SUMMARY_DOCUMENT, ResultFileError, RunResult, SummaryFile, load_result
+from .stats import Summary, summarize
+
+# Settings named in every label, in this order; others are named only when they differ.
+LABEL_KEYS = ("n_workers", "threads_per_worker")
+SETTING_NAMES = {
+    "wait_for_workers": "wait",
+    "batch_size": "batch",
+    "processes": "processes",
+    "dashboard": "dashboard",
+    "nanny": "nanny",
+    "host": "host",
+}
+
+
+@dataclass
+class LoadedResults:
+    """What a set of glob patterns yielded."""
+
+    results: list[tuple[str, RunResult]] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    summaries: list[str] = field(default_factory=list)
+    empty_patterns: list[str] = field(default_factory=list)
+
+
+def expand(patterns: Iterable[str]) -> tuple[list[str], list[str]]:
+    """Paths matched by the patterns (a folder means its *.json), and patterns matching nothing."""
+    paths: list[str] = []
+    empty: list[str] = []
+    for pattern in patterns:
+        if os.path.isdir(pattern):
+            pattern = os.path.join(pattern, "*.json")
+        matched = sorted(glob.glob(pattern, recursive=True))
+        matched = [path for path in matched if os.path.isfile(path)]
+        if not matched:
+            empty.append(pattern)
+        paths.extend(matched)
+    return list(dict.fromkeys(paths)), empty
+
+
+def load(patterns: Iterable[str]) -> LoadedResults:
+    """Read every file the patterns match; keep results, note the rest and why."""
+    paths, empty = expand(patterns)
+    loaded = LoadedResults(empty_patterns=empty)
+    for path in paths:
+        try:
+            loaded.results.append((path, load_result(path)))
+        except SummaryFile:
+            loaded.summaries.append(path)
+        except ResultFileError as error:
+            loaded.skipped.append((path, str(error)))
+    return loaded
+
+
+def configuration_key(result: RunResult) -> tuple:
+    """What makes two runs comparable: the kind and every configuration setting."""
+    return (result.kind, tuple(sorted((key, repr(value)) for key, value in result.config.items())))
+
+
+@dataclass
+class Group:
+    """The runs of one configuration."""
+
+    kind: str
+    config: dict[str, Any]
+    runs: list[RunResult] = field(default_factory=list)
+    paths: list[str] = field(default_factory=list)
+    label: str = ""
+
+    @property
+    def ok_runs(self) -> list[RunResult]:
+        return [run for run in self.runs if run.ok]
+
+    @property
+    def failed_runs(self) -> list[RunResult]:
+        return [run for run in self.runs if not run.ok]
+
+    def metric_names(self) -> list[str]:
+        """Every metric of the successful runs, phases first in run order."""
+        names: dict[str, None] = {}
+        for run in self.ok_runs:
+            names.update(dict.fromkeys(run.metrics()))
+        return sorted(names, key=_metric_order)
+
+    def summaries(self) -> dict[str, Summary]:
+        """Statistics of each metric over the successful runs."""
+        per_run = [run.metrics() for run in self.ok_runs]
+        return {
+            name: summarize([metrics[name] for metrics in per_run if name in metrics])
+            for name in self.metric_names()
+        }
+
+    def sort_key(self) -> tuple:
+        numbers = tuple(_as_number(self.config.get(key)) for key in LABEL_KEYS)
+        rest = tuple(sorted((key, repr(value)) for key, value in self.config.items() if key not in LABEL_KEYS))
+        return (self.kind, numbers, rest)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "config": self.config,
+            "label": self.label,
+            "n_runs": len(self.runs),
+            "n_failed": len(self.failed_runs),
+            "files": self.paths,
+            "metrics": {name: summary.to_json() for name, summary in self.summaries().items()},
+        }
+
+
+def _metric_order(name: str) -> tuple[int, int]:
+    key = name[: -len("_time")] if name.endswith("_time") else name
+    if key in phases.PHASES_BY_KEY:
+        return (0, phases.phase_order(key))
+    if name == phases.TOTAL_KEY:
+        return (1, 0)
+    if name == phases.TEARDOWN_KEY:
+        return (3, 0)
+    return (2, 0)
+
+
+def _as_number(value: Any) -> float:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else float("inf")
+
+
+def group_results(results: Iterable[tuple[str, RunResult]]) -> list[Group]:
+    """Group runs by configuration, sorted by kind then numerically by workers and threads."""
+    groups: dict[tuple, Group] = {}
+    for path, result in results:
+        key = configuration_key(result)
+        group = groups.setdefault(key, Group(result.kind, dict(result.config)))
+        group.runs.append(result)
+        group.paths.append(path)
+    ordered = sorted(groups.values(), key=Group.sort_key)
+    _label(ordered)
+    return ordered
+
+
+def _label(groups: list[Group]) -> None:
+    """Name each group by kind, workers, threads, and the settings that differ within its kind."""
+    values: dict[tuple[str, str], set[str]] = {}
+    for group in groups:
+        for key, value in group.config.items():
+            values.setdefault((group.kind, key), set()).add(repr(value))
+    for group in groups:
+        workers = group.config.get("n_workers")
+        threads = group.config.get("threads_per_worker")
+        parts = [group.kind, f"{workers} workers", f"{threads} thread(s) per worker"]
+        for key in sorted(group.config):
+            if key not in LABEL_KEYS and len(values[(group.kind, key)]) > 1:
+                parts.append(f"{SETTING_NAMES.get(key, key)}={_show(group.config[key])}")
+        if all(run.schema_version == LEGACY_SCHEMA_VERSION for run in group.runs):
+            parts.append("legacy flat files")
+        group.label = ", ".join(parts)
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    return str(value)
+
+
+def total_times(group: Group) -> list[float]:
+    return [run.total_time for run in group.ok_runs if run.total_time is not None]
+
+
+def summary_document(groups: list[Group], created: str) -> dict[str, Any]:
+    """A study summary: per configuration, statistics of every metric."""
+    return {
+        "document": SUMMARY_DOCUMENT,
+        "schema_version": SCHEMA_VERSION,
+        "created": created,
+        "describes": RESULT_DOCUMENT,
+        "configurations": [group.to_json() for group in groups],
+    }
+
+

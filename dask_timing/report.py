@@ -1,0 +1,104 @@
+"""Text presentation of grouped results, in the layout of the specification."""
+
+from __future__ import annotations
+
+from typing import Callable, Iterable
+
+from . import phases
+from .analysis import Group, total_times
+from .stats import Summary, summarize
+
+WIDE_RULE = "=" * 70
+WIDE_THIN_RULE = "-" * 70
+Write = Callable[[str], None]
+
+
+def _stat_lines(summary: Summary, indent: str) -> list[str]:
+    stddev = "n/a (1 run)" if summary.stddev is None else f"{summary.stddev:>10.4f} seconds"
+    return [
+        f"{indent}Mean:   {summary.mean:>10.4f} seconds",
+        f"{indent}StdDev: {stddev}",
+        f"{indent}Median: {summary.median:>10.4f} seconds",
+        f"{indent}Min:    {summary.min:>10.4f} seconds",
+        f"{indent}Max:    {summary.max:>10.4f} seconds",
+    ]
+
+
+def _label_width(groups: Iterable[Group]) -> int:
+    return max([len("configuration"), *(len(group.label) for group in groups)])
+
+
+def write_analysis(groups: list[Group], n_results: int, write: Write) -> None:
+    """Per configuration, the statistics of every metric; then the total per configuration."""
+    write(WIDE_RULE)
+    write(f"ANALYSIS OF {n_results} TIMING RESULT(S)")
+    write(WIDE_RULE)
+    for group in groups:
+        write("")
+        write(f"Configuration: {group.label}")
+        failed = len(group.failed_runs)
+        write(f"Number of runs: {len(group.ok_runs)}" + (f" ({failed} failed run(s) left out)" if failed else ""))
+        write(WIDE_THIN_RULE)
+        if not group.ok_runs:
+            write("  no successful runs")
+            continue
+        for name, summary in group.summaries().items():
+            write(f"  {name:30s}:")
+            for line in _stat_lines(summary, "    "):
+                write(line)
+    write("")
+    write_overall(groups, write)
+
+
+def write_overall(groups: list[Group], write: Write) -> None:
+    """Total time to ready: one block per configuration, never pooled across them."""
+    write(WIDE_RULE)
+    write("OVERALL SUMMARY")
+    write(WIDE_RULE)
+    with_totals = [(group, total_times(group)) for group in groups if total_times(group)]
+    if len(with_totals) == 1:
+        write(f"{phases.TOTAL_LABEL} (all runs):")
+        for line in _stat_lines(summarize(with_totals[0][1]), "  "):
+            write(line)
+    elif with_totals:
+        width = _label_width(group for group, _ in with_totals)
+        write(f"{phases.TOTAL_LABEL}, seconds, by configuration (not pooled):")
+        write(f"  {'configuration':<{width}} {'n':>3} {'median':>8} {'mean':>8} {'stddev':>8} {'min':>8} {'max':>8}")
+        for group, values in with_totals:
+            summary = summarize(values)
+            stddev = "n/a" if summary.stddev is None else f"{summary.stddev:.4f}"
+            write(
+                f"  {group.label:<{width}} {summary.n:>3} {summary.median:>8.4f} {summary.mean:>8.4f} "
+                f"{stddev:>8} {summary.min:>8.4f} {summary.max:>8.4f}"
+            )
+    else:
+        write("No successful run reached ready.")
+    write(WIDE_RULE)
+
+
+def write_comparison(groups: list[Group], write: Write) -> None:
+    """Configurations ranked by median total time, with each one's ratio to the fastest."""
+    write("")
+    write(WIDE_RULE)
+    write("CONFIGURATION COMPARISON")
+    write(WIDE_RULE)
+    ranked = sorted(
+        ((group, summarize(total_times(group))) for group in groups if total_times(group)),
+        key=lambda pair: pair[1].median,
+    )
+    if len(ranked) < 2:
+        only = ranked[0][0].label if ranked else "none with a successful run"
+        write(f"Only one configuration ({only}): nothing to compare.")
+        write("Add results of another configuration (e.g. another --workers or --type) to compare.")
+        write(WIDE_RULE)
+        return
+    fastest = ranked[0][1].median
+    width = _label_width(group for group, _ in ranked)
+    write(f"  {'rank':<5}{'configuration':<{width}} {'runs':>4} {'median (s)':>11} {'relative':>9}")
+    write(WIDE_THIN_RULE)
+    for rank, (group, summary) in enumerate(ranked, start=1):
+        write(
+            f"  {rank:<5}{group.label:<{width}} {summary.n:>4} {summary.median:>11.4f} "
+            f"{summary.median / fastest:>8.2f}x"
+        )
+    write(WIDE_RULE)
