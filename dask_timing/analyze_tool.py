@@ -61,16 +61,16 @@ def run(argv: list[str] | None) -> int:
     if args.summary_json and os.path.exists(args.summary_json):
         raise cli.UsageError(f"{args.summary_json} already exists; choose another --summary-json")
     loaded = load(args.patterns)
+    if not (loaded.results or loaded.skipped or loaded.summaries):
+        raise cli.UsageError(
+            f"no file matches {' '.join(repr(p) for p in args.patterns)}; check the pattern "
+            "(quote it) or run run_timing_study.sh first"
+        )
     for pattern in loaded.empty_patterns:
         print(f"{prog}: warning: no file matches {pattern!r}", file=sys.stderr)
     for path, reason in loaded.skipped:
         print(f"{prog}: warning: skipped {path}: {reason}", file=sys.stderr)
     if not loaded.results:
-        if not loaded.skipped and not loaded.summaries:
-            raise cli.UsageError(
-                f"no file matches {' '.join(repr(p) for p in args.patterns)}; check the pattern "
-                "or run run_timing_study.sh first"
-            )
         print(f"{prog}: error: no usable result among the matched files", file=sys.stderr)
         return cli.EXIT_FAILED
     print(f"Loading results from: {' '.join(args.patterns)}")

@@ -109,7 +109,8 @@ class LocalClusterDeployment(Deployment):
         from distributed import LocalCluster
 
         self._children_before = {child.pid for child in psutil.Process().children(recursive=True)}
-        self.cluster = await LocalCluster(
+        # Made first and started by awaiting it, so close() can reach a half-started cluster.
+        self.cluster = LocalCluster(
             n_workers=0,
             threads_per_worker=self.threads_per_worker,
             processes=True,
@@ -119,6 +120,7 @@ class LocalClusterDeployment(Deployment):
             local_directory=self.workdir,
             asynchronous=True,
         )
+        await self.cluster
         self.address = self.cluster.scheduler_address
         self.dashboard = self.cluster.dashboard_link if self.with_dashboard else None
 

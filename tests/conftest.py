@@ -1,0 +1,76 @@
+"""Helpers for tests that run the tools as users do: as scripts, in fresh processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+import psutil
+import pytest
+
+REPOSITORY = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+LOCAL_TOOL = os.path.join(REPOSITORY, "time_local_cluster.py")
+DISTRIBUTED_TOOL = os.path.join(REPOSITORY, "time_scheduler_workers.py")
+ANALYZER = os.path.join(REPOSITORY, "analyze_results.py")
+STUDY = os.path.join(REPOSITORY, "run_timing_study.sh")
+DASK_PROCESS_MARKERS = ("distributed.cli", "multiprocessing.spawn", "multiprocessing.forkserver", "distributed.nanny")
+
+sys.path.insert(0, REPOSITORY)
+
+
+def run_tool(args: list[str], cwd: str | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+    """Run a repository script or the study wrapper; capture its output."""
+    command = args if args[0].endswith(".sh") else [sys.executable, *args]
+    return subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+
+
+def read_json(path) -> dict:
+    with open(path) as stream:
+        return json.load(stream)
+
+
+def dask_processes() -> dict[int, str]:
+    """Scheduler, worker and nanny processes alive on this machine, by pid."""
+    found = {}
+    for process in psutil.process_iter(["pid", "cmdline", "status"]):
+        try:
+            if process.info["status"] == psutil.STATUS_ZOMBIE:
+                continue
+            command = " ".join(process.info["cmdline"] or [])
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+        if any(marker in command for marker in DASK_PROCESS_MARKERS):
+            found[process.info["pid"]] = command
+    return found
+
+
+def is_alive(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def wait_until_gone(pids, timeout: float = 10.0) -> set[int]:
+    """Wait for processes to end; return the ones still alive after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    alive = set(pids)
+    while alive and time.monotonic() < deadline:
+        alive = {pid for pid in alive if is_alive(pid)}
+        time.sleep(0.05)
+    return {pid for pid in alive if is_alive(pid)}
+
+
+@pytest.fixture
+def no_leftovers():
+    """Fail the test if it leaves any new Dask process behind."""
+    before = set(dask_processes())
+    yield
+    new = set(dask_processes()) - before
+    survivors = wait_until_gone(new, timeout=10)
+    for pid in survivors:
+        psutil.Process(pid).kill()
+    assert not survivors, f"processes left behind: {survivors}"

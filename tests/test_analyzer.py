@@ -1,0 +1,180 @@
+"""The analyzer on hand-made files: grouping, statistics, old flat files, bad files, plots."""
+
+from __future__ import annotations
+
+import json
+import re
+import statistics
+
+import pytest
+from conftest import ANALYZER, read_json, run_tool
+
+from dask_timing.result import RunResult, from_json
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def make_result(kind: str, workers: int, total_parts: list[float], **config) -> dict:
+    names = (
+        ["cluster_init", "client_connect", "wait_for_workers", "first_task"]
+        if kind == "local"
+        else ["scheduler_start", "client_connect", "workers_start", "first_task"]
+    )
+    phases = dict(zip(names, total_parts))
+    result = RunResult(
+        kind=kind,
+        config={"n_workers": workers, "threads_per_worker": 1, "wait_for_workers": True, **config},
+        phases=phases,
+        total_time=sum(total_parts),
+        teardown_time=0.1,
+        run_id="0" * 32,
+        timestamp="2026-01-01T00:00:00Z",
+    )
+    return result.to_json()
+
+
+def write(path, document) -> None:
+    path.write_text(json.dumps(document) if not isinstance(document, str) else document)
+
+
+@pytest.fixture
+def results_dir(tmp_path):
+    """Local runs with 2 and 10 workers, distributed runs with 2, an old flat file, and junk."""
+    totals = {}
+    for index, parts in enumerate([[1.0, 0.1, 0.5, 0.01], [1.2, 0.1, 0.6, 0.02], [0.9, 0.2, 0.4, 0.01]]):
+        write(tmp_path / f"local_w2_run{index}.json", make_result("local", 2, parts))
+        totals.setdefault("local2", []).append(sum(parts))
+    for index, parts in enumerate([[2.0, 0.1, 3.0, 0.01], [2.5, 0.1, 3.5, 0.02]]):
+        write(tmp_path / f"local_w10_run{index}.json", make_result("local", 10, parts))
+        totals.setdefault("local10", []).append(sum(parts))
+    for index, parts in enumerate([[1.5, 0.03, 2.5, 0.02], [1.4, 0.03, 2.6, 0.02]]):
+        write(tmp_path / f"distributed_w2_run{index}.json", make_result("distributed", 2, parts))
+        totals.setdefault("distributed2", []).append(sum(parts))
+    write(tmp_path / "legacy_flat.json", {
+        "timestamp": "2025-01-01T00:00:00", "n_workers": 4, "threads_per_worker": 1,
+        "scheduler_start_time": 1.0, "workers_start_time": 2.0, "first_task_time": 0.05,
+        "batch_100_tasks_time": 0.2, "total_time": 3.05,
+    })
+    write(tmp_path / "corrupt.json", '{"total_time": 1.0,')
+    write(tmp_path / "empty_object.json", {})
+    write(tmp_path / "foreign.json", {"name": "not ours"})
+    return tmp_path, totals
+
+
+def test_groups_by_configuration_with_correct_statistics(results_dir):
+    folder, totals = results_dir
+    completed = run_tool([ANALYZER, str(folder / "*.json")])
+    assert completed.returncode == 0, completed.stderr
+    out = completed.stdout
+    assert "ANALYSIS OF 8 TIMING RESULT(S)" in out
+    configurations = re.findall(r"^Configuration: (.*)$", out, flags=re.MULTILINE)
+    assert configurations == [
+        "distributed, 2 workers, 1 thread(s) per worker",
+        "distributed, 4 workers, 1 thread(s) per worker, legacy flat files",
+        "local, 2 workers, 1 thread(s) per worker",
+        "local, 10 workers, 1 thread(s) per worker",  # numeric order: 2 before 10
+    ]
+    local2 = out.split("Configuration: local, 2 workers")[1].split("Configuration:")[0]
+    block = local2.split("total_time")[1]
+    expected = totals["local2"]
+    assert f"Mean:   {statistics.fmean(expected):>10.4f} seconds" in block
+    assert f"StdDev: {statistics.stdev(expected):>10.4f} seconds" in block
+    assert f"Median: {statistics.median(expected):>10.4f} seconds" in block
+    assert f"Min:    {min(expected):>10.4f} seconds" in block
+    # Units are seconds for durations; worker counts are never given as seconds.
+    assert "n_workers" not in out
+    # Not pooled: the overall summary has one row per configuration.
+    overall = out.split("OVERALL SUMMARY")[1]
+    assert "by configuration (not pooled)" in overall
+    assert overall.count("workers, 1 thread(s)") == 4
+
+
+def test_old_flat_file_is_read(results_dir):
+    folder, _ = results_dir
+    completed = run_tool([ANALYZER, str(folder / "legacy_flat.json")])
+    assert completed.returncode == 0, completed.stderr
+    assert "scheduler_start_time" in completed.stdout
+    assert "batch_100_tasks_time" in completed.stdout
+    assert "Mean:       3.0500 seconds" in completed.stdout
+
+
+def test_unusable_files_are_skipped_with_a_warning_naming_each(results_dir):
+    folder, _ = results_dir
+    completed = run_tool([ANALYZER, str(folder / "*.json")])
+    assert completed.returncode == 0
+    for name in ("corrupt.json", "empty_object.json", "foreign.json"):
+        assert re.search(rf"warning: skipped \S*{name}: ", completed.stderr), completed.stderr
+    assert "Traceback" not in completed.stderr
+    assert "skipped 3 unusable file(s)" in completed.stdout
+
+
+def test_nothing_usable_exits_non_zero(tmp_path):
+    write(tmp_path / "empty_object.json", {})
+    completed = run_tool([ANALYZER, str(tmp_path / "*.json")])
+    assert completed.returncode == 1
+    assert "no usable result" in completed.stderr
+    completed = run_tool([ANALYZER, str(tmp_path / "nothing_here_*.json")])
+    assert completed.returncode == 2
+    assert len(completed.stderr.strip().splitlines()) == 1
+    assert "no file matches" in completed.stderr
+
+
+def test_compare_ranks_configurations_and_says_when_there_is_one(results_dir):
+    folder, totals = results_dir
+    completed = run_tool([ANALYZER, str(folder / "local_*.json"), "--compare"])
+    assert "CONFIGURATION COMPARISON" in completed.stdout
+    table = completed.stdout.split("CONFIGURATION COMPARISON")[1]
+    assert table.index("local, 2 workers") < table.index("local, 10 workers")
+    ratio = statistics.median(totals["local10"]) / statistics.median(totals["local2"])
+    assert f"{ratio:.2f}x" in table
+    single = run_tool([ANALYZER, str(folder / "local_w2_*.json"), "--compare"])
+    assert "nothing to compare" in single.stdout
+
+
+def test_plots_go_where_asked_and_overwrite_nothing(results_dir, tmp_path_factory):
+    folder, _ = results_dir
+    plots = tmp_path_factory.mktemp("plots")
+    completed = run_tool([ANALYZER, str(folder / "*.json"), "--plot", "--plot-dir", str(plots)])
+    assert completed.returncode == 0, completed.stderr
+    names = sorted(path.name for path in plots.iterdir())
+    assert names == ["timing_phases.png", "timing_total_time.png"]
+    assert all(path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for path in plots.iterdir())
+    run_tool([ANALYZER, str(folder / "*.json"), "--plot", "--plot-dir", str(plots)])
+    assert len(list(plots.iterdir())) == 4  # the first two kept, two new beside them
+
+
+def test_plots_default_beside_the_results(results_dir):
+    folder, _ = results_dir
+    completed = run_tool([ANALYZER, str(folder / "local_*.json"), "--plot"])
+    assert completed.returncode == 0, completed.stderr
+    assert (folder / "timing_phases.png").exists() and (folder / "timing_total_time.png").exists()
+
+
+def test_summary_json_is_saved_and_then_left_out_quietly(results_dir):
+    folder, totals = results_dir
+    summary = folder / "summary.json"
+    completed = run_tool([ANALYZER, str(folder / "local_w2_*.json"), "--summary-json", str(summary)])
+    assert completed.returncode == 0, completed.stderr
+    document = read_json(summary)
+    (configuration,) = document["configurations"]
+    assert configuration["metrics"]["total_time"]["n"] == 3
+    assert configuration["metrics"]["total_time"]["median"] == pytest.approx(statistics.median(totals["local2"]))
+    again = run_tool([ANALYZER, str(folder / "*.json")])
+    assert "summary.json" not in again.stderr
+    assert "left out 1 study summary file(s)" in again.stdout
+
+
+def test_failed_runs_are_counted_not_averaged(tmp_path):
+    write(tmp_path / "ok.json", make_result("local", 2, [1.0, 0.1, 0.5, 0.01]))
+    failed = make_result("local", 2, [1.0, 0.1])
+    failed.update(status="failed", error="timed out", total_time=None)
+    write(tmp_path / "failed.json", failed)
+    completed = run_tool([ANALYZER, str(tmp_path / "*.json")])
+    assert "Number of runs: 1 (1 failed run(s) left out)" in completed.stdout
+    assert "Mean:       1.6100 seconds" in completed.stdout
+
+
+def test_round_trip_of_the_result_model():
+    document = make_result("distributed", 3, [1.0, 0.1, 2.0, 0.01])
+    result = from_json(json.loads(json.dumps(document)))
+    assert result.to_json() == document

@@ -1,0 +1,101 @@
+"""Bad input: one line on stderr, exit 2, no traceback, nothing started, nothing overwritten."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from conftest import ANALYZER, DISTRIBUTED_TOOL, LOCAL_TOOL, STUDY, dask_processes, run_tool
+
+BAD_RUN_ARGUMENTS = [
+    ["--workers", "0"],
+    ["--workers", "-1"],
+    ["--workers", "abc"],
+    ["-w", "2.5"],
+    ["--threads", "0"],
+    ["-t", "x"],
+    ["--timeout", "0"],
+    ["--timeout", "-3"],
+    ["--timeout", "nan"],
+    ["--batch", "-1"],
+    ["--workers"],
+    ["--output"],
+    ["--no-such-option"],
+]
+BAD_STUDY_ARGUMENTS = [
+    ["--type", "kubernetes"],
+    ["--type"],
+    ["--workers", "0"],
+    ["-w", "-1"],
+    ["--threads", "0"],
+    ["--runs", "0"],
+    ["--runs", "abc"],
+    ["-r"],
+    ["--output-dir"],
+    ["--timeout", "0"],
+    ["--bogus"],
+]
+
+
+def assert_usage_error(completed) -> None:
+    assert completed.returncode == 2
+    lines = completed.stderr.strip().splitlines()
+    assert len(lines) == 1, completed.stderr
+    assert "error:" in lines[0]
+    assert "Traceback" not in completed.stderr + completed.stdout
+    assert completed.stdout == ""
+
+
+@pytest.mark.parametrize("tool", [LOCAL_TOOL, DISTRIBUTED_TOOL])
+@pytest.mark.parametrize("arguments", BAD_RUN_ARGUMENTS, ids=" ".join)
+def test_timing_tools_reject_bad_input(tool, arguments):
+    assert_usage_error(run_tool([tool, *arguments], timeout=60))
+
+
+@pytest.mark.parametrize("arguments", BAD_STUDY_ARGUMENTS, ids=" ".join)
+def test_study_rejects_bad_input_before_any_run(tmp_path, arguments):
+    completed = run_tool([STUDY, *arguments], cwd=tmp_path, timeout=60)
+    assert_usage_error(completed)
+    assert list(tmp_path.iterdir()) == []  # not even the output folder was made
+
+
+def test_rejections_name_the_problem():
+    completed = run_tool([LOCAL_TOOL, "--workers", "0"], timeout=60)
+    assert "--workers" in completed.stderr and "'0'" in completed.stderr
+    completed = run_tool([STUDY, "--runs", "abc"], timeout=60)
+    assert "--runs" in completed.stderr and "'abc'" in completed.stderr
+
+
+def test_rejected_input_starts_no_process():
+    before = set(dask_processes())
+    started = time.monotonic()
+    run_tool([DISTRIBUTED_TOOL, "--workers", "0"], timeout=60)
+    assert time.monotonic() - started < 10
+    assert set(dask_processes()) - before == set()
+
+
+@pytest.mark.parametrize("tool", [LOCAL_TOOL, DISTRIBUTED_TOOL])
+def test_existing_output_is_never_overwritten(tmp_path, tool):
+    output = tmp_path / "result.json"
+    output.write_text("precious\n")
+    completed = run_tool([tool, "-w", "1", "--output", str(output)], timeout=60)
+    assert_usage_error(completed)
+    assert "already exists" in completed.stderr and "--force" in completed.stderr
+    assert output.read_text() == "precious\n"
+
+
+@pytest.mark.parametrize("tool", [LOCAL_TOOL, DISTRIBUTED_TOOL, STUDY, ANALYZER])
+def test_help_exits_zero(tool):
+    completed = run_tool([tool, "--help"], timeout=60)
+    assert completed.returncode == 0
+    assert "usage:" in completed.stdout
+
+
+def test_help_lists_the_specification_options():
+    local = run_tool([LOCAL_TOOL, "--help"], timeout=60).stdout
+    for option in ("-w N, --workers N", "-t N, --threads N", "-o FILE, --output FILE", "--no-wait"):
+        assert option in local
+    study = run_tool([STUDY, "--help"], timeout=60).stdout
+    for option in ("-t {local,distributed}, --type", "-w NUM, --workers NUM", "-T NUM, --threads NUM",
+                   "-o DIR, --output-dir DIR", "-r NUM, --runs NUM", "-h, --help"):
+        assert option in study
