@@ -165,7 +165,8 @@ def add_common_run_options(parser: argparse.ArgumentParser, default_batch: int) 
                         help=f"address the scheduler and workers listen on (default: {DEFAULT_HOST}; "
                              "a scheduler runs any function it is sent, so widen with care)")
     parser.add_argument("--log-dir", metavar="DIR",
-                        help="keep every process's log and the scheduler file in DIR "
+                        help="keep the work folder in DIR: each started process's log, the scheduler file "
+                             "and worker scratch space "
                              "(default: a temporary folder, removed after a successful run)")
 
 

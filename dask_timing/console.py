@@ -57,6 +57,8 @@ class RunConsole:
             memory = worker.get("memory_limit")
             self.line(f"    Memory: {memory / GIB:.2f} GiB" if memory else "    Memory: no limit")
             self.line(f"    Threads: {worker['nthreads']}")
+            if worker.get("arrival_time") is not None:
+                self.line(f"    Registered: {seconds(worker['arrival_time'])} after the start")
 
     def summary(self, result: RunResult, phase_list: list[Phase], fields: dict[str, Any]) -> None:
         """The TIMING SUMMARY block: phases, then the total, then what is outside it."""
