@@ -52,12 +52,17 @@ def check_common_schema(result: dict, kind: str, phases: list[str], n_workers: i
     assert all(worker["nthreads"] == 1 and worker["memory_limit"] > 0 for worker in workers)
 
 
+def successful_run(tool: str, tmp_path, *arguments: str):
+    """Run a timing tool that must succeed; return its output and its result file."""
+    output = tmp_path / "result.json"
+    completed = run_tool([tool, *arguments, "--output", str(output)])
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    return completed, read_json(output)
+
+
 @pytest.mark.usefixtures("no_leftovers")
 def test_local_cluster_run(tmp_path):
-    output = tmp_path / "local.json"
-    completed = run_tool([LOCAL_TOOL, "--workers", "2", "--output", str(output)])
-    assert completed.returncode == 0, completed.stderr
-    result = read_json(output)
+    completed, result = successful_run(LOCAL_TOOL, tmp_path, "--workers", "2")
     check_common_schema(result, "local", LOCAL_PHASES, 2)
     assert result["config"]["wait_for_workers"] is True
     # The all-ready moment is the last worker's registration as this client saw it.
@@ -75,10 +80,7 @@ def test_local_cluster_run(tmp_path):
 
 @pytest.mark.usefixtures("no_leftovers")
 def test_separate_processes_run(tmp_path):
-    output = tmp_path / "distributed.json"
-    completed = run_tool([DISTRIBUTED_TOOL, "-w", "2", "-o", str(output)])
-    assert completed.returncode == 0, completed.stderr
-    result = read_json(output)
+    completed, result = successful_run(DISTRIBUTED_TOOL, tmp_path, "-w", "2")
     check_common_schema(result, "distributed", DISTRIBUTED_PHASES, 2)
     assert result["batch_100_tasks_time"] == result["after_ready"]["batch_100_tasks"] > 0
     assert sorted(worker["name"] for worker in result["workers"]) == ["worker-0", "worker-1"]
@@ -94,10 +96,7 @@ def test_separate_processes_run(tmp_path):
 
 @pytest.mark.usefixtures("no_leftovers")
 def test_no_wait_times_first_task_from_the_request(tmp_path):
-    output = tmp_path / "nowait.json"
-    completed = run_tool([LOCAL_TOOL, "-w", "1", "--no-wait", "-o", str(output)])
-    assert completed.returncode == 0, completed.stderr
-    result = read_json(output)
+    _, result = successful_run(LOCAL_TOOL, tmp_path, "-w", "1", "--no-wait")
     assert list(result["phases"]) == ["cluster_init", "client_connect", "first_task"]
     assert "wait_for_workers_time" not in result
     assert math.isclose(sum(result["phases"].values()), result["total_time"], abs_tol=1e-3)
@@ -136,10 +135,7 @@ def scheduler_on_8786(tmp_path):
 def test_times_its_own_scheduler_when_8786_is_taken(tmp_path, scheduler_on_8786):
     from distributed import Client
 
-    output = tmp_path / "own.json"
-    completed = run_tool([DISTRIBUTED_TOOL, "-w", "1", "--batch", "0", "-o", str(output)])
-    assert completed.returncode == 0, completed.stderr
-    result = read_json(output)
+    _, result = successful_run(DISTRIBUTED_TOOL, tmp_path, "-w", "1", "--batch", "0")
     assert result["scheduler"]["address"] != scheduler_on_8786
     assert [worker["name"] for worker in result["workers"]] == ["worker-0"]
     with Client(scheduler_on_8786, timeout=10) as other:
