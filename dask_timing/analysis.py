@@ -82,14 +82,24 @@ class Group:
     runs: list[RunResult] = field(default_factory=list)
     paths: list[str] = field(default_factory=list)
     label: str = ""
+    include_warmup: bool = False
+
+    @property
+    def measured_runs(self) -> list[RunResult]:
+        """The runs that count: warmup runs are left out unless asked for."""
+        return [run for run in self.runs if self.include_warmup or not run.warmup]
+
+    @property
+    def warmup_runs(self) -> list[RunResult]:
+        return [run for run in self.runs if run.warmup and not self.include_warmup]
 
     @property
     def ok_runs(self) -> list[RunResult]:
-        return [run for run in self.runs if run.ok]
+        return [run for run in self.measured_runs if run.ok]
 
     @property
     def failed_runs(self) -> list[RunResult]:
-        return [run for run in self.runs if not run.ok]
+        return [run for run in self.measured_runs if not run.ok]
 
     def metric_names(self) -> list[str]:
         """Every metric of the successful runs, phases first in run order."""
@@ -118,6 +128,7 @@ class Group:
             "label": self.label,
             "n_runs": len(self.runs),
             "n_failed": len(self.failed_runs),
+            "n_warmup_left_out": len(self.warmup_runs),
             "files": self.paths,
             "metrics": {name: summary.to_json() for name, summary in self.summaries().items()},
         }
@@ -138,12 +149,12 @@ def _as_number(value: Any) -> float:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else float("inf")
 
 
-def group_results(results: Iterable[tuple[str, RunResult]]) -> list[Group]:
+def group_results(results: Iterable[tuple[str, RunResult]], include_warmup: bool = False) -> list[Group]:
     """Group runs by configuration, sorted by kind then numerically by workers and threads."""
     groups: dict[tuple, Group] = {}
     for path, result in results:
         key = configuration_key(result)
-        group = groups.setdefault(key, Group(result.kind, dict(result.config)))
+        group = groups.setdefault(key, Group(result.kind, dict(result.config), include_warmup=include_warmup))
         group.runs.append(result)
         group.paths.append(path)
     ordered = sorted(groups.values(), key=Group.sort_key)

@@ -30,6 +30,8 @@ def build_parser(prog: str) -> cli.OneLineParser:
                         help="draw the phase breakdown and the distribution of total time (PNG)")
     parser.add_argument("--plot-dir", metavar="DIR",
                         help="where plots go (default: the folder of the first result file)")
+    parser.add_argument("--include-warmup", action="store_true",
+                        help="count warmup runs (left out of statistics by default)")
     parser.add_argument("--summary-json", metavar="FILE",
                         help="also save the statistics as JSON to FILE (never overwritten)")
     return parser
@@ -78,7 +80,7 @@ def run(argv: list[str] | None) -> int:
           + (f", skipped {len(loaded.skipped)} unusable file(s)" if loaded.skipped else "")
           + (f", left out {len(loaded.summaries)} study summary file(s)" if loaded.summaries else ""))
     print()
-    groups = group_results(loaded.results)
+    groups = group_results(loaded.results, include_warmup=args.include_warmup)
     plot_dir = None
     if args.plot:
         plot_dir = args.plot_dir or os.path.dirname(os.path.abspath(loaded.results[0][0]))

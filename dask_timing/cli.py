@@ -170,6 +170,25 @@ def add_common_run_options(parser: argparse.ArgumentParser, default_batch: int) 
                              "(default: a temporary folder, removed after a successful run)")
 
 
+def add_diagnostic_options(parser: argparse.ArgumentParser) -> None:
+    """Dask's own diagnostics and the overhead probes, all after ready and opt-in."""
+    group = parser.add_argument_group("diagnostics (after the cluster is ready; not in the total)")
+    group.add_argument("--probes", action="store_true",
+                       help="measure scheduler overhead: round-trip latency, throughput, per-task "
+                            "overhead (0, 1, 10 ms tasks) and inter-task gaps")
+    group.add_argument("--performance-report", metavar="FILE.html",
+                       help="record the first task, batch and probes in Dask's HTML performance report")
+    group.add_argument("--memory-sample", action="store_true",
+                       help="sample cluster memory (Dask's MemorySampler) over the run into the result")
+    group.add_argument("--memory-interval", type=positive_seconds, default=0.1, metavar="SECONDS",
+                       help="memory sampling interval (default: 0.1)")
+    group.add_argument("--task-stream", metavar="FILE.json",
+                       help="save the raw task stream of the probes (needs --probes)")
+    parser.add_argument("--warmup-run", action="store_true",
+                        help="mark the result as a warmup run, left out of statistics "
+                             "(set by run_timing_study.sh --warmup)")
+
+
 def options_of(args: argparse.Namespace, names: tuple[str, ...]) -> dict[str, Any]:
     """The parsed options that do not change what is measured, for the result file."""
     return {name: getattr(args, name) for name in names}

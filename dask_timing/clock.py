@@ -23,6 +23,7 @@ class Timeline:
         self.origin_wall = time.time()
         self.phases: dict[str, float] = {}
         self.extras: dict[str, float] = {}
+        self.excluded: dict[str, float] = {}
         self.first_start: float | None = None
         self.last_end: float | None = None
 
@@ -57,8 +58,17 @@ class Timeline:
         yield
         self.extras[key] = self.now() - start
 
+    @contextmanager
+    def exclude(self, key: str) -> Iterator[None]:
+        """Time a block between phases that is not part of the run (e.g. a diagnostic's
+        setup); it is taken out of the total, so the phases still add up to it."""
+        start = self.now()
+        yield
+        self.excluded[key] = self.now() - start
+
     def total(self) -> float | None:
-        """Seconds from the start of the first phase to the end of the last one."""
+        """Seconds from the start of the first phase to the end of the last one,
+        less the excluded blocks between them."""
         if self.first_start is None or self.last_end is None:
             return None
-        return self.last_end - self.first_start
+        return self.last_end - self.first_start - sum(self.excluded.values())

@@ -74,10 +74,12 @@ class RunConsole:
             self.line(summary_line(phases.TOTAL_LABEL, result.total_time))
         else:
             self.line(f"{phases.TOTAL_LABEL + ':':<{LABEL_WIDTH}}not reached ({result.status})")
-        for key, value in result.after_ready.items():
-            label = phases.BATCH.summary_label.format(**fields)
-            if key == phases.batch_key(fields.get("n_tasks", 0)):
-                self.line(summary_line(label, value, "   (after ready; not in total)"))
+        batch = result.after_ready.get(phases.batch_key(fields["n_tasks"]))
+        if batch is not None:
+            self.line(summary_line(phases.BATCH.summary_label.format(**fields), batch, "   (after ready; not in total)"))
+        if phases.INTERPRETER_AND_IMPORTS in result.before_start:
+            self.line(summary_line(phases.INTERPRETER_AND_IMPORTS_LABEL,
+                                   result.before_start[phases.INTERPRETER_AND_IMPORTS], "   (before the start)"))
         if result.teardown_time is not None:
             self.line(summary_line(phases.TEARDOWN.summary_label, result.teardown_time, "   (not in total)"))
         self.line(RULE)

@@ -7,6 +7,7 @@ import os
 import platform
 import socket
 import sys
+import time
 from datetime import datetime, timezone
 from importlib import metadata
 
@@ -67,3 +68,23 @@ def collect_environment() -> dict:
         or multiprocessing.get_context().get_start_method(),
         "dask_worker_start_method": _dask_worker_start_method(),
     }
+
+
+def process_age() -> tuple[float, float]:
+    """Seconds since this process started, and the resolution of that figure.
+
+    On Linux both ends are read on the boot-time clock (the kernel's process
+    start stamp is in clock ticks since boot), so wall-clock steps cannot skew
+    it; the resolution is one clock tick (usually 10 ms).  Elsewhere psutil's
+    wall-clock start time is used.
+    """
+    try:
+        with open("/proc/self/stat", encoding="ascii") as stream:
+            fields = stream.read().rsplit(")", 1)[1].split()
+        ticks_per_second = os.sysconf("SC_CLK_TCK")
+        started = int(fields[19]) / ticks_per_second  # field 22, starttime
+        return time.clock_gettime(time.CLOCK_BOOTTIME) - started, 1 / ticks_per_second
+    except (OSError, ValueError, IndexError, AttributeError):
+        import psutil
+
+        return time.time() - psutil.Process().create_time(), 0.01

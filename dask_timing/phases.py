@@ -92,6 +92,11 @@ TEARDOWN = Phase(
     "client closed and every scheduler and worker process gone",
 )
 
+# Timed before the run starts: from this process's start (interpreter launch, as
+# the OS recorded it) to the imports done; beside the total, never in it.
+INTERPRETER_AND_IMPORTS = "interpreter_and_imports"
+INTERPRETER_AND_IMPORTS_LABEL = "Interpreter and imports"
+
 TOTAL_LABEL = "Total time to ready"
 TOTAL_KEY = "total_time"
 TEARDOWN_KEY = "teardown_time"

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import statistics
 
 from .analysis import Group, total_times
+from .result import RunResult
 from .phases import ALL_PHASES, phase_order
 
 
@@ -82,11 +84,77 @@ def plot_total_distribution(groups: list[Group], path: str) -> str:
     return path
 
 
+def arrival_times(run: RunResult) -> list[float]:
+    """Seconds from the request for workers to each registration, in order."""
+    if not run.arrivals or run.arrivals.get("requested_at") is None:
+        return []
+    requested = run.arrivals["requested_at"]
+    return sorted(worker["arrival_time"] - requested for worker in run.workers if worker.get("arrival_time") is not None)
+
+
+def plot_arrivals(groups: list[Group], path: str) -> str:
+    """Workers registered against seconds since they were requested, one line per configuration.
+
+    The line is the median over runs of the k-th worker's arrival; the band
+    spans the fastest and slowest run's k-th arrival.
+    """
+    plt = _pyplot()
+    figure, axes = plt.subplots(figsize=(9, 5.5))
+    for group in groups:
+        per_run = [times for times in map(arrival_times, group.ok_runs) if times]
+        if not per_run:
+            continue
+        count = min(len(times) for times in per_run)
+        ranks = list(range(0, count + 1))  # from none registered at the request
+        kth = [[0.0] * len(per_run)] + [[times[k] for times in per_run] for k in range(count)]
+        line, = axes.step([statistics.median(values) for values in kth], ranks, where="post",
+                          label=f"{group.label} (n={len(per_run)})")
+        axes.fill_betweenx(ranks, [min(values) for values in kth], [max(values) for values in kth],
+                           step="pre", alpha=0.2, color=line.get_color())
+    axes.set_xlabel("seconds since the workers were requested")
+    axes.set_ylabel("workers registered with the scheduler")
+    axes.set_title("Worker arrival (median over runs; band: fastest to slowest run)")
+    axes.yaxis.get_major_locator().set_params(integer=True)
+    axes.grid(True, alpha=0.3)
+    axes.legend(fontsize="small")
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+    return path
+
+
+def plot_memory(groups: list[Group], path: str) -> str:
+    """Cluster memory over each run (Dask's MemorySampler), one colour per configuration."""
+    plt = _pyplot()
+    figure, axes = plt.subplots(figsize=(9, 5.5))
+    colors = plt.get_cmap("tab10")
+    for index, group in enumerate(groups):
+        sampled = [run.memory_samples["samples"] for run in group.ok_runs if run.memory_samples]
+        for number, samples in enumerate(sampled):
+            axes.plot([t for t, _ in samples], [size / 2**30 for _, size in samples], color=colors(index % 10),
+                      alpha=0.7, label=f"{group.label} (n={len(sampled)})" if number == 0 else None)
+    axes.set_xlabel("seconds since the start of the run")
+    axes.set_ylabel("cluster process memory (GiB)")
+    axes.set_title("Cluster memory over the run (one line per run)")
+    axes.grid(True, alpha=0.3)
+    axes.legend(fontsize="small")
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+    return path
+
+
 def plot_all(groups: list[Group], folder: str, tag: str = "") -> list[str]:
-    """Draw every plot into ``folder`` under names that overwrite nothing; return the paths."""
+    """Draw every plot the results allow into ``folder``, overwriting nothing; return the paths."""
     os.makedirs(folder, exist_ok=True)
     suffix = f"_{tag}" if tag else ""
-    return [
+    runs = [run for group in groups for run in group.ok_runs]
+    paths = [
         plot_phase_breakdown(groups, unused_path(folder, f"timing_phases{suffix}")),
         plot_total_distribution(groups, unused_path(folder, f"timing_total_time{suffix}")),
     ]
+    if any(arrival_times(run) for run in runs):
+        paths.append(plot_arrivals(groups, unused_path(folder, f"timing_arrivals{suffix}")))
+    if any(run.memory_samples for run in runs):
+        paths.append(plot_memory(groups, unused_path(folder, f"timing_memory{suffix}")))
+    return paths

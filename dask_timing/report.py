@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import statistics
 from typing import Callable, Iterable
 
 from . import phases
@@ -36,8 +37,9 @@ def write_analysis(groups: list[Group], n_results: int, write: Write) -> None:
     for group in groups:
         write("")
         write(f"Configuration: {group.label}")
-        failed = len(group.failed_runs)
-        write(f"Number of runs: {len(group.ok_runs)}" + (f" ({failed} failed run(s) left out)" if failed else ""))
+        left_out = [f"{len(runs)} {what} run(s) left out"
+                    for what, runs in (("failed", group.failed_runs), ("warmup", group.warmup_runs)) if runs]
+        write(f"Number of runs: {len(group.ok_runs)}" + (f" ({', '.join(left_out)})" if left_out else ""))
         write(WIDE_THIN_RULE)
         if not group.ok_runs:
             write("  no successful runs")
@@ -46,8 +48,31 @@ def write_analysis(groups: list[Group], n_results: int, write: Write) -> None:
             write(f"  {name:30s}:")
             for line in _stat_lines(summary, "    "):
                 write(line)
+        _write_probes(group, write)
     write("")
     write_overall(groups, write)
+
+
+def _write_probes(group: Group, write: Write) -> None:
+    """Scheduler overhead probes: the median over runs of each probe figure."""
+    probed = [run.probes for run in group.ok_runs if run.probes]
+    if not probed:
+        return
+
+    def median_of(pick: Callable[[dict], float | None]) -> float | None:
+        values = [value for value in map(pick, probed) if value is not None]
+        return statistics.median(values) if values else None
+
+    write(f"  scheduler overhead probes (median of {len(probed)} run(s)):")
+    write(f"    latency median:         {median_of(lambda p: p['latency']['median_seconds']) * 1e3:10.3f} ms")
+    write(f"    latency p95:            {median_of(lambda p: p['latency']['p95_seconds']) * 1e3:10.3f} ms")
+    write(f"    throughput:             {median_of(lambda p: p['throughput']['tasks_per_second']):10.0f} tasks/s")
+    for index, entry in enumerate(probed[0]["overhead"]):
+        overhead = median_of(lambda p: p["overhead"][index]["overhead_per_task_seconds"])
+        write(f"    overhead, {entry['task_ms']:g} ms tasks:".ljust(28) + f"{overhead * 1e6:10.0f} µs/task")
+    gap = median_of(lambda p: p["inter_task_gaps"]["median_seconds"])
+    if gap is not None:
+        write(f"    inter-task gap median:  {gap * 1e6:10.0f} µs")
 
 
 def write_overall(groups: list[Group], write: Write) -> None:

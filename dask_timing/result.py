@@ -30,6 +30,9 @@ KIND_LOCAL = "local"
 KIND_DISTRIBUTED = "distributed"
 KINDS = (KIND_LOCAL, KIND_DISTRIBUTED)
 
+# Worker arrival milestones, in seconds after the workers were requested.
+ARRIVAL_MILESTONES = ("first_worker", "half_workers", "all_workers")
+
 STATUS_OK = "ok"
 STATUS_FAILED = "failed"
 STATUS_INTERRUPTED = "interrupted"
@@ -52,6 +55,10 @@ class RunResult:
     total_time: float | None = None
     teardown_time: float | None = None
     after_ready: dict[str, float] = field(default_factory=dict)
+    before_start: dict[str, float] = field(default_factory=dict)
+    arrivals: dict[str, Any] | None = None
+    probes: dict[str, Any] | None = None
+    memory_samples: dict[str, Any] | None = None
     workers: list[dict[str, Any]] = field(default_factory=list)
     scheduler: dict[str, Any] = field(default_factory=dict)
     measurement: dict[str, Any] = field(default_factory=dict)
@@ -61,11 +68,19 @@ class RunResult:
     def ok(self) -> bool:
         return self.status == STATUS_OK
 
+    @property
+    def warmup(self) -> bool:
+        return bool(self.options.get("warmup"))
+
     def metrics(self) -> dict[str, float]:
         """Every duration of the run in seconds, by flat key, in display order."""
         values = {f"{key}_time": seconds for key, seconds in self.phases.items()}
         if self.total_time is not None:
             values[phases.TOTAL_KEY] = self.total_time
+        for name in ARRIVAL_MILESTONES:
+            if self.arrivals and self.arrivals.get(name) is not None:
+                values[f"{name}_time"] = self.arrivals[name]
+        values.update({f"{key}_time": seconds for key, seconds in self.before_start.items()})
         values.update({f"{key}_time": seconds for key, seconds in self.after_ready.items()})
         if self.teardown_time is not None:
             values[phases.TEARDOWN_KEY] = self.teardown_time
@@ -90,6 +105,10 @@ class RunResult:
             "total_time": self.total_time,
             "teardown_time": self.teardown_time,
             "after_ready": self.after_ready,
+            "before_start": self.before_start,
+            "arrivals": self.arrivals,
+            "probes": self.probes,
+            "memory_samples": self.memory_samples,
             "scheduler": self.scheduler,
             "workers": self.workers,
             "n_workers": self.config.get("n_workers"),
@@ -98,6 +117,26 @@ class RunResult:
         for key, seconds in self.metrics().items():
             document.setdefault(key, seconds)
         return document
+
+
+def arrival_summary(workers: list[dict[str, Any]], requested_at: float | None, n_workers: int) -> dict[str, Any] | None:
+    """When the first worker, half of them and all of them had registered.
+
+    Seconds after the workers were requested, from the scheduler's stamps; a
+    milestone not reached is None.
+    """
+    if requested_at is None:
+        return None
+    times = sorted(worker["arrival_time"] - requested_at for worker in workers if worker.get("arrival_time") is not None)
+    reached = {
+        "first_worker": 1,
+        "half_workers": (n_workers + 1) // 2,
+        "all_workers": n_workers,
+    }
+    summary: dict[str, Any] = {"requested_at": requested_at}
+    for name, count in reached.items():
+        summary[name] = times[count - 1] if len(times) >= count else None
+    return summary
 
 
 class ResultFileError(Exception):
@@ -169,6 +208,10 @@ def _from_current(document: dict[str, Any]) -> RunResult:
             total_time=_seconds_or_none(document.get("total_time")),
             teardown_time=_seconds_or_none(document.get("teardown_time")),
             after_ready=_seconds_map(document.get("after_ready") or {}),
+            before_start=_seconds_map(document.get("before_start") or {}),
+            arrivals=document.get("arrivals"),
+            probes=document.get("probes"),
+            memory_samples=document.get("memory_samples"),
             workers=list(document.get("workers") or []),
             scheduler=dict(document.get("scheduler") or {}),
             measurement=dict(document.get("measurement") or {}),

@@ -10,6 +10,8 @@ result says how the run ended.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import operator
 import sys
 import uuid
@@ -21,12 +23,23 @@ from .arrivals import DETECTION_METHOD, WorkerArrivals
 from .clock import CLOCK_NAME, Timeline
 from .console import RunConsole
 from .deploy import Deployment, DeploymentError
-from .processes import ChildFailed
 from .environment import collect_environment, utc_timestamp
-from .result import STATUS_FAILED, STATUS_INTERRUPTED, STATUS_OK, RunResult
+from .probes import ProbeSettings, describe, run_probes
+from .processes import ChildFailed
+from .result import STATUS_FAILED, STATUS_INTERRUPTED, STATUS_OK, RunResult, arrival_summary
 
 # Seconds the client gets to close during teardown before it is abandoned.
 CLIENT_CLOSE_TIMEOUT = 5.0
+
+
+@dataclass(frozen=True)
+class Diagnostics:
+    """Optional measurements after ready, and Dask's own diagnostics around them."""
+
+    probes: ProbeSettings | None = None
+    performance_report: str | None = None  # HTML file
+    memory_sample_interval: float | None = None  # seconds; None: no sampling
+    task_stream: str | None = None  # JSON file for the probes' raw task stream
 
 
 @dataclass(frozen=True)
@@ -37,6 +50,7 @@ class RunPlan:
     wait_for_workers: bool = True
     batch_size: int = 0
     timeout: float = 60.0
+    diagnostics: Diagnostics = Diagnostics()
 
     def config(self) -> dict[str, Any]:
         return {
@@ -83,16 +97,21 @@ class Run:
         plan: RunPlan,
         options: dict[str, Any],
         console: RunConsole | None = None,
+        before_start: dict[str, float] | None = None,
     ) -> None:
         self.deployment = deployment
         self.plan = plan
         self.options = options
         self.console = console or RunConsole()
+        self.before_start = before_start or {}
         self.timeline = Timeline()
         self.started_at = utc_timestamp()
         self.client: Any = None
         self.arrivals: WorkerArrivals | None = None
         self.workers: list[dict[str, Any]] = []
+        self.workers_requested_at: float | None = None
+        self.probes: dict[str, Any] | None = None
+        self.memory_samples: list[tuple[float, int]] | None = None
         self.fields = {
             "n_workers": plan.n_workers,
             "n_tasks": plan.batch_size,
@@ -150,6 +169,18 @@ class Run:
         return value
 
     async def _measure(self) -> None:
+        async with contextlib.AsyncExitStack() as diagnostics:
+            await self._until_ready(diagnostics)
+            if self.plan.batch_size:
+                await self._batch()
+            if self.plan.diagnostics.probes is not None:
+                await self._probes()
+        self.workers = await self._worker_details()
+        self._check_workers_are_ours()
+        self.console.workers(self.workers)
+
+    async def _until_ready(self, diagnostics: contextlib.AsyncExitStack) -> None:
+        """The timed phases; diagnostics are entered between them, outside the total."""
         deployment, plan, timeout = self.deployment, self.plan, self.plan.timeout
         await self._phase(
             deployment.scheduler_phase,
@@ -160,6 +191,9 @@ class Run:
             self.console.line(f"  Dashboard: {deployment.dashboard}")
         self.client = await self._phase(phases.CLIENT_CONNECT, bounded(self._connect(), timeout, "the client to connect"))
         self.arrivals = WorkerArrivals(self.client, self.timeline)
+        if plan.diagnostics.memory_sample_interval is not None:
+            with self.timeline.exclude("memory_sampler_start"):
+                await bounded(self._sample_memory(diagnostics), timeout, "the memory sampler to start")
         if plan.wait_for_workers:
             await self._phase(
                 deployment.workers_phase,
@@ -169,6 +203,10 @@ class Run:
                     f"{plan.n_workers} workers to register",
                 ),
             )
+        if plan.diagnostics.performance_report:
+            with self.timeline.exclude("performance_report_start"):
+                await bounded(self._report_performance(diagnostics), timeout, "the performance report to start")
+        if plan.wait_for_workers:
             await self._phase(phases.FIRST_TASK, bounded(self._one_task(), timeout, "the first task"))
         else:
             # No wait: the first task is timed from the moment workers are requested.
@@ -177,24 +215,61 @@ class Run:
                 bounded(first_of(self._request_then_one_task(), deployment.watch()), timeout, "the first task"),
             )
             await bounded(self.arrivals.start(), timeout, "the scheduler's event stream")
-        if plan.batch_size:
-            await self._batch()
-        self.workers = await self._worker_details()
-        self._check_workers_are_ours()
-        self.console.workers(self.workers)
+
+    async def _sample_memory(self, diagnostics: contextlib.AsyncExitStack) -> None:
+        """Sample cluster memory (Dask's MemorySampler) from now until the measurements end."""
+        from distributed.diagnostics import MemorySampler
+
+        sampler = MemorySampler()
+        # Registered first, so it runs after the sampler has stopped (exit order is LIFO).
+        diagnostics.callback(lambda: setattr(self, "memory_samples", sampler.samples.get("run")))
+        await diagnostics.enter_async_context(
+            sampler.sample("run", client=self.client, interval=self.plan.diagnostics.memory_sample_interval)
+        )
+
+    async def _report_performance(self, diagnostics: contextlib.AsyncExitStack) -> None:
+        """Record the first task, batch and probes in Dask's HTML performance report."""
+        from distributed import performance_report
+
+        path = self.plan.diagnostics.performance_report
+        # Registered first, so it runs once the report is written (exit order is LIFO).
+        diagnostics.callback(lambda: self.console.line(f"\n✓ Performance report saved to: {path}"))
+        await diagnostics.enter_async_context(performance_report(filename=path))
+
+    async def _probes(self) -> None:
+        """Scheduler overhead probes, reported beside Dask's reference figures."""
+        total_threads = sum((await self.client.nthreads()).values())
+        self.console.line()
+        self.console.line("Running scheduler overhead probes...")
+        self.probes, stream = await bounded(
+            run_probes(self.client, total_threads, self.plan.diagnostics.probes),
+            self.plan.timeout * 4,
+            "the scheduler overhead probes",
+        )
+        for line in describe(self.probes):
+            self.console.line(line)
+        path = self.plan.diagnostics.task_stream
+        if path:
+            with open(path, "w", encoding="utf-8") as stream_file:
+                json.dump(stream, stream_file, default=str)
+            self.console.line(f"✓ Task stream of the probes saved to: {path}")
 
     async def _connect(self) -> Any:
         from distributed import Client
 
         return await Client(self.deployment.client_target, asynchronous=True, timeout=self.plan.timeout)
 
-    async def _start_workers_and_wait(self) -> None:
+    async def _request_workers(self) -> None:
+        self.workers_requested_at = self.timeline.now()
         await self.deployment.request_workers(self.plan.n_workers)
+
+    async def _start_workers_and_wait(self) -> None:
+        await self._request_workers()
         await self.arrivals.start()
         await self.arrivals.wait_for(self.plan.n_workers)
 
     async def _request_then_one_task(self) -> None:
-        await self.deployment.request_workers(self.plan.n_workers)
+        await self._request_workers()
         await self._one_task()
 
     async def _one_task(self) -> None:
@@ -278,6 +353,10 @@ class Run:
             total_time=timeline.total() if ready else None,
             teardown_time=timeline.extras.get(phases.TEARDOWN.key),
             after_ready=after_ready,
+            before_start=self.before_start,
+            arrivals=arrival_summary(self.workers, self.workers_requested_at, plan.n_workers),
+            probes=self.probes,
+            memory_samples=self._memory_samples(),
             workers=self.workers,
             scheduler={"address": self.deployment.address, "dashboard": self.deployment.dashboard},
             measurement={
@@ -287,5 +366,15 @@ class Run:
                 "poll_interval": self.deployment.poll_interval,
                 "first_task": "operator.add(1, 1)",
                 "run_started_utc": timeline.origin_wall,
+                "excluded_from_total": dict(timeline.excluded),
             },
         )
+
+    def _memory_samples(self) -> dict[str, Any] | None:
+        if self.memory_samples is None:
+            return None
+        return {
+            "measure": "process",
+            "interval": self.plan.diagnostics.memory_sample_interval,
+            "samples": [[self.timeline.wall_to_run_time(stamp), size] for stamp, size in self.memory_samples],
+        }

@@ -59,6 +59,8 @@ def build_parser() -> cli.OneLineParser:
                         help="folder for results, logs and the summary (default: timing_results)")
     parser.add_argument("-r", "--runs", type=cli.positive_int, default=1, metavar="NUM",
                         help="number of runs (default: 1)")
+    parser.add_argument("--warmup", type=cli.non_negative_int, default=0, metavar="NUM",
+                        help="extra runs first, saved but marked warmup and left out of statistics (default: 0)")
     parser.add_argument("--timeout", type=cli.positive_seconds, default=cli.DEFAULT_TIMEOUT, metavar="SECONDS",
                         help=f"bound on every wait inside a run (default: {cli.DEFAULT_TIMEOUT:g})")
     parser.add_argument("--plot", action="store_true",
@@ -74,16 +76,16 @@ class Study:
         self.study_id = datetime.now().strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
         self.log_dir = os.path.join(args.output_dir, "logs")
         self.written: list[str] = []
-        self.failed: list[int] = []
+        self.failed: list[str] = []
         self.stop_signal: int | None = None
         self.current: ManagedProcess | None = None
 
-    def result_path(self, run: int) -> str:
+    def result_path(self, run: int, warmup: bool) -> str:
         args = self.args
-        name = f"{args.type}_w{args.workers}_t{args.threads}_run{run:03d}_{self.study_id}.json"
+        name = f"{args.type}_w{args.workers}_t{args.threads}_{'warmup' if warmup else 'run'}{run:03d}_{self.study_id}.json"
         return os.path.join(args.output_dir, name)
 
-    def command(self, output: str) -> list[str]:
+    def command(self, output: str, warmup: bool) -> list[str]:
         args = self.args
         return [
             sys.executable, SCRIPTS[args.type],
@@ -91,6 +93,7 @@ class Study:
             "--threads", str(args.threads),
             "--timeout", str(args.timeout),
             "--output", output,
+            *(["--warmup-run"] if warmup else []),
         ]
 
     def on_signal(self, signum: int, _frame) -> None:
@@ -103,11 +106,11 @@ class Study:
         if self.current is not None and self.current.exit_code() is None:
             os.kill(self.current.pid, signum)
 
-    def run_one(self, run: int) -> None:
+    def run_one(self, run: int, warmup: bool = False) -> None:
         args = self.args
-        output = self.result_path(run)
+        output = self.result_path(run, warmup)
         stem = os.path.splitext(os.path.basename(output))[0]
-        self.current = ManagedProcess(f"run {run}", self.command(output), os.path.join(self.log_dir, f"{stem}.log"))
+        self.current = ManagedProcess(stem, self.command(output, warmup), os.path.join(self.log_dir, f"{stem}.log"))
         started = time.monotonic()
         self.current.start()
         deadline = args.timeout * RUN_DEADLINE_FACTOR + RUN_DEADLINE_MARGIN
@@ -119,9 +122,9 @@ class Study:
         seconds = time.monotonic() - started
         if os.path.exists(output):
             self.written.append(output)
-        self._report(run, output, code, seconds)
+        self._report(self.current.name, output, code, seconds)
 
-    def _report(self, run: int, output: str, code: int | None, seconds: float) -> None:
+    def _report(self, run: str, output: str, code: int | None, seconds: float) -> None:
         total = None
         if os.path.exists(output):
             try:
@@ -133,7 +136,7 @@ class Study:
             return
         self.failed.append(run)
         why = "stopped: exceeded its deadline" if code is None else f"exit code {code}"
-        print(f"  ✗ run {run} failed ({why}); log: {self.current.log_path}", flush=True)
+        print(f"  ✗ {run} failed ({why}); log: {self.current.log_path}", flush=True)
         tail = self.current.log_tail(6)
         if tail:
             print("    " + tail.replace("\n", "\n    "), flush=True)
@@ -143,12 +146,14 @@ class Study:
         os.makedirs(self.log_dir, exist_ok=True)
         self._print_header()
         began = time.monotonic()
-        for run in range(1, args.runs + 1):
+        schedule = [(run, True) for run in range(1, args.warmup + 1)] + [(run, False) for run in range(1, args.runs + 1)]
+        for run, warmup in schedule:
             if self.stop_signal is not None:
                 break
             elapsed = time.monotonic() - began
-            print(f"\n=== Run {run} of {args.runs} (elapsed {elapsed:.1f} s) ===", flush=True)
-            self.run_one(run)
+            what = f"Warmup {run} of {args.warmup}" if warmup else f"Run {run} of {args.runs}"
+            print(f"\n=== {what} (elapsed {elapsed:.1f} s) ===", flush=True)
+            self.run_one(run, warmup)
         self.current = None
         print(f"\nStudy {self.study_id}: {len(self.written)} result file(s) in {args.output_dir}, "
               f"{len(self.failed)} failed run(s), {time.monotonic() - began:.1f} s in all")
@@ -156,7 +161,8 @@ class Study:
         if self.stop_signal is not None:
             return cli.signal_exit_code(self.stop_signal)
         if self.failed:
-            print(f"{PROG}: {len(self.failed)} of {args.runs} run(s) failed: {self.failed}", file=sys.stderr)
+            print(f"{PROG}: {len(self.failed)} of {args.warmup + args.runs} run(s) failed: "
+                  f"{', '.join(self.failed)}", file=sys.stderr)
             return cli.EXIT_FAILED
         return cli.EXIT_OK
 
@@ -168,7 +174,7 @@ class Study:
         print(f"Study type: {args.type}")
         print(f"Workers: {args.workers}")
         print(f"Threads per worker: {args.threads}")
-        print(f"Number of runs: {args.runs}")
+        print(f"Number of runs: {args.runs}" + (f" (after {args.warmup} warmup run(s))" if args.warmup else ""))
         print(f"Output directory: {args.output_dir}")
         print(f"Study id: {self.study_id}")
         print("=" * 64, flush=True)

@@ -12,7 +12,10 @@ from . import cli, processes
 from .console import RunConsole
 from .deploy import Deployment, LocalClusterDeployment, SeparateProcessDeployment
 from .result import KIND_DISTRIBUTED, KIND_LOCAL, STATUS_INTERRUPTED, STATUS_OK, RunResult, write_json
-from .runner import Run, RunPlan
+from .environment import process_age
+from .phases import INTERPRETER_AND_IMPORTS
+from .probes import ProbeSettings
+from .runner import Diagnostics, Run, RunPlan
 
 DESCRIPTIONS = {
     KIND_LOCAL: "Time the startup of a Dask LocalCluster (scheduler in this process, "
@@ -21,12 +24,15 @@ DESCRIPTIONS = {
     "processes (as in a distributed deployment), phase by phase.",
 }
 DEFAULT_BATCH = {KIND_LOCAL: 0, KIND_DISTRIBUTED: 100}
-RECORDED_OPTIONS = ("timeout", "output", "log_dir")
+RECORDED_OPTIONS = (
+    "timeout", "output", "log_dir", "probes", "performance_report", "memory_sample", "task_stream",
+)
 
 
 def build_parser(kind: str, prog: str) -> argparse.ArgumentParser:
     parser = cli.OneLineParser(prog=prog, description=DESCRIPTIONS[kind])
     cli.add_common_run_options(parser, DEFAULT_BATCH[kind])
+    cli.add_diagnostic_options(parser)
     if kind == KIND_LOCAL:
         parser.add_argument("--no-dashboard", dest="dashboard", action="store_false",
                             help="start the cluster without its dashboard")
@@ -39,14 +45,14 @@ def build_deployment(kind: str, args: argparse.Namespace, workdir: str) -> Deplo
     return SeparateProcessDeployment(args.threads, args.host, workdir, death_timeout=args.timeout)
 
 
-def check_output(path: str | None, force: bool) -> None:
-    """Refuse, before anything starts, to overwrite a result or write where it can't."""
+def check_output(path: str | None, force: bool, option: str = "--output") -> None:
+    """Refuse, before anything starts, to overwrite a file or write where it can't."""
     if path is None:
         return
     if os.path.isdir(path):
-        raise cli.UsageError(f"--output {path} is a folder; give a file name")
+        raise cli.UsageError(f"{option} {path} is a folder; give a file name")
     if os.path.exists(path) and not force:
-        raise cli.UsageError(f"{path} already exists; choose another --output or pass --force to overwrite it")
+        raise cli.UsageError(f"{path} already exists; choose another {option} or pass --force to overwrite it")
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
     if not os.access(folder, os.W_OK):
@@ -65,14 +71,29 @@ def run_tool(kind: str, argv: list[str] | None) -> int:
     prog = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else kind
     args = build_parser(kind, prog).parse_args(argv)
     check_output(args.output, args.force)
+    check_output(args.performance_report, args.force, "--performance-report")
+    check_output(args.task_stream, args.force, "--task-stream")
+    if args.task_stream and not args.probes:
+        raise cli.UsageError("--task-stream saves the probes' task stream: add --probes")
     cli.require_dask()
+    interpreter_and_imports, start_resolution = process_age()
     keep_logs = args.log_dir is not None
     if keep_logs:
         os.makedirs(args.log_dir, exist_ok=True)
     workdir = args.log_dir or tempfile.mkdtemp(prefix="dask-timing-")
     deployment = build_deployment(kind, args, workdir)
-    plan = RunPlan(n_workers=args.workers, wait_for_workers=args.wait, batch_size=args.batch, timeout=args.timeout)
-    run = Run(deployment, plan, cli.options_of(args, RECORDED_OPTIONS), RunConsole())
+    diagnostics = Diagnostics(
+        probes=ProbeSettings() if args.probes else None,
+        performance_report=args.performance_report,
+        memory_sample_interval=args.memory_interval if args.memory_sample else None,
+        task_stream=args.task_stream,
+    )
+    plan = RunPlan(n_workers=args.workers, wait_for_workers=args.wait, batch_size=args.batch,
+                   timeout=args.timeout, diagnostics=diagnostics)
+    options = {**cli.options_of(args, RECORDED_OPTIONS), "warmup": args.warmup_run,
+               "process_start_resolution": start_resolution}
+    run = Run(deployment, plan, options, RunConsole(),
+              before_start={INTERPRETER_AND_IMPORTS: interpreter_and_imports})
     result, signum = cli.run_cancellable(run.execute, on_second_signal=processes.kill_all)
     if signum is not None and result.status == STATUS_OK:
         result.status, result.error = STATUS_INTERRUPTED, "interrupted during teardown"
