@@ -21,6 +21,9 @@ BAD_RUN_ARGUMENTS = [
     ["--workers"],
     ["--output"],
     ["--no-such-option"],
+    ["--task-stream", "stream.json"],  # needs --probes
+    ["--probes", "--memory-interval", "0"],
+    ["--performance-report"],
 ]
 BAD_STUDY_ARGUMENTS = [
     ["--type", "kubernetes"],
@@ -33,6 +36,8 @@ BAD_STUDY_ARGUMENTS = [
     ["-r"],
     ["--output-dir"],
     ["--timeout", "0"],
+    ["--warmup", "-1"],
+    ["--warmup", "x"],
     ["--bogus"],
 ]
 

@@ -19,15 +19,18 @@ def result_files(folder):
 def test_study_from_another_folder_saves_results_and_statistics(tmp_path):
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    completed = run_tool([STUDY, "--type", "local", "--workers", "1", "--runs", "2", "--output-dir", "out"],
-                         cwd=elsewhere, timeout=200)
+    completed = run_tool([STUDY, "--type", "local", "--workers", "1", "--runs", "2", "--warmup", "1",
+                          "--output-dir", "out"], cwd=elsewhere, timeout=200)
     assert completed.returncode == 0, completed.stdout + completed.stderr
+    assert "Warmup 1 of 1" in completed.stdout
     assert "Run 1 of 2" in completed.stdout and "Run 2 of 2" in completed.stdout
     assert "elapsed" in completed.stdout
     out = elsewhere / "out"
     files = result_files(out)
-    assert len(files) == 2 and all("_w1_t1_" in path.name for path in files)
-    runs = [read_json(path) for path in files]
+    assert len(files) == 3 and all("_w1_t1_" in path.name for path in files)
+    (warmup,) = [read_json(path) for path in files if "_warmup001_" in path.name]
+    assert warmup["options"]["warmup"] is True
+    runs = [read_json(path) for path in files if "_run" in path.name]
     assert len({run["run_id"] for run in runs}) == 2
     # Each run in its own process: two different drivers wrote them.
     assert all(run["status"] == "ok" for run in runs)
@@ -42,7 +45,8 @@ def test_study_from_another_folder_saves_results_and_statistics(tmp_path):
         assert stats["stddev"] == pytest.approx(values.std(ddof=1), rel=1e-9)
         assert stats["median"] == pytest.approx(numpy.median(values), rel=1e-12)
         assert stats["min"] == values.min() and stats["max"] == values.max()
-    assert (out / "logs").is_dir() and len(list((out / "logs").iterdir())) == 2
+    assert configuration["n_warmup_left_out"] == 1
+    assert (out / "logs").is_dir() and len(list((out / "logs").iterdir())) == 3
 
 
 def test_study_goes_on_past_failed_runs_and_reports_them(tmp_path):
