@@ -83,6 +83,7 @@ class Group:
     paths: list[str] = field(default_factory=list)
     label: str = ""
     include_warmup: bool = False
+    key: tuple = ()
 
     @property
     def measured_runs(self) -> list[RunResult]:
@@ -101,6 +102,15 @@ class Group:
     def failed_runs(self) -> list[RunResult]:
         return [run for run in self.measured_runs if not run.ok]
 
+    def ordered_totals(self) -> list[tuple[str, float]]:
+        """(file, total time) of the successful runs, in the order they were taken."""
+        pairs = [
+            (run.timestamp, path, run.total_time)
+            for run, path in zip(self.runs, self.paths)
+            if run in self.ok_runs and run.total_time is not None
+        ]
+        return [(path, total) for _, path, total in sorted(pairs, key=lambda item: item[0])]
+
     def metric_names(self) -> list[str]:
         """Every metric of the successful runs, phases first in run order."""
         names: dict[str, None] = {}
@@ -108,13 +118,14 @@ class Group:
             names.update(dict.fromkeys(run.metrics()))
         return sorted(names, key=_metric_order)
 
+    def values_by_metric(self) -> dict[str, list[float]]:
+        """Each metric's values over the successful runs."""
+        per_run = [run.metrics() for run in self.ok_runs]
+        return {name: [metrics[name] for metrics in per_run if name in metrics] for name in self.metric_names()}
+
     def summaries(self) -> dict[str, Summary]:
         """Statistics of each metric over the successful runs."""
-        per_run = [run.metrics() for run in self.ok_runs]
-        return {
-            name: summarize([metrics[name] for metrics in per_run if name in metrics])
-            for name in self.metric_names()
-        }
+        return {name: summarize(values) for name, values in self.values_by_metric().items()}
 
     def sort_key(self) -> tuple:
         numbers = tuple(_as_number(self.config.get(key)) for key in LABEL_KEYS)
@@ -154,7 +165,7 @@ def group_results(results: Iterable[tuple[str, RunResult]], include_warmup: bool
     groups: dict[tuple, Group] = {}
     for path, result in results:
         key = configuration_key(result)
-        group = groups.setdefault(key, Group(result.kind, dict(result.config), include_warmup=include_warmup))
+        group = groups.setdefault(key, Group(result.kind, dict(result.config), include_warmup=include_warmup, key=key))
         group.runs.append(result)
         group.paths.append(path)
     ordered = sorted(groups.values(), key=Group.sort_key)

@@ -9,7 +9,9 @@ from . import cli
 from .analysis import Group, group_results, load, summary_document
 from .environment import utc_timestamp
 from .plotting import plot_all
-from .report import write_analysis, write_comparison
+from .report import write_analysis, write_comparison, write_verdicts
+from .stats import DEFAULT_PRECISION
+from .verdicts import compare, gate_failures
 from .result import write_json
 
 DEFAULT_PATTERN = "timing_results/*.json"
@@ -30,6 +32,15 @@ def build_parser(prog: str) -> cli.OneLineParser:
                         help="draw the phase breakdown and the distribution of total time (PNG)")
     parser.add_argument("--plot-dir", metavar="DIR",
                         help="where plots go (default: the folder of the first result file)")
+    parser.add_argument("--baseline", action="append", metavar="PATTERN",
+                        help="compare the results (PATTERNs) against these baseline results: ratio of "
+                             "medians, bootstrap CI, Mann-Whitney U, verdict (repeatable)")
+    parser.add_argument("--fail-if-slower", type=cli.non_negative_float, metavar="PCT",
+                        help="with --baseline: exit 1 if a configuration's total time is significantly "
+                             "slower than the baseline by more than PCT percent")
+    parser.add_argument("--precision", type=cli.positive_float, default=1.0, metavar="PCT",
+                        help="precision the number of runs is judged against, in percent at 95%% "
+                             "confidence (default: 1)")
     parser.add_argument("--include-warmup", action="store_true",
                         help="count warmup runs (left out of statistics by default)")
     parser.add_argument("--summary-json", metavar="FILE",
@@ -44,9 +55,10 @@ def present(
     plot_dir: str | None,
     summary_path: str | None,
     plot_tag: str = "",
+    precision: float = DEFAULT_PRECISION,
 ) -> None:
     """Print the analysis, and save the summary and plots if asked."""
-    write_analysis(groups, n_results, print)
+    write_analysis(groups, n_results, print, precision)
     if compare:
         write_comparison(groups, print)
     if summary_path:
@@ -60,6 +72,8 @@ def present(
 def run(argv: list[str] | None) -> int:
     prog = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "analyze_results.py"
     args = build_parser(prog).parse_args(argv)
+    if args.fail_if_slower is not None and not args.baseline:
+        raise cli.UsageError("--fail-if-slower needs --baseline PATTERN to compare against")
     if args.summary_json and os.path.exists(args.summary_json):
         raise cli.UsageError(f"{args.summary_json} already exists; choose another --summary-json")
     loaded = load(args.patterns)
@@ -84,7 +98,33 @@ def run(argv: list[str] | None) -> int:
     plot_dir = None
     if args.plot:
         plot_dir = args.plot_dir or os.path.dirname(os.path.abspath(loaded.results[0][0]))
-    present(groups, len(loaded.results), args.compare, plot_dir, args.summary_json)
+    present(groups, len(loaded.results), args.compare, plot_dir, args.summary_json, precision=args.precision / 100)
+    if args.baseline:
+        return judge_against_baseline(prog, args, groups)
+    return cli.EXIT_OK
+
+
+def judge_against_baseline(prog: str, args, groups: list[Group]) -> int:
+    """Print the verdicts against the baseline; fail only on a significant, large slowdown."""
+    baseline = load(args.baseline)
+    for path, reason in baseline.skipped:
+        print(f"{prog}: warning: skipped {path}: {reason}", file=sys.stderr)
+    if not baseline.results:
+        raise cli.UsageError(f"no usable baseline result in {' '.join(repr(p) for p in args.baseline)}")
+    verdicts, only_baseline, only_new = compare(
+        group_results(baseline.results, include_warmup=args.include_warmup), groups
+    )
+    write_verdicts(verdicts, only_baseline, only_new, print)
+    if args.fail_if_slower is None:
+        return cli.EXIT_OK
+    failures = gate_failures(verdicts, args.fail_if_slower)
+    for verdict in failures:
+        print(f"REGRESSION: {verdict.label}: total time {verdict.ratio:.3f}x the baseline "
+              f"(95% CI {verdict.ci_low:.3f}-{verdict.ci_high:.3f}, p={verdict.p_value:.4f}), "
+              f"over the {args.fail_if_slower:g}% allowed")
+    if failures:
+        return cli.EXIT_FAILED
+    print(f"Regression gate passed: no total time significantly slower by more than {args.fail_if_slower:g}%.")
     return cli.EXIT_OK
 
 

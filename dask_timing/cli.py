@@ -42,37 +42,49 @@ def fail_usage(message: str, prog: str | None = None) -> NoReturn:
     sys.exit(EXIT_USAGE)
 
 
-def positive_int(text: str) -> int:
-    """argparse type: a whole number of 1 or more."""
+def _whole(text: str, minimum: int) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number of 1 or more, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number of 1 or more, got {text!r}")
+        value = minimum - 1
+    if value < minimum:
+        raise argparse.ArgumentTypeError(f"expected a whole number of {minimum} or more, got {text!r}")
     return value
+
+
+def positive_int(text: str) -> int:
+    """argparse type: a whole number of 1 or more."""
+    return _whole(text, 1)
 
 
 def non_negative_int(text: str) -> int:
     """argparse type: a whole number of 0 or more."""
+    return _whole(text, 0)
+
+
+def _number(text: str, minimum: float, inclusive: bool, what: str) -> float:
     try:
-        value = int(text)
+        value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number of 0 or more, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a whole number of 0 or more, got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+    if value != value or value == float("inf") or value < minimum or (value == minimum and not inclusive):
+        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
     return value
+
+
+def non_negative_float(text: str) -> float:
+    """argparse type: a number of 0 or more."""
+    return _number(text, 0.0, True, "a number of 0 or more")
+
+
+def positive_float(text: str) -> float:
+    """argparse type: a number above 0."""
+    return _number(text, 0.0, False, "a number above 0")
 
 
 def positive_seconds(text: str) -> float:
     """argparse type: a duration in seconds, above zero."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds above 0, got {text!r}") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a number of seconds above 0, got {text!r}")
-    return value
+    return _number(text, 0.0, False, "a number of seconds above 0")
 
 
 def signal_exit_code(signum: int) -> int:

@@ -7,7 +7,8 @@ from typing import Callable, Iterable
 
 from . import phases
 from .analysis import Group, total_times
-from .stats import Summary, summarize
+from .verdicts import Verdict
+from .stats import DEFAULT_PRECISION, Summary, outlier_indices, summarize, warnings_for
 
 WIDE_RULE = "=" * 70
 WIDE_THIN_RULE = "-" * 70
@@ -20,16 +21,31 @@ def _stat_lines(summary: Summary, indent: str) -> list[str]:
         f"{indent}Mean:   {summary.mean:>10.4f} seconds",
         f"{indent}StdDev: {stddev}",
         f"{indent}Median: {summary.median:>10.4f} seconds",
+        f"{indent}MAD:    {summary.mad:>10.4f} seconds",
         f"{indent}Min:    {summary.min:>10.4f} seconds",
         f"{indent}Max:    {summary.max:>10.4f} seconds",
+        f"{indent}P5:     {summary.p5:>10.4f} seconds",
+        f"{indent}P95:    {summary.p95:>10.4f} seconds",
     ]
+
+
+def _write_warnings(group: Group, write: Write, precision: float) -> None:
+    """Outliers of the total time (flagged, not dropped) and pyperf-style warnings."""
+    ordered = group.ordered_totals()
+    if not ordered:
+        return
+    totals = [total for _, total in ordered]
+    for index in outlier_indices(totals):
+        write(f"  outlier (modified Z-score over 3.5): total_time {totals[index]:.4f} seconds in {ordered[index][0]}")
+    for warning in warnings_for(totals, precision):
+        write(f"  WARNING: {warning}")
 
 
 def _label_width(groups: Iterable[Group]) -> int:
     return max([len("configuration"), *(len(group.label) for group in groups)])
 
 
-def write_analysis(groups: list[Group], n_results: int, write: Write) -> None:
+def write_analysis(groups: list[Group], n_results: int, write: Write, precision: float = DEFAULT_PRECISION) -> None:
     """Per configuration, the statistics of every metric; then the total per configuration."""
     write(WIDE_RULE)
     write(f"ANALYSIS OF {n_results} TIMING RESULT(S)")
@@ -48,6 +64,7 @@ def write_analysis(groups: list[Group], n_results: int, write: Write) -> None:
             write(f"  {name:30s}:")
             for line in _stat_lines(summary, "    "):
                 write(line)
+        _write_warnings(group, write, precision)
         _write_probes(group, write)
     write("")
     write_overall(groups, write)
@@ -126,4 +143,30 @@ def write_comparison(groups: list[Group], write: Write) -> None:
             f"  {rank:<5}{group.label:<{width}} {summary.n:>4} {summary.median:>11.4f} "
             f"{summary.median / fastest:>8.2f}x"
         )
+    write(WIDE_RULE)
+
+
+def write_verdicts(verdicts: list[Verdict], only_baseline: list[str], only_new: list[str], write: Write) -> None:
+    """Baseline against new, per configuration and metric: ratio, interval, p-value, verdict."""
+    write("")
+    write(WIDE_RULE)
+    write("BASELINE COMPARISON (new / baseline: ratio of medians, bootstrap 95% CI, Mann-Whitney U p)")
+    write(WIDE_RULE)
+    label = None
+    for verdict in verdicts:
+        if verdict.label != label:
+            label = verdict.label
+            write(f"Configuration: {label} (baseline n={verdict.n_baseline}, new n={verdict.n_new})")
+            write(f"  {'metric':<28}{'baseline':>10}{'new':>10}{'ratio':>9}  {'95% CI':<14}{'p':>8}  verdict")
+        write(
+            f"  {verdict.metric:<28}{verdict.median_baseline:>10.4f}{verdict.median_new:>10.4f}"
+            f"{verdict.ratio:>8.3f}x  [{verdict.ci_low:.3f}, {verdict.ci_high:.3f}]".ljust(75)
+            + f"{verdict.p_value:>8.4f}  {verdict.verdict}"
+        )
+    for name in only_baseline:
+        write(f"Only in the baseline: {name}")
+    for name in only_new:
+        write(f"Only in the new results: {name}")
+    if not verdicts:
+        write("No configuration is on both sides: nothing to compare.")
     write(WIDE_RULE)

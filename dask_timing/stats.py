@@ -1,39 +1,43 @@
-"""Descriptive statistics of repeated measurements (standard library only, so fast to import)."""
+"""Descriptive statistics of repeated measurements, outliers and warnings.
+
+Standard library only, so the analyzer's text summary starts fast.  Outliers
+are flagged, never dropped: a slow run is information.
+"""
 
 from __future__ import annotations
 
+import math
 import statistics
 from dataclasses import asdict, dataclass
 from typing import Sequence
 
+# Iglewicz and Hoaglin: |modified Z| above 3.5 marks a likely outlier.
+OUTLIER_Z = 3.5
+# Warn when the standard deviation exceeds this share of the mean (as pyperf does).
+UNSTABLE_CV = 0.10
+# Warn when the first run is this much slower than the median of the others.
+SLOW_FIRST_RATIO = 1.25
+# Default precision the number of runs is judged against: +-1 % at 95 % confidence.
+DEFAULT_PRECISION = 0.01
+Z_95 = statistics.NormalDist().inv_cdf(0.975)
+
 
 @dataclass(frozen=True)
 class Summary:
-    """n, mean, sample standard deviation (None for one value), median, min, max."""
+    """Statistics of one metric over runs; stddev is None for a single value."""
 
     n: int
     mean: float
     stddev: float | None
     median: float
+    mad: float
     min: float
     max: float
+    p5: float
+    p95: float
 
     def to_json(self) -> dict:
         return asdict(self)
-
-
-def summarize(values: Sequence[float]) -> Summary:
-    """Summarize a non-empty sequence of numbers."""
-    if not values:
-        raise ValueError("no values to summarize")
-    return Summary(
-        n=len(values),
-        mean=statistics.fmean(values),
-        stddev=statistics.stdev(values) if len(values) > 1 else None,
-        median=statistics.median(values),
-        min=min(values),
-        max=max(values),
-    )
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -45,3 +49,73 @@ def percentile(values: Sequence[float], q: float) -> float:
     lower = int(position)
     upper = min(lower + 1, len(ordered) - 1)
     return ordered[lower] + (ordered[upper] - ordered[lower]) * (position - lower)
+
+
+def median_absolute_deviation(values: Sequence[float]) -> float:
+    """Median of the absolute deviations from the median (unscaled)."""
+    center = statistics.median(values)
+    return statistics.median(abs(value - center) for value in values)
+
+
+def summarize(values: Sequence[float]) -> Summary:
+    """Summarize a non-empty sequence of numbers."""
+    if not values:
+        raise ValueError("no values to summarize")
+    return Summary(
+        n=len(values),
+        mean=statistics.fmean(values),
+        stddev=statistics.stdev(values) if len(values) > 1 else None,
+        median=statistics.median(values),
+        mad=median_absolute_deviation(values),
+        min=min(values),
+        max=max(values),
+        p5=percentile(values, 5),
+        p95=percentile(values, 95),
+    )
+
+
+def outlier_indices(values: Sequence[float]) -> list[int]:
+    """Positions of values whose modified Z-score, 0.6745 (x - median) / MAD, exceeds 3.5."""
+    if len(values) < 3:
+        return []
+    mad = median_absolute_deviation(values)
+    if mad == 0:
+        return []
+    center = statistics.median(values)
+    return [index for index, value in enumerate(values) if abs(0.6745 * (value - center) / mad) > OUTLIER_Z]
+
+
+def runs_needed(values: Sequence[float], precision: float = DEFAULT_PRECISION) -> int | None:
+    """Runs needed for the mean to be within +-precision (relative) at 95 % confidence."""
+    if len(values) < 2:
+        return None
+    mean = statistics.fmean(values)
+    if mean <= 0:
+        return None
+    return max(2, math.ceil((Z_95 * statistics.stdev(values) / (precision * mean)) ** 2))
+
+
+def warnings_for(values: Sequence[float], precision: float = DEFAULT_PRECISION) -> list[str]:
+    """pyperf-style warnings about a series of runs, in the order they were taken."""
+    found = []
+    if len(values) >= 2:
+        mean = statistics.fmean(values)
+        cv = statistics.stdev(values) / mean if mean else 0.0
+        if cv > UNSTABLE_CV:
+            found.append(f"unstable: the standard deviation is {cv:.0%} of the mean (over {UNSTABLE_CV:.0%})")
+    if len(values) >= 3:
+        rest = statistics.median(values[1:])
+        if values[0] > SLOW_FIRST_RATIO * rest:
+            found.append(
+                f"the first run was {values[0] / rest:.2f}x the median of the others: "
+                "consider --warmup"
+            )
+    needed = runs_needed(values, precision)
+    if needed is not None and needed > len(values):
+        found.append(
+            f"too few runs: about {needed} are needed for +-{precision:.0%} at 95% confidence "
+            f"(have {len(values)})"
+        )
+    elif len(values) == 1:
+        found.append("a single run: no spread can be estimated; use --runs")
+    return found
