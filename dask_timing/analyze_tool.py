@@ -9,7 +9,7 @@ from . import cli
 from .analysis import Group, group_results, load, summary_document
 from .environment import utc_timestamp
 from .plotting import plot_all
-from .report import write_analysis, write_comparison, write_verdicts
+from .report import write_analysis, write_comparison, write_scaling, write_verdicts
 from .stats import DEFAULT_PRECISION
 from .verdicts import compare, gate_failures
 from .result import write_json
@@ -59,6 +59,7 @@ def present(
 ) -> None:
     """Print the analysis, and save the summary and plots if asked."""
     write_analysis(groups, n_results, print, precision)
+    write_scaling(groups, print)
     if compare:
         write_comparison(groups, print)
     if summary_path:
@@ -92,7 +93,7 @@ def run(argv: list[str] | None) -> int:
     print(f"Loading results from: {' '.join(args.patterns)}")
     print(f"Loaded {len(loaded.results)} result file(s)"
           + (f", skipped {len(loaded.skipped)} unusable file(s)" if loaded.skipped else "")
-          + (f", left out {len(loaded.summaries)} study summary file(s)" if loaded.summaries else ""))
+          + (f", left out {len(loaded.summaries)} study summary or manifest file(s)" if loaded.summaries else ""))
     print()
     groups = group_results(loaded.results, include_warmup=args.include_warmup)
     plot_dir = None

@@ -74,9 +74,11 @@ class RunConsole:
             self.line(summary_line(phases.TOTAL_LABEL, result.total_time))
         else:
             self.line(f"{phases.TOTAL_LABEL + ':':<{LABEL_WIDTH}}not reached ({result.status})")
-        batch = result.after_ready.get(phases.batch_key(fields["n_tasks"]))
-        if batch is not None:
-            self.line(summary_line(phases.BATCH.summary_label.format(**fields), batch, "   (after ready; not in total)"))
+        labels = {phases.batch_key(fields["n_tasks"]): phases.BATCH.summary_label.format(**fields)}
+        if fields.get("workload"):
+            labels[phases.workload_key(fields["workload"])] = phases.WORKLOAD.summary_label.format(**fields)
+        for key, value in result.after_ready.items():
+            self.line(summary_line(labels.get(key, key), value, "   (after ready; not in total)"))
         if phases.INTERPRETER_AND_IMPORTS in result.before_start:
             self.line(summary_line(phases.INTERPRETER_AND_IMPORTS_LABEL,
                                    result.before_start[phases.INTERPRETER_AND_IMPORTS], "   (before the start)"))

@@ -27,6 +27,16 @@ SCHEDULER_FILE_POLL_INTERVAL = 0.002
 PROCESS_WATCH_INTERVAL = 0.05
 # Seconds a SIGTERM'd process gets before SIGKILL.
 TERMINATE_GRACE = 3.0
+# Dask's setting for how worker processes are started (spawn, forkserver or fork).
+START_METHOD_SETTING = "distributed.worker.multiprocessing-method"
+START_METHODS = ("spawn", "forkserver", "fork")
+
+
+def default_start_method() -> str:
+    """The start method Dask is configured to use (spawn unless set otherwise)."""
+    import dask.config
+
+    return dask.config.get(START_METHOD_SETTING, "spawn")
 
 
 class DeploymentError(RuntimeError):
@@ -44,16 +54,30 @@ class Deployment(ABC):
     connect_to = "scheduler"  # what the client connects to, in messages
     poll_interval: float | None = None
 
-    def __init__(self, threads_per_worker: int, host: str, workdir: str) -> None:
+    def __init__(
+        self,
+        threads_per_worker: int,
+        host: str,
+        workdir: str,
+        dashboard: bool = True,
+        start_method: str | None = None,
+    ) -> None:
         self.threads_per_worker = threads_per_worker
         self.host = host
         self.workdir = workdir
+        self.with_dashboard = dashboard
+        self.start_method = start_method or default_start_method()
         self.address: str | None = None
         self.dashboard: str | None = None
 
     def config(self) -> dict[str, Any]:
         """Settings of this deployment that define the experiment."""
-        return {"threads_per_worker": self.threads_per_worker, "host": self.host}
+        return {
+            "threads_per_worker": self.threads_per_worker,
+            "host": self.host,
+            "dashboard": self.with_dashboard,
+            "start_method": self.start_method,
+        }
 
     @abstractmethod
     async def start_scheduler(self) -> None:
@@ -96,29 +120,34 @@ class LocalClusterDeployment(Deployment):
     scheduler_readiness = "LocalCluster start awaited"
     connect_to = "cluster"
 
-    def __init__(self, threads_per_worker: int, host: str, workdir: str, dashboard: bool = True) -> None:
-        super().__init__(threads_per_worker, host, workdir)
-        self.with_dashboard = dashboard
+    def __init__(self, *args: Any, processes: bool = True, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.processes = processes
         self.cluster: Any = None
         self._children_before: set[int] = set()
 
     def config(self) -> dict[str, Any]:
-        return {**super().config(), "processes": True, "dashboard": self.with_dashboard}
+        return {**super().config(), "processes": self.processes}
 
     async def start_scheduler(self) -> None:
+        import dask.config
         from distributed import LocalCluster
+
+        # How the nannies start worker processes; read by distributed when it spawns them.
+        dask.config.set({START_METHOD_SETTING: self.start_method})
 
         self._children_before = {child.pid for child in psutil.Process().children(recursive=True)}
         # Made first and started by awaiting it, so close() can reach a half-started cluster.
+        # Worker threads in this process talk over inproc, as LocalCluster(processes=False) does.
+        network = dict(host=self.host, scheduler_port=0) if self.processes else {}
         self.cluster = LocalCluster(
             n_workers=0,
             threads_per_worker=self.threads_per_worker,
-            processes=True,
-            host=self.host,
-            scheduler_port=0,
+            processes=self.processes,
             dashboard_address=f"{self.host}:0" if self.with_dashboard else None,
             local_directory=self.workdir,
             asynchronous=True,
+            **network,
         )
         await self.cluster
         self.address = self.cluster.scheduler_address
@@ -181,21 +210,19 @@ class SeparateProcessDeployment(Deployment):
     scheduler_readiness = "scheduler file polled"
     poll_interval = SCHEDULER_FILE_POLL_INTERVAL
 
-    def __init__(
-        self,
-        threads_per_worker: int,
-        host: str,
-        workdir: str,
-        death_timeout: float,
-        nanny: bool = True,
-    ) -> None:
-        super().__init__(threads_per_worker, host, workdir)
+    def __init__(self, *args: Any, death_timeout: float, nanny: bool = True, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
         self.death_timeout = death_timeout
         self.nanny = nanny
         self.scheduler: ManagedProcess | None = None
         self.workers: list[ManagedProcess] = []
-        self.scheduler_file = os.path.join(workdir, "scheduler.json")
-        self._env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        self.scheduler_file = os.path.join(self.workdir, "scheduler.json")
+        self._env = {
+            **os.environ,
+            "PYTHONUNBUFFERED": "1",
+            # Dask's environment form of its setting: how nannies start worker processes.
+            "DASK_" + START_METHOD_SETTING.upper().replace(".", "__").replace("-", "_"): self.start_method,
+        }
 
     def config(self) -> dict[str, Any]:
         return {**super().config(), "nanny": self.nanny}
@@ -218,7 +245,7 @@ class SeparateProcessDeployment(Deployment):
             [
                 "--host", self.host,
                 "--port", "0",
-                "--dashboard-address", f"{self.host}:0",
+                *self._dashboard_arguments(),
                 "--scheduler-file", self.scheduler_file,
             ],
         )
@@ -232,6 +259,9 @@ class SeparateProcessDeployment(Deployment):
         self.address = identity["address"]
         dashboard_port = identity.get("services", {}).get("dashboard")
         self.dashboard = f"http://{self.host}:{dashboard_port}/status" if dashboard_port else None
+
+    def _dashboard_arguments(self) -> list[str]:
+        return ["--dashboard-address", f"{self.host}:0"] if self.with_dashboard else ["--no-dashboard"]
 
     def _read_scheduler_file(self) -> dict | None:
         try:
@@ -256,7 +286,7 @@ class SeparateProcessDeployment(Deployment):
                         "--name", f"worker-{index}",
                         "--nthreads", str(self.threads_per_worker),
                         "--host", self.host,
-                        "--dashboard-address", f"{self.host}:0",
+                        *self._dashboard_arguments(),
                         "--death-timeout", str(self.death_timeout),
                         "--local-directory", self.workdir,
                         "--nanny" if self.nanny else "--no-nanny",

@@ -84,6 +84,13 @@ BATCH = Phase(
     "✓ {n_tasks} tasks completed",
     "a batch of independent tasks submitted until all results are back",
 )
+WORKLOAD = Phase(
+    "workload_{workload}",
+    "Workload ({workload})",
+    "Running workload {workload}...",
+    "✓ Workload completed",
+    "a workload (e.g. weak-scaling array reduction) computed until its result is back",
+)
 TEARDOWN = Phase(
     "teardown",
     "Teardown",
@@ -115,6 +122,11 @@ PHASES_BY_KEY = {phase.key: phase for phase in ALL_PHASES}
 def batch_key(n_tasks: int) -> str:
     """The result key of a batch of ``n_tasks`` tasks, e.g. ``batch_100_tasks``."""
     return BATCH.key.format(n_tasks=n_tasks)
+
+
+def workload_key(name: str) -> str:
+    """The result key of a workload, e.g. ``workload_weak_array``."""
+    return WORKLOAD.key.format(workload=name.replace("-", "_"))
 
 
 def phase_order(key: str) -> int:

@@ -7,6 +7,8 @@ import statistics
 
 from .analysis import Group, total_times
 from .result import RunResult
+from .scaling import families, family_label, fit_scaling, weak_efficiency
+from .stats import summarize
 from .phases import ALL_PHASES, phase_order
 
 
@@ -144,6 +146,55 @@ def plot_memory(groups: list[Group], path: str) -> str:
     return path
 
 
+def plot_scaling(groups: list[Group], path: str) -> str:
+    """Median total time against workers per family (error bars: 1 stddev), with the fitted law."""
+    plt = _pyplot()
+    figure, axes = plt.subplots(figsize=(9, 5.5))
+    for family in families(groups):
+        workers = [group.config["n_workers"] for group in family]
+        summaries = [summarize(total_times(group)) for group in family]
+        points = axes.errorbar(workers, [summary.median for summary in summaries],
+                               yerr=[summary.stddev or 0.0 for summary in summaries],
+                               fmt="o", capsize=4, label=family_label(family))
+        fit = fit_scaling(family)
+        if fit is not None:
+            ends = [min(workers), max(workers)]
+            axes.plot(ends, [fit.intercept + fit.slope * n for n in ends], "--", color=points[0].get_color(),
+                      label=f"fit: {fit.intercept:.3f} s + {fit.slope:.3f} s x workers (R²={fit.r_squared:.2f})")
+    axes.set_xlabel("workers")
+    axes.set_ylabel("total time to ready (seconds; median, error bar 1 stddev)")
+    axes.set_title("Startup scaling: fixed cost + cost per worker")
+    axes.grid(True, alpha=0.3)
+    axes.legend(fontsize="small")
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+    return path
+
+
+def plot_weak_scaling(groups: list[Group], path: str) -> str:
+    """Weak-scaling efficiency E(n) per family against the ideal E = 1."""
+    plt = _pyplot()
+    figure, axes = plt.subplots(figsize=(9, 5.5))
+    largest = 1
+    for family in families(groups):
+        efficiency = weak_efficiency(family)
+        if efficiency:
+            axes.plot([w for w, _, _ in efficiency], [e for _, _, e in efficiency], "o-", label=family_label(family))
+            largest = max(largest, efficiency[-1][0])
+    axes.axhline(1.0, color="gray", linestyle="--", label="ideal")
+    axes.set_xlabel("workers (work per worker fixed)")
+    axes.set_ylabel("efficiency E(n) = T(n0) / T(n)")
+    axes.set_ylim(0, 1.2)
+    axes.set_title("Weak scaling (weak-array workload)")
+    axes.grid(True, alpha=0.3)
+    axes.legend(fontsize="small")
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+    return path
+
+
 def plot_all(groups: list[Group], folder: str, tag: str = "") -> list[str]:
     """Draw every plot the results allow into ``folder``, overwriting nothing; return the paths."""
     os.makedirs(folder, exist_ok=True)
@@ -157,4 +208,9 @@ def plot_all(groups: list[Group], folder: str, tag: str = "") -> list[str]:
         paths.append(plot_arrivals(groups, unused_path(folder, f"timing_arrivals{suffix}")))
     if any(run.memory_samples for run in runs):
         paths.append(plot_memory(groups, unused_path(folder, f"timing_memory{suffix}")))
+    found = families(groups)
+    if found:
+        paths.append(plot_scaling(groups, unused_path(folder, f"timing_scaling{suffix}")))
+    if any(weak_efficiency(family) for family in found):
+        paths.append(plot_weak_scaling(groups, unused_path(folder, f"timing_weak_scaling{suffix}")))
     return paths

@@ -7,6 +7,7 @@ from typing import Callable, Iterable
 
 from . import phases
 from .analysis import Group, total_times
+from .scaling import families, family_label, fit_scaling, weak_efficiency
 from .verdicts import Verdict
 from .stats import DEFAULT_PRECISION, Summary, outlier_indices, summarize, warnings_for
 
@@ -170,3 +171,31 @@ def write_verdicts(verdicts: list[Verdict], only_baseline: list[str], only_new: 
     if not verdicts:
         write("No configuration is on both sides: nothing to compare.")
     write(WIDE_RULE)
+
+
+def write_scaling(groups: list[Group], write: Write) -> None:
+    """The scaling law of each family (fixed and per-worker cost) and weak-scaling efficiency."""
+    found = families(groups)
+    if not found:
+        return
+    write("")
+    write(WIDE_RULE)
+    write("SCALING WITH THE NUMBER OF WORKERS")
+    write(WIDE_RULE)
+    for family in found:
+        write(f"{family_label(family)} (workers: {', '.join(str(g.config['n_workers']) for g in family)})")
+        fit = fit_scaling(family)
+        if fit is not None:
+            write(f"  total time = a + b x workers, least squares over {fit.n_points} runs, R^2 = {fit.r_squared:.3f}")
+            write(f"    a, fixed cost:      {fit.intercept:8.4f} s{_interval(fit.intercept_interval, 's')}")
+            write(f"    b, cost per worker: {fit.slope:8.4f} s/worker{_interval(fit.slope_interval, 's/worker')}")
+        efficiency = weak_efficiency(family)
+        if efficiency:
+            write("  weak scaling (weak-array workload, one chunk per worker): E(n) = T(n0) / T(n), ideal 1.00")
+            for workers, seconds, value in efficiency:
+                write(f"    {workers:>4} workers: {seconds:8.4f} s   E = {value:.2f}")
+    write(WIDE_RULE)
+
+
+def _interval(bounds: tuple[float, float] | None, unit: str) -> str:
+    return "" if bounds is None else f"   95% CI [{bounds[0]:.4f}, {bounds[1]:.4f}] {unit}"

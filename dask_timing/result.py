@@ -24,10 +24,12 @@ from . import phases
 SCHEMA_VERSION = 1
 RESULT_DOCUMENT = "dask-timing-result"
 SUMMARY_DOCUMENT = "dask-timing-summary"
+STUDY_DOCUMENT = "dask-timing-study"  # a study's manifest: its plan
 LEGACY_SCHEMA_VERSION = 0
 
 KIND_LOCAL = "local"
 KIND_DISTRIBUTED = "distributed"
+KIND_SCHEDULERS = "schedulers"  # compare_schedulers.py: one compute per run, not a startup
 KINDS = (KIND_LOCAL, KIND_DISTRIBUTED)
 
 # Worker arrival milestones, in seconds after the workers were requested.
@@ -144,7 +146,7 @@ class ResultFileError(Exception):
 
 
 class SummaryFile(ResultFileError):
-    """A study summary written by the wrapper: ours, but not a run result."""
+    """A study summary or manifest written by the wrapper: ours, but not a run result."""
 
 
 def write_json(path: str, document: dict[str, Any], overwrite: bool = False) -> None:
@@ -175,8 +177,8 @@ def from_json(document: Any) -> RunResult:
     """Build a RunResult from a parsed result document, current or legacy."""
     if not isinstance(document, dict):
         raise ResultFileError("not a JSON object")
-    if document.get("document") == SUMMARY_DOCUMENT:
-        raise SummaryFile("a study summary, not a run result")
+    if document.get("document") in (SUMMARY_DOCUMENT, STUDY_DOCUMENT):
+        raise SummaryFile("a study summary or manifest, not a run result")
     if document.get("document") == RESULT_DOCUMENT:
         return _from_current(document)
     if phases.TOTAL_KEY in document or any(

@@ -26,6 +26,7 @@ from .deploy import Deployment, DeploymentError
 from .environment import collect_environment, utc_timestamp
 from .probes import ProbeSettings, describe, run_probes
 from .processes import ChildFailed
+from .workloads import DEFAULT_CHUNK, run_workload
 from .result import STATUS_FAILED, STATUS_INTERRUPTED, STATUS_OK, RunResult, arrival_summary
 
 # Seconds the client gets to close during teardown before it is abandoned.
@@ -51,13 +52,18 @@ class RunPlan:
     batch_size: int = 0
     timeout: float = 60.0
     diagnostics: Diagnostics = Diagnostics()
+    workload: str | None = None
+    workload_chunk: int = DEFAULT_CHUNK
 
     def config(self) -> dict[str, Any]:
-        return {
+        config: dict[str, Any] = {
             "n_workers": self.n_workers,
             "wait_for_workers": self.wait_for_workers,
             "batch_size": self.batch_size,
         }
+        if self.workload:
+            config.update(workload=self.workload, workload_chunk=self.workload_chunk)
+        return config
 
 
 class RunTimeout(RuntimeError):
@@ -116,6 +122,7 @@ class Run:
             "n_workers": plan.n_workers,
             "n_tasks": plan.batch_size,
             "connect_to": deployment.connect_to,
+            "workload": plan.workload,
         }
 
     @property
@@ -173,6 +180,8 @@ class Run:
             await self._until_ready(diagnostics)
             if self.plan.batch_size:
                 await self._batch()
+            if self.plan.workload:
+                await self._workload()
             if self.plan.diagnostics.probes is not None:
                 await self._probes()
         self.workers = await self._worker_details()
@@ -286,6 +295,18 @@ class Run:
         if values != [index + 1 for index in range(self.plan.batch_size)]:
             raise RuntimeError("the batch of tasks returned wrong values")
         self.console.phase_done(phases.BATCH, self.timeline.extras[key], **self.fields)
+
+    async def _workload(self) -> None:
+        plan = self.plan
+        key = phases.workload_key(plan.workload)
+        self.console.phase_start(phases.WORKLOAD, **self.fields)
+        seconds = await bounded(
+            run_workload(plan.workload, self.client, plan.n_workers, plan.workload_chunk),
+            plan.timeout * 4,
+            f"the {plan.workload} workload",
+        )
+        self.timeline.extras[key] = seconds
+        self.console.phase_done(phases.WORKLOAD, seconds, **self.fields)
 
     async def _worker_details(self) -> list[dict[str, Any]]:
         identity = await bounded(self.client.scheduler.identity(n_workers=-1), self.plan.timeout, "the worker list")

@@ -10,12 +10,13 @@ import tempfile
 
 from . import cli, processes
 from .console import RunConsole
-from .deploy import Deployment, LocalClusterDeployment, SeparateProcessDeployment
+from .deploy import START_METHODS, Deployment, LocalClusterDeployment, SeparateProcessDeployment
 from .result import KIND_DISTRIBUTED, KIND_LOCAL, STATUS_INTERRUPTED, STATUS_OK, RunResult, write_json
 from .environment import process_age
 from .phases import INTERPRETER_AND_IMPORTS
 from .probes import ProbeSettings
 from .runner import Diagnostics, Run, RunPlan
+from .workloads import DEFAULT_CHUNK, WORKLOADS
 
 DESCRIPTIONS = {
     KIND_LOCAL: "Time the startup of a Dask LocalCluster (scheduler in this process, "
@@ -33,16 +34,32 @@ def build_parser(kind: str, prog: str) -> argparse.ArgumentParser:
     parser = cli.OneLineParser(prog=prog, description=DESCRIPTIONS[kind])
     cli.add_common_run_options(parser, DEFAULT_BATCH[kind])
     cli.add_diagnostic_options(parser)
+    parser.add_argument("--workload", choices=WORKLOADS,
+                        help="after ready, time a workload: weak-array is a weak-scaling array reduction "
+                             "with one chunk per worker")
+    parser.add_argument("--workload-chunk", type=cli.positive_int, default=DEFAULT_CHUNK, metavar="N",
+                        help=f"side of each worker's square chunk for --workload (default: {DEFAULT_CHUNK})")
+    knobs = parser.add_argument_group("what is started (each part of the recorded configuration)")
+    knobs.add_argument("--no-dashboard", dest="dashboard", action="store_false",
+                       help="start the scheduler (and workers) without the dashboard")
+    knobs.add_argument("--start-method", choices=START_METHODS,
+                       help="how worker processes are started by the nanny (default: Dask's setting, "
+                            "normally spawn)")
     if kind == KIND_LOCAL:
-        parser.add_argument("--no-dashboard", dest="dashboard", action="store_false",
-                            help="start the cluster without its dashboard")
+        knobs.add_argument("--no-processes", dest="processes", action="store_false",
+                           help="workers as threads in this process instead of processes")
+    else:
+        knobs.add_argument("--no-nanny", dest="nanny", action="store_false",
+                           help="start workers without a nanny process")
     return parser
 
 
 def build_deployment(kind: str, args: argparse.Namespace, workdir: str) -> Deployment:
+    common = dict(dashboard=args.dashboard, start_method=args.start_method)
     if kind == KIND_LOCAL:
-        return LocalClusterDeployment(args.threads, args.host, workdir, dashboard=args.dashboard)
-    return SeparateProcessDeployment(args.threads, args.host, workdir, death_timeout=args.timeout)
+        return LocalClusterDeployment(args.threads, args.host, workdir, processes=args.processes, **common)
+    return SeparateProcessDeployment(args.threads, args.host, workdir, death_timeout=args.timeout,
+                                     nanny=args.nanny, **common)
 
 
 def check_output(path: str | None, force: bool, option: str = "--output") -> None:
@@ -89,7 +106,8 @@ def run_tool(kind: str, argv: list[str] | None) -> int:
         task_stream=args.task_stream,
     )
     plan = RunPlan(n_workers=args.workers, wait_for_workers=args.wait, batch_size=args.batch,
-                   timeout=args.timeout, diagnostics=diagnostics)
+                   timeout=args.timeout, diagnostics=diagnostics, workload=args.workload,
+                   workload_chunk=args.workload_chunk)
     options = {**cli.options_of(args, RECORDED_OPTIONS), "warmup": args.warmup_run,
                "process_start_resolution": start_resolution}
     run = Run(deployment, plan, options, RunConsole(),

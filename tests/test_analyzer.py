@@ -84,7 +84,7 @@ def test_groups_by_configuration_with_correct_statistics(results_dir):
     # Units are seconds for durations; worker counts are never given as seconds.
     assert "n_workers" not in out
     # Not pooled: the overall summary has one row per configuration.
-    overall = out.split("OVERALL SUMMARY")[1]
+    overall = out.split("OVERALL SUMMARY")[1].split("SCALING WITH")[0]
     assert "by configuration (not pooled)" in overall
     assert overall.count("workers, 1 thread(s)") == 4
 
@@ -137,10 +137,13 @@ def test_plots_go_where_asked_and_overwrite_nothing(results_dir, tmp_path_factor
     completed = run_tool([ANALYZER, str(folder / "*.json"), "--plot", "--plot-dir", str(plots)])
     assert completed.returncode == 0, completed.stderr
     names = sorted(path.name for path in plots.iterdir())
-    assert names == ["timing_phases.png", "timing_total_time.png"]
+    # local runs with 2 and 10 workers make a family: a scaling plot too
+    assert names == ["timing_phases.png", "timing_scaling.png", "timing_total_time.png"]
     assert all(path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for path in plots.iterdir())
+    first = {path.name: path.read_bytes() for path in plots.iterdir()}
     run_tool([ANALYZER, str(folder / "*.json"), "--plot", "--plot-dir", str(plots)])
-    assert len(list(plots.iterdir())) == 4  # the first two kept, two new beside them
+    assert len(list(plots.iterdir())) == 6  # the first three kept as they were, three new beside them
+    assert all((plots / name).read_bytes() == content for name, content in first.items())
 
 
 def test_plots_default_beside_the_results(results_dir):
@@ -161,7 +164,7 @@ def test_summary_json_is_saved_and_then_left_out_quietly(results_dir):
     assert configuration["metrics"]["total_time"]["median"] == pytest.approx(statistics.median(totals["local2"]))
     again = run_tool([ANALYZER, str(folder / "*.json")])
     assert "summary.json" not in again.stderr
-    assert "left out 1 study summary file(s)" in again.stdout
+    assert "left out 1 study summary or manifest file(s)" in again.stdout
 
 
 def test_failed_runs_are_counted_not_averaged(tmp_path):

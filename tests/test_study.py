@@ -13,7 +13,7 @@ pytestmark = [pytest.mark.timeout(240), pytest.mark.usefixtures("no_leftovers")]
 
 
 def result_files(folder):
-    return sorted(path for path in folder.glob("*.json") if not path.name.startswith("summary_"))
+    return sorted(path for path in folder.glob("*.json") if not path.name.startswith(("summary_", "study_")))
 
 
 def test_study_from_another_folder_saves_results_and_statistics(tmp_path):
@@ -22,8 +22,8 @@ def test_study_from_another_folder_saves_results_and_statistics(tmp_path):
     completed = run_tool([STUDY, "--type", "local", "--workers", "1", "--runs", "2", "--warmup", "1",
                           "--output-dir", "out"], cwd=elsewhere, timeout=200)
     assert completed.returncode == 0, completed.stdout + completed.stderr
-    assert "Warmup 1 of 1" in completed.stdout
-    assert "Run 1 of 2" in completed.stdout and "Run 2 of 2" in completed.stdout
+    assert "local_w1_t1, warmup 1 of 1" in completed.stdout
+    assert "run 1 of 2" in completed.stdout and "run 2 of 2" in completed.stdout
     assert "elapsed" in completed.stdout
     out = elsewhere / "out"
     files = result_files(out)

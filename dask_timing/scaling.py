@@ -1,0 +1,110 @@
+"""How startup and work scale with the number of workers.
+
+A *family* is a set of configurations that differ only in their worker count.
+For each family with at least two worker counts:
+
+* the scaling law: total time = a + b x workers, fitted by least squares over
+  every run, with R^2 and 95 % confidence intervals: a is the fixed cost of a
+  cluster, b the cost of each worker;
+* weak-scaling efficiency, when the runs timed the weak-array workload:
+  E(n) = T(n0) / T(n) with medians, n0 the smallest worker count (1 when
+  present, the textbook T(1) / T(n)); an ideal deployment keeps E(n) = 1.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from dataclasses import dataclass
+
+from .analysis import Group
+from .phases import TOTAL_KEY, workload_key
+from .workloads import WEAK_ARRAY
+
+WEAK_METRIC = workload_key(WEAK_ARRAY) + "_time"
+
+
+@dataclass(frozen=True)
+class Fit:
+    """total = intercept + slope x workers, with 95 % intervals (None with only two points)."""
+
+    intercept: float
+    slope: float
+    r_squared: float
+    intercept_interval: tuple[float, float] | None
+    slope_interval: tuple[float, float] | None
+    n_points: int
+
+    def to_json(self) -> dict:
+        return dict(self.__dict__)
+
+
+def family_key(group: Group) -> tuple:
+    return (group.kind, tuple(sorted((key, repr(value)) for key, value in group.config.items() if key != "n_workers")))
+
+
+def families(groups: list[Group]) -> list[list[Group]]:
+    """Groups differing only in worker count, each family sorted by workers; two counts or more."""
+    found: dict[tuple, list[Group]] = {}
+    for group in groups:
+        if group.ok_runs and isinstance(group.config.get("n_workers"), int):
+            found.setdefault(family_key(group), []).append(group)
+    return [
+        sorted(members, key=lambda group: group.config["n_workers"])
+        for members in found.values()
+        if len({group.config["n_workers"] for group in members}) >= 2
+    ]
+
+
+def family_label(family: list[Group]) -> str:
+    """The shared label of a family: its first member's, with the worker count as 'N'."""
+    first = family[0]
+    return first.label.replace(f"{first.config['n_workers']} workers", "N workers", 1)
+
+
+def fit_scaling(family: list[Group], metric: str = TOTAL_KEY) -> Fit | None:
+    """Least-squares line of ``metric`` against workers over every run of the family."""
+    points = [
+        (group.config["n_workers"], value)
+        for group in family
+        for value in group.values_by_metric().get(metric, [])
+    ]
+    xs = [float(x) for x, _ in points]
+    ys = [y for _, y in points]
+    if len(set(xs)) < 2:
+        return None
+    n = len(points)
+    mean_x, mean_y = statistics.fmean(xs), statistics.fmean(ys)
+    sxx = sum((x - mean_x) ** 2 for x in xs)
+    slope = sum((x - mean_x) * (y - mean_y) for x, y in points) / sxx
+    intercept = mean_y - slope * mean_x
+    residual = sum((y - intercept - slope * x) ** 2 for x, y in points)
+    total = sum((y - mean_y) ** 2 for y in ys)
+    r_squared = 1 - residual / total if total > 0 else 1.0
+    if n <= 2:
+        return Fit(intercept, slope, r_squared, None, None, n)
+    from scipy.stats import t
+
+    sigma = math.sqrt(residual / (n - 2))
+    quantile = float(t.ppf(0.975, n - 2))
+    slope_error = sigma / math.sqrt(sxx)
+    intercept_error = sigma * math.sqrt(1 / n + mean_x**2 / sxx)
+    return Fit(
+        intercept, slope, r_squared,
+        (intercept - quantile * intercept_error, intercept + quantile * intercept_error),
+        (slope - quantile * slope_error, slope + quantile * slope_error),
+        n,
+    )
+
+
+def weak_efficiency(family: list[Group]) -> list[tuple[int, float, float]]:
+    """(workers, median workload seconds, efficiency) for each worker count that ran the workload."""
+    medians = [
+        (group.config["n_workers"], statistics.median(values))
+        for group in family
+        if (values := group.values_by_metric().get(WEAK_METRIC))
+    ]
+    if len(medians) < 2:
+        return []
+    reference = medians[0][1]
+    return [(workers, seconds, reference / seconds) for workers, seconds in medians]
