@@ -11,9 +11,11 @@ from __future__ import annotations
 import glob
 import os
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Iterable
 
 from . import phases
+from .phases import TOTAL_KEY
 from .result import LEGACY_SCHEMA_VERSION, RESULT_DOCUMENT, SCHEMA_VERSION, SUMMARY_DOCUMENT, ResultFileError, RunResult, SummaryFile, load_result
 from .stats import Summary, summarize
 
@@ -54,23 +56,51 @@ def expand(patterns: Iterable[str]) -> tuple[list[str], list[str]]:
     return list(dict.fromkeys(paths)), empty
 
 
+# What the analysis needs of a run's environment (the HTML report shows it).
+KEPT_ENVIRONMENT = ("host", "python_version", "packages", "cpu_count")
+
+
+def _slim(result: RunResult) -> RunResult:
+    """Drop what the analysis never reads, so thousands of runs fit in little memory."""
+    result.environment = {key: result.environment.get(key) for key in KEPT_ENVIRONMENT}
+    result.command_line = []
+    result.measurement = {}
+    return result
+
+
+def _read(paths: list[str]) -> list[tuple[str, str, Any]]:
+    """(path, 'result' | 'summary' | 'skipped', the run or the reason) for each file."""
+    outcomes: list[tuple[str, str, Any]] = []
+    for path in paths:
+        try:
+            outcomes.append((path, "result", _slim(load_result(path))))
+        except SummaryFile:
+            outcomes.append((path, "summary", None))
+        except ResultFileError as error:
+            outcomes.append((path, "skipped", str(error)))
+    return outcomes
+
+
 def load(patterns: Iterable[str]) -> LoadedResults:
     """Read every file the patterns match; keep results, note the rest and why."""
     paths, empty = expand(patterns)
     loaded = LoadedResults(empty_patterns=empty)
-    for path in paths:
-        try:
-            loaded.results.append((path, load_result(path)))
-        except SummaryFile:
+    for path, outcome, payload in _read(paths):
+        if outcome == "result":
+            loaded.results.append((path, payload))
+        elif outcome == "summary":
             loaded.summaries.append(path)
-        except ResultFileError as error:
-            loaded.skipped.append((path, str(error)))
+        else:
+            loaded.skipped.append((path, payload))
     return loaded
 
 
 def configuration_key(result: RunResult) -> tuple:
     """What makes two runs comparable: the kind and every configuration setting."""
-    return (result.kind, tuple(sorted((key, repr(value)) for key, value in result.config.items())))
+    try:
+        return (result.kind, tuple(sorted(result.config.items())))
+    except TypeError:  # an unhashable or unorderable value: compare by its text
+        return (result.kind, tuple(sorted((key, repr(value)) for key, value in result.config.items())))
 
 
 @dataclass
@@ -85,43 +115,54 @@ class Group:
     include_warmup: bool = False
     key: tuple = ()
 
-    @property
-    def measured_runs(self) -> list[RunResult]:
-        """The runs that count: warmup runs are left out unless asked for."""
-        return [run for run in self.runs if self.include_warmup or not run.warmup]
+    # The derived lists below are computed once, after grouping has filled ``runs``.
 
-    @property
+    def _counts(self, run: RunResult) -> bool:
+        return self.include_warmup or not run.warmup
+
+    @cached_property
     def warmup_runs(self) -> list[RunResult]:
-        return [run for run in self.runs if run.warmup and not self.include_warmup]
+        return [run for run in self.runs if not self._counts(run)]
 
-    @property
+    @cached_property
     def ok_runs(self) -> list[RunResult]:
-        return [run for run in self.measured_runs if run.ok]
+        """The successful runs that count (warmup runs are left out unless asked for)."""
+        return [run for run in self.runs if self._counts(run) and run.ok]
 
-    @property
+    @cached_property
     def failed_runs(self) -> list[RunResult]:
-        return [run for run in self.measured_runs if not run.ok]
+        return [run for run in self.runs if self._counts(run) and not run.ok]
 
     def ordered_totals(self) -> list[tuple[str, float]]:
         """(file, total time) of the successful runs, in the order they were taken."""
         pairs = [
             (run.timestamp, path, run.total_time)
             for run, path in zip(self.runs, self.paths)
-            if run in self.ok_runs and run.total_time is not None
+            if self._counts(run) and run.ok and run.total_time is not None
         ]
         return [(path, total) for _, path, total in sorted(pairs, key=lambda item: item[0])]
+
+    @cached_property
+    def _metrics_per_run(self) -> list[dict[str, float]]:
+        return [run.metrics() for run in self.ok_runs]
 
     def metric_names(self) -> list[str]:
         """Every metric of the successful runs, phases first in run order."""
         names: dict[str, None] = {}
-        for run in self.ok_runs:
-            names.update(dict.fromkeys(run.metrics()))
+        for metrics in self._metrics_per_run:
+            names.update(dict.fromkeys(metrics))
         return sorted(names, key=_metric_order)
+
+    @cached_property
+    def _values(self) -> dict[str, list[float]]:
+        return {
+            name: [metrics[name] for metrics in self._metrics_per_run if name in metrics]
+            for name in self.metric_names()
+        }
 
     def values_by_metric(self) -> dict[str, list[float]]:
         """Each metric's values over the successful runs."""
-        per_run = [run.metrics() for run in self.ok_runs]
-        return {name: [metrics[name] for metrics in per_run if name in metrics] for name in self.metric_names()}
+        return self._values
 
     def summaries(self) -> dict[str, Summary]:
         """Statistics of each metric over the successful runs."""
@@ -198,7 +239,7 @@ def _show(value: Any) -> str:
 
 
 def total_times(group: Group) -> list[float]:
-    return [run.total_time for run in group.ok_runs if run.total_time is not None]
+    return group.values_by_metric().get(TOTAL_KEY, [])
 
 
 def summary_document(groups: list[Group], created: str) -> dict[str, Any]:

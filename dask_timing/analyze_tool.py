@@ -8,6 +8,7 @@ import sys
 from . import cli
 from .analysis import Group, group_results, load, summary_document
 from .environment import utc_timestamp
+from .exports import csv_text, html_page, markdown_text, write_new_file
 from .plotting import plot_all
 from .report import write_analysis, write_comparison, write_scaling, write_verdicts
 from .stats import DEFAULT_PRECISION
@@ -43,6 +44,11 @@ def build_parser(prog: str) -> cli.OneLineParser:
                              "confidence (default: 1)")
     parser.add_argument("--include-warmup", action="store_true",
                         help="count warmup runs (left out of statistics by default)")
+    parser.add_argument("--csv", metavar="FILE", help="save the statistics of every metric as CSV")
+    parser.add_argument("--markdown", metavar="FILE",
+                        help="save a Markdown table of total time per configuration, with a relative column")
+    parser.add_argument("--html", metavar="FILE",
+                        help="save one self-contained HTML report (tables, plots, scaling, verdicts)")
     parser.add_argument("--summary-json", metavar="FILE",
                         help="also save the statistics as JSON to FILE (never overwritten)")
     return parser
@@ -75,8 +81,10 @@ def run(argv: list[str] | None) -> int:
     args = build_parser(prog).parse_args(argv)
     if args.fail_if_slower is not None and not args.baseline:
         raise cli.UsageError("--fail-if-slower needs --baseline PATTERN to compare against")
-    if args.summary_json and os.path.exists(args.summary_json):
-        raise cli.UsageError(f"{args.summary_json} already exists; choose another --summary-json")
+    for option in ("summary_json", "csv", "markdown", "html"):
+        path = getattr(args, option)
+        if path and os.path.exists(path):
+            raise cli.UsageError(f"{path} already exists; choose another --{option.replace('_', '-')}")
     loaded = load(args.patterns)
     if not (loaded.results or loaded.skipped or loaded.summaries):
         raise cli.UsageError(
@@ -100,12 +108,25 @@ def run(argv: list[str] | None) -> int:
     if args.plot:
         plot_dir = args.plot_dir or os.path.dirname(os.path.abspath(loaded.results[0][0]))
     present(groups, len(loaded.results), args.compare, plot_dir, args.summary_json, precision=args.precision / 100)
-    if args.baseline:
-        return judge_against_baseline(prog, args, groups)
-    return cli.EXIT_OK
+    verdicts, code = judge_against_baseline(prog, args, groups) if args.baseline else (None, cli.EXIT_OK)
+    export(args, groups, verdicts)
+    return code
 
 
-def judge_against_baseline(prog: str, args, groups: list[Group]) -> int:
+def export(args, groups: list[Group], verdicts) -> None:
+    """The files asked for with --csv, --markdown and --html."""
+    if args.csv:
+        write_new_file(args.csv, csv_text(groups))
+        print(f"✓ CSV saved to: {args.csv}")
+    if args.markdown:
+        write_new_file(args.markdown, markdown_text(groups))
+        print(f"✓ Markdown saved to: {args.markdown}")
+    if args.html:
+        write_new_file(args.html, html_page(groups, verdicts, "Dask timing report"))
+        print(f"✓ HTML report saved to: {args.html}")
+
+
+def judge_against_baseline(prog: str, args, groups: list[Group]) -> tuple[list, int]:
     """Print the verdicts against the baseline; fail only on a significant, large slowdown."""
     baseline = load(args.baseline)
     for path, reason in baseline.skipped:
@@ -117,16 +138,16 @@ def judge_against_baseline(prog: str, args, groups: list[Group]) -> int:
     )
     write_verdicts(verdicts, only_baseline, only_new, print)
     if args.fail_if_slower is None:
-        return cli.EXIT_OK
+        return verdicts, cli.EXIT_OK
     failures = gate_failures(verdicts, args.fail_if_slower)
     for verdict in failures:
         print(f"REGRESSION: {verdict.label}: total time {verdict.ratio:.3f}x the baseline "
               f"(95% CI {verdict.ci_low:.3f}-{verdict.ci_high:.3f}, p={verdict.p_value:.4f}), "
               f"over the {args.fail_if_slower:g}% allowed")
     if failures:
-        return cli.EXIT_FAILED
+        return verdicts, cli.EXIT_FAILED
     print(f"Regression gate passed: no total time significantly slower by more than {args.fail_if_slower:g}%.")
-    return cli.EXIT_OK
+    return verdicts, cli.EXIT_OK
 
 
 def main(argv: list[str] | None = None) -> int:

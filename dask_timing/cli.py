@@ -8,7 +8,6 @@ and still writes its result; a second signal kills what is left at once.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import signal
 import sys
@@ -98,6 +97,8 @@ def run_cancellable(make: Callable[[], Awaitable[T]], on_second_signal: Callable
     Returns the coroutine's value and the signal that cancelled it, if any.
     The coroutine is expected to handle its cancellation (tear down) and return.
     """
+    import asyncio  # here, not at the top: the analyzer never needs it
+
     received: list[int] = []
 
     async def main() -> T:

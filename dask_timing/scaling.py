@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from .analysis import Group
 from .phases import TOTAL_KEY, workload_key
+from .stats import t_quantile_975
 from .workloads import WEAK_ARRAY
 
 WEAK_METRIC = workload_key(WEAK_ARRAY) + "_time"
@@ -83,10 +84,8 @@ def fit_scaling(family: list[Group], metric: str = TOTAL_KEY) -> Fit | None:
     r_squared = 1 - residual / total if total > 0 else 1.0
     if n <= 2:
         return Fit(intercept, slope, r_squared, None, None, n)
-    from scipy.stats import t
-
     sigma = math.sqrt(residual / (n - 2))
-    quantile = float(t.ppf(0.975, n - 2))
+    quantile = t_quantile_975(n - 2)
     slope_error = sigma / math.sqrt(sxx)
     intercept_error = sigma * math.sqrt(1 / n + mean_x**2 / sxx)
     return Fit(

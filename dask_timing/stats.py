@@ -20,6 +20,12 @@ SLOW_FIRST_RATIO = 1.25
 # Default precision the number of runs is judged against: +-1 % at 95 % confidence.
 DEFAULT_PRECISION = 0.01
 Z_95 = statistics.NormalDist().inv_cdf(0.975)
+# Student's t 0.975 quantiles for 1 to 30 degrees of freedom (standard tables, 4 decimals).
+# Kept here rather than importing scipy.stats, whose import alone takes seconds and would
+# dominate the analyzer's text summary.
+_T_975 = (12.7062, 4.3027, 3.1824, 2.7764, 2.5706, 2.4469, 2.3646, 2.306, 2.2622, 2.2281, 2.201, 2.1788,
+          2.1604, 2.1448, 2.1314, 2.1199, 2.1098, 2.1009, 2.093, 2.086, 2.0796, 2.0739, 2.0687, 2.0639,
+          2.0595, 2.0555, 2.0518, 2.0484, 2.0452, 2.0423)
 
 
 @dataclass(frozen=True)
@@ -51,6 +57,20 @@ def percentile(values: Sequence[float], q: float) -> float:
     return ordered[lower] + (ordered[upper] - ordered[lower]) * (position - lower)
 
 
+def mean(values: Sequence[float]) -> float:
+    return math.fsum(values) / len(values)
+
+
+def stdev(values: Sequence[float]) -> float:
+    """Sample standard deviation (n - 1), in floating point.
+
+    ``statistics.stdev`` computes with exact fractions: correct, but slow enough
+    to dominate a summary of thousands of runs.
+    """
+    center = mean(values)
+    return math.sqrt(math.fsum((value - center) ** 2 for value in values) / (len(values) - 1))
+
+
 def median_absolute_deviation(values: Sequence[float]) -> float:
     """Median of the absolute deviations from the median (unscaled)."""
     center = statistics.median(values)
@@ -63,8 +83,8 @@ def summarize(values: Sequence[float]) -> Summary:
         raise ValueError("no values to summarize")
     return Summary(
         n=len(values),
-        mean=statistics.fmean(values),
-        stddev=statistics.stdev(values) if len(values) > 1 else None,
+        mean=mean(values),
+        stddev=stdev(values) if len(values) > 1 else None,
         median=statistics.median(values),
         mad=median_absolute_deviation(values),
         min=min(values),
@@ -72,6 +92,18 @@ def summarize(values: Sequence[float]) -> Summary:
         p5=percentile(values, 5),
         p95=percentile(values, 95),
     )
+
+
+def t_quantile_975(degrees_of_freedom: int) -> float:
+    """Student's t 0.975 quantile: the table up to 30, then the Cornish-Fisher expansion
+    around the normal quantile (relative error below 1e-6 from 31 on)."""
+    if degrees_of_freedom < 1:
+        raise ValueError("degrees of freedom must be 1 or more")
+    if degrees_of_freedom <= len(_T_975):
+        return _T_975[degrees_of_freedom - 1]
+    z, df = Z_95, degrees_of_freedom
+    return (z + (z**3 + z) / (4 * df) + (5 * z**5 + 16 * z**3 + 3 * z) / (96 * df**2)
+            + (3 * z**7 + 19 * z**5 + 17 * z**3 - 15 * z) / (384 * df**3))
 
 
 def outlier_indices(values: Sequence[float]) -> list[int]:
@@ -89,18 +121,18 @@ def runs_needed(values: Sequence[float], precision: float = DEFAULT_PRECISION) -
     """Runs needed for the mean to be within +-precision (relative) at 95 % confidence."""
     if len(values) < 2:
         return None
-    mean = statistics.fmean(values)
-    if mean <= 0:
+    center = mean(values)
+    if center <= 0:
         return None
-    return max(2, math.ceil((Z_95 * statistics.stdev(values) / (precision * mean)) ** 2))
+    return max(2, math.ceil((Z_95 * stdev(values) / (precision * center)) ** 2))
 
 
 def warnings_for(values: Sequence[float], precision: float = DEFAULT_PRECISION) -> list[str]:
     """pyperf-style warnings about a series of runs, in the order they were taken."""
     found = []
     if len(values) >= 2:
-        mean = statistics.fmean(values)
-        cv = statistics.stdev(values) / mean if mean else 0.0
+        center = mean(values)
+        cv = stdev(values) / center if center else 0.0
         if cv > UNSTABLE_CV:
             found.append(f"unstable: the standard deviation is {cv:.0%} of the mean (over {UNSTABLE_CV:.0%})")
     if len(values) >= 3:
