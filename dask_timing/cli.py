@@ -134,21 +134,22 @@ def describe_failure(error: BaseException) -> str:
     return f"{type(error).__name__}: {error}"
 
 
-def guarded(main: Callable[[list[str] | None], int]) -> Callable[[list[str] | None], int]:
+def guarded(main: Callable[[list[str] | None], int], prog: str | None = None) -> Callable[[list[str] | None], int]:
     """Wrap a tool's main so unexpected errors are one line on stderr, not a traceback."""
 
     def wrapper(argv: list[str] | None = None) -> int:
+        name = prog or os.path.basename(sys.argv[0])
         try:
             return main(argv)
         except UsageError as error:
-            fail_usage(str(error))
+            fail_usage(str(error), prog=name)
         except KeyboardInterrupt:
             return signal_exit_code(signal.SIGINT)
         except Exception as error:  # noqa: BLE001 - the point is no traceback for users
             if os.environ.get("DASK_TIMING_DEBUG"):
                 raise
             print(
-                f"{os.path.basename(sys.argv[0])}: error: {describe_failure(error)} "
+                f"{name}: error: {describe_failure(error)} "
                 "(set DASK_TIMING_DEBUG=1 for the traceback)",
                 file=sys.stderr,
             )

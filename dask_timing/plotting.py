@@ -6,20 +6,10 @@ import os
 import statistics
 
 from .analysis import Group, total_times
-from .result import RunResult
+from .result import RunResult, unused_path
 from .scaling import families, family_label, fit_scaling, weak_efficiency
 from .stats import summarize
 from .phases import ALL_PHASES, phase_order
-
-
-def unused_path(folder: str, stem: str, extension: str = ".png") -> str:
-    """``folder/stem.png``, or ``stem-1.png``, ``stem-2.png``... if it exists: nothing is overwritten."""
-    candidate = os.path.join(folder, stem + extension)
-    index = 1
-    while os.path.exists(candidate):
-        candidate = os.path.join(folder, f"{stem}-{index}{extension}")
-        index += 1
-    return candidate
 
 
 def _pyplot():
@@ -201,16 +191,16 @@ def plot_all(groups: list[Group], folder: str, tag: str = "") -> list[str]:
     suffix = f"_{tag}" if tag else ""
     runs = [run for group in groups for run in group.ok_runs]
     paths = [
-        plot_phase_breakdown(groups, unused_path(folder, f"timing_phases{suffix}")),
-        plot_total_distribution(groups, unused_path(folder, f"timing_total_time{suffix}")),
+        plot_phase_breakdown(groups, unused_path(folder, f"timing_phases{suffix}", ".png")),
+        plot_total_distribution(groups, unused_path(folder, f"timing_total_time{suffix}", ".png")),
     ]
     if any(arrival_times(run) for run in runs):
-        paths.append(plot_arrivals(groups, unused_path(folder, f"timing_arrivals{suffix}")))
+        paths.append(plot_arrivals(groups, unused_path(folder, f"timing_arrivals{suffix}", ".png")))
     if any(run.memory_samples for run in runs):
-        paths.append(plot_memory(groups, unused_path(folder, f"timing_memory{suffix}")))
+        paths.append(plot_memory(groups, unused_path(folder, f"timing_memory{suffix}", ".png")))
     found = families(groups)
     if found:
-        paths.append(plot_scaling(groups, unused_path(folder, f"timing_scaling{suffix}")))
+        paths.append(plot_scaling(groups, unused_path(folder, f"timing_scaling{suffix}", ".png")))
     if any(weak_efficiency(family) for family in found):
-        paths.append(plot_weak_scaling(groups, unused_path(folder, f"timing_weak_scaling{suffix}")))
+        paths.append(plot_weak_scaling(groups, unused_path(folder, f"timing_weak_scaling{suffix}", ".png")))
     return paths

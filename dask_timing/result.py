@@ -151,6 +151,16 @@ class SummaryFile(ResultFileError):
     """A study summary or manifest written by the wrapper: ours, but not a run result."""
 
 
+def unused_path(folder: str, stem: str, extension: str) -> str:
+    """``folder/stem.ext``, or ``stem-1.ext``, ``stem-2.ext``... if it exists: nothing is overwritten."""
+    candidate = os.path.join(folder, stem + extension)
+    index = 1
+    while os.path.exists(candidate):
+        candidate = os.path.join(folder, f"{stem}-{index}{extension}")
+        index += 1
+    return candidate
+
+
 def write_json(path: str, document: dict[str, Any], overwrite: bool = False) -> None:
     """Write ``document`` to ``path`` atomically, never replacing a file unless asked.
 

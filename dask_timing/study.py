@@ -33,7 +33,7 @@ from .processes import ManagedProcess, terminate
 from .report import write_comparison
 from .result import (
     KIND_DISTRIBUTED, KIND_LOCAL, SCHEMA_VERSION, STUDY_DOCUMENT, STATUS_INTERRUPTED, ResultFileError,
-    load_result, write_json,
+    load_result, unused_path, write_json,
 )
 from .workloads import DEFAULT_CHUNK, WORKLOADS
 
@@ -377,7 +377,8 @@ class Study:
             return
         loaded = load(self.written)
         groups = group_results(loaded.results)
-        summary = os.path.join(self.output_dir, f"summary_{self.plan.study_id}.json")
+        # A resumed study summarises again, beside (never over) the earlier summary.
+        summary = unused_path(self.output_dir, f"summary_{self.plan.study_id}", ".json")
         print()
         present(groups, len(loaded.results), compare=False, plot_dir=self.output_dir if self.plot else None,
                 summary_path=summary, plot_tag=self.plan.study_id)
@@ -427,7 +428,7 @@ def load_json(path: str) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    return cli.guarded(run)(argv)
+    return cli.guarded(run, prog=PROG)(argv)
 
 
 if __name__ == "__main__":

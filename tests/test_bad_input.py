@@ -37,6 +37,13 @@ BAD_STUDY_ARGUMENTS = [
     ["--output-dir"],
     ["--timeout", "0"],
     ["--warmup", "-1"],
+    ["--workers", "1,0"],
+    ["--start-method", "threads"],
+    ["--dashboard", "maybe"],
+    ["--nanny", "off"],  # local is the default type: --nanny is for distributed
+    ["--type", "distributed", "--processes", "off"],
+    ["--resume", "--workers", "2"],
+    ["--resume"],  # no timing_results folder here
     ["--warmup", "x"],
     ["--bogus"],
 ]

@@ -1,0 +1,183 @@
+"""Statistics worth trusting, the scaling law, and a regression gate: checked against numpy and scipy."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import random
+import shutil
+import subprocess
+
+import numpy
+import pytest
+from conftest import ANALYZER, run_tool
+from scipy import stats as scipy_stats
+
+from dask_timing.analysis import Group
+from dask_timing.result import RunResult
+from dask_timing.scaling import fit_scaling
+from dask_timing.stats import outlier_indices, runs_needed, summarize, t_quantile_975, warnings_for
+from dask_timing.verdicts import FASTER, NO_CHANGE, SLOWER, judge
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def test_summary_matches_numpy():
+    values = [random.Random(3).uniform(1, 2) for _ in range(37)]
+    summary = summarize(values)
+    array = numpy.array(values)
+    assert summary.mean == pytest.approx(array.mean())
+    assert summary.stddev == pytest.approx(array.std(ddof=1))
+    assert summary.median == pytest.approx(numpy.median(array))
+    assert summary.mad == pytest.approx(numpy.median(numpy.abs(array - numpy.median(array))))
+    assert summary.p5 == pytest.approx(numpy.percentile(array, 5))
+    assert summary.p95 == pytest.approx(numpy.percentile(array, 95))
+
+
+def test_outliers_are_flagged_by_modified_z_score():
+    values = [1.00, 1.01, 0.99, 1.02, 0.98, 1.00, 1.60]
+    assert outlier_indices(values) == [6]
+    assert outlier_indices([1.0, 1.01, 0.99, 1.02]) == []
+
+
+def test_warnings_like_pyperf():
+    assert any("unstable" in w for w in warnings_for([1.0, 1.5, 0.7, 1.3]))
+    assert any("first run" in w for w in warnings_for([2.0, 1.0, 1.01, 0.99]))
+    few = warnings_for([1.0, 1.05, 0.95])
+    assert any("too few runs" in w for w in few)
+    steady = [1.0 + 0.001 * (-1) ** k for k in range(20)]
+    assert warnings_for(steady) == []
+
+
+def test_runs_needed_for_one_percent():
+    values = [1.0, 1.1, 0.9, 1.05, 0.95]
+    expected = (1.959964 * numpy.std(values, ddof=1) / (0.01 * numpy.mean(values))) ** 2
+    assert runs_needed(values) == int(numpy.ceil(expected))
+
+
+@pytest.mark.parametrize("degrees", [1, 2, 5, 10, 29, 30, 31, 50, 200, 5000])
+def test_t_quantile_matches_scipy(degrees):
+    assert t_quantile_975(degrees) == pytest.approx(scipy_stats.t.ppf(0.975, degrees), rel=5e-5)
+
+
+def group_of(workers: int, totals: list[float]) -> Group:
+    group = Group("local", {"n_workers": workers, "threads_per_worker": 1})
+    for total in totals:
+        group.runs.append(RunResult(kind="local", config=dict(group.config), phases={"first_task": total},
+                                    total_time=total))
+        group.paths.append("x")
+    group.label = f"local, {workers} workers"
+    return group
+
+
+def test_scaling_law_matches_scipy_linregress():
+    generator = random.Random(5)
+    family = [group_of(n, [0.8 + 0.3 * n + generator.gauss(0, 0.05) for _ in range(5)]) for n in (1, 2, 4, 8)]
+    fit = fit_scaling(family)
+    xs = [n for n in (1, 2, 4, 8) for _ in range(5)]
+    ys = [value for group in family for value in group.values_by_metric()["total_time"]]
+    reference = scipy_stats.linregress(xs, ys)
+    quantile = scipy_stats.t.ppf(0.975, len(xs) - 2)
+    assert fit.slope == pytest.approx(reference.slope)
+    assert fit.intercept == pytest.approx(reference.intercept)
+    assert fit.r_squared == pytest.approx(reference.rvalue**2)
+    assert fit.slope_interval[0] == pytest.approx(reference.slope - quantile * reference.stderr, rel=1e-4)
+    assert fit.intercept_interval[1] == pytest.approx(reference.intercept + quantile * reference.intercept_stderr,
+                                                      rel=1e-4)
+
+
+def sample(center: float, n: int, seed: int) -> list[float]:
+    generator = random.Random(seed)
+    return [center * generator.gauss(1.0, 0.03) for _ in range(n)]
+
+
+def test_a_a_comparisons_find_no_change():
+    same = sample(2.0, 10, 1)
+    verdict = judge("x", "total_time", same, same)
+    assert verdict.verdict == NO_CHANGE and verdict.ratio == 1.0 and verdict.p_value == 1.0
+    study = sample(2.0, 20, 2)
+    halves = judge("x", "total_time", study[::2], study[1::2])  # two halves of one study
+    assert halves.verdict == NO_CHANGE
+    assert halves.ci_low <= 1 <= halves.ci_high
+
+
+def test_a_b_comparisons_find_the_change():
+    slower = judge("x", "total_time", sample(2.0, 12, 3), sample(2.6, 12, 4))
+    assert slower.verdict == SLOWER and slower.ratio > 1.2 and slower.p_value < 0.05 and slower.ci_low > 1
+    assert slower.p_value == pytest.approx(
+        scipy_stats.mannwhitneyu(sample(2.6, 12, 4), sample(2.0, 12, 3), alternative="two-sided").pvalue)
+    faster = judge("x", "total_time", sample(2.0, 12, 5), sample(1.5, 12, 6))
+    assert faster.verdict == FASTER and faster.ci_high < 1
+    tiny = judge("x", "total_time", [1.0, 1.1, 1.2], [2.0, 2.1, 2.2])  # 3 vs 3: p cannot go below 0.1
+    assert tiny.verdict == NO_CHANGE
+
+
+def write_runs(folder, workers: int, totals: list[float], start: int = 0) -> None:
+    folder.mkdir(exist_ok=True)
+    for index, total in enumerate(totals, start=start):
+        group = group_of(workers, [total])
+        run = group.runs[0]
+        run.timestamp = f"2026-01-01T00:00:{index:02d}Z"
+        (folder / f"run{index:03d}.json").write_text(json.dumps(run.to_json()))
+
+
+def test_gate_passes_an_a_a_comparison_and_fails_a_real_slowdown(tmp_path):
+    old, same, slow, a_bit = tmp_path / "old", tmp_path / "same", tmp_path / "slow", tmp_path / "a_bit"
+    baseline = sample(2.0, 12, 7)
+    write_runs(old, 4, baseline)
+    write_runs(same, 4, baseline)
+    write_runs(slow, 4, sample(2.8, 12, 8))
+    write_runs(a_bit, 4, sample(2.16, 12, 9))
+    same_run = run_tool([ANALYZER, str(same / "*.json"), "--baseline", str(old / "*.json"), "--fail-if-slower", "5"])
+    assert same_run.returncode == 0, same_run.stdout + same_run.stderr
+    assert "no significant change" in same_run.stdout and "Regression gate passed" in same_run.stdout
+    slow_run = run_tool([ANALYZER, str(slow / "*.json"), "--baseline", str(old / "*.json"), "--fail-if-slower", "20"])
+    assert slow_run.returncode == 1
+    assert "REGRESSION" in slow_run.stdout and "slower" in slow_run.stdout
+    # Significantly slower, but by less than the allowed percentage: passes.
+    small = run_tool([ANALYZER, str(a_bit / "*.json"), "--baseline", str(old / "*.json"), "--fail-if-slower", "20"])
+    assert small.returncode == 0, small.stdout
+    assert "--fail-if-slower needs --baseline" in run_tool([ANALYZER, str(old / "*.json"), "--fail-if-slower", "5"]).stderr
+
+
+def test_exports(tmp_path):
+    write_runs(tmp_path / "runs", 1, [1.0, 1.2, 1.1])
+    write_runs(tmp_path / "runs", 4, [2.0, 2.2, 2.1], start=10)
+    paths = {name: tmp_path / f"report.{name}" for name in ("csv", "md", "html")}
+    completed = run_tool([ANALYZER, str(tmp_path / "runs" / "*.json"), "--csv", str(paths["csv"]),
+                          "--markdown", str(paths["md"]), "--html", str(paths["html"])])
+    assert completed.returncode == 0, completed.stderr
+    rows = list(csv.DictReader(io.StringIO(paths["csv"].read_text())))
+    totals = [row for row in rows if row["metric"] == "total_time"]
+    assert [float(row["median"]) for row in totals] == [pytest.approx(1.1), pytest.approx(2.1)]
+    assert all(row["unit"] == "seconds" for row in rows)
+    markdown = paths["md"].read_text().splitlines()
+    assert markdown[0].startswith("| Configuration |") and "Relative" in markdown[0]
+    assert markdown[2].endswith("| 1.00 |") and "1.91 ±" in markdown[3]
+    page = paths["html"].read_text()
+    assert page.count("data:image/png;base64,") >= 3
+    assert "src=\"http" not in page and "href=\"http" not in page  # self-contained: no network
+    again = run_tool([ANALYZER, str(tmp_path / "runs" / "*.json"), "--csv", str(paths["csv"])])
+    assert again.returncode == 2 and "already exists" in again.stderr
+
+
+def test_html_report_renders_in_a_real_browser(tmp_path):
+    browser = shutil.which("chromium")
+    if browser is None:
+        pytest.skip("chromium is not installed (.ci/run installs it)")
+    write_runs(tmp_path / "runs", 1, [1.0, 1.2, 1.1])
+    write_runs(tmp_path / "runs", 2, [1.5, 1.6, 1.4], start=10)
+    page = tmp_path / "report.html"
+    assert run_tool([ANALYZER, str(tmp_path / "runs" / "*.json"), "--html", str(page)]).returncode == 0
+    flags = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=5000"]
+    dom = subprocess.run([*flags, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=60).stdout
+    loaded = int(dom.split('data-images-loaded="')[1].split('"')[0])
+    total = int(dom.split('data-images-total="')[1].split('"')[0])
+    assert total >= 3 and loaded == total
+    screenshot = tmp_path / "page.png"
+    subprocess.run([*flags, "--window-size=1200,1600", f"--screenshot={screenshot}", page.as_uri()],
+                   capture_output=True, timeout=60)
+    assert screenshot.stat().st_size > 20_000

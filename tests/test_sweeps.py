@@ -1,0 +1,64 @@
+"""Sweeps on real clusters: interleaved order, knobs recorded, scaling and weak scaling, resume."""
+
+from __future__ import annotations
+
+import re
+import signal
+import subprocess
+
+import pytest
+from conftest import ANALYZER, STUDY, read_json, run_tool
+
+pytestmark = [pytest.mark.timeout(240), pytest.mark.usefixtures("no_leftovers")]
+
+
+def results(folder):
+    return sorted(path for path in folder.glob("local_*.json"))
+
+
+def test_sweep_interleaves_and_reports_scaling(tmp_path):
+    completed = run_tool([STUDY, "-w", "1,2", "--start-method", "fork", "-r", "2", "--workload", "weak-array",
+                          "--workload-chunk", "200", "-o", str(tmp_path)], timeout=220)
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    order = re.findall(r"=== \d/4: (local_w\d_t1_fork), run (\d) of 2", completed.stdout)
+    assert order == [("local_w1_t1_fork", "1"), ("local_w2_t1_fork", "1"),
+                     ("local_w1_t1_fork", "2"), ("local_w2_t1_fork", "2")]
+    assert "left)" in completed.stdout  # an estimate of the time left
+    runs = [read_json(path) for path in results(tmp_path)]
+    assert len(runs) == 4
+    assert {run["config"]["start_method"] for run in runs} == {"fork"}
+    assert {run["config"]["workload"] for run in runs} == {"weak-array"}
+    assert all(run["workload_weak_array_time"] > 0 for run in runs)
+    assert "CONFIGURATION COMPARISON" in completed.stdout  # configurations ranked at the end
+    assert "SCALING WITH THE NUMBER OF WORKERS" in completed.stdout
+    assert "weak scaling" in completed.stdout and "E = 1.00" in completed.stdout
+    (manifest,) = tmp_path.glob("study_*.json")
+    assert read_json(manifest)["runs"] == 2
+    analyzed = run_tool([ANALYZER, str(tmp_path), "--plot", "--plot-dir", str(tmp_path / "plots")])
+    assert analyzed.returncode == 0, analyzed.stderr
+    assert {"timing_scaling.png", "timing_weak_scaling.png"} <= {path.name for path in (tmp_path / "plots").iterdir()}
+
+
+def test_an_interrupted_study_resumes_without_redoing_runs(tmp_path):
+    study = subprocess.Popen([STUDY, "-w", "1", "--start-method", "fork", "-r", "3", "-o", str(tmp_path)],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        for line in study.stdout:
+            if "✓ total time to ready" in line:
+                break
+        study.send_signal(signal.SIGTERM)
+        _, stderr = study.communicate(timeout=120)
+    finally:
+        if study.poll() is None:
+            study.kill()
+    assert study.returncode == 143
+    assert "--resume" in stderr
+    done_before = [path for path in results(tmp_path) if read_json(path)["status"] == "ok"]
+    assert 1 <= len(done_before) < 3
+    before = {path.name: path.read_bytes() for path in done_before}
+    resumed = run_tool([STUDY, "-o", str(tmp_path), "--resume"], timeout=200)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert f"Resuming: {len(done_before)} of 3 run(s) already done" in resumed.stdout
+    finished = [read_json(path) for path in results(tmp_path)]
+    assert [run["status"] for run in finished] == ["ok", "ok", "ok"]
+    assert all((tmp_path / name).read_bytes() == content for name, content in before.items())
