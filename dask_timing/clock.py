@@ -26,6 +26,7 @@ class Timeline:
         self.excluded: dict[str, float] = {}
         self.first_start: float | None = None
         self.last_end: float | None = None
+        self.cursor: float | None = None  # where the next phase starts
 
     def now(self) -> float:
         """Seconds elapsed since the origin, on the monotonic clock."""
@@ -39,17 +40,20 @@ class Timeline:
     def phase(self, key: str) -> Iterator[None]:
         """Time the block as phase ``key`` of the time to ready (recorded if it completes).
 
-        The first phase's start becomes the run's origin: time zero.
+        The first phase's start becomes the run's origin: time zero.  Each later
+        phase starts where the previous phase (or excluded block) ended, so the
+        phases tile the run without gaps: whatever happens between two blocks
+        (a progress line, a garbage collection) counts in the next phase, and the
+        phases add up to the total exactly.
         """
         if self.first_start is None:
             self.origin = time.perf_counter()
             self.origin_wall = time.time()
-            self.first_start = 0.0
-        start = self.now()
+            self.first_start = self.cursor = 0.0
+        start = self.cursor
         yield
-        end = self.now()
-        self.phases[key] = end - start
-        self.last_end = end
+        self.cursor = self.last_end = self.now()
+        self.phases[key] = self.last_end - start
 
     @contextmanager
     def measure(self, key: str) -> Iterator[None]:
@@ -62,9 +66,10 @@ class Timeline:
     def exclude(self, key: str) -> Iterator[None]:
         """Time a block between phases that is not part of the run (e.g. a diagnostic's
         setup); it is taken out of the total, so the phases still add up to it."""
-        start = self.now()
+        start = self.now() if self.cursor is None else self.cursor
         yield
-        self.excluded[key] = self.now() - start
+        self.cursor = self.now()
+        self.excluded[key] = self.cursor - start
 
     def total(self) -> float | None:
         """Seconds from the start of the first phase to the end of the last one,

@@ -8,6 +8,8 @@ of ``Deployment`` and nothing else changes.
 from __future__ import annotations
 
 import asyncio
+import importlib
+import inspect
 import json
 import os
 import sys
@@ -19,7 +21,7 @@ import psutil
 from . import phases
 from .phases import Phase
 from .processes import ManagedProcess, terminate
-from .result import KIND_DISTRIBUTED, KIND_LOCAL
+from .result import KIND_CLUSTER, KIND_DISTRIBUTED, KIND_EXISTING, KIND_LOCAL
 
 # How often the scheduler file is looked for while a scheduler process starts.
 SCHEDULER_FILE_POLL_INTERVAL = 0.002
@@ -48,8 +50,11 @@ class Deployment(ABC):
 
     kind: str
     title: str
-    scheduler_phase: Phase
-    workers_phase: Phase
+    scheduler_phase: Phase | None  # None: the scheduler is not ours to time
+    workers_phase: Phase | None
+    starts_workers = True  # False: time the cluster's existing workers, ask for none
+    security: Any = None  # distributed.security.Security for the client, if any
+    teardown_phase: Phase = phases.TEARDOWN
     scheduler_readiness: str
     connect_to = "scheduler"  # what the client connects to, in messages
     poll_interval: float | None = None
@@ -69,6 +74,10 @@ class Deployment(ABC):
         self.start_method = start_method or default_start_method()
         self.address: str | None = None
         self.dashboard: str | None = None
+
+    def header(self, n_workers: int) -> list[tuple[str, Any]]:
+        """What the run's console header says about this deployment."""
+        return [("Workers", n_workers), ("Threads per worker", self.threads_per_worker)]
 
     def config(self) -> dict[str, Any]:
         """Settings of this deployment that define the experiment."""
@@ -100,73 +109,112 @@ class Deployment(ABC):
         """Names of the workers this run starts, or None if it cannot tell."""
         return None
 
+    def observe_workers(self, workers: list[dict[str, Any]]) -> None:
+        """Learn from the workers found (for deployments whose configuration says less)."""
+
     @abstractmethod
     async def close(self) -> list[int]:
         """Stop everything started; return pids of processes that survived."""
 
 
-class LocalClusterDeployment(Deployment):
-    """A ``distributed.LocalCluster`` in this process, worker processes spawned by it.
+class ClusterManagerDeployment(Deployment):
+    """Any Dask cluster manager (``LocalCluster``, ``SubprocessCluster``, dask-jobqueue's
+    ``SLURMCluster``, dask-kubernetes' ``KubeCluster``...): created with no workers,
+    then ``scale(N)``.
 
-    The cluster is created with no workers, so creating it times the scheduler
-    (and dashboard) alone; ``scale`` then starts the workers, timed until each
-    has registered.  Both go through the same code as ``LocalCluster(n_workers=N)``.
+    Creating the cluster object times its scheduler (and dashboard) alone;
+    ``scale`` then starts the workers, timed until each has registered.  Both go
+    through the same code as ``Cluster(n_workers=N)``.
     """
 
-    kind = KIND_LOCAL
-    title = "Timing Dask LocalCluster Startup"
+    kind = KIND_CLUSTER
     scheduler_phase = phases.CLUSTER_INIT
     workers_phase = phases.WAIT_FOR_WORKERS
-    scheduler_readiness = "LocalCluster start awaited"
+    scheduler_readiness = "cluster start awaited"
     connect_to = "cluster"
 
-    def __init__(self, *args: Any, processes: bool = True, **kwargs: Any) -> None:
+    def __init__(self, cluster_class: str, cluster_kwargs: dict[str, Any], *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.processes = processes
+        self.cluster_class = cluster_class
+        self.cluster_kwargs = cluster_kwargs
         self.cluster: Any = None
+        self.observed: dict[str, Any] = {}
         self._children_before: set[int] = set()
+        self._scaled_event: asyncio.Event | None = None
+
+    @property
+    def title(self) -> str:
+        return f"Timing Dask Cluster Manager Startup ({self.cluster_class})"
+
+    def header(self, n_workers: int) -> list[tuple[str, Any]]:
+        return [("Workers", n_workers), ("Cluster class", self.cluster_class),
+                ("Cluster arguments", json.dumps(self.cluster_kwargs))]
 
     def config(self) -> dict[str, Any]:
-        return {**super().config(), "processes": self.processes}
+        return {
+            "cluster_class": self.cluster_class,
+            "cluster_kwargs": self.cluster_kwargs,
+            "start_method": self.start_method,
+            **self.observed,
+        }
+
+    def observe_workers(self, workers: list[dict[str, Any]]) -> None:
+        """Threads per worker are set by the class's own arguments: record what came up."""
+        threads = {worker["nthreads"] for worker in workers}
+        self.observed = {"threads_per_worker": threads.pop() if len(threads) == 1 else None}
+
+    def make_cluster(self) -> Any:
+        """The cluster object, not started yet (asynchronous)."""
+        cls = import_cluster_class(self.cluster_class)
+        return cls(**{**cluster_defaults(cls, self.host), **self.cluster_kwargs, "asynchronous": True})
 
     async def start_scheduler(self) -> None:
         import dask.config
-        from distributed import LocalCluster
 
-        # How the nannies start worker processes; read by distributed when it spawns them.
+        # How nannies start worker processes; read by distributed when it spawns them.
         dask.config.set({START_METHOD_SETTING: self.start_method})
-
         self._children_before = {child.pid for child in psutil.Process().children(recursive=True)}
         # Made first and started by awaiting it, so close() can reach a half-started cluster.
-        # Worker threads in this process talk over inproc, as LocalCluster(processes=False) does.
-        network = dict(host=self.host, scheduler_port=0) if self.processes else {}
-        self.cluster = LocalCluster(
-            n_workers=0,
-            threads_per_worker=self.threads_per_worker,
-            processes=self.processes,
-            dashboard_address=f"{self.host}:0" if self.with_dashboard else None,
-            local_directory=self.workdir,
-            asynchronous=True,
-            **network,
-        )
+        self.cluster = self.make_cluster()
         await self.cluster
         self.address = self.cluster.scheduler_address
-        self.dashboard = self.cluster.dashboard_link if self.with_dashboard else None
+        self.dashboard = getattr(self.cluster, "dashboard_link", None) if self.with_dashboard else None
 
     @property
     def client_target(self) -> Any:
         return self.cluster
 
     async def request_workers(self, n_workers: int) -> None:
-        self.cluster.scale(n_workers)
+        scaled = self.cluster.scale(n_workers)
+        if inspect.isawaitable(scaled):
+            await scaled
+        self._scaled.set()
 
-    def expected_worker_names(self, n_workers: int) -> set[str] | None:
-        return {str(index) for index in range(n_workers)}
+    @property
+    def _scaled(self) -> asyncio.Event:
+        if self._scaled_event is None:
+            self._scaled_event = asyncio.Event()
+        return self._scaled_event
+
+    async def watch(self) -> None:
+        """Fail as soon as the cluster fails to start a worker (SpecCluster-based managers).
+
+        ``scale`` starts workers in the background and only logs their failures;
+        awaiting the same correction of state here surfaces them at once, instead
+        of after the whole timeout.
+        """
+        await self._scaled.wait()  # never while the cluster itself is starting
+        correct_state = getattr(self.cluster, "_correct_state", None)
+        if correct_state is not None:
+            # shielded: when the run moves on and cancels this watch, the cluster's own
+            # (shared) task that starts the workers must not be cancelled with it
+            await asyncio.shield(correct_state())
+        await super().watch()
 
     async def close(self) -> list[int]:
         if self.cluster is not None:
             await self.cluster.close()
-        # The cluster's worker processes are our children: none may outlive close().
+        # Worker processes a cluster starts here are our children: none may outlive close().
         leftovers = [
             child
             for child in _living_children()
@@ -175,6 +223,134 @@ class LocalClusterDeployment(Deployment):
         for child in leftovers:
             child.kill()
         return [child.pid for child in leftovers]
+
+
+class LocalClusterDeployment(ClusterManagerDeployment):
+    """A ``distributed.LocalCluster`` in this process, worker processes spawned by it."""
+
+    kind = KIND_LOCAL
+    title = "Timing Dask LocalCluster Startup"
+    scheduler_readiness = "LocalCluster start awaited"
+
+    def __init__(self, *args: Any, processes: bool = True, **kwargs: Any) -> None:
+        super().__init__("distributed:LocalCluster", {}, *args, **kwargs)
+        self.processes = processes
+
+    def config(self) -> dict[str, Any]:
+        return {**Deployment.config(self), "processes": self.processes}
+
+    def header(self, n_workers: int) -> list[tuple[str, Any]]:
+        return Deployment.header(self, n_workers)
+
+    def make_cluster(self) -> Any:
+        from distributed import LocalCluster
+
+        # Worker threads in this process talk over inproc, as LocalCluster(processes=False) does.
+        network = dict(host=self.host, scheduler_port=0) if self.processes else {}
+        return LocalCluster(
+            n_workers=0,
+            threads_per_worker=self.threads_per_worker,
+            processes=self.processes,
+            dashboard_address=f"{self.host}:0" if self.with_dashboard else None,
+            local_directory=self.workdir,
+            asynchronous=True,
+            **network,
+        )
+
+    def expected_worker_names(self, n_workers: int) -> set[str] | None:
+        return {str(index) for index in range(n_workers)}
+
+    def observe_workers(self, workers: list[dict[str, Any]]) -> None:
+        """LocalCluster's threads are the ones asked for: nothing to learn."""
+
+
+class ExistingClusterDeployment(Deployment):
+    """A cluster someone else runs: connect, time the client and the tasks, close only the client."""
+
+    kind = KIND_EXISTING
+    title = "Timing an Existing Dask Cluster"
+    scheduler_phase = None
+    workers_phase = None
+    starts_workers = False
+    scheduler_readiness = "already running"
+    teardown_phase = phases.CLIENT_CLOSE
+
+    def __init__(self, address: str | None, scheduler_file: str | None, security: Any = None) -> None:
+        super().__init__(threads_per_worker=0, host="", workdir="")
+        self.given_address = address
+        self.scheduler_file = scheduler_file
+        self.security = security
+        self.observed: dict[str, Any] = {}
+
+    def config(self) -> dict[str, Any]:
+        return {"scheduler": self.given_address or self.scheduler_file, **self.observed}
+
+    def header(self, n_workers: int) -> list[tuple[str, Any]]:
+        return [("Scheduler", self.given_address or f"from {self.scheduler_file}")]
+
+    async def start_scheduler(self) -> None:
+        """Nothing to start: find the address (from the scheduler file if given)."""
+        if self.scheduler_file:
+            with open(self.scheduler_file, encoding="utf-8") as stream:
+                self.address = json.load(stream)["address"]
+        else:
+            self.address = self.given_address
+
+    @property
+    def client_target(self) -> Any:
+        return self.address
+
+    async def request_workers(self, n_workers: int) -> None:
+        """The cluster's workers are whatever it has; none are asked for."""
+
+    def observe_workers(self, workers: list[dict[str, Any]]) -> None:
+        """Record the worker count and threads found, as the configuration of this run."""
+        threads = {worker["nthreads"] for worker in workers}
+        self.observed = {"n_workers": len(workers), "threads_per_worker": threads.pop() if len(threads) == 1 else None}
+
+    async def close(self) -> list[int]:
+        return []
+
+
+def import_cluster_class(path: str) -> Any:
+    """``module:Class`` (or ``module.Class``) to the class, or a factory such as
+    ``SubprocessCluster``; ValueError saying what is wrong."""
+    module_name, _, class_name = path.partition(":") if ":" in path else path.rpartition(".")
+    if not module_name or not class_name:
+        raise ValueError(f"{path!r} is not module:Class (e.g. dask_jobqueue:SLURMCluster)")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as error:
+        raise ValueError(f"cannot import {module_name} ({error}); is it installed?") from None
+    cls = getattr(module, class_name, None)
+    if not callable(cls):
+        raise ValueError(f"{module_name} has no cluster class {class_name}")
+    return cls
+
+
+def cluster_defaults(cls: Any, host: str) -> dict[str, Any]:
+    """What we pass unless the user's kwargs say otherwise, where the class takes it: no
+    workers at first (LocalCluster's default is one per core), and a scheduler and
+    dashboard on ``host`` and free ports (some classes default to the fixed 8787)."""
+    try:
+        parameters = inspect.signature(cls).parameters
+    except (TypeError, ValueError):
+        return {}
+    defaults = {"n_workers": 0, "host": host, "scheduler_port": 0, "dashboard_address": f"{host}:0"}
+    return {name: value for name, value in defaults.items() if name in parameters}
+
+
+def check_cluster_arguments(path: str, kwargs: dict[str, Any]) -> None:
+    """Fail before anything starts if the class is missing or the kwargs do not fit it."""
+    cls = import_cluster_class(path)
+    try:
+        signature = inspect.signature(cls)
+    except (TypeError, ValueError):
+        return
+    accepts_any = any(parameter.kind is inspect.Parameter.VAR_KEYWORD for parameter in signature.parameters.values())
+    unknown = [name for name in kwargs if name not in signature.parameters]
+    if unknown and not accepts_any:
+        raise ValueError(f"{path} takes no argument {', '.join(unknown)}")
 
 
 def _living_children() -> list[psutil.Process]:

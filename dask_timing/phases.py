@@ -104,6 +104,15 @@ TEARDOWN = Phase(
 INTERPRETER_AND_IMPORTS = "interpreter_and_imports"
 INTERPRETER_AND_IMPORTS_LABEL = "Interpreter and imports"
 
+# Teardown of a cluster someone else runs: only the client goes.
+CLIENT_CLOSE = Phase(
+    "teardown",
+    "Teardown",
+    "Closing the client (the cluster keeps running)...",
+    "✓ Client closed",
+    "client closed; the cluster is not ours to stop",
+)
+
 TOTAL_LABEL = "Total time to ready"
 TOTAL_KEY = "total_time"
 TEARDOWN_KEY = "teardown_time"

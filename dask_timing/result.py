@@ -31,6 +31,8 @@ LEGACY_SCHEMA_VERSION = 0
 
 KIND_LOCAL = "local"
 KIND_DISTRIBUTED = "distributed"
+KIND_CLUSTER = "cluster"  # any Dask cluster manager class
+KIND_EXISTING = "existing"  # a running cluster: no startup phases
 KIND_SCHEDULERS = "schedulers"  # compare_schedulers.py: one compute per run, not a startup
 KINDS = (KIND_LOCAL, KIND_DISTRIBUTED)
 
@@ -63,6 +65,7 @@ class RunResult:
     arrivals: dict[str, Any] | None = None
     probes: dict[str, Any] | None = None
     memory_samples: dict[str, Any] | None = None
+    versions: dict[str, Any] | None = None
     workers: list[dict[str, Any]] = field(default_factory=list)
     scheduler: dict[str, Any] = field(default_factory=dict)
     measurement: dict[str, Any] = field(default_factory=dict)
@@ -113,6 +116,7 @@ class RunResult:
             "arrivals": self.arrivals,
             "probes": self.probes,
             "memory_samples": self.memory_samples,
+            "versions": self.versions,
             "scheduler": self.scheduler,
             "workers": self.workers,
             "n_workers": self.config.get("n_workers"),
@@ -226,6 +230,7 @@ def _from_current(document: dict[str, Any]) -> RunResult:
             arrivals=document.get("arrivals"),
             probes=document.get("probes"),
             memory_samples=document.get("memory_samples"),
+            versions=document.get("versions"),
             workers=list(document.get("workers") or []),
             scheduler=dict(document.get("scheduler") or {}),
             measurement=dict(document.get("measurement") or {}),

@@ -66,6 +66,15 @@ class RunPlan:
         return config
 
 
+def describe_with_cause(error: BaseException) -> str:
+    """``Type: message``, followed by the root cause Dask wrapped it around, if any."""
+    text = f"{type(error).__name__}: {error}"
+    root = error
+    while root.__cause__ is not None:
+        root = root.__cause__
+    return text if root is error else f"{text} (caused by {type(root).__name__}: {root})"
+
+
 class RunTimeout(RuntimeError):
     """A wait exceeded the run's timeout; the message names what was awaited."""
 
@@ -117,6 +126,7 @@ class Run:
         self.workers: list[dict[str, Any]] = []
         self.workers_requested_at: float | None = None
         self.probes: dict[str, Any] | None = None
+        self.versions: dict[str, Any] | None = None
         self.memory_samples: list[tuple[float, int]] | None = None
         self.fields = {
             "n_workers": plan.n_workers,
@@ -128,11 +138,16 @@ class Run:
     @property
     def phase_list(self) -> list[phases.Phase]:
         """The phases of this run, in order."""
-        listed = [self.deployment.scheduler_phase, phases.CLIENT_CONNECT]
-        if self.plan.wait_for_workers:
-            listed.append(self.deployment.workers_phase)
+        deployment = self.deployment
+        listed = [deployment.scheduler_phase, phases.CLIENT_CONNECT]
+        if self._waits_for_workers:
+            listed.append(deployment.workers_phase)
         listed.append(phases.FIRST_TASK)
-        return listed
+        return [phase for phase in listed if phase is not None]
+
+    @property
+    def _waits_for_workers(self) -> bool:
+        return self.plan.wait_for_workers and self.deployment.starts_workers
 
     async def execute(self) -> RunResult:
         """Time the run; tear down whatever happens; return the result.
@@ -150,7 +165,7 @@ class Run:
         except (RunTimeout, DeploymentError, ChildFailed) as failure:
             status, error = STATUS_FAILED, str(failure)
         except Exception as failure:  # noqa: BLE001 - any failure inside Dask fails the run
-            status, error = STATUS_FAILED, f"{type(failure).__name__}: {failure}"
+            status, error = STATUS_FAILED, describe_with_cause(failure)
         survivors = await self._teardown()
         if survivors:
             status = STATUS_FAILED if status == STATUS_OK else status
@@ -160,11 +175,8 @@ class Run:
         return result
 
     def _print_header(self) -> None:
-        settings: list[tuple[str, Any]] = [
-            ("Workers", self.plan.n_workers),
-            ("Threads per worker", self.deployment.threads_per_worker),
-        ]
-        if self.deployment.kind == "local" or not self.plan.wait_for_workers:
+        settings = self.deployment.header(self.plan.n_workers)
+        if self.deployment.kind == "local" or not self._waits_for_workers:
             settings.append(("Wait for workers", self.plan.wait_for_workers))
         self.console.header(self.deployment.title, settings)
 
@@ -185,25 +197,29 @@ class Run:
             if self.plan.diagnostics.probes is not None:
                 await self._probes()
         self.workers = await self._worker_details()
+        self.deployment.observe_workers(self.workers)
         self._check_workers_are_ours()
         self.console.workers(self.workers)
+        self.versions = await bounded(self._versions(), self.plan.timeout, "the versions of the cluster")
 
     async def _until_ready(self, diagnostics: contextlib.AsyncExitStack) -> None:
         """The timed phases; diagnostics are entered between them, outside the total."""
         deployment, plan, timeout = self.deployment, self.plan, self.plan.timeout
-        await self._phase(
-            deployment.scheduler_phase,
-            bounded(first_of(deployment.start_scheduler(), deployment.watch()), timeout, "the scheduler to start"),
-        )
+        starting = bounded(first_of(deployment.start_scheduler(), deployment.watch()), timeout, "the scheduler to start")
+        if deployment.scheduler_phase is None:
+            await starting  # someone else's scheduler: nothing of ours to time
+        else:
+            await self._phase(deployment.scheduler_phase, starting)
         self.console.line(f"  Address: {deployment.address}")
         if deployment.dashboard:
             self.console.line(f"  Dashboard: {deployment.dashboard}")
-        self.client = await self._phase(phases.CLIENT_CONNECT, bounded(self._connect(), timeout, "the client to connect"))
+        # Distributed's own connect timeout fires first, with its own message; ours is the backstop.
+        await self._phase(phases.CLIENT_CONNECT, bounded(self._connect(), timeout + 5, "the client to connect"))
         self.arrivals = WorkerArrivals(self.client, self.timeline)
         if plan.diagnostics.memory_sample_interval is not None:
             with self.timeline.exclude("memory_sampler_start"):
                 await bounded(self._sample_memory(diagnostics), timeout, "the memory sampler to start")
-        if plan.wait_for_workers:
+        if self._waits_for_workers:
             await self._phase(
                 deployment.workers_phase,
                 bounded(
@@ -215,7 +231,7 @@ class Run:
         if plan.diagnostics.performance_report:
             with self.timeline.exclude("performance_report_start"):
                 await bounded(self._report_performance(diagnostics), timeout, "the performance report to start")
-        if plan.wait_for_workers:
+        if self._waits_for_workers:
             await self._phase(phases.FIRST_TASK, bounded(self._one_task(), timeout, "the first task"))
         else:
             # No wait: the first task is timed from the moment workers are requested.
@@ -263,10 +279,19 @@ class Run:
                 json.dump(stream, stream_file, default=str)
             self.console.line(f"✓ Task stream of the probes saved to: {path}")
 
-    async def _connect(self) -> Any:
+    async def _connect(self) -> None:
+        """Create the client first and keep it, so teardown closes it even if connecting fails."""
         from distributed import Client
 
-        return await Client(self.deployment.client_target, asynchronous=True, timeout=self.plan.timeout)
+        self.client = Client(self.deployment.client_target, asynchronous=True, timeout=self.plan.timeout,
+                             security=self.deployment.security)
+        try:
+            await self.client
+        except OSError as error:
+            raise DeploymentError(
+                f"cannot connect to the scheduler at {self.deployment.address}: {error}; check the address, "
+                "that the scheduler runs and is reachable from here (and the TLS options for tls://)"
+            ) from None
 
     async def _request_workers(self) -> None:
         self.workers_requested_at = self.timeline.now()
@@ -295,6 +320,20 @@ class Run:
         if values != [index + 1 for index in range(self.plan.batch_size)]:
             raise RuntimeError("the batch of tasks returned wrong values")
         self.console.phase_done(phases.BATCH, self.timeline.extras[key], **self.fields)
+
+    async def _versions(self) -> dict[str, Any]:
+        """Package versions of client, scheduler and workers; a clear warning when they differ."""
+        from distributed.versions import error_message
+
+        found = await self.client.get_versions(check=False)
+        mismatch = error_message(found["scheduler"], found["workers"], found["client"])["warning"] or None
+        if mismatch:
+            self.console.line()
+            self.console.line("WARNING: client, scheduler and workers run different versions "
+                              "(a known source of confusing Dask failures):")
+            self.console.line(mismatch)
+        packages = {name: (found[name] or {}).get("packages", {}) for name in ("client", "scheduler")}
+        return {**packages, "mismatch": mismatch}
 
     async def _workload(self) -> None:
         plan = self.plan
@@ -337,12 +376,12 @@ class Run:
             raise DeploymentError(
                 f"workers this run did not start joined its scheduler: {', '.join(strangers)}"
             )
-        if self.plan.wait_for_workers and len(self.workers) < self.plan.n_workers:
+        if self._waits_for_workers and len(self.workers) < self.plan.n_workers:
             raise DeploymentError(f"only {len(self.workers)} of {self.plan.n_workers} workers remained")
 
     async def _teardown(self) -> list[int]:
         """Close the client and the cluster, timed apart from the total."""
-        self.console.phase_start(phases.TEARDOWN)
+        self.console.phase_start(self.deployment.teardown_phase)
         survivors: list[int] = []
         with self.timeline.measure(phases.TEARDOWN.key):
             if self.arrivals is not None and self.client is not None:
@@ -353,7 +392,7 @@ class Run:
                 except (asyncio.TimeoutError, OSError):
                     pass
             survivors = await self.deployment.close()
-        self.console.phase_done(phases.TEARDOWN, self.timeline.extras[phases.TEARDOWN.key])
+        self.console.phase_done(self.deployment.teardown_phase, self.timeline.extras[phases.TEARDOWN.key])
         return survivors
 
     def _result(self, status: str, error: str | None) -> RunResult:
@@ -380,6 +419,7 @@ class Run:
             memory_samples=self._memory_samples(),
             workers=self.workers,
             scheduler={"address": self.deployment.address, "dashboard": self.deployment.dashboard},
+            versions=self.versions,
             measurement={
                 "clock": CLOCK_NAME,
                 "scheduler_readiness": self.deployment.scheduler_readiness,

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import sys
 import tempfile
+from typing import Any
 
 from . import cli, processes
 from .console import RunConsole
-from .deploy import START_METHODS, Deployment, LocalClusterDeployment, SeparateProcessDeployment
+from .deploy import (
+    START_METHODS, ClusterManagerDeployment, Deployment, ExistingClusterDeployment, LocalClusterDeployment,
+    SeparateProcessDeployment, check_cluster_arguments,
+)
 from .result import KIND_DISTRIBUTED, KIND_LOCAL, STATUS_INTERRUPTED, STATUS_OK, RunResult, write_json
 from .environment import process_age
 from .phases import INTERPRETER_AND_IMPORTS
@@ -51,13 +56,82 @@ def build_parser(kind: str, prog: str) -> argparse.ArgumentParser:
     else:
         knobs.add_argument("--no-nanny", dest="nanny", action="store_false",
                            help="start workers without a nanny process")
+        add_cluster_options(parser)
     return parser
 
 
+def add_cluster_options(parser: argparse.ArgumentParser) -> None:
+    """Time a cluster this tool does not start itself, or one any cluster manager starts."""
+    group = parser.add_argument_group("other clusters (instead of starting a scheduler and workers here)")
+    choice = group.add_mutually_exclusive_group()
+    choice.add_argument("--scheduler-address", metavar="ADDRESS",
+                        help="time a running cluster: client connection, first task, batch and probes; "
+                             "nothing is started or torn down")
+    choice.add_argument("--scheduler-file", metavar="FILE", help="like --scheduler-address, from a scheduler file")
+    choice.add_argument("--cluster-class", metavar="MODULE:CLASS",
+                        help="start the cluster with any Dask cluster manager, e.g. dask_jobqueue:SLURMCluster, "
+                             "then scale it to --workers")
+    group.add_argument("--cluster-kwargs", metavar="JSON|FILE",
+                       help="arguments of --cluster-class: a JSON object, or a YAML or JSON file")
+    group.add_argument("--tls-ca-file", metavar="PEM", help="CA certificate(s) for a TLS scheduler")
+    group.add_argument("--tls-cert", metavar="PEM", help="client certificate for a TLS scheduler")
+    group.add_argument("--tls-key", metavar="PEM", help="client private key for a TLS scheduler")
+
+
+def cluster_kwargs(text: str | None) -> dict[str, Any]:
+    """--cluster-kwargs: a JSON object inline, or the path of a YAML or JSON file."""
+    if text is None:
+        return {}
+    try:
+        if os.path.isfile(text):
+            import yaml  # a dependency of dask
+
+            with open(text, encoding="utf-8") as stream:
+                value = yaml.safe_load(stream)
+        else:
+            value = json.loads(text)
+    except (ValueError, OSError) as error:
+        raise cli.UsageError(f"--cluster-kwargs is neither a JSON object nor a readable YAML/JSON file ({error})") from None
+    except Exception as error:  # noqa: BLE001 - yaml's own errors
+        raise cli.UsageError(f"--cluster-kwargs file is not valid YAML ({error})") from None
+    if not isinstance(value, dict):
+        raise cli.UsageError("--cluster-kwargs must be a mapping of argument names to values")
+    return value
+
+
+def client_security(args: argparse.Namespace) -> Any:
+    """distributed's Security for the client when TLS options are given, else None."""
+    files = {"tls_ca_file": args.tls_ca_file, "tls_client_cert": args.tls_cert, "tls_client_key": args.tls_key}
+    if not any(files.values()):
+        return None
+    for option, path in zip(("--tls-ca-file", "--tls-cert", "--tls-key"), files.values()):
+        if path and not os.path.isfile(path):
+            raise cli.UsageError(f"{option} {path}: no such file")
+    from distributed.security import Security
+
+    return Security(require_encryption=True, **{key: value for key, value in files.items() if value})
+
+
 def build_deployment(kind: str, args: argparse.Namespace, workdir: str) -> Deployment:
+    """The deployment the options ask for; bad cluster options are usage errors, found now."""
     common = dict(dashboard=args.dashboard, start_method=args.start_method)
     if kind == KIND_LOCAL:
         return LocalClusterDeployment(args.threads, args.host, workdir, processes=args.processes, **common)
+    if args.cluster_kwargs and not args.cluster_class:
+        raise cli.UsageError("--cluster-kwargs goes with --cluster-class")
+    if args.scheduler_address or args.scheduler_file:
+        if args.scheduler_file and not os.path.isfile(args.scheduler_file):
+            raise cli.UsageError(f"--scheduler-file {args.scheduler_file}: no such file")
+        existing = ExistingClusterDeployment(args.scheduler_address, args.scheduler_file)
+        existing.security = client_security(args)
+        return existing
+    if args.cluster_class:
+        arguments = cluster_kwargs(args.cluster_kwargs)
+        try:
+            check_cluster_arguments(args.cluster_class, arguments)
+        except ValueError as error:
+            raise cli.UsageError(f"--cluster-class: {error}") from None
+        return ClusterManagerDeployment(args.cluster_class, arguments, args.threads, args.host, workdir, **common)
     return SeparateProcessDeployment(args.threads, args.host, workdir, death_timeout=args.timeout,
                                      nanny=args.nanny, **common)
 
@@ -98,7 +172,12 @@ def run_tool(kind: str, argv: list[str] | None) -> int:
     if keep_logs:
         os.makedirs(args.log_dir, exist_ok=True)
     workdir = args.log_dir or tempfile.mkdtemp(prefix="dask-timing-")
-    deployment = build_deployment(kind, args, workdir)
+    try:
+        deployment = build_deployment(kind, args, workdir)
+    except cli.UsageError:
+        if not keep_logs:
+            shutil.rmtree(workdir, ignore_errors=True)
+        raise
     diagnostics = Diagnostics(
         probes=ProbeSettings() if args.probes else None,
         performance_report=args.performance_report,
