@@ -95,12 +95,18 @@ def load(patterns: Iterable[str]) -> LoadedResults:
     return loaded
 
 
-def configuration_key(result: RunResult) -> tuple:
+def frozen(value: Any) -> Any:
+    """A hashable form of a configuration value (dicts and lists of cluster arguments too)."""
+    if isinstance(value, dict):
+        return tuple(sorted((str(key), frozen(item)) for key, item in value.items()))
+    if isinstance(value, (list, tuple)):
+        return tuple(frozen(item) for item in value)
+    return value
+
+
+def configuration_key(result: RunResult, leave_out: tuple[str, ...] = ()) -> tuple:
     """What makes two runs comparable: the kind and every configuration setting."""
-    try:
-        return (result.kind, tuple(sorted(result.config.items())))
-    except TypeError:  # an unhashable or unorderable value: compare by its text
-        return (result.kind, tuple(sorted((key, repr(value)) for key, value in result.config.items())))
+    return (result.kind, frozen({key: value for key, value in result.config.items() if key not in leave_out}))
 
 
 @dataclass
@@ -223,13 +229,21 @@ def _label(groups: list[Group]) -> None:
     for group in groups:
         workers = group.config.get("n_workers")
         threads = group.config.get("threads_per_worker")
-        parts = [group.kind, f"{workers} workers", f"{threads} thread(s) per worker"]
+        parts = [_kind_name(group), f"{workers} workers", f"{threads} thread(s) per worker"]
         for key in sorted(group.config):
-            if key not in LABEL_KEYS and len(values[(group.kind, key)]) > 1:
+            if key not in LABEL_KEYS and key != "cluster_class" and len(values[(group.kind, key)]) > 1:
                 parts.append(f"{SETTING_NAMES.get(key, key)}={_show(group.config[key])}")
         if all(run.schema_version == LEGACY_SCHEMA_VERSION for run in group.runs):
             parts.append("legacy flat files")
         group.label = ", ".join(parts)
+
+
+def _kind_name(group: Group) -> str:
+    """The kind, with the cluster manager's class name for clusters started by one."""
+    cluster_class = group.config.get("cluster_class")
+    if isinstance(cluster_class, str):
+        return f"{group.kind} {cluster_class.replace(':', '.').rsplit('.', 1)[-1]}"
+    return group.kind
 
 
 def _show(value: Any) -> str:

@@ -60,6 +60,20 @@ class RunConsole:
             if worker.get("arrival_time") is not None:
                 self.line(f"    Registered: {seconds(worker['arrival_time'])} after the start")
 
+    def jobs(self, jobs: list[dict[str, Any]]) -> None:
+        """Each worker job: time in the batch queue apart from Dask's own start."""
+        self.line()
+        self.line("Worker jobs (Slurm's records, whole seconds):")
+        for job in jobs:
+            if "queue_wait" not in job:
+                self.line(f"  Job {job['job_id']} ({job['worker']}): no record left in Slurm")
+                continue
+            registered = job.get("start_to_registered")
+            self.line(
+                f"  Job {job['job_id']} ({job['worker']}): queued {job['queue_wait']:.0f} s, "
+                + ("running to registered " + seconds(registered) if registered is not None else "not registered")
+            )
+
     def summary(self, result: RunResult, phase_list: list[Phase], fields: dict[str, Any]) -> None:
         """The TIMING SUMMARY block: phases, then the total, then what is outside it."""
         self.line()

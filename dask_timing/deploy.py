@@ -18,7 +18,7 @@ from typing import Any
 
 import psutil
 
-from . import phases
+from . import batch_jobs, phases
 from .phases import Phase
 from .processes import ManagedProcess, terminate
 from .result import KIND_CLUSTER, KIND_DISTRIBUTED, KIND_EXISTING, KIND_LOCAL
@@ -112,6 +112,10 @@ class Deployment(ABC):
     def observe_workers(self, workers: list[dict[str, Any]]) -> None:
         """Learn from the workers found (for deployments whose configuration says less)."""
 
+    async def job_records(self, workers: list[dict[str, Any]], wall_to_run_time: Any) -> list[dict[str, Any]] | None:
+        """Batch-queue records of the worker jobs, for deployments whose workers are jobs."""
+        return None
+
     @abstractmethod
     async def close(self) -> list[int]:
         """Stop everything started; return pids of processes that survived."""
@@ -163,10 +167,19 @@ class ClusterManagerDeployment(Deployment):
         threads = {worker["nthreads"] for worker in workers}
         self.observed = {"threads_per_worker": threads.pop() if len(threads) == 1 else None}
 
+    async def job_records(self, workers: list[dict[str, Any]], wall_to_run_time: Any) -> list[dict[str, Any]] | None:
+        return await batch_jobs.job_records(self.cluster, workers, wall_to_run_time)
+
     def make_cluster(self) -> Any:
         """The cluster object, not started yet (asynchronous)."""
         cls = import_cluster_class(self.cluster_class)
-        return cls(**{**cluster_defaults(cls, self.host), **self.cluster_kwargs, "asynchronous": True})
+        arguments = cluster_defaults(cls, self.host)
+        for name, value in self.cluster_kwargs.items():  # the user's settings win, nested ones too
+            if isinstance(value, dict) and isinstance(arguments.get(name), dict):
+                arguments[name] = {**arguments[name], **value}
+            else:
+                arguments[name] = value
+        return cls(**arguments, asynchronous=True)
 
     async def start_scheduler(self) -> None:
         import dask.config
@@ -213,7 +226,10 @@ class ClusterManagerDeployment(Deployment):
 
     async def close(self) -> list[int]:
         if self.cluster is not None:
+            jobs = list(batch_jobs.job_ids(self.cluster).values())
             await self.cluster.close()
+            # close() cancels the cluster's jobs; cancel again any it missed (a no-op otherwise).
+            await batch_jobs.cancel(self.cluster, jobs)
         # Worker processes a cluster starts here are our children: none may outlive close().
         leftovers = [
             child
@@ -336,8 +352,14 @@ def cluster_defaults(cls: Any, host: str) -> dict[str, Any]:
         parameters = inspect.signature(cls).parameters
     except (TypeError, ValueError):
         return {}
-    defaults = {"n_workers": 0, "host": host, "scheduler_port": 0, "dashboard_address": f"{host}:0"}
-    return {name: value for name, value in defaults.items() if name in parameters}
+    network = {"host": host, "scheduler_port": 0, "dashboard_address": f"{host}:0"}
+    if "scheduler_options" in parameters:  # dask-jobqueue: the scheduler's settings go there
+        defaults: dict[str, Any] = {"scheduler_options": {"host": host, "dashboard_address": f"{host}:0"}}
+    else:
+        defaults = {name: value for name, value in network.items() if name in parameters}
+    if "n_workers" in parameters:
+        defaults["n_workers"] = 0
+    return defaults
 
 
 def check_cluster_arguments(path: str, kwargs: dict[str, Any]) -> None:

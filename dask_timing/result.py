@@ -66,6 +66,7 @@ class RunResult:
     probes: dict[str, Any] | None = None
     memory_samples: dict[str, Any] | None = None
     versions: dict[str, Any] | None = None
+    jobs: list[dict[str, Any]] | None = None
     workers: list[dict[str, Any]] = field(default_factory=list)
     scheduler: dict[str, Any] = field(default_factory=dict)
     measurement: dict[str, Any] = field(default_factory=dict)
@@ -117,6 +118,7 @@ class RunResult:
             "probes": self.probes,
             "memory_samples": self.memory_samples,
             "versions": self.versions,
+            "jobs": self.jobs,
             "scheduler": self.scheduler,
             "workers": self.workers,
             "n_workers": self.config.get("n_workers"),
@@ -231,6 +233,7 @@ def _from_current(document: dict[str, Any]) -> RunResult:
             probes=document.get("probes"),
             memory_samples=document.get("memory_samples"),
             versions=document.get("versions"),
+            jobs=document.get("jobs"),
             workers=list(document.get("workers") or []),
             scheduler=dict(document.get("scheduler") or {}),
             measurement=dict(document.get("measurement") or {}),

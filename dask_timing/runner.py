@@ -127,6 +127,7 @@ class Run:
         self.workers_requested_at: float | None = None
         self.probes: dict[str, Any] | None = None
         self.versions: dict[str, Any] | None = None
+        self.jobs: list[dict[str, Any]] | None = None
         self.memory_samples: list[tuple[float, int]] | None = None
         self.fields = {
             "n_workers": plan.n_workers,
@@ -200,6 +201,10 @@ class Run:
         self.deployment.observe_workers(self.workers)
         self._check_workers_are_ours()
         self.console.workers(self.workers)
+        self.jobs = await bounded(self.deployment.job_records(self.workers, self.timeline.wall_to_run_time),
+                                  self.plan.timeout, "the batch queue's job records")
+        if self.jobs:
+            self.console.jobs(self.jobs)
         self.versions = await bounded(self._versions(), self.plan.timeout, "the versions of the cluster")
 
     async def _until_ready(self, diagnostics: contextlib.AsyncExitStack) -> None:
@@ -420,6 +425,7 @@ class Run:
             workers=self.workers,
             scheduler={"address": self.deployment.address, "dashboard": self.deployment.dashboard},
             versions=self.versions,
+            jobs=self.jobs,
             measurement={
                 "clock": CLOCK_NAME,
                 "scheduler_readiness": self.deployment.scheduler_readiness,

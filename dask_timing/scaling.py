@@ -17,7 +17,7 @@ import math
 import statistics
 from dataclasses import dataclass
 
-from .analysis import Group
+from .analysis import Group, configuration_key
 from .phases import TOTAL_KEY, workload_key
 from .stats import t_quantile_975
 from .workloads import WEAK_ARRAY
@@ -41,7 +41,7 @@ class Fit:
 
 
 def family_key(group: Group) -> tuple:
-    return (group.kind, tuple(sorted((key, repr(value)) for key, value in group.config.items() if key != "n_workers")))
+    return configuration_key(group.runs[0], leave_out=("n_workers",))
 
 
 def families(groups: list[Group]) -> list[list[Group]]:

@@ -27,7 +27,7 @@ from typing import Any, Callable
 from . import cli
 from .analysis import group_results, load
 from .analyze_tool import present
-from .deploy import START_METHODS
+from .deploy import START_METHODS, check_cluster_arguments
 from .environment import utc_timestamp
 from .processes import ManagedProcess, terminate
 from .report import write_comparison
@@ -35,14 +35,24 @@ from .result import (
     KIND_DISTRIBUTED, KIND_LOCAL, SCHEMA_VERSION, STUDY_DOCUMENT, STATUS_INTERRUPTED, ResultFileError,
     load_result, unused_path, write_json,
 )
+from .timing_tool import cluster_kwargs
 from .workloads import DEFAULT_CHUNK, WORKLOADS
 
 PROG = "run_timing_study.sh"
 REPOSITORY = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TYPE_SLURM = "slurm"  # dask-jobqueue's SLURMCluster on the Slurm this machine submits to
+TYPE_CLUSTER = "cluster"  # any cluster manager given with --cluster-class
+MANAGED_TYPES = (TYPE_SLURM, TYPE_CLUSTER)
+STUDY_TYPES = (KIND_LOCAL, KIND_DISTRIBUTED, *MANAGED_TYPES)
 SCRIPTS = {
     KIND_LOCAL: os.path.join(REPOSITORY, "time_local_cluster.py"),
     KIND_DISTRIBUTED: os.path.join(REPOSITORY, "time_scheduler_workers.py"),
+    TYPE_SLURM: os.path.join(REPOSITORY, "time_scheduler_workers.py"),
+    TYPE_CLUSTER: os.path.join(REPOSITORY, "time_scheduler_workers.py"),
 }
+SLURM_CLASS = "dask_jobqueue:SLURMCluster"
+# One single-process worker per job, with --threads cores; the job runs this interpreter.
+SLURM_DEFAULTS = {"processes": 1, "memory": "1GB", "walltime": "00:30:00"}
 # A run that outlives this many times its wait bound (plus a margin) is stopped.
 RUN_DEADLINE_FACTOR = 6
 RUN_DEADLINE_MARGIN = 60.0
@@ -81,7 +91,10 @@ class Configuration:
     isolation: str | None  # nanny on/off (distributed) or processes on/off (local)
 
     def arguments(self, kind: str) -> list[str]:
-        arguments = ["--workers", str(self.workers), "--threads", str(self.threads)]
+        arguments = ["--workers", str(self.workers)]
+        if kind in MANAGED_TYPES:  # threads and the rest come from the cluster's own arguments
+            return arguments
+        arguments += ["--threads", str(self.threads)]
         if self.start_method:
             arguments += ["--start-method", self.start_method]
         if self.dashboard == "off":
@@ -116,9 +129,15 @@ def build_parser() -> cli.OneLineParser:
         f"  {PROG} --output-dir results_dir --resume latest",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("-t", "--type", choices=[KIND_LOCAL, KIND_DISTRIBUTED],
-                        help="local: LocalCluster; distributed: separate scheduler and worker processes "
-                             "(default: local)")
+    parser.add_argument("-t", "--type", choices=STUDY_TYPES,
+                        help="local: LocalCluster; distributed: separate scheduler and worker processes; "
+                             "slurm: dask-jobqueue's SLURMCluster, one job per worker; cluster: any cluster "
+                             "manager given with --cluster-class (default: local)")
+    parser.add_argument("--cluster-class", metavar="MODULE:CLASS",
+                        help="with --type cluster: the cluster manager, e.g. distributed:LocalCluster")
+    parser.add_argument("--cluster-kwargs", metavar="JSON|FILE",
+                        help="with --type slurm or cluster: the cluster's arguments (for slurm, added to "
+                             f"{json.dumps(SLURM_DEFAULTS)} with cores = --threads)")
     parser.add_argument("-w", "--workers", type=comma_list(cli.positive_int), metavar="NUM[,NUM...]",
                         help="number(s) of workers (default: 4)")
     parser.add_argument("-T", "--threads", type=comma_list(cli.positive_int), metavar="NUM[,NUM...]",
@@ -153,7 +172,8 @@ def build_parser() -> cli.OneLineParser:
 
 
 PLAN_OPTIONS = ("type", "workers", "threads", "start_method", "dashboard", "nanny", "processes", "workload",
-                "workload_chunk", "runs", "warmup", "timeout")
+                "workload_chunk", "runs", "warmup", "timeout", "cluster_class", "cluster_kwargs")
+KNOBS = ("start_method", "dashboard", "nanny", "processes")
 DEFAULTS = {"type": KIND_LOCAL, "workers": [4], "threads": [1], "runs": 1, "warmup": 0,
             "timeout": cli.DEFAULT_TIMEOUT, "workload_chunk": DEFAULT_CHUNK}
 
@@ -170,12 +190,15 @@ class Plan:
     timeout: float
     workload: str | None
     workload_chunk: int
+    cluster_class: str | None = None
+    cluster_kwargs: dict[str, Any] | None = None
 
     @classmethod
     def from_arguments(cls, args: argparse.Namespace) -> "Plan":
         values = {name: getattr(args, name) for name in PLAN_OPTIONS}
         values.update({name: DEFAULTS[name] for name in DEFAULTS if values[name] is None})
         kind = values["type"]
+        cluster_class, arguments = managed_cluster(kind, values)
         if kind == KIND_LOCAL and values["nanny"]:
             raise cli.UsageError("--nanny is for --type distributed; for local use --processes")
         if kind == KIND_DISTRIBUTED and values["processes"]:
@@ -190,7 +213,7 @@ class Plan:
         ]
         study_id = datetime.now().strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
         return cls(study_id, kind, configurations, values["runs"], values["warmup"], values["timeout"],
-                   values["workload"], values["workload_chunk"])
+                   values["workload"], values["workload_chunk"], cluster_class, arguments)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -205,6 +228,8 @@ class Plan:
             "timeout": self.timeout,
             "workload": self.workload,
             "workload_chunk": self.workload_chunk,
+            "cluster_class": self.cluster_class,
+            "cluster_kwargs": self.cluster_kwargs,
         }
 
     @classmethod
@@ -213,7 +238,7 @@ class Plan:
             document["study_id"], document["kind"],
             [Configuration(**configuration) for configuration in document["configurations"]],
             document["runs"], document["warmup"], document["timeout"], document["workload"],
-            document["workload_chunk"],
+            document["workload_chunk"], document.get("cluster_class"), document.get("cluster_kwargs"),
         )
 
     def schedule(self) -> list[tuple[Configuration, int, bool]]:
@@ -221,6 +246,33 @@ class Plan:
         order = [(configuration, run, True) for run in range(1, self.warmup + 1) for configuration in self.configurations]
         order += [(configuration, run, False) for run in range(1, self.runs + 1) for configuration in self.configurations]
         return order
+
+
+def managed_cluster(kind: str, values: dict[str, Any]) -> tuple[str | None, dict[str, Any] | None]:
+    """The cluster class and arguments of a slurm or cluster study; usage errors for misfits."""
+    if kind not in MANAGED_TYPES:
+        if values["cluster_class"] or values["cluster_kwargs"]:
+            raise cli.UsageError("--cluster-class and --cluster-kwargs go with --type slurm or --type cluster")
+        return None, None
+    knobs = [name for name in KNOBS if values[name]]
+    if knobs:
+        raise cli.UsageError(f"--{knobs[0].replace('_', '-')} is not for --type {kind}: "
+                             "set it in the cluster's own arguments (--cluster-kwargs)")
+    arguments = cluster_kwargs(values["cluster_kwargs"])
+    if kind == TYPE_SLURM:
+        if values["cluster_class"]:
+            raise cli.UsageError("--type slurm uses dask_jobqueue:SLURMCluster; for another class use --type cluster")
+        arguments = {**SLURM_DEFAULTS, "python": sys.executable, **arguments}
+        cluster_class = SLURM_CLASS
+    else:
+        if not values["cluster_class"]:
+            raise cli.UsageError("--type cluster needs --cluster-class MODULE:CLASS")
+        cluster_class = values["cluster_class"]
+    try:
+        check_cluster_arguments(cluster_class, arguments)
+    except ValueError as error:
+        raise cli.UsageError(f"--cluster-class: {error}") from None
+    return cluster_class, arguments
 
 
 def manifest_path(folder: str, study_id: str) -> str:
@@ -263,6 +315,12 @@ class Study:
                    "--timeout", str(plan.timeout), "--output", output]
         if plan.workload:
             command += ["--workload", plan.workload, "--workload-chunk", str(plan.workload_chunk)]
+        if plan.cluster_class:
+            arguments = dict(plan.cluster_kwargs or {})
+            if plan.kind == TYPE_SLURM:
+                arguments.setdefault("cores", configuration.threads)
+                arguments.setdefault("log_directory", os.path.abspath(os.path.join(self.log_dir, "slurm")))
+            command += ["--cluster-class", plan.cluster_class, "--cluster-kwargs", json.dumps(arguments)]
         if warmup:
             command.append("--warmup-run")
         return command

@@ -1,0 +1,226 @@
+"""Beyond one machine's LocalCluster: existing clusters (TLS too), any cluster manager, a real Slurm."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from conftest import DISTRIBUTED_TOOL, STUDY, read_json, run_tool
+
+from dask_timing.processes import ManagedProcess, terminate
+
+pytestmark = [pytest.mark.timeout(240), pytest.mark.usefixtures("no_leftovers")]
+
+
+def wait_for_file(path, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        assert time.monotonic() < deadline, f"{path} never appeared"
+        time.sleep(0.05)
+
+
+@pytest.fixture
+def running_cluster(tmp_path):
+    """Someone else's cluster: a scheduler and one 2-thread worker, each its own process."""
+    scheduler_file = tmp_path / "scheduler.json"
+    started = [ManagedProcess("scheduler", [sys.executable, "-m", "distributed.cli.dask_scheduler", "--host",
+                                            "127.0.0.1", "--port", "0", "--no-dashboard", "--scheduler-file",
+                                            str(scheduler_file)], str(tmp_path / "scheduler.log"))]
+    started[0].start()
+    wait_for_file(scheduler_file)
+    started.append(ManagedProcess("worker", [sys.executable, "-m", "distributed.cli.dask_worker", "--scheduler-file",
+                                             str(scheduler_file), "--nthreads", "2", "--name", "theirs-0",
+                                             "--no-dashboard"], str(tmp_path / "worker.log")))
+    started[1].start()
+    from distributed import Client
+
+    with Client(scheduler_file=str(scheduler_file), timeout=30) as client:
+        client.wait_for_workers(1, timeout=60)
+    yield scheduler_file, json.loads(scheduler_file.read_text())["address"]
+    terminate(started)
+
+
+def test_existing_cluster_is_timed_and_left_running(tmp_path, running_cluster):
+    scheduler_file, address = running_cluster
+    output = tmp_path / "existing.json"
+    completed = run_tool([DISTRIBUTED_TOOL, "--scheduler-address", address, "-o", str(output)])
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    result = read_json(output)
+    assert result["kind"] == "existing"
+    assert list(result["phases"]) == ["client_connect", "first_task"]
+    assert result["config"]["n_workers"] == 1 and result["config"]["threads_per_worker"] == 2
+    assert [worker["name"] for worker in result["workers"]] == ["theirs-0"]
+    assert result["versions"]["mismatch"] is None
+    assert result["versions"]["scheduler"]["distributed"] == result["versions"]["client"]["distributed"]
+    assert "the cluster keeps running" in completed.stdout
+    again = run_tool([DISTRIBUTED_TOOL, "--scheduler-file", str(scheduler_file), "--batch", "0",
+                      "-o", str(tmp_path / "again.json")])
+    assert again.returncode == 0, again.stderr  # still there: nothing was torn down
+
+
+def test_unreachable_scheduler_says_what_to_do(tmp_path):
+    completed = run_tool([DISTRIBUTED_TOOL, "--scheduler-address", "tcp://127.0.0.1:9", "--timeout", "2",
+                          "-o", str(tmp_path / "r.json")])
+    assert completed.returncode == 1
+    assert "Traceback" not in completed.stderr
+    assert "cannot connect to the scheduler at tcp://127.0.0.1:9" in completed.stderr
+    assert "check the address" in completed.stderr
+    assert read_json(tmp_path / "r.json")["status"] == "failed"
+
+
+def make_certificates(folder) -> dict[str, str]:
+    """A throwaway CA and one certificate it signs, for a TLS scheduler on 127.0.0.1."""
+    run = lambda *args: subprocess.run(["openssl", *args], check=True, capture_output=True, cwd=folder)  # noqa: E731
+    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=test-ca",
+        "-keyout", "ca.key", "-out", "ca.pem")
+    run("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout", "node.key", "-out", "node.csr")
+    (folder / "ext.cnf").write_text("subjectAltName=IP:127.0.0.1\n")
+    run("x509", "-req", "-in", "node.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-days", "1",
+        "-extfile", "ext.cnf", "-out", "node.pem")
+    return {"ca": str(folder / "ca.pem"), "cert": str(folder / "node.pem"), "key": str(folder / "node.key")}
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl is needed to make test certificates")
+def test_tls_scheduler(tmp_path):
+    certificates = make_certificates(tmp_path)
+    tls = ["--tls-ca-file", certificates["ca"], "--tls-cert", certificates["cert"], "--tls-key", certificates["key"]]
+    scheduler_file = tmp_path / "scheduler.json"
+    started = [ManagedProcess("scheduler", [sys.executable, "-m", "distributed.cli.dask_scheduler", "--protocol", "tls",
+                                            "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
+                                            "--scheduler-file", str(scheduler_file), *tls],
+                              str(tmp_path / "scheduler.log"))]
+    started[0].start()
+    try:
+        wait_for_file(scheduler_file)
+        address = json.loads(scheduler_file.read_text())["address"]
+        assert address.startswith("tls://")
+        started.append(ManagedProcess("worker", [sys.executable, "-m", "distributed.cli.dask_worker", address, *tls,
+                                                 "--no-dashboard"], str(tmp_path / "worker.log")))
+        started[1].start()
+        output = tmp_path / "tls.json"
+        completed = run_tool([DISTRIBUTED_TOOL, "--scheduler-address", address, *tls, "--batch", "0",
+                              "-o", str(output)])
+        assert completed.returncode == 0, completed.stdout + completed.stderr
+        assert read_json(output)["workers"][0]["address"].startswith("tls://")
+        refused = run_tool([DISTRIBUTED_TOOL, "--scheduler-address", address, "--timeout", "3", "--batch", "0"])
+        assert refused.returncode == 1  # without the certificates the TLS scheduler is out of reach
+    finally:
+        terminate(started)
+
+
+@pytest.mark.parametrize("cluster_class, kwargs", [
+    ("distributed:LocalCluster", {"threads_per_worker": 1}),
+    ("distributed.deploy.subprocess:SubprocessCluster", {"threads_per_worker": 1}),
+])
+def test_any_cluster_manager(tmp_path, cluster_class, kwargs):
+    output = tmp_path / "manager.json"
+    completed = run_tool([DISTRIBUTED_TOOL, "-w", "2", "--cluster-class", cluster_class,
+                          "--cluster-kwargs", json.dumps(kwargs), "--batch", "0", "-o", str(output)])
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    result = read_json(output)
+    assert result["kind"] == "cluster"
+    assert result["config"]["cluster_class"] == cluster_class and result["config"]["cluster_kwargs"] == kwargs
+    assert list(result["phases"]) == ["cluster_init", "client_connect", "wait_for_workers", "first_task"]
+    assert len(result["workers"]) == 2 and all(worker["arrival_time"] > 0 for worker in result["workers"])
+    assert result["scheduler"]["address"].startswith("tcp://127.0.0.1:")  # ours, on a free port
+    assert ":8787" not in (result["scheduler"]["dashboard"] or "")
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["--cluster-class", "no_such_module:Cluster"], "cannot import no_such_module"),
+    (["--cluster-class", "distributed:NoSuchCluster"], "has no cluster class NoSuchCluster"),
+    (["--cluster-class", "distributed:LocalCluster", "--cluster-kwargs", "{not json"], "--cluster-kwargs"),
+    (["--cluster-class", "distributed:LocalCluster", "--cluster-kwargs", "[1, 2]"], "mapping"),
+    (["--cluster-kwargs", "{}"], "goes with --cluster-class"),
+    (["--scheduler-file", "/no/such/scheduler.json"], "no such file"),
+    (["--scheduler-address", "tcp://x:1", "--cluster-class", "distributed:LocalCluster"], "not allowed"),
+])
+def test_bad_cluster_options_are_usage_errors(arguments, message):
+    completed = run_tool([DISTRIBUTED_TOOL, *arguments], timeout=60)
+    assert completed.returncode == 2
+    assert len(completed.stderr.strip().splitlines()) == 1 and message in completed.stderr
+
+
+def test_worker_start_failure_of_a_manager_fails_fast(tmp_path):
+    started = time.monotonic()
+    completed = run_tool([DISTRIBUTED_TOOL, "-w", "1", "--cluster-class", "distributed:LocalCluster",
+                          "--cluster-kwargs", '{"no_such_argument": 1}', "-o", str(tmp_path / "r.json")])
+    assert completed.returncode == 1
+    assert time.monotonic() - started < 40  # not the whole 60 s timeout
+    assert "no_such_argument" in read_json(tmp_path / "r.json")["error"]
+
+
+def slurm_is_up() -> bool:
+    if shutil.which("sinfo") is None:
+        return False
+    states = subprocess.run(["sinfo", "-h", "-o", "%T"], capture_output=True, text=True, timeout=10).stdout.split()
+    return any(state in ("idle", "mixed", "allocated") for state in states)
+
+
+def our_jobs() -> list[str]:
+    return subprocess.run(["squeue", "-h", "-n", "dask-worker", "-o", "%i"], capture_output=True, text=True,
+                          timeout=10).stdout.split()
+
+
+slurm = pytest.mark.skipif(not slurm_is_up(), reason="no Slurm here (scripts/start_slurm.sh starts one; CI does)")
+SLURM_KWARGS = json.dumps({"cores": 1, "processes": 1, "memory": "1GB", "walltime": "00:10:00",
+                           "python": sys.executable})
+
+
+@slurm
+def test_slurm_cluster_separates_queue_wait_from_dask(tmp_path):
+    output = tmp_path / "slurm.json"
+    completed = run_tool([DISTRIBUTED_TOOL, "-w", "2", "--cluster-class", "dask_jobqueue:SLURMCluster",
+                          "--cluster-kwargs", SLURM_KWARGS, "--batch", "0", "-o", str(output)], timeout=200)
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    result = read_json(output)
+    assert len(result["workers"]) == 2
+    jobs = result["jobs"]
+    assert len(jobs) == 2 and len({job["job_id"] for job in jobs}) == 2
+    for job in jobs:
+        assert job["queue_wait"] >= 0
+        assert job["submitted_at"] <= job["started_at"]
+        assert 0 < job["start_to_registered"] < result["total_time"] + 1  # Slurm's whole seconds
+    assert "queued" in completed.stdout and "running to registered" in completed.stdout
+    assert our_jobs() == []
+
+
+@slurm
+def test_slurm_jobs_are_cancelled_on_sigterm(tmp_path):
+    tool = subprocess.Popen([sys.executable, DISTRIBUTED_TOOL, "-w", "2", "--cluster-class",
+                             "dask_jobqueue:SLURMCluster", "--cluster-kwargs", SLURM_KWARGS, "--timeout", "120"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        for line in tool.stdout:
+            if "Waiting for 2 workers" in line:
+                break
+        deadline = time.monotonic() + 30
+        while len(our_jobs()) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert len(our_jobs()) == 2
+        tool.send_signal(signal.SIGTERM)
+        tool.communicate(timeout=60)
+    finally:
+        if tool.poll() is None:
+            tool.kill()
+    assert tool.returncode == 143
+    deadline = time.monotonic() + 20
+    while our_jobs() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert our_jobs() == []
+
+
+@slurm
+def test_slurm_study_sweeps_workers(tmp_path):
+    completed = run_tool([STUDY, "--type", "slurm", "-w", "1,2", "-r", "1", "-o", str(tmp_path)], timeout=220)
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    results = [read_json(path) for path in sorted(tmp_path.glob("slurm_w*_run001_*.json"))]
+    assert [result["config"]["n_workers"] for result in results] == [1, 2]
+    assert all(result["jobs"] for result in results)
+    assert "SCALING WITH THE NUMBER OF WORKERS" in completed.stdout
+    assert our_jobs() == []
