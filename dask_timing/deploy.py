@@ -173,7 +173,7 @@ class ClusterManagerDeployment(Deployment):
     def make_cluster(self) -> Any:
         """The cluster object, not started yet (asynchronous)."""
         cls = import_cluster_class(self.cluster_class)
-        arguments = cluster_defaults(cls, self.host)
+        arguments = cluster_defaults(cls, self.host, self.workdir)
         for name, value in self.cluster_kwargs.items():  # the user's settings win, nested ones too
             if isinstance(value, dict) and isinstance(arguments.get(name), dict):
                 arguments[name] = {**arguments[name], **value}
@@ -344,10 +344,11 @@ def import_cluster_class(path: str) -> Any:
     return cls
 
 
-def cluster_defaults(cls: Any, host: str) -> dict[str, Any]:
+def cluster_defaults(cls: Any, host: str, workdir: str) -> dict[str, Any]:
     """What we pass unless the user's kwargs say otherwise, where the class takes it: no
-    workers at first (LocalCluster's default is one per core), and a scheduler and
-    dashboard on ``host`` and free ports (some classes default to the fixed 8787)."""
+    workers at first (LocalCluster's default is one per core), a scheduler and dashboard
+    on ``host`` and free ports (some classes default to the fixed 8787), and batch jobs'
+    output in the run's work folder rather than wherever the tool was started."""
     try:
         parameters = inspect.signature(cls).parameters
     except (TypeError, ValueError):
@@ -359,6 +360,8 @@ def cluster_defaults(cls: Any, host: str) -> dict[str, Any]:
         defaults = {name: value for name, value in network.items() if name in parameters}
     if "n_workers" in parameters:
         defaults["n_workers"] = 0
+    if hasattr(cls, "job_cls"):  # dask-jobqueue
+        defaults["log_directory"] = workdir
     return defaults
 
 

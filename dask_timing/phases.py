@@ -76,6 +76,15 @@ FIRST_TASK = Phase(
     "one task submitted until its result is back in the client",
 )
 
+# The one phase of compare_schedulers.py: a whole graph computed by one scheduler.
+COMPUTE = Phase(
+    "compute",
+    "Compute",
+    "Computing the graph...",
+    "✓ Graph computed",
+    "the graph computed by one scheduler, from compute() until the result is back",
+)
+
 # Timed after the cluster is ready; reported beside the total, never in it.
 BATCH = Phase(
     "batch_{n_tasks}_tasks",
@@ -124,6 +133,7 @@ ALL_PHASES = (
     WAIT_FOR_WORKERS,
     WORKERS_START,
     FIRST_TASK,
+    COMPUTE,
 )
 PHASES_BY_KEY = {phase.key: phase for phase in ALL_PHASES}
 

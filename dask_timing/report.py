@@ -7,6 +7,7 @@ from typing import Callable, Iterable
 
 from . import phases
 from .analysis import Group, total_times
+from .result import KIND_SCHEDULERS
 from .scaling import families, family_label, fit_scaling, weak_efficiency
 from .verdicts import Verdict
 from .stats import DEFAULT_PRECISION, Summary, outlier_indices, summarize, warnings_for
@@ -93,6 +94,13 @@ def _write_probes(group: Group, write: Write) -> None:
         write(f"    inter-task gap median:  {gap * 1e6:10.0f} µs")
 
 
+def total_label(groups: list[Group]) -> str:
+    """What total_time means here: time to ready, or compute time for scheduler comparisons."""
+    if groups and all(group.kind == KIND_SCHEDULERS for group in groups):
+        return "Compute time"
+    return phases.TOTAL_LABEL
+
+
 def write_overall(groups: list[Group], write: Write) -> None:
     """Total time to ready: one block per configuration, never pooled across them."""
     write(WIDE_RULE)
@@ -100,12 +108,12 @@ def write_overall(groups: list[Group], write: Write) -> None:
     write(WIDE_RULE)
     with_totals = [(group, total_times(group)) for group in groups if total_times(group)]
     if len(with_totals) == 1:
-        write(f"{phases.TOTAL_LABEL} (all runs):")
+        write(f"{total_label(groups)} (all runs):")
         for line in _stat_lines(summarize(with_totals[0][1]), "  "):
             write(line)
     elif with_totals:
         width = _label_width(group for group, _ in with_totals)
-        write(f"{phases.TOTAL_LABEL}, seconds, by configuration (not pooled):")
+        write(f"{total_label(groups)}, seconds, by configuration (not pooled):")
         write(f"  {'configuration':<{width}} {'n':>3} {'median':>8} {'mean':>8} {'stddev':>8} {'min':>8} {'max':>8}")
         for group, values in with_totals:
             summary = summarize(values)

@@ -3,7 +3,8 @@
 The same ``dask.delayed`` graph (M independent tasks of d ms, then one ``sum``
 over their results) is computed under the synchronous, threaded,
 multiprocessing and distributed schedulers, R times each, with tasks that
-release the GIL (``time.sleep``) and tasks that hold it (a Python busy loop).
+release the GIL (``time.sleep``) and tasks that hold it (a Python busy loop
+on the thread's CPU clock).
 Only the compute call is timed; a distributed ``LocalCluster`` is started
 before and closed after.  Each run is one result file the analyzer reads.
 
@@ -28,14 +29,14 @@ from typing import Any, Callable, Iterator
 
 import psutil
 
+# Every worker process of the processes scheduler imports this module to
+# unpickle a task, inside the timed compute: the heavier package modules (the
+# study runner, the report, the plots) are imported only where they are used.
 from . import cli
 from .console import RunConsole
 from .environment import collect_environment, utc_timestamp
-from .plotting import _pyplot, unused_path
-from .report import WIDE_RULE, WIDE_THIN_RULE
-from .result import KIND_SCHEDULERS, STATUS_FAILED, STATUS_OK, RunResult, write_json
+from .result import KIND_SCHEDULERS, STATUS_FAILED, STATUS_OK, RunResult, unused_path, write_json
 from .stats import Summary, summarize
-from .study import check_output_dir
 
 SYNCHRONOUS, THREADS, PROCESSES, DISTRIBUTED = "synchronous", "threads", "processes", "distributed"
 SCHEDULERS = (SYNCHRONOUS, THREADS, PROCESSES, DISTRIBUTED)
@@ -143,13 +144,14 @@ class Interrupted(KeyboardInterrupt):
 class SignalGuard:
     """Turns the first SIGINT/SIGTERM/SIGHUP into Interrupted, so ``finally`` blocks close the cluster.
 
-    A signal arriving while the cluster closes is held until it has closed; a
-    second signal kills this process's children and exits at once.
+    A signal arriving while a cluster starts or closes is held until that is
+    done (a half-started cluster cannot be closed); a second signal kills this
+    process's children and exits at once.
     """
 
     def __init__(self) -> None:
         self.received: int | None = None
-        self.closing = False
+        self.holding = False
 
     def install(self) -> None:
         for signum in cli.HANDLED_SIGNALS:
@@ -165,17 +167,17 @@ class SignalGuard:
             os._exit(cli.signal_exit_code(self.received))
         self.received = signum
         print(f"\nReceived {signal.Signals(signum).name}: stopping and tearing down...", file=sys.stderr, flush=True)
-        if not self.closing:
+        if not self.holding:
             raise Interrupted(signum)
 
     @contextmanager
-    def closing_cluster(self) -> Iterator[None]:
+    def held(self) -> Iterator[None]:
         """Hold a first signal until the block is done, then raise it."""
-        self.closing = True
+        self.holding = True
         try:
             yield
         finally:
-            self.closing = False
+            self.holding = False
         if self.received is not None:
             raise Interrupted(self.received)
 
@@ -191,20 +193,22 @@ def scheduler_session(scheduler: str, n_workers: int, guard: SignalGuard) -> Ite
 
     print(f"Starting a LocalCluster ({n_workers} workers, 1 thread each; not timed)...", flush=True)
     started = time.perf_counter()
-    cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, host=cli.DEFAULT_HOST,
-                           scheduler_port=0, dashboard_address=None)
-    client = None
+    cluster = client = None
     try:
-        client = Client(cluster)
+        with guard.held():
+            cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, host=cli.DEFAULT_HOST,
+                                   scheduler_port=0, dashboard_address=None)
+            client = Client(cluster)
         print(f"✓ LocalCluster ready: {time.perf_counter() - started:.4f} seconds", flush=True)
         yield lambda graph: client.compute(graph).result()
     finally:
-        with guard.closing_cluster():
+        with guard.held():
             started = time.perf_counter()
             if client is not None:
                 client.close()
-            cluster.close()
-            print(f"✓ LocalCluster closed: {time.perf_counter() - started:.4f} seconds", flush=True)
+            if cluster is not None:
+                cluster.close()
+                print(f"✓ LocalCluster closed: {time.perf_counter() - started:.4f} seconds", flush=True)
 
 
 def comma_list(choices: tuple[str, ...], what: str) -> Callable[[str], list[str]]:
@@ -269,6 +273,23 @@ class Row:
     n_failed: int
 
 
+def describe_measurement(scheduler: str, task_kind: str, ideal: float) -> dict[str, Any]:
+    """How a run's figure was taken, and the ideal it is compared with."""
+    import dask
+
+    measurement = {
+        "clock": "time.perf_counter",
+        "timed": "the compute call only: graph built before, result checked after",
+        "scheduler": HOW_RUN[scheduler],
+        "task": TASK_DESCRIPTIONS[task_kind],
+        "expected_seconds": ideal,
+        "expected_seconds_means": "ceil(n_tasks / n_workers) * task_ms: all workers busy, no overhead",
+    }
+    if scheduler == PROCESSES:
+        measurement["chunksize"] = dask.config.get("chunksize", PROCESSES_DEFAULT_CHUNKSIZE)
+    return measurement
+
+
 class Comparison:
     """Runs every scheduler and task kind R times, writing one result file per run."""
 
@@ -301,12 +322,13 @@ class Comparison:
         graph = build_graph(task_kind, args.tasks, args.task_ms)
         tasks_at_once = parallelism(scheduler, args.workers)
         ideal = ideal_seconds(args.tasks, args.task_ms, tasks_at_once)
+        expected_sum = sum(range(args.tasks))
         timestamp = utc_timestamp()
         seconds, error = None, None
         try:
             seconds, value = time_compute(compute, graph, args.timeout)
-            if value != sum(range(args.tasks)):
-                seconds, error = None, f"wrong sum: {value!r} instead of {sum(range(args.tasks))}"
+            if value != expected_sum:
+                seconds, error = None, f"wrong sum: {value!r} instead of {expected_sum}"
         except Exception as failure:  # noqa: BLE001 - a failed run is recorded and the comparison goes on
             error = cli.describe_failure(failure)
         result = RunResult(
@@ -323,7 +345,7 @@ class Comparison:
             error=error,
             phases={} if seconds is None else {"compute": seconds},
             total_time=seconds,
-            measurement=self.measurement(scheduler, task_kind, ideal),
+            measurement=describe_measurement(scheduler, task_kind, ideal),
         )
         self.results.append(result)
         name = f"schedulers_{scheduler}_{task_kind}_run{run:03d}_{self.study_id}.json"
@@ -333,22 +355,6 @@ class Comparison:
             print(f"{where} ✗ failed: {error}", flush=True)
         else:
             print(f"{where} {seconds:.4f} seconds (ideal {ideal:.4f})", flush=True)
-
-    def measurement(self, scheduler: str, task_kind: str, ideal: float) -> dict[str, Any]:
-        """How the figure was taken, and the ideal it is compared with."""
-        import dask
-
-        measurement = {
-            "clock": "time.perf_counter",
-            "timed": "the compute call only: graph built before, result checked after",
-            "scheduler": HOW_RUN[scheduler],
-            "task": TASK_DESCRIPTIONS[task_kind],
-            "expected_seconds": ideal,
-            "expected_seconds_means": "ceil(n_tasks / n_workers) * task_ms: all workers busy, no overhead",
-        }
-        if scheduler == PROCESSES:
-            measurement["chunksize"] = dask.config.get("chunksize", PROCESSES_DEFAULT_CHUNKSIZE)
-        return measurement
 
     def rows(self) -> list[Row]:
         """Per scheduler and task kind, in the order asked: statistics of the successful runs."""
@@ -367,6 +373,8 @@ class Comparison:
 
 def write_table(rows: list[Row], n_tasks: int, task_ms: float, n_workers: int) -> None:
     """Per scheduler and task kind: median, mean and stddev of the compute, against the ideal."""
+    from .report import WIDE_RULE, WIDE_THIN_RULE
+
     print()
     print(WIDE_RULE)
     print(f"SCHEDULER COMPARISON: {n_tasks} tasks of {task_ms:g} ms, then a sum; {n_workers} workers")
@@ -391,6 +399,8 @@ def write_table(rows: list[Row], n_tasks: int, task_ms: float, n_workers: int) -
 
 def plot_comparison(rows: list[Row], title: str, path: str) -> str:
     """Grouped bars: per scheduler, one bar per task kind (median, 1-stddev error bar), ideal dashed."""
+    from .plotting import _pyplot
+
     plt = _pyplot()
     schedulers = list(dict.fromkeys(row.scheduler for row in rows))
     kinds = list(dict.fromkeys(row.task_kind for row in rows))
@@ -419,6 +429,8 @@ def plot_comparison(rows: list[Row], title: str, path: str) -> str:
 def run(argv: list[str] | None) -> int:
     prog = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "compare_schedulers.py"
     args = build_parser(prog).parse_args(argv)
+    from .study import check_output_dir  # not at the top: see the note on imports there
+
     cli.require_dask()
     check_output_dir(args.output_dir)
     comparison = Comparison(args)
@@ -435,7 +447,7 @@ def run(argv: list[str] | None) -> int:
         print(f"{len(comparison.results)} result file(s) in {args.output_dir} (study {comparison.study_id})")
     if args.plot and any(row.summary for row in rows):
         title = f"{args.tasks} tasks of {args.task_ms:g} ms, then a sum; {args.workers} workers (dashed: ideal)"
-        path = plot_comparison(rows, title, unused_path(args.output_dir, f"schedulers_{comparison.study_id}"))
+        path = plot_comparison(rows, title, unused_path(args.output_dir, f"schedulers_{comparison.study_id}", ".png"))
         print(f"✓ Plot saved to: {path}")
     if stopped_by is not None:
         return cli.signal_exit_code(stopped_by)

@@ -108,6 +108,6 @@ def test_help_lists_the_specification_options():
     for option in ("-w N, --workers N", "-t N, --threads N", "-o FILE, --output FILE", "--no-wait"):
         assert option in local
     study = run_tool([STUDY, "--help"], timeout=60).stdout
-    for option in ("-t {local,distributed}, --type", "-w NUM[,NUM...], --workers", "-T NUM[,NUM...], --threads",
+    for option in ("-t {local,distributed,slurm,cluster}, --type", "-w NUM[,NUM...], --workers", "-T NUM[,NUM...], --threads",
                    "-o DIR, --output-dir DIR", "-r NUM, --runs NUM", "-h, --help"):
         assert option in study
