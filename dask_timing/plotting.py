@@ -12,7 +12,21 @@ from .stats import summarize
 from .phases import ALL_PHASES, phase_order
 
 
-def _pyplot():
+def save(figure, path: str) -> str:
+    """Lay out, write and close a figure; return its path."""
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    pyplot().close(figure)
+    return path
+
+
+def legend(axes, **options) -> None:
+    """A legend, when something drawn has a label (matplotlib warns otherwise)."""
+    if axes.get_legend_handles_labels()[0]:
+        axes.legend(**options)
+
+
+def pyplot():
     import matplotlib
 
     matplotlib.use("Agg")  # files only: no display needed
@@ -26,7 +40,7 @@ def plot_phase_breakdown(groups: list[Group], path: str) -> str:
 
     Each segment is the phase's mean; its error bar is one standard deviation.
     """
-    plt = _pyplot()
+    plt = pyplot()
     usable = [group for group in groups if total_times(group)]
     figure, axes = plt.subplots(figsize=(10, 1.2 + 0.8 * len(usable)))
     colors = plt.get_cmap("tab10")
@@ -50,16 +64,13 @@ def plot_phase_breakdown(groups: list[Group], path: str) -> str:
     axes.set_xlabel("seconds (phase mean; error bar: 1 stddev)")
     axes.set_title("Where the time goes: phases of the time to ready")
     axes.grid(True, axis="x", alpha=0.3)
-    axes.legend(fontsize="small", loc="lower right")
-    figure.tight_layout()
-    figure.savefig(path, dpi=120)
-    plt.close(figure)
-    return path
+    legend(axes, fontsize="small", loc="lower right")
+    return save(figure, path)
 
 
 def plot_total_distribution(groups: list[Group], path: str) -> str:
     """Distribution of total time to ready per configuration: box plot with every run drawn."""
-    plt = _pyplot()
+    plt = pyplot()
     usable = [group for group in groups if total_times(group)]
     figure, axes = plt.subplots(figsize=(max(7, 1.6 * len(usable)), 5.5))
     data = [total_times(group) for group in usable]
@@ -70,10 +81,7 @@ def plot_total_distribution(groups: list[Group], path: str) -> str:
     axes.set_ylabel("total time to ready (seconds)")
     axes.set_title("Total time to ready: distribution per configuration")
     axes.grid(True, axis="y", alpha=0.3)
-    figure.tight_layout()
-    figure.savefig(path, dpi=120)
-    plt.close(figure)
-    return path
+    return save(figure, path)
 
 
 def arrival_times(run: RunResult) -> list[float]:
@@ -90,7 +98,7 @@ def plot_arrivals(groups: list[Group], path: str) -> str:
     The line is the median over runs of the k-th worker's arrival; the band
     spans the fastest and slowest run's k-th arrival.
     """
-    plt = _pyplot()
+    plt = pyplot()
     figure, axes = plt.subplots(figsize=(9, 5.5))
     for group in groups:
         per_run = [times for times in map(arrival_times, group.ok_runs) if times]
@@ -108,16 +116,13 @@ def plot_arrivals(groups: list[Group], path: str) -> str:
     axes.set_title("Worker arrival (median over runs; band: fastest to slowest run)")
     axes.yaxis.get_major_locator().set_params(integer=True)
     axes.grid(True, alpha=0.3)
-    axes.legend(fontsize="small")
-    figure.tight_layout()
-    figure.savefig(path, dpi=120)
-    plt.close(figure)
-    return path
+    legend(axes, fontsize="small")
+    return save(figure, path)
 
 
 def plot_memory(groups: list[Group], path: str) -> str:
     """Cluster memory over each run (Dask's MemorySampler), one colour per configuration."""
-    plt = _pyplot()
+    plt = pyplot()
     figure, axes = plt.subplots(figsize=(9, 5.5))
     colors = plt.get_cmap("tab10")
     for index, group in enumerate(groups):
@@ -129,16 +134,13 @@ def plot_memory(groups: list[Group], path: str) -> str:
     axes.set_ylabel("cluster process memory (GiB)")
     axes.set_title("Cluster memory over the run (one line per run)")
     axes.grid(True, alpha=0.3)
-    axes.legend(fontsize="small")
-    figure.tight_layout()
-    figure.savefig(path, dpi=120)
-    plt.close(figure)
-    return path
+    legend(axes, fontsize="small")
+    return save(figure, path)
 
 
 def plot_scaling(groups: list[Group], path: str) -> str:
     """Median total time against workers per family (error bars: 1 stddev), with the fitted law."""
-    plt = _pyplot()
+    plt = pyplot()
     figure, axes = plt.subplots(figsize=(9, 5.5))
     for family in families(groups):
         workers = [group.config["n_workers"] for group in family]
@@ -155,16 +157,13 @@ def plot_scaling(groups: list[Group], path: str) -> str:
     axes.set_ylabel("total time to ready (seconds; median, error bar 1 stddev)")
     axes.set_title("Startup scaling: fixed cost + cost per worker")
     axes.grid(True, alpha=0.3)
-    axes.legend(fontsize="small")
-    figure.tight_layout()
-    figure.savefig(path, dpi=120)
-    plt.close(figure)
-    return path
+    legend(axes, fontsize="small")
+    return save(figure, path)
 
 
 def plot_weak_scaling(groups: list[Group], path: str) -> str:
     """Weak-scaling efficiency E(n) per family against the ideal E = 1."""
-    plt = _pyplot()
+    plt = pyplot()
     figure, axes = plt.subplots(figsize=(9, 5.5))
     largest = 1
     for family in families(groups):
@@ -178,11 +177,8 @@ def plot_weak_scaling(groups: list[Group], path: str) -> str:
     axes.set_ylim(0, 1.2)
     axes.set_title("Weak scaling (weak-array workload)")
     axes.grid(True, alpha=0.3)
-    axes.legend(fontsize="small")
-    figure.tight_layout()
-    figure.savefig(path, dpi=120)
-    plt.close(figure)
-    return path
+    legend(axes, fontsize="small")
+    return save(figure, path)
 
 
 def plot_all(groups: list[Group], folder: str, tag: str = "") -> list[str]:

@@ -399,9 +399,9 @@ def write_table(rows: list[Row], n_tasks: int, task_ms: float, n_workers: int) -
 
 def plot_comparison(rows: list[Row], title: str, path: str) -> str:
     """Grouped bars: per scheduler, one bar per task kind (median, 1-stddev error bar), ideal dashed."""
-    from .plotting import _pyplot
+    from .plotting import legend, pyplot, save
 
-    plt = _pyplot()
+    plt = pyplot()
     schedulers = list(dict.fromkeys(row.scheduler for row in rows))
     kinds = list(dict.fromkeys(row.task_kind for row in rows))
     width = 0.8 / len(kinds)
@@ -419,11 +419,8 @@ def plot_comparison(rows: list[Row], title: str, path: str) -> str:
     axes.set_ylabel("seconds per compute (median; error bar: 1 stddev)")
     axes.set_title(title)
     axes.grid(True, axis="y", alpha=0.3)
-    axes.legend(fontsize="small")
-    figure.tight_layout()
-    figure.savefig(path, dpi=120)
-    plt.close(figure)
-    return path
+    legend(axes, fontsize="small")
+    return save(figure, path)
 
 
 def run(argv: list[str] | None) -> int:
