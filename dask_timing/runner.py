@@ -163,6 +163,10 @@ class Run:
             await self._measure()
         except asyncio.CancelledError:
             status, error = STATUS_INTERRUPTED, "interrupted before the run finished"
+            # Handled: clear the request, so the timeouts of the teardown still behave as timeouts.
+            current = asyncio.current_task()
+            if current is not None:
+                current.uncancel()
         except (RunTimeout, DeploymentError, ChildFailed) as failure:
             status, error = STATUS_FAILED, str(failure)
         except Exception as failure:  # noqa: BLE001 - any failure inside Dask fails the run

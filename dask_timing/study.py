@@ -332,8 +332,13 @@ class Study:
         self.stop_signal = signum
         print(f"\n{PROG}: received {signal.Signals(signum).name}; stopping after the current run tears down",
               file=sys.stderr, flush=True)
-        if self.current is not None and self.current.exit_code() is None:
-            os.kill(self.current.pid, signum)
+        self._pass_on_signal()
+
+    def _pass_on_signal(self) -> None:
+        """Send the stop signal to the current run, if one has started and not ended."""
+        run = self.current
+        if self.stop_signal is not None and run is not None and run.pid is not None and run.exit_code() is None:
+            os.kill(run.pid, self.stop_signal)
 
     def is_finished(self, output: str) -> bool:
         """A finished run has a result that is not 'interrupted'; an interrupted one is set aside."""
@@ -355,6 +360,7 @@ class Study:
                                       os.path.join(self.log_dir, f"{stem}.log"))
         started = time.monotonic()
         self.current.start()
+        self._pass_on_signal()  # a signal that came while the run was being launched
         try:
             code = self.current.popen.wait(timeout=self.plan.timeout * RUN_DEADLINE_FACTOR + RUN_DEADLINE_MARGIN)
         except subprocess.TimeoutExpired:  # hung past every bound: stop it and all it started

@@ -113,14 +113,18 @@ def test_tls_scheduler(tmp_path):
         terminate(started)
 
 
-@pytest.mark.parametrize("cluster_class, kwargs", [
-    ("distributed:LocalCluster", {"threads_per_worker": 1}),
-    ("distributed.deploy.subprocess:SubprocessCluster", {"threads_per_worker": 1}),
+@pytest.mark.parametrize("cluster_class, kwargs, as_file", [
+    ("distributed:LocalCluster", {"threads_per_worker": 1}, False),
+    ("distributed.deploy.subprocess:SubprocessCluster", {"threads_per_worker": 1}, True),
 ])
-def test_any_cluster_manager(tmp_path, cluster_class, kwargs):
+def test_any_cluster_manager(tmp_path, cluster_class, kwargs, as_file):
     output = tmp_path / "manager.json"
+    given = json.dumps(kwargs)
+    if as_file:  # a YAML file, as users keep cluster settings
+        (tmp_path / "cluster.yaml").write_text("".join(f"{key}: {value}\n" for key, value in kwargs.items()))
+        given = str(tmp_path / "cluster.yaml")
     completed = run_tool([DISTRIBUTED_TOOL, "-w", "2", "--cluster-class", cluster_class,
-                          "--cluster-kwargs", json.dumps(kwargs), "--batch", "0", "-o", str(output)])
+                          "--cluster-kwargs", given, "--batch", "0", "-o", str(output)])
     assert completed.returncode == 0, completed.stdout + completed.stderr
     result = read_json(output)
     assert result["kind"] == "cluster"
@@ -216,11 +220,22 @@ def test_slurm_jobs_are_cancelled_on_sigterm(tmp_path):
 
 
 @slurm
-def test_slurm_study_sweeps_workers(tmp_path):
-    completed = run_tool([STUDY, "--type", "slurm", "-w", "1,2", "-r", "1", "-o", str(tmp_path)], timeout=220)
+def test_slurm_study_sweeps_workers_with_the_weak_scaling_workload(tmp_path):
+    completed = run_tool([STUDY, "--type", "slurm", "-w", "1,2", "-r", "1", "--workload", "weak-array",
+                          "--workload-chunk", "200", "-o", str(tmp_path)], timeout=220)
     assert completed.returncode == 0, completed.stdout + completed.stderr
     results = [read_json(path) for path in sorted(tmp_path.glob("slurm_w*_run001_*.json"))]
     assert [result["config"]["n_workers"] for result in results] == [1, 2]
     assert all(result["jobs"] for result in results)
-    assert "SCALING WITH THE NUMBER OF WORKERS" in completed.stdout
+    assert all(result["workload_weak_array_time"] > 0 for result in results)
+    assert "SCALING WITH THE NUMBER OF WORKERS" in completed.stdout and "weak scaling" in completed.stdout
     assert our_jobs() == []
+
+
+def test_study_of_any_cluster_manager(tmp_path):
+    completed = run_tool([STUDY, "--type", "cluster", "--cluster-class", "distributed:LocalCluster",
+                          "--cluster-kwargs", '{"threads_per_worker": 1}', "-w", "1", "-r", "1",
+                          "-o", str(tmp_path)], timeout=200)
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    (result,) = [read_json(path) for path in tmp_path.glob("cluster_w1_*_run001_*.json")]
+    assert result["kind"] == "cluster" and result["config"]["cluster_class"] == "distributed:LocalCluster"
