@@ -16,7 +16,6 @@ from typing import Any
 
 # Slurm prints times as Unix seconds when asked this way.
 SLURM_EPOCH_FORMAT = {"SLURM_TIME_FORMAT": "%s"}
-RESOLUTION_SECONDS = 1.0
 
 
 def job_ids(cluster: Any) -> dict[str, str]:

@@ -34,7 +34,6 @@ KIND_DISTRIBUTED = "distributed"
 KIND_CLUSTER = "cluster"  # any Dask cluster manager class
 KIND_EXISTING = "existing"  # a running cluster: no startup phases
 KIND_SCHEDULERS = "schedulers"  # compare_schedulers.py: one compute per run, not a startup
-KINDS = (KIND_LOCAL, KIND_DISTRIBUTED)
 
 # Worker arrival milestones, in seconds after the workers were requested.
 ARRIVAL_MILESTONES = ("first_worker", "half_workers", "all_workers")
