@@ -165,12 +165,10 @@ def plot_weak_scaling(groups: list[Group], path: str) -> str:
     """Weak-scaling efficiency E(n) per family against the ideal E = 1."""
     plt = pyplot()
     figure, axes = plt.subplots(figsize=(9, 5.5))
-    largest = 1
     for family in families(groups):
         efficiency = weak_efficiency(family)
         if efficiency:
             axes.plot([w for w, _, _ in efficiency], [e for _, _, e in efficiency], "o-", label=family_label(family))
-            largest = max(largest, efficiency[-1][0])
     axes.axhline(1.0, color="gray", linestyle="--", label="ideal")
     axes.set_xlabel("workers (work per worker fixed)")
     axes.set_ylabel("efficiency E(n) = T(n0) / T(n)")

@@ -151,37 +151,7 @@ if [ ! -f "$CONF" ] || ! cmp -s "$NEW_CONF" "$CONF"; then
 fi
 
 # ---------------------------------------------------------------- helpers
-# pid_alive PIDFILE NAME: true if PIDFILE names a live process called NAME
-pid_alive() {
-    local pidfile=$1 name=$2 pid
-    [ -s "$pidfile" ] || return 1
-    pid="$(cat "$pidfile" 2>/dev/null)" || return 1
-    [ -n "$pid" ] || return 1
-    ps -p "$pid" -o stat=,comm= 2>/dev/null | awk -v n="$name" '$2 == n && $1 !~ /^Z/ {f=1} END {exit !f}'
-}
-
-# running NAME PIDFILE: pid(s) of the daemon (pid file first, then exact name)
-running_pids() {
-    local name=$1 pidfile=$2
-    if pid_alive "$pidfile" "$name"; then cat "$pidfile"; return 0; fi
-    # exact name, skipping zombies (PID 1 here may not reap them)
-    ps -eo pid=,stat=,comm= | awk -v n="$name" '$3 == n && $2 !~ /^Z/ {print $1}'
-}
-
-stop_daemon() {    # stop_daemon NAME PIDFILE
-    local name=$1 pidfile=$2 pids i
-    pids="$(running_pids "$name" "$pidfile")"
-    [ -n "$pids" ] || return 0
-    log "stopping $name ($pids)"
-    kill $pids 2>/dev/null || true
-    for i in $(seq 1 50); do
-        pids="$(running_pids "$name" "$pidfile")"
-        [ -z "$pids" ] && break
-        sleep 0.2
-    done
-    [ -z "$pids" ] || kill -9 $pids 2>/dev/null || true
-    rm -f "$pidfile"
-}
+source "$(dirname "${BASH_SOURCE[0]}")/slurm_daemons.sh"
 
 # ---------------------------------------------------------------- munge
 if [ ! -s "$MUNGE_KEY" ]; then
