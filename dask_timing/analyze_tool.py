@@ -8,12 +8,12 @@ import sys
 from . import cli
 from .analysis import Group, group_results, load, summary_document
 from .environment import utc_timestamp
-from .exports import csv_text, html_page, markdown_text, write_new_file
+from .exports import csv_text, html_page, markdown_text
 from .plotting import plot_all
 from .report import write_analysis, write_comparison, write_scaling, write_verdicts
 from .stats import DEFAULT_PRECISION
 from .verdicts import compare, gate_failures
-from .result import write_json
+from .result import write_json, write_text
 
 DEFAULT_PATTERN = "timing_results/*.json"
 
@@ -116,13 +116,13 @@ def run(argv: list[str] | None) -> int:
 def export(args, groups: list[Group], verdicts) -> None:
     """The files asked for with --csv, --markdown and --html."""
     if args.csv:
-        write_new_file(args.csv, csv_text(groups))
+        write_text(args.csv, csv_text(groups))
         print(f"✓ CSV saved to: {args.csv}")
     if args.markdown:
-        write_new_file(args.markdown, markdown_text(groups))
+        write_text(args.markdown, markdown_text(groups))
         print(f"✓ Markdown saved to: {args.markdown}")
     if args.html:
-        write_new_file(args.html, html_page(groups, verdicts, "Dask timing report"))
+        write_text(args.html, html_page(groups, verdicts, "Dask timing report"))
         print(f"✓ HTML report saved to: {args.html}")
 
 

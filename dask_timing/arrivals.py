@@ -35,9 +35,6 @@ class Arrival:
     scheduler_time: float  # the scheduler's stamp, placed on the run's timeline
     seen_time: float | None  # when this client learned of it (None: from history)
 
-    def to_json(self) -> dict[str, Any]:
-        return {"address": self.address, "arrival_time": self.scheduler_time, "seen_time": self.seen_time}
-
 
 class WorkerArrivals:
     """Follows workers joining and leaving one scheduler."""

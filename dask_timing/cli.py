@@ -86,6 +86,29 @@ def positive_seconds(text: str) -> float:
     return _number(text, 0.0, False, "a number of seconds above 0")
 
 
+def comma_list(item: Callable[[str], Any]) -> Callable[[str], list]:
+    """argparse type: a comma-separated list of ``item`` values, duplicates dropped, order kept."""
+
+    def parse(text: str) -> list:
+        values = list(dict.fromkeys(item(part.strip()) for part in text.split(",") if part.strip()))
+        if not values:
+            raise argparse.ArgumentTypeError(f"expected a comma-separated list, got {text!r}")
+        return values
+
+    return parse
+
+
+def one_of(allowed) -> Callable[[str], str]:
+    """argparse type: one of the ``allowed`` names."""
+
+    def parse(text: str) -> str:
+        if text not in allowed:
+            raise argparse.ArgumentTypeError(f"expected one of {', '.join(allowed)}, got {text!r}")
+        return text
+
+    return parse
+
+
 def signal_exit_code(signum: int) -> int:
     """The shell's convention: 128 + the signal number."""
     return 128 + signum

@@ -158,10 +158,3 @@ def html_page(groups: list[Group], verdicts: list[Verdict] | None, title: str) -
         f"<title>{html.escape(title)}</title><style>{STYLE}</style><script>{CHECK_IMAGES}</script></head>"
         f"<body>{''.join(sections)}</body></html>\n"
     )
-
-
-def write_new_file(path: str, text: str) -> None:
-    """Write text to a file that must not exist yet."""
-    with open(path, "x", encoding="utf-8") as stream:
-        stream.write(text)
-

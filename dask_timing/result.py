@@ -167,17 +167,21 @@ def unused_path(folder: str, stem: str, extension: str) -> str:
 
 
 def write_json(path: str, document: dict[str, Any], overwrite: bool = False) -> None:
-    """Write ``document`` to ``path`` atomically, never replacing a file unless asked.
+    """Write ``document`` as indented JSON to ``path`` (see ``write_text``)."""
+    write_text(path, json.dumps(document, indent=2) + "\n", overwrite)
 
-    The JSON goes to a temporary file in the same folder first, so a reader
+
+def write_text(path: str, text: str, overwrite: bool = False) -> None:
+    """Write ``text`` to ``path`` atomically, never replacing a file unless asked.
+
+    The text goes to a temporary file in the same folder first, so a reader
     never sees half a file and an interrupted write leaves nothing behind.
     """
     folder = os.path.dirname(os.path.abspath(path))
-    descriptor, temporary = tempfile.mkstemp(prefix=".dask-timing-", suffix=".json", dir=folder)
+    descriptor, temporary = tempfile.mkstemp(prefix=".dask-timing-", suffix=".tmp", dir=folder)
     try:
-        with os.fdopen(descriptor, "w") as stream:
-            json.dump(document, stream, indent=2)
-            stream.write("\n")
+        with os.fdopen(descriptor, "w", encoding="utf-8") as stream:
+            stream.write(text)
         if overwrite:
             os.replace(temporary, path)
         else:

@@ -36,9 +36,6 @@ class Fit:
     slope_interval: tuple[float, float] | None
     n_points: int
 
-    def to_json(self) -> dict:
-        return dict(self.__dict__)
-
 
 def family_key(group: Group) -> tuple:
     return configuration_key(group.runs[0], leave_out=("n_workers",))

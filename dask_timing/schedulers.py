@@ -211,20 +211,6 @@ def scheduler_session(scheduler: str, n_workers: int, guard: SignalGuard) -> Ite
                 print(f"✓ LocalCluster closed: {time.perf_counter() - started:.4f} seconds", flush=True)
 
 
-def comma_list(choices: tuple[str, ...], what: str) -> Callable[[str], list[str]]:
-    """argparse type: comma-separated names among ``choices``, each kept once, in the order given."""
-
-    def parse(text: str) -> list[str]:
-        names = list(dict.fromkeys(name.strip() for name in text.split(",") if name.strip()))
-        unknown = [name for name in names if name not in choices]
-        if unknown or not names:
-            raise argparse.ArgumentTypeError(
-                f"expected a comma-separated list of {what} among {','.join(choices)}, got {text!r}")
-        return names
-
-    return parse
-
-
 def positive_milliseconds(text: str) -> float:
     """argparse type: a duration in milliseconds, above zero."""
     try:
@@ -246,9 +232,9 @@ def build_parser(prog: str) -> cli.OneLineParser:
                         help=f"milliseconds each task takes (default: {DEFAULT_TASK_MS:g})")
     parser.add_argument("-r", "--runs", type=cli.positive_int, default=DEFAULT_RUNS, metavar="R",
                         help=f"computes per scheduler and task kind (default: {DEFAULT_RUNS})")
-    parser.add_argument("--schedulers", type=comma_list(SCHEDULERS, "schedulers"), default=list(SCHEDULERS),
+    parser.add_argument("--schedulers", type=cli.comma_list(cli.one_of(SCHEDULERS)), default=list(SCHEDULERS),
                         metavar="LIST", help=f"comma-separated, among {','.join(SCHEDULERS)} (default: all)")
-    parser.add_argument("--task-kinds", type=comma_list(TASK_KINDS, "task kinds"), default=list(TASK_KINDS),
+    parser.add_argument("--task-kinds", type=cli.comma_list(cli.one_of(TASK_KINDS)), default=list(TASK_KINDS),
                         metavar="LIST", help="sleep (releases the GIL), python (holds it); comma-separated "
                                              "(default: both)")
     parser.add_argument("-w", "--workers", type=cli.positive_int, default=os.cpu_count() or 1, metavar="N",

@@ -22,7 +22,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any
 
 from . import cli
 from .analysis import group_results, load
@@ -59,25 +59,6 @@ RUN_DEADLINE_MARGIN = 60.0
 # Seconds a stopped run gets to tear its cluster down before it is killed.
 RUN_STOP_GRACE = 20.0
 ON_OFF = {"on": True, "off": False}
-
-
-def comma_list(item: Callable[[str], Any]) -> Callable[[str], list]:
-    """argparse type: a comma-separated list of ``item`` values, duplicates dropped."""
-
-    def parse(text: str) -> list:
-        values = [item(part.strip()) for part in text.split(",")]
-        return list(dict.fromkeys(values))
-
-    return parse
-
-
-def choice(allowed) -> Callable[[str], str]:
-    def parse(text: str) -> str:
-        if text not in allowed:
-            raise argparse.ArgumentTypeError(f"expected one of {', '.join(allowed)}, got {text!r}")
-        return text
-
-    return parse
 
 
 @dataclass(frozen=True)
@@ -138,17 +119,17 @@ def build_parser() -> cli.OneLineParser:
     parser.add_argument("--cluster-kwargs", metavar="JSON|FILE",
                         help="with --type slurm or cluster: the cluster's arguments (for slurm, added to "
                              f"{json.dumps(SLURM_DEFAULTS)} with cores = --threads)")
-    parser.add_argument("-w", "--workers", type=comma_list(cli.positive_int), metavar="NUM[,NUM...]",
+    parser.add_argument("-w", "--workers", type=cli.comma_list(cli.positive_int), metavar="NUM[,NUM...]",
                         help="number(s) of workers (default: 4)")
-    parser.add_argument("-T", "--threads", type=comma_list(cli.positive_int), metavar="NUM[,NUM...]",
+    parser.add_argument("-T", "--threads", type=cli.comma_list(cli.positive_int), metavar="NUM[,NUM...]",
                         help="threads per worker (default: 1)")
-    parser.add_argument("--start-method", type=comma_list(choice(START_METHODS)), metavar="M[,M...]",
+    parser.add_argument("--start-method", type=cli.comma_list(cli.one_of(START_METHODS)), metavar="M[,M...]",
                         help="how worker processes start: spawn, forkserver, fork (default: Dask's setting)")
-    parser.add_argument("--dashboard", type=comma_list(choice(tuple(ON_OFF))), metavar="on|off[,...]",
+    parser.add_argument("--dashboard", type=cli.comma_list(cli.one_of(tuple(ON_OFF))), metavar="on|off[,...]",
                         help="dashboard on or off (default: on)")
-    parser.add_argument("--nanny", type=comma_list(choice(tuple(ON_OFF))), metavar="on|off[,...]",
+    parser.add_argument("--nanny", type=cli.comma_list(cli.one_of(tuple(ON_OFF))), metavar="on|off[,...]",
                         help="distributed only: workers with or without a nanny (default: on)")
-    parser.add_argument("--processes", type=comma_list(choice(tuple(ON_OFF))), metavar="on|off[,...]",
+    parser.add_argument("--processes", type=cli.comma_list(cli.one_of(tuple(ON_OFF))), metavar="on|off[,...]",
                         help="local only: workers as processes or as threads (default: on)")
     parser.add_argument("--workload", choices=WORKLOADS,
                         help="also time a workload after ready (weak-array: weak scaling, one chunk per worker)")

@@ -43,9 +43,6 @@ class Verdict:
         """Significantly slower, and by more than ``percent``."""
         return self.verdict == SLOWER and self.ratio > 1 + percent / 100
 
-    def to_json(self) -> dict:
-        return dict(self.__dict__)
-
 
 def bootstrap_ratio_interval(baseline: Sequence[float], new: Sequence[float]) -> tuple[float, float]:
     """95 % percentile-bootstrap interval of median(new) / median(baseline)."""

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import os
-
 import numpy
 import pytest
 from conftest import STUDY, read_json, run_tool
