@@ -8,15 +8,21 @@ the wrapper are recognised and left out quietly.
 
 from __future__ import annotations
 
+import fnmatch
 import glob
 import os
-from dataclasses import dataclass, field
+import re
 from functools import cached_property
 from typing import Any, Iterable
 
+import msgspec
+
 from . import phases
 from .phases import TOTAL_KEY
-from .result import LEGACY_SCHEMA_VERSION, RESULT_DOCUMENT, SCHEMA_VERSION, SUMMARY_DOCUMENT, ResultFileError, RunResult, SummaryFile, load_result
+from .result import (
+    LEGACY_SCHEMA_VERSION, RESULT_DOCUMENT, SCHEMA_VERSION, SUMMARY_DOCUMENT, ResultFileError, RunResult, SummaryFile,
+    TimedRun, load_result, metric_columns,
+)
 from .stats import Summary, summarize
 
 # Settings named in every label, in this order; others are named only when they differ.
@@ -31,14 +37,13 @@ SETTING_NAMES = {
 }
 
 
-@dataclass
-class LoadedResults:
+class LoadedResults(msgspec.Struct):
     """What a set of glob patterns yielded."""
 
-    results: list[tuple[str, RunResult]] = field(default_factory=list)
-    skipped: list[tuple[str, str]] = field(default_factory=list)
-    summaries: list[str] = field(default_factory=list)
-    empty_patterns: list[str] = field(default_factory=list)
+    results: list[tuple[str, TimedRun]] = []
+    skipped: list[tuple[str, str]] = []
+    summaries: list[str] = []
+    empty_patterns: list[str] = []
 
 
 def expand(patterns: Iterable[str]) -> tuple[list[str], list[str]]:
@@ -48,32 +53,45 @@ def expand(patterns: Iterable[str]) -> tuple[list[str], list[str]]:
     for pattern in patterns:
         if os.path.isdir(pattern):
             pattern = os.path.join(pattern, "*.json")
-        matched = sorted(glob.glob(pattern, recursive=True))
-        matched = [path for path in matched if os.path.isfile(path)]
+        matched = sorted(_matching_files(pattern))
         if not matched:
             empty.append(pattern)
         paths.extend(matched)
     return list(dict.fromkeys(paths)), empty
 
 
-# What the analysis needs of a run's environment (the HTML report shows it).
-KEPT_ENVIRONMENT = ("host", "python_version", "packages", "cpu_count")
+def _matching_files(pattern: str) -> list[str]:
+    """Files matching a glob pattern (directories named like results are left out).
+
+    The everyday pattern, ``folder/*.json``, is answered from one directory
+    listing whose entries already say whether they are files; other patterns
+    go through ``glob``, which checks each match with a system call of its own.
+    """
+    folder, name = os.path.split(pattern)
+    if _has_wildcard(folder) or not _has_wildcard(name) or "**" in name:
+        return [path for path in glob.glob(pattern, recursive=True) if os.path.isfile(path)]
+    matches = re.compile(fnmatch.translate(name)).match
+    hidden_too = name.startswith(".")  # as glob: a leading dot is matched only by a leading dot
+    try:
+        with os.scandir(folder or os.curdir) as entries:
+            return [
+                entry.path if folder else entry.name for entry in entries
+                if matches(entry.name) and (hidden_too or not entry.name.startswith(".")) and entry.is_file()
+            ]
+    except OSError:
+        return []
 
 
-def _slim(result: RunResult) -> RunResult:
-    """Drop what the analysis never reads, so thousands of runs fit in little memory."""
-    result.environment = {key: result.environment.get(key) for key in KEPT_ENVIRONMENT}
-    result.command_line = []
-    result.measurement = {}
-    return result
+def _has_wildcard(text: str) -> bool:
+    return any(character in text for character in "*?[")
 
 
-def _read(paths: list[str]) -> list[tuple[str, str, Any]]:
+def _read(paths: list[str], model: type[TimedRun]) -> list[tuple[str, str, Any]]:
     """(path, 'result' | 'summary' | 'skipped', the run or the reason) for each file."""
     outcomes: list[tuple[str, str, Any]] = []
     for path in paths:
         try:
-            outcomes.append((path, "result", _slim(load_result(path))))
+            outcomes.append((path, "result", load_result(path, model)))
         except SummaryFile:
             outcomes.append((path, "summary", None))
         except ResultFileError as error:
@@ -81,11 +99,15 @@ def _read(paths: list[str]) -> list[tuple[str, str, Any]]:
     return outcomes
 
 
-def load(patterns: Iterable[str]) -> LoadedResults:
-    """Read every file the patterns match; keep results, note the rest and why."""
+def load(patterns: Iterable[str], model: type[TimedRun] = RunResult) -> LoadedResults:
+    """Read every file the patterns match; keep results, note the rest and why.
+
+    ``model=TimedRun`` reads only what statistics need (enough for every text
+    output); plots and the HTML report need the whole ``RunResult``.
+    """
     paths, empty = expand(patterns)
     loaded = LoadedResults(empty_patterns=empty)
-    for path, outcome, payload in _read(paths):
+    for path, outcome, payload in _read(paths, model):
         if outcome == "result":
             loaded.results.append((path, payload))
         elif outcome == "summary":
@@ -95,84 +117,80 @@ def load(patterns: Iterable[str]) -> LoadedResults:
     return loaded
 
 
-def frozen(value: Any) -> Any:
-    """A hashable form of a configuration value (dicts and lists of cluster arguments too)."""
-    if isinstance(value, dict):
-        return tuple(sorted((str(key), frozen(item)) for key, item in value.items()))
-    if isinstance(value, (list, tuple)):
-        return tuple(frozen(item) for item in value)
-    return value
+def configuration_key(result: TimedRun, leave_out: tuple[str, ...] = ()) -> tuple[str, bytes]:
+    """What makes two runs comparable: the kind and every configuration setting.
+
+    The settings (cluster arguments may nest dicts and lists) are compared as
+    canonical JSON, keys sorted at every level: one C call per run.
+    """
+    config = result.config
+    if leave_out:
+        config = {key: value for key, value in config.items() if key not in leave_out}
+    return (result.kind, msgspec.json.encode(config, order="sorted"))
 
 
-def configuration_key(result: RunResult, leave_out: tuple[str, ...] = ()) -> tuple:
-    """What makes two runs comparable: the kind and every configuration setting."""
-    return (result.kind, frozen({key: value for key, value in result.config.items() if key not in leave_out}))
-
-
-@dataclass
-class Group:
+class Group(msgspec.Struct, dict=True):  # dict: room for the cached properties
     """The runs of one configuration."""
 
     kind: str
     config: dict[str, Any]
-    runs: list[RunResult] = field(default_factory=list)
-    paths: list[str] = field(default_factory=list)
+    runs: list[TimedRun] = []
+    paths: list[str] = []
     label: str = ""
     include_warmup: bool = False
     key: tuple = ()
 
     # The derived lists below are computed once, after grouping has filled ``runs``.
 
-    def _counts(self, run: RunResult) -> bool:
-        return self.include_warmup or not run.warmup
+    @cached_property
+    def warmup_runs(self) -> list[TimedRun]:
+        return [] if self.include_warmup else [run for run in self.runs if run.warmup]
 
     @cached_property
-    def warmup_runs(self) -> list[RunResult]:
-        return [run for run in self.runs if not self._counts(run)]
+    def _counted(self) -> list[tuple[TimedRun, str]]:
+        """(run, file) of the runs that count: warmup runs are left out unless asked for."""
+        pairs = zip(self.runs, self.paths)
+        return list(pairs) if self.include_warmup else [(run, path) for run, path in pairs if not run.warmup]
 
     @cached_property
-    def ok_runs(self) -> list[RunResult]:
-        """The successful runs that count (warmup runs are left out unless asked for)."""
-        return [run for run in self.runs if self._counts(run) and run.ok]
+    def ok_runs(self) -> list[TimedRun]:
+        """The successful runs that count."""
+        return [run for run, _ in self._counted if run.ok]
 
     @cached_property
-    def failed_runs(self) -> list[RunResult]:
-        return [run for run in self.runs if self._counts(run) and not run.ok]
+    def failed_runs(self) -> list[TimedRun]:
+        return [run for run, _ in self._counted if not run.ok]
 
     def ordered_totals(self) -> list[tuple[str, float]]:
         """(file, total time) of the successful runs, in the order they were taken."""
         pairs = [
             (run.timestamp, path, run.total_time)
-            for run, path in zip(self.runs, self.paths)
-            if self._counts(run) and run.ok and run.total_time is not None
+            for run, path in self._counted
+            if run.ok and run.total_time is not None
         ]
-        return [(path, total) for _, path, total in sorted(pairs, key=lambda item: item[0])]
-
-    @cached_property
-    def _metrics_per_run(self) -> list[dict[str, float]]:
-        return [run.metrics() for run in self.ok_runs]
-
-    def metric_names(self) -> list[str]:
-        """Every metric of the successful runs, phases first in run order."""
-        names: dict[str, None] = {}
-        for metrics in self._metrics_per_run:
-            names.update(dict.fromkeys(metrics))
-        return sorted(names, key=_metric_order)
+        pairs.sort(key=lambda item: item[0])
+        return [(path, total) for _, path, total in pairs]
 
     @cached_property
     def _values(self) -> dict[str, list[float]]:
-        return {
-            name: [metrics[name] for metrics in self._metrics_per_run if name in metrics]
-            for name in self.metric_names()
-        }
+        columns = metric_columns(self.ok_runs)
+        return {name: columns[name] for name in sorted(columns, key=_metric_order)}
+
+    def metric_names(self) -> list[str]:
+        """Every metric of the successful runs, phases first in run order."""
+        return list(self._values)
 
     def values_by_metric(self) -> dict[str, list[float]]:
         """Each metric's values over the successful runs."""
         return self._values
 
+    @cached_property
+    def _summaries(self) -> dict[str, Summary]:
+        return {name: summarize(values) for name, values in self._values.items()}
+
     def summaries(self) -> dict[str, Summary]:
         """Statistics of each metric over the successful runs."""
-        return {name: summarize(values) for name, values in self.values_by_metric().items()}
+        return self._summaries
 
     def sort_key(self) -> tuple:
         numbers = tuple(_as_number(self.config.get(key)) for key in LABEL_KEYS)
@@ -207,12 +225,14 @@ def _as_number(value: Any) -> float:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else float("inf")
 
 
-def group_results(results: Iterable[tuple[str, RunResult]], include_warmup: bool = False) -> list[Group]:
+def group_results(results: Iterable[tuple[str, TimedRun]], include_warmup: bool = False) -> list[Group]:
     """Group runs by configuration, sorted by kind then numerically by workers and threads."""
     groups: dict[tuple, Group] = {}
     for path, result in results:
         key = configuration_key(result)
-        group = groups.setdefault(key, Group(result.kind, dict(result.config), include_warmup=include_warmup, key=key))
+        group = groups.get(key)
+        if group is None:
+            group = groups[key] = Group(result.kind, dict(result.config), include_warmup=include_warmup, key=key)
         group.runs.append(result)
         group.paths.append(path)
     ordered = sorted(groups.values(), key=Group.sort_key)
@@ -254,6 +274,11 @@ def _show(value: Any) -> str:
 
 def total_times(group: Group) -> list[float]:
     return group.values_by_metric().get(TOTAL_KEY, [])
+
+
+def total_summary(group: Group) -> Summary:
+    """Statistics of the total time; the group must have successful runs with one."""
+    return group.summaries()[TOTAL_KEY]
 
 
 def summary_document(groups: list[Group], created: str) -> dict[str, Any]:

@@ -14,9 +14,9 @@ import os
 import tempfile
 from typing import Any
 
-from .analysis import Group, total_times
+from .analysis import Group, total_summary, total_times
 from .scaling import families, family_label, fit_scaling, weak_efficiency
-from .stats import Summary, summarize
+from .stats import Summary
 from .verdicts import Verdict
 
 CSV_FIELDS = ("configuration", "kind", "metric", "unit", "n", "mean", "stddev", "median", "mad", "min", "max",
@@ -37,7 +37,7 @@ def csv_text(groups: list[Group]) -> str:
 
 def _ranked(groups: list[Group]) -> list[tuple[Group, Summary]]:
     return sorted(
-        ((group, summarize(total_times(group))) for group in groups if total_times(group)),
+        ((group, total_summary(group)) for group in groups if total_times(group)),
         key=lambda pair: pair[1].mean,
     )
 

@@ -8,11 +8,10 @@ task batch) and teardown are timed too, but never inside that total.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import msgspec
 
 
-@dataclass(frozen=True)
-class Phase:
+class Phase(msgspec.Struct, frozen=True):
     """How one phase is named in results and shown on the console.
 
     The messages are format strings; they may use ``{n_workers}``,
@@ -136,6 +135,7 @@ ALL_PHASES = (
     COMPUTE,
 )
 PHASES_BY_KEY = {phase.key: phase for phase in ALL_PHASES}
+PHASES_BY_FLAT_KEY = {phase.flat_key: phase for phase in ALL_PHASES}
 
 
 def batch_key(n_tasks: int) -> str:

@@ -5,10 +5,9 @@ from __future__ import annotations
 import os
 import statistics
 
-from .analysis import Group, total_times
+from .analysis import Group, total_summary, total_times
 from .result import RunResult, unused_path
 from .scaling import families, family_label, fit_scaling, weak_efficiency
-from .stats import summarize
 from .phases import ALL_PHASES, phase_order
 
 
@@ -144,7 +143,7 @@ def plot_scaling(groups: list[Group], path: str) -> str:
     figure, axes = plt.subplots(figsize=(9, 5.5))
     for family in families(groups):
         workers = [group.config["n_workers"] for group in family]
-        summaries = [summarize(total_times(group)) for group in family]
+        summaries = [total_summary(group) for group in family]
         points = axes.errorbar(workers, [summary.median for summary in summaries],
                                yerr=[summary.stddev or 0.0 for summary in summaries],
                                fmt="o", capsize=4, label=family_label(family))

@@ -6,11 +6,11 @@ import statistics
 from typing import Callable, Iterable
 
 from . import phases
-from .analysis import Group, total_times
+from .analysis import Group, total_summary, total_times
 from .result import KIND_SCHEDULERS
 from .scaling import families, family_label, fit_scaling, weak_efficiency
 from .verdicts import Verdict
-from .stats import DEFAULT_PRECISION, Summary, outlier_indices, summarize, warnings_for
+from .stats import DEFAULT_PRECISION, Summary, outlier_indices, warnings_for
 
 WIDE_RULE = "=" * 70
 WIDE_THIN_RULE = "-" * 70
@@ -37,9 +37,10 @@ def _write_warnings(group: Group, write: Write, precision: float) -> None:
     if not ordered:
         return
     totals = [total for _, total in ordered]
-    for index in outlier_indices(totals):
+    summary = group.summaries()[phases.TOTAL_KEY]  # the same values, in another order
+    for index in outlier_indices(totals, summary):
         write(f"  outlier (modified Z-score over 3.5): total_time {totals[index]:.4f} seconds in {ordered[index][0]}")
-    for warning in warnings_for(totals, precision):
+    for warning in warnings_for(totals, precision, summary):
         write(f"  WARNING: {warning}")
 
 
@@ -106,17 +107,16 @@ def write_overall(groups: list[Group], write: Write) -> None:
     write(WIDE_RULE)
     write("OVERALL SUMMARY")
     write(WIDE_RULE)
-    with_totals = [(group, total_times(group)) for group in groups if total_times(group)]
+    with_totals = [(group, total_summary(group)) for group in groups if total_times(group)]
     if len(with_totals) == 1:
         write(f"{total_label(groups)} (all runs):")
-        for line in _stat_lines(summarize(with_totals[0][1]), "  "):
+        for line in _stat_lines(with_totals[0][1], "  "):
             write(line)
     elif with_totals:
         width = _label_width(group for group, _ in with_totals)
         write(f"{total_label(groups)}, seconds, by configuration (not pooled):")
         write(f"  {'configuration':<{width}} {'n':>3} {'median':>8} {'mean':>8} {'stddev':>8} {'min':>8} {'max':>8}")
-        for group, values in with_totals:
-            summary = summarize(values)
+        for group, summary in with_totals:
             stddev = "n/a" if summary.stddev is None else f"{summary.stddev:.4f}"
             write(
                 f"  {group.label:<{width}} {summary.n:>3} {summary.median:>8.4f} {summary.mean:>8.4f} "
@@ -134,7 +134,7 @@ def write_comparison(groups: list[Group], write: Write) -> None:
     write("CONFIGURATION COMPARISON")
     write(WIDE_RULE)
     ranked = sorted(
-        ((group, summarize(total_times(group))) for group in groups if total_times(group)),
+        ((group, total_summary(group)) for group in groups if total_times(group)),
         key=lambda pair: pair[1].median,
     )
     if len(ranked) < 2:

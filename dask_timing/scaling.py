@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import math
 import statistics
-from dataclasses import dataclass
+
+import msgspec
 
 from .analysis import Group, configuration_key
 from .phases import TOTAL_KEY, workload_key
@@ -25,8 +26,7 @@ from .workloads import WEAK_ARRAY
 WEAK_METRIC = workload_key(WEAK_ARRAY) + "_time"
 
 
-@dataclass(frozen=True)
-class Fit:
+class Fit(msgspec.Struct, frozen=True):
     """total = intercept + slope x workers, with 95 % intervals (None with only two points)."""
 
     intercept: float

@@ -1,15 +1,17 @@
 """Descriptive statistics of repeated measurements, outliers and warnings.
 
-Standard library only, so the analyzer's text summary starts fast.  Outliers
-are flagged, never dropped: a slow run is information.
+Plain Python (no numpy or scipy, whose imports alone outlast a text summary
+of thousands of runs).  Outliers are flagged, never dropped: a slow run is
+information.
 """
 
 from __future__ import annotations
 
 import math
 import statistics
-from dataclasses import asdict, dataclass
 from typing import Sequence
+
+import msgspec
 
 # Iglewicz and Hoaglin: |modified Z| above 3.5 marks a likely outlier.
 OUTLIER_Z = 3.5
@@ -28,8 +30,7 @@ _T_975 = (12.7062, 4.3027, 3.1824, 2.7764, 2.5706, 2.4469, 2.3646, 2.306, 2.2622
           2.0595, 2.0555, 2.0518, 2.0484, 2.0452, 2.0423)
 
 
-@dataclass(frozen=True)
-class Summary:
+class Summary(msgspec.Struct, frozen=True):
     """Statistics of one metric over runs; stddev is None for a single value."""
 
     n: int
@@ -43,54 +44,62 @@ class Summary:
     p95: float
 
     def to_json(self) -> dict:
-        return asdict(self)
+        return msgspec.structs.asdict(self)
 
 
 def percentile(values: Sequence[float], q: float) -> float:
     """The q-th percentile (0-100) with linear interpolation, as numpy's default."""
     if not values:
         raise ValueError("no values")
-    ordered = sorted(values)
+    return _percentile_of_sorted(sorted(values), q)
+
+
+def _percentile_of_sorted(ordered: Sequence[float], q: float) -> float:
     position = (len(ordered) - 1) * q / 100
     lower = int(position)
     upper = min(lower + 1, len(ordered) - 1)
     return ordered[lower] + (ordered[upper] - ordered[lower]) * (position - lower)
 
 
+def _median_of_sorted(ordered: Sequence[float]) -> float:
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+
 def mean(values: Sequence[float]) -> float:
     return math.fsum(values) / len(values)
 
 
-def stdev(values: Sequence[float]) -> float:
-    """Sample standard deviation (n - 1), in floating point.
+def _stdev_around(values: Sequence[float], center: float) -> float:
+    """Sample standard deviation (n - 1) around the mean, in floating point.
 
     ``statistics.stdev`` computes with exact fractions: correct, but slow enough
     to dominate a summary of thousands of runs.
     """
-    center = mean(values)
-    return math.sqrt(math.fsum((value - center) ** 2 for value in values) / (len(values) - 1))
+    return math.sqrt(math.fsum([(value - center) * (value - center) for value in values]) / (len(values) - 1))
 
 
-def median_absolute_deviation(values: Sequence[float]) -> float:
-    """Median of the absolute deviations from the median (unscaled)."""
-    center = statistics.median(values)
-    return statistics.median(abs(value - center) for value in values)
+def _mad_around(values: Sequence[float], center: float) -> float:
+    return _median_of_sorted(sorted([abs(value - center) for value in values]))
 
 
 def summarize(values: Sequence[float]) -> Summary:
-    """Summarize a non-empty sequence of numbers."""
+    """Summarize a non-empty sequence of numbers (one sort for the order statistics)."""
     if not values:
         raise ValueError("no values to summarize")
+    ordered = sorted(values)
+    center = _median_of_sorted(ordered)
+    average = mean(ordered)
     return Summary(
-        n=len(values),
-        mean=mean(values),
-        stddev=stdev(values) if len(values) > 1 else None,
-        median=statistics.median(values),
-        mad=median_absolute_deviation(values),
-        min=min(values),
-        max=max(values),
-        p5=percentile(values, 5),
-        p95=percentile(values, 95),
+        n=len(ordered),
+        mean=average,
+        stddev=_stdev_around(ordered, average) if len(ordered) > 1 else None,
+        median=center,
+        mad=_mad_around(ordered, center),
+        min=ordered[0],
+        max=ordered[-1],
+        p5=_percentile_of_sorted(ordered, 5),
+        p95=_percentile_of_sorted(ordered, 95),
     )
 
 
@@ -106,43 +115,51 @@ def t_quantile_975(degrees_of_freedom: int) -> float:
             + (3 * z**7 + 19 * z**5 + 17 * z**3 - 15 * z) / (384 * df**3))
 
 
-def outlier_indices(values: Sequence[float]) -> list[int]:
-    """Positions of values whose modified Z-score, 0.6745 (x - median) / MAD, exceeds 3.5."""
+def outlier_indices(values: Sequence[float], summary: Summary | None = None) -> list[int]:
+    """Positions of values whose modified Z-score, 0.6745 (x - median) / MAD, exceeds 3.5.
+
+    ``summary``: the values' statistics, when already computed.
+    """
     if len(values) < 3:
         return []
-    mad = median_absolute_deviation(values)
-    if mad == 0:
+    summary = summary or summarize(values)
+    if summary.mad == 0:
         return []
-    center = statistics.median(values)
-    return [index for index, value in enumerate(values) if abs(0.6745 * (value - center) / mad) > OUTLIER_Z]
+    limit = OUTLIER_Z * summary.mad / 0.6745
+    return [index for index, value in enumerate(values) if abs(value - summary.median) > limit]
 
 
-def runs_needed(values: Sequence[float], precision: float = DEFAULT_PRECISION) -> int | None:
+def runs_needed(values: Sequence[float], precision: float = DEFAULT_PRECISION,
+                summary: Summary | None = None) -> int | None:
     """Runs needed for the mean to be within +-precision (relative) at 95 % confidence."""
     if len(values) < 2:
         return None
-    center = mean(values)
-    if center <= 0:
+    summary = summary or summarize(values)
+    if summary.mean <= 0:
         return None
-    return max(2, math.ceil((Z_95 * stdev(values) / (precision * center)) ** 2))
+    return max(2, math.ceil((Z_95 * summary.stddev / (precision * summary.mean)) ** 2))
 
 
-def warnings_for(values: Sequence[float], precision: float = DEFAULT_PRECISION) -> list[str]:
-    """pyperf-style warnings about a series of runs, in the order they were taken."""
+def warnings_for(values: Sequence[float], precision: float = DEFAULT_PRECISION,
+                 summary: Summary | None = None) -> list[str]:
+    """pyperf-style warnings about a series of runs, in the order they were taken.
+
+    ``summary``: the values' statistics, when already computed.
+    """
     found = []
+    summary = summary or summarize(values)
     if len(values) >= 2:
-        center = mean(values)
-        cv = stdev(values) / center if center else 0.0
+        cv = summary.stddev / summary.mean if summary.mean else 0.0
         if cv > UNSTABLE_CV:
             found.append(f"unstable: the standard deviation is {cv:.0%} of the mean (over {UNSTABLE_CV:.0%})")
     if len(values) >= 3:
-        rest = statistics.median(values[1:])
+        rest = _median_of_sorted(sorted(values[1:]))
         if values[0] > SLOW_FIRST_RATIO * rest:
             found.append(
                 f"the first run was {values[0] / rest:.2f}x the median of the others: "
                 "consider --warmup"
             )
-    needed = runs_needed(values, precision)
+    needed = runs_needed(values, precision, summary)
     if needed is not None and needed > len(values):
         found.append(
             f"too few runs: about {needed} are needed for +-{precision:.0%} at 95% confidence "

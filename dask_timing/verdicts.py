@@ -11,8 +11,9 @@ the honest answer: run more.
 from __future__ import annotations
 
 import statistics
-from dataclasses import dataclass
 from typing import Sequence
+
+import msgspec
 
 from .analysis import Group
 from .phases import TOTAL_KEY
@@ -23,8 +24,7 @@ BOOTSTRAP_SEED = 20261123  # fixed: the same files always give the same verdict
 FASTER, SLOWER, NO_CHANGE = "faster", "slower", "no significant change"
 
 
-@dataclass(frozen=True)
-class Verdict:
+class Verdict(msgspec.Struct, frozen=True):
     """One metric of one configuration, baseline against new."""
 
     label: str

@@ -9,7 +9,8 @@ import statistics
 import pytest
 from conftest import ANALYZER, read_json, run_tool
 
-from dask_timing.result import RunResult, from_json
+from dask_timing.analysis import expand
+from dask_timing.result import RunResult, TimedRun, from_json, load_result
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -181,3 +182,67 @@ def test_round_trip_of_the_result_model():
     document = make_result("distributed", 3, [1.0, 0.1, 2.0, 0.01])
     result = from_json(json.loads(json.dumps(document)))
     assert result.to_json() == document
+
+
+def test_every_field_survives_a_file_and_the_timed_part_reads_the_same(tmp_path):
+    """A result with every field set reads back whole, and its timed part alone agrees with it."""
+    result = RunResult(
+        kind="distributed", config={"n_workers": 2, "cluster_kwargs": {"b": [1, {"c": None}], "a": 1}},
+        options={"warmup": True, "timeout": 5.0}, command_line=["python", "tool.py"],
+        environment={"host": "h", "packages": {"dask": "1"}}, run_id="f" * 32, timestamp="2026-01-02T03:04:05Z",
+        status="failed", error="timed out", phases={"scheduler_start": 1.0, "client_connect": 0.5},
+        total_time=None, teardown_time=0.25, after_ready={"batch_10_tasks": 0.125},
+        before_start={"interpreter_and_imports": 0.75},
+        arrivals={"requested_at": 1.5, "first_worker": 0.5, "half_workers": 0.5, "all_workers": None},
+        probes={"latency": {"median_seconds": 0.01}}, memory_samples={"seconds": [0.0], "bytes": [1]},
+        versions={"client": {"dask": "1"}}, jobs=[{"job_id": "7"}],
+        workers=[{"name": "0", "arrival_time": 2.0}], scheduler={"address": "tcp://127.0.0.1:1"},
+        measurement={"clock": "time.perf_counter"},
+    )
+    path = tmp_path / "run.json"
+    write(path, result.to_json())
+    assert load_result(str(path)) == result
+    timed = load_result(str(path), TimedRun)
+    assert type(timed) is TimedRun and not hasattr(timed, "environment")
+    assert timed.metrics() == result.metrics() == {
+        "scheduler_start_time": 1.0, "client_connect_time": 0.5, "first_worker_time": 0.5,
+        "half_workers_time": 0.5, "interpreter_and_imports_time": 0.75, "batch_10_tasks_time": 0.125,
+        "teardown_time": 0.25,
+    }
+    assert (timed.warmup, timed.ok, timed.config) == (True, False, result.config)
+
+
+@pytest.mark.parametrize("change, reason", [
+    ({"total_time": "fast"}, "malformed result"),
+    ({"phases": [1.0]}, "malformed result"),
+    ({"phases": {"first_task": True}}, "malformed result"),
+    ({"config": None}, "malformed result"),
+    ({"schema_version": 99}, "schema version 99 is newer than this tool reads"),
+])
+def test_a_result_of_the_wrong_shape_is_skipped_with_its_reason(tmp_path, change, reason):
+    write(tmp_path / "good.json", make_result("local", 2, [1.0, 0.1, 0.5, 0.01]))
+    bad = make_result("local", 2, [1.0, 0.1, 0.5, 0.01])
+    bad.update(change)
+    write(tmp_path / "bad.json", bad)
+    completed = run_tool([ANALYZER, str(tmp_path / "*.json")])
+    assert completed.returncode == 0, completed.stderr
+    assert re.search(rf"warning: skipped \S*bad\.json: {reason}", completed.stderr), completed.stderr
+    assert "Loaded 1 result file(s), skipped 1 unusable file(s)" in completed.stdout
+
+
+def test_patterns_match_what_glob_matches(tmp_path, monkeypatch):
+    """The one-listing path for folder/*.json agrees with glob: no hidden files, no directories."""
+    import glob
+
+    for name in ("a.json", "b.json", ".hidden.json", "c.txt", "[x].json"):
+        (tmp_path / name).write_text("{}")
+    (tmp_path / "folder.json").mkdir()
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "d.json").write_text("{}")
+    monkeypatch.chdir(tmp_path)
+    for pattern in ("*.json", str(tmp_path / "*.json"), str(tmp_path / "?.json"), ".*.json",
+                    str(tmp_path / "*" / "*.json"), str(tmp_path / "**" / "*.json"), "sub/*.json",
+                    str(tmp_path / "[ab].json"), str(tmp_path / "a.json")):
+        expected = sorted(path for path in glob.glob(pattern, recursive=True) if not path.endswith("folder.json"))
+        assert expand([pattern]) == (expected, []), pattern
+    assert expand([str(tmp_path)]) == (sorted(str(tmp_path / name) for name in ("a.json", "b.json", "[x].json")), [])
