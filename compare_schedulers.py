@@ -6,7 +6,9 @@ Run ``python compare_schedulers.py --help`` for the options.
 
 import sys
 
-from dask_timing.schedulers import main
-
 if __name__ == "__main__":
+    # Not at the top: spawned worker processes import this script again, and must
+    # not pay for the tool's modules while they are being timed.
+    from dask_timing.schedulers import main
+
     sys.exit(main())

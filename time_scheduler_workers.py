@@ -6,7 +6,9 @@ Run ``python time_scheduler_workers.py --help`` for the options.
 
 import sys
 
-from dask_timing.timing_tool import main_distributed
-
 if __name__ == "__main__":
+    # Not at the top: spawned worker processes import this script again, and must
+    # not pay for the tool's modules while they are being timed.
+    from dask_timing.timing_tool import main_distributed
+
     sys.exit(main_distributed())

@@ -28,7 +28,8 @@ import sys
 import tempfile
 import time
 
-REPOSITORY = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from installed import REPOSITORY, compile_package
+
 sys.path.insert(0, REPOSITORY)
 
 from dask_timing.result import RunResult, load_result, write_json  # noqa: E402
@@ -106,6 +107,7 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=10_000)
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
+    compile_package()
     generator = random.Random(7)
     with tempfile.TemporaryDirectory() as folder:
         template = real_result(folder)

@@ -19,7 +19,8 @@ import subprocess
 import sys
 import tempfile
 
-REPOSITORY = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from installed import REPOSITORY
+
 TOOLS = {
     "local (time_local_cluster.py -w 4)": ["time_local_cluster.py", "--workers", "4"],
     "distributed (time_scheduler_workers.py -w 2)": ["time_scheduler_workers.py", "--workers", "2", "--batch", "0"],

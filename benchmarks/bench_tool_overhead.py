@@ -24,7 +24,7 @@ import sys
 import tempfile
 import time
 
-REPOSITORY = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from installed import REPOSITORY, compile_package
 
 MINIMAL_SCRIPT = """
 import asyncio, operator
@@ -47,7 +47,8 @@ asyncio.run(main())
 
 def wall_time(command: list[str]) -> float:
     started = time.perf_counter()
-    subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=REPOSITORY)
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=REPOSITORY,
+                   timeout=300)
     return time.perf_counter() - started
 
 
@@ -89,6 +90,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=5, help="runs of each measurement (default: 5)")
     args = parser.parse_args()
+    compile_package()
     overhead(args.repeats)
     teardown(max(1, args.repeats // 2))
 

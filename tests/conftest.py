@@ -15,6 +15,7 @@ REPOSITORY = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LOCAL_TOOL = os.path.join(REPOSITORY, "time_local_cluster.py")
 DISTRIBUTED_TOOL = os.path.join(REPOSITORY, "time_scheduler_workers.py")
 ANALYZER = os.path.join(REPOSITORY, "analyze_results.py")
+COMPARE_SCHEDULERS = os.path.join(REPOSITORY, "compare_schedulers.py")
 STUDY = os.path.join(REPOSITORY, "run_timing_study.sh")
 DASK_PROCESS_MARKERS = ("distributed.cli", "multiprocessing.spawn", "multiprocessing.forkserver", "distributed.nanny")
 

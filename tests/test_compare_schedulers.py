@@ -10,11 +10,11 @@ import sys
 
 import psutil
 import pytest
-from conftest import ANALYZER, REPOSITORY, run_tool, wait_until_gone
+from conftest import ANALYZER, run_tool, wait_until_gone
+from conftest import COMPARE_SCHEDULERS as TOOL
 
 from dask_timing.result import KIND_SCHEDULERS, load_result
 
-TOOL = os.path.join(REPOSITORY, "compare_schedulers.py")
 
 pytestmark = pytest.mark.timeout(180)
 

@@ -9,7 +9,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import DISTRIBUTED_TOOL, LOCAL_TOOL, read_json, run_tool, wait_until_gone
+from conftest import COMPARE_SCHEDULERS, DISTRIBUTED_TOOL, LOCAL_TOOL, read_json, run_tool, wait_until_gone
 
 from dask_timing.result import SCHEMA_VERSION
 
@@ -214,3 +214,14 @@ def test_killed_driver_takes_its_processes_along(tmp_path):
     tool.wait(10)
     assert family
     assert wait_until_gone(family, timeout=15) == set()
+
+
+@pytest.mark.parametrize("script", [LOCAL_TOOL, DISTRIBUTED_TOOL, COMPARE_SCHEDULERS])
+def test_spawned_workers_do_not_import_the_tool(script):
+    """A spawned worker process runs the parent's script as __mp_main__; the tool must stay out of it,
+    or every worker would pay for importing it while its startup is being timed."""
+    code = ("import runpy, sys; runpy.run_path(sys.argv[1], run_name='__mp_main__'); "
+            "print(sorted(name for name in sys.modules if name.startswith('dask_timing')))")
+    completed = subprocess.run([sys.executable, "-c", code, script], capture_output=True, text=True, timeout=60)
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout.strip() == "[]"
