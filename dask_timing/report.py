@@ -37,7 +37,7 @@ def _write_warnings(group: Group, write: Write, precision: float) -> None:
     if not ordered:
         return
     totals = [total for _, total in ordered]
-    summary = group.summaries()[phases.TOTAL_KEY]  # the same values, in another order
+    summary = total_summary(group)  # of the same values, in another order
     for index in outlier_indices(totals, summary):
         write(f"  outlier (modified Z-score over 3.5): total_time {totals[index]:.4f} seconds in {ordered[index][0]}")
     for warning in warnings_for(totals, precision, summary):
