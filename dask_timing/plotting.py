@@ -25,6 +25,16 @@ def legend(axes, **options) -> None:
         axes.legend(**options)
 
 
+def finish_line_plot(figure, axes, path: str, xlabel: str, ylabel: str, title: str) -> str:
+    """The shared look of the line and point plots: labels, a light grid, a small legend; then save."""
+    axes.set_xlabel(xlabel)
+    axes.set_ylabel(ylabel)
+    axes.set_title(title)
+    axes.grid(True, alpha=0.3)
+    legend(axes, fontsize="small")
+    return save(figure, path)
+
+
 def pyplot():
     import matplotlib
 
@@ -110,13 +120,10 @@ def plot_arrivals(groups: list[Group], path: str) -> str:
                           label=f"{group.label} (n={len(per_run)})")
         axes.fill_betweenx(ranks, [min(values) for values in kth], [max(values) for values in kth],
                            step="pre", alpha=0.2, color=line.get_color())
-    axes.set_xlabel("seconds since the workers were requested")
-    axes.set_ylabel("workers registered with the scheduler")
-    axes.set_title("Worker arrival (median over runs; band: fastest to slowest run)")
     axes.yaxis.get_major_locator().set_params(integer=True)
-    axes.grid(True, alpha=0.3)
-    legend(axes, fontsize="small")
-    return save(figure, path)
+    return finish_line_plot(figure, axes, path, "seconds since the workers were requested",
+                            "workers registered with the scheduler",
+                            "Worker arrival (median over runs; band: fastest to slowest run)")
 
 
 def plot_memory(groups: list[Group], path: str) -> str:
@@ -129,12 +136,8 @@ def plot_memory(groups: list[Group], path: str) -> str:
         for number, samples in enumerate(sampled):
             axes.plot([t for t, _ in samples], [size / 2**30 for _, size in samples], color=colors(index % 10),
                       alpha=0.7, label=f"{group.label} (n={len(sampled)})" if number == 0 else None)
-    axes.set_xlabel("seconds since the start of the run")
-    axes.set_ylabel("cluster process memory (GiB)")
-    axes.set_title("Cluster memory over the run (one line per run)")
-    axes.grid(True, alpha=0.3)
-    legend(axes, fontsize="small")
-    return save(figure, path)
+    return finish_line_plot(figure, axes, path, "seconds since the start of the run", "cluster process memory (GiB)",
+                            "Cluster memory over the run (one line per run)")
 
 
 def plot_scaling(groups: list[Group], path: str) -> str:
@@ -152,12 +155,8 @@ def plot_scaling(groups: list[Group], path: str) -> str:
             ends = [min(workers), max(workers)]
             axes.plot(ends, [fit.intercept + fit.slope * n for n in ends], "--", color=points[0].get_color(),
                       label=f"fit: {fit.intercept:.3f} s + {fit.slope:.3f} s x workers (R²={fit.r_squared:.2f})")
-    axes.set_xlabel("workers")
-    axes.set_ylabel("total time to ready (seconds; median, error bar 1 stddev)")
-    axes.set_title("Startup scaling: fixed cost + cost per worker")
-    axes.grid(True, alpha=0.3)
-    legend(axes, fontsize="small")
-    return save(figure, path)
+    return finish_line_plot(figure, axes, path, "workers", "total time to ready (seconds; median, error bar 1 stddev)",
+                            "Startup scaling: fixed cost + cost per worker")
 
 
 def plot_weak_scaling(groups: list[Group], path: str) -> str:
@@ -169,13 +168,9 @@ def plot_weak_scaling(groups: list[Group], path: str) -> str:
         if efficiency:
             axes.plot([w for w, _, _ in efficiency], [e for _, _, e in efficiency], "o-", label=family_label(family))
     axes.axhline(1.0, color="gray", linestyle="--", label="ideal")
-    axes.set_xlabel("workers (work per worker fixed)")
-    axes.set_ylabel("efficiency E(n) = T(n0) / T(n)")
     axes.set_ylim(0, 1.2)
-    axes.set_title("Weak scaling (weak-array workload)")
-    axes.grid(True, alpha=0.3)
-    legend(axes, fontsize="small")
-    return save(figure, path)
+    return finish_line_plot(figure, axes, path, "workers (work per worker fixed)", "efficiency E(n) = T(n0) / T(n)",
+                            "Weak scaling (weak-array workload)")
 
 
 def plot_all(groups: list[Group], folder: str, tag: str = "") -> list[str]:
