@@ -26,6 +26,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 from installed import REPOSITORY, compile_package
@@ -83,14 +84,18 @@ def legacy_document(index: int, generator: random.Random) -> dict:
 
 ANALYZER = os.path.join(REPOSITORY, "analyze_results.py")
 PLAIN_SUMMARY = os.path.join(REPOSITORY, "benchmarks", "plain_summary.py")
+MEASURE_TIMEOUT = 120  # seconds; a summary that takes longer has failed the goal anyway
 
 
 def measure(script: str, pattern: str) -> tuple[float, float]:
     """Wall seconds and peak resident MB of a script's text summary of the files."""
     started = time.perf_counter()
     child = subprocess.Popen([sys.executable, script, pattern], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    watchdog = threading.Timer(MEASURE_TIMEOUT, child.kill)  # os.wait4 (for the peak memory) has no timeout
+    watchdog.start()
     _, status, usage = os.wait4(child.pid, 0)
     seconds = time.perf_counter() - started
+    watchdog.cancel()
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"{os.path.basename(script)} failed")
     return seconds, usage.ru_maxrss / 1024
@@ -98,7 +103,7 @@ def measure(script: str, pattern: str) -> tuple[float, float]:
 
 def interpreter_start() -> float:
     started = time.perf_counter()
-    subprocess.run([sys.executable, "-c", "pass"], check=True)
+    subprocess.run([sys.executable, "-c", "pass"], check=True, timeout=MEASURE_TIMEOUT)
     return time.perf_counter() - started
 
 
