@@ -6,7 +6,6 @@ Run ``python analyze_results.py --help`` for the options.
 
 import sys
 
-from dask_timing.analyze_tool import main
-
-if __name__ == "__main__":
-    sys.exit(main())
+if __name__ == "__main__":  # spawned workers import this script again: they must load nothing
+    from dask_timing.entry import run_script
+    sys.exit(run_script("analyze"))

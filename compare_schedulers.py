@@ -6,9 +6,6 @@ Run ``python compare_schedulers.py --help`` for the options.
 
 import sys
 
-if __name__ == "__main__":
-    # Not at the top: spawned worker processes import this script again, and must
-    # not pay for the tool's modules while they are being timed.
-    from dask_timing.schedulers import main
-
-    sys.exit(main())
+if __name__ == "__main__":  # spawned workers import this script again: they must load nothing
+    from dask_timing.entry import run_script
+    sys.exit(run_script("schedulers"))

@@ -5,9 +5,8 @@
 #   ./run_timing_study.sh --type local --workers 4 --runs 5 --output-dir results_dir
 #   ./run_timing_study.sh --help
 #
-# Options are checked, runs are launched and statistics computed by the
-# dask_timing.study module next to this script; set PYTHON to choose the
-# interpreter (default: python3).
+# The same as `dask-timing study`; set PYTHON to choose the interpreter
+# (default: python3).
 set -u
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 python="${PYTHON:-python3}"
@@ -16,4 +15,4 @@ if ! command -v "$python" >/dev/null 2>&1; then
     exit 2
 fi
 export PYTHONPATH="$here${PYTHONPATH:+:$PYTHONPATH}"
-exec "$python" -m dask_timing.study "$@"
+exec "$python" -c 'import sys; from dask_timing.entry import run_script; sys.exit(run_script("study"))' "$@"

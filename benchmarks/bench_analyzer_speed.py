@@ -33,7 +33,9 @@ from installed import REPOSITORY, compile_package
 
 sys.path.insert(0, REPOSITORY)
 
-from dask_timing.result import RunResult, load_result, write_json  # noqa: E402
+from dask_timing.record.schema import RunResult  # noqa: E402
+from dask_timing.record.load import load_result
+from dask_timing.record.files import write_json
 
 WORKER_COUNTS = (1, 2, 4, 8)
 

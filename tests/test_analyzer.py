@@ -9,8 +9,9 @@ import statistics
 import pytest
 from conftest import ANALYZER, read_json, run_tool
 
-from dask_timing.analysis import expand
-from dask_timing.result import RunResult, TimedRun, from_json, load_result
+from dask_timing.analysis.load import expand
+from dask_timing.record.schema import RunResult, TimedRun
+from dask_timing.record.load import from_json, load_result
 
 pytestmark = pytest.mark.timeout(120)
 

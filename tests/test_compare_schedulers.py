@@ -13,7 +13,8 @@ import pytest
 from conftest import ANALYZER, run_tool, wait_until_gone
 from conftest import COMPARE_SCHEDULERS as TOOL
 
-from dask_timing.result import KIND_SCHEDULERS, load_result
+from dask_timing.record.schema import KIND_SCHEDULERS
+from dask_timing.record.load import load_result
 
 
 pytestmark = pytest.mark.timeout(180)

@@ -7,7 +7,7 @@ import time
 import pytest
 from conftest import is_alive
 
-from dask_timing.processes import ManagedProcess, terminate
+from dask_timing.deploy.managed import ManagedProcess, terminate
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -12,7 +12,7 @@ import time
 import pytest
 from conftest import DISTRIBUTED_TOOL, STUDY, read_json, run_tool
 
-from dask_timing.processes import ManagedProcess, terminate
+from dask_timing.deploy.managed import ManagedProcess, terminate
 
 pytestmark = [pytest.mark.timeout(240), pytest.mark.usefixtures("no_leftovers")]
 

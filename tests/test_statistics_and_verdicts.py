@@ -14,11 +14,11 @@ import pytest
 from conftest import ANALYZER, run_tool
 from scipy import stats as scipy_stats
 
-from dask_timing.analysis import Group
-from dask_timing.result import RunResult
-from dask_timing.scaling import fit_scaling
-from dask_timing.stats import outlier_indices, runs_needed, summarize, t_quantile_975, warnings_for
-from dask_timing.verdicts import FASTER, NO_CHANGE, SLOWER, judge
+from dask_timing.analysis.groups import Group
+from dask_timing.record.schema import RunResult
+from dask_timing.analysis.scaling import fit_scaling
+from dask_timing.analysis.stats import outlier_indices, runs_needed, summarize, t_quantile_975, warnings_for
+from dask_timing.analysis.verdicts import FASTER, NO_CHANGE, SLOWER, judge
 
 pytestmark = pytest.mark.timeout(120)
 

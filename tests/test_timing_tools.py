@@ -11,7 +11,7 @@ import sys
 import pytest
 from conftest import COMPARE_SCHEDULERS, DISTRIBUTED_TOOL, LOCAL_TOOL, read_json, run_tool, wait_until_gone
 
-from dask_timing.result import SCHEMA_VERSION
+from dask_timing.record.schema import SCHEMA_VERSION
 
 LOCAL_PHASES = ["cluster_init", "client_connect", "wait_for_workers", "first_task"]
 DISTRIBUTED_PHASES = ["scheduler_start", "client_connect", "workers_start", "first_task"]

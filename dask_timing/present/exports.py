@@ -14,10 +14,10 @@ import os
 import tempfile
 from typing import Any
 
-from .analysis import Group, total_summary, total_times
-from .scaling import families, family_label, fit_scaling, weak_efficiency
-from .stats import Summary
-from .verdicts import Verdict
+from dask_timing.analysis.groups import Group, total_summary, total_times
+from dask_timing.analysis.scaling import families, family_label, fit_scaling, weak_efficiency
+from dask_timing.analysis.stats import Summary
+from dask_timing.analysis.verdicts import Verdict
 
 CSV_FIELDS = ("configuration", "kind", "metric", "unit", "n", "mean", "stddev", "median", "mad", "min", "max",
               "p5", "p95")
@@ -100,7 +100,7 @@ window.addEventListener("load", function () {
 
 def html_page(groups: list[Group], verdicts: list[Verdict] | None, title: str) -> str:
     """The whole analysis on one page: configurations, phases, plots, scaling and verdicts."""
-    from .plotting import plot_all
+    from dask_timing.present.plots import plot_all
 
     sections = [f"<h1>{html.escape(title)}</h1>"]
     environments = {

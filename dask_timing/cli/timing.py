@@ -3,25 +3,27 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import sys
 import tempfile
 from typing import Any
 
-from . import cli, processes
-from .console import RunConsole
-from .deploy import (
-    START_METHODS, ClusterManagerDeployment, Deployment, ExistingClusterDeployment, LocalClusterDeployment,
-    SeparateProcessDeployment, check_cluster_arguments,
-)
-from .result import KIND_DISTRIBUTED, KIND_LOCAL, STATUS_INTERRUPTED, STATUS_OK, RunResult, write_json
-from .environment import process_age
-from .phases import INTERPRETER_AND_IMPORTS
-from .probes import ProbeSettings
-from .runner import Diagnostics, Run, RunPlan
-from .workloads import DEFAULT_CHUNK, WORKLOADS
+from dask_timing.cli import common as cli
+from dask_timing.present.console import RunConsole
+from dask_timing.signals import run_cancellable
+from dask_timing.deploy.base import START_METHODS, Deployment
+from dask_timing.deploy.manager import ClusterManagerDeployment, check_cluster_arguments
+from dask_timing.deploy.existing import ExistingClusterDeployment
+from dask_timing.deploy.local import LocalClusterDeployment
+from dask_timing.deploy.processes import SeparateProcessDeployment
+from dask_timing.record.schema import KIND_DISTRIBUTED, KIND_LOCAL, STATUS_INTERRUPTED, STATUS_OK, RunResult
+from dask_timing.record.files import write_json
+from dask_timing.record.environment import process_age
+from dask_timing.phases import INTERPRETER_AND_IMPORTS
+from dask_timing.measure.probes import ProbeSettings
+from dask_timing.measure.run import Diagnostics, Run, RunPlan
+from dask_timing.measure.workloads import DEFAULT_CHUNK, WORKLOADS
 
 DESCRIPTIONS = {
     KIND_LOCAL: "Time the startup of a Dask LocalCluster (scheduler in this process, "
@@ -78,27 +80,6 @@ def add_cluster_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--tls-key", metavar="PEM", help="client private key for a TLS scheduler")
 
 
-def cluster_kwargs(text: str | None) -> dict[str, Any]:
-    """--cluster-kwargs: a JSON object inline, or the path of a YAML or JSON file."""
-    if text is None:
-        return {}
-    try:
-        if os.path.isfile(text):
-            import yaml  # a dependency of dask
-
-            with open(text, encoding="utf-8") as stream:
-                value = yaml.safe_load(stream)
-        else:
-            value = json.loads(text)
-    except (ValueError, OSError) as error:
-        raise cli.UsageError(f"--cluster-kwargs is neither a JSON object nor a readable YAML/JSON file ({error})") from None
-    except Exception as error:  # noqa: BLE001 - yaml's own errors
-        raise cli.UsageError(f"--cluster-kwargs file is not valid YAML ({error})") from None
-    if not isinstance(value, dict):
-        raise cli.UsageError("--cluster-kwargs must be a mapping of argument names to values")
-    return value
-
-
 def client_security(args: argparse.Namespace) -> Any:
     """distributed's Security for the client when TLS options are given, else None."""
     files = {"tls_ca_file": args.tls_ca_file, "tls_client_cert": args.tls_cert, "tls_client_key": args.tls_key}
@@ -126,7 +107,7 @@ def build_deployment(kind: str, args: argparse.Namespace, workdir: str) -> Deplo
         existing.security = client_security(args)
         return existing
     if args.cluster_class:
-        arguments = cluster_kwargs(args.cluster_kwargs)
+        arguments = cli.parse_cluster_kwargs(args.cluster_kwargs)
         try:
             check_cluster_arguments(args.cluster_class, arguments)
         except ValueError as error:
@@ -134,20 +115,6 @@ def build_deployment(kind: str, args: argparse.Namespace, workdir: str) -> Deplo
         return ClusterManagerDeployment(args.cluster_class, arguments, args.threads, args.host, workdir, **common)
     return SeparateProcessDeployment(args.threads, args.host, workdir, death_timeout=args.timeout,
                                      nanny=args.nanny, **common)
-
-
-def check_output(path: str | None, force: bool, option: str = "--output") -> None:
-    """Refuse, before anything starts, to overwrite a file or write where it can't."""
-    if path is None:
-        return
-    if os.path.isdir(path):
-        raise cli.UsageError(f"{option} {path} is a folder; give a file name")
-    if os.path.exists(path) and not force:
-        raise cli.UsageError(f"{path} already exists; choose another {option} or pass --force to overwrite it")
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    if not os.access(folder, os.W_OK):
-        raise cli.UsageError(f"cannot write to {folder}")
 
 
 def exit_code_for(result: RunResult, signum: int | None) -> int:
@@ -158,12 +125,11 @@ def exit_code_for(result: RunResult, signum: int | None) -> int:
     return cli.EXIT_FAILED
 
 
-def run_tool(kind: str, argv: list[str] | None) -> int:
-    prog = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else kind
+def run_tool(kind: str, argv: list[str] | None, prog: str) -> int:
     args = build_parser(kind, prog).parse_args(argv)
-    check_output(args.output, args.force)
-    check_output(args.performance_report, args.force, "--performance-report")
-    check_output(args.task_stream, args.force, "--task-stream")
+    cli.check_output_file(args.output, args.force)
+    cli.check_output_file(args.performance_report, args.force, "--performance-report")
+    cli.check_output_file(args.task_stream, args.force, "--task-stream")
     if args.task_stream and not args.probes:
         raise cli.UsageError("--task-stream saves the probes' task stream: add --probes")
     cli.require_dask()
@@ -191,7 +157,7 @@ def run_tool(kind: str, argv: list[str] | None) -> int:
                "process_start_resolution": start_resolution}
     run = Run(deployment, plan, options, RunConsole(),
               before_start={INTERPRETER_AND_IMPORTS: interpreter_and_imports})
-    result, signum = cli.run_cancellable(run.execute, on_second_signal=processes.kill_all)
+    result, signum = run_cancellable(run.execute)
     if signum is not None and result.status == STATUS_OK:
         result.status, result.error = STATUS_INTERRUPTED, "interrupted during teardown"
     if args.output:
@@ -207,9 +173,9 @@ def run_tool(kind: str, argv: list[str] | None) -> int:
     return exit_code_for(result, signum)
 
 
-def main_local(argv: list[str] | None = None) -> int:
-    return cli.guarded(lambda args: run_tool(KIND_LOCAL, args))(argv)
+def main_local(argv: list[str] | None, prog: str) -> int:
+    return cli.guarded(lambda args: run_tool(KIND_LOCAL, args, prog), prog)(argv)
 
 
-def main_distributed(argv: list[str] | None = None) -> int:
-    return cli.guarded(lambda args: run_tool(KIND_DISTRIBUTED, args))(argv)
+def main_distributed(argv: list[str] | None, prog: str) -> int:
+    return cli.guarded(lambda args: run_tool(KIND_DISTRIBUTED, args, prog), prog)(argv)

@@ -18,16 +18,19 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Awaitable
 
-from . import phases
-from .arrivals import DETECTION_METHOD, WorkerArrivals
-from .clock import CLOCK_NAME, Timeline
-from .console import RunConsole
-from .deploy import Deployment, DeploymentError
-from .environment import collect_environment, utc_timestamp
-from .probes import ProbeSettings, describe, run_probes
-from .processes import ChildFailed
-from .workloads import DEFAULT_CHUNK, run_workload
-from .result import STATUS_FAILED, STATUS_INTERRUPTED, STATUS_OK, RunResult, arrival_summary
+from dask_timing import phases
+from dask_timing.defaults import DEFAULT_TIMEOUT
+from dask_timing.errors import describe_failure
+from dask_timing.measure.arrivals import DETECTION_METHOD, WorkerArrivals
+from dask_timing.measure.clock import CLOCK_NAME, Timeline
+from dask_timing.present.console import RunConsole
+from dask_timing.deploy.base import Deployment, DeploymentError
+from dask_timing.record.environment import collect_environment, utc_timestamp
+from dask_timing.measure.probes import ProbeSettings, describe, run_probes
+from dask_timing.deploy.managed import ChildFailed
+from dask_timing.measure.workloads import DEFAULT_CHUNK, run_workload
+from dask_timing.record.schema import STATUS_FAILED, STATUS_INTERRUPTED, STATUS_OK, RunResult
+from dask_timing.measure.arrivals import arrival_summary
 
 # Seconds the client gets to close during teardown before it is abandoned.
 CLIENT_CLOSE_TIMEOUT = 5.0
@@ -50,7 +53,7 @@ class RunPlan:
     n_workers: int
     wait_for_workers: bool = True
     batch_size: int = 0
-    timeout: float = 60.0
+    timeout: float = DEFAULT_TIMEOUT
     diagnostics: Diagnostics = Diagnostics()
     workload: str | None = None
     workload_chunk: int = DEFAULT_CHUNK
@@ -68,11 +71,11 @@ class RunPlan:
 
 def describe_with_cause(error: BaseException) -> str:
     """``Type: message``, followed by the root cause Dask wrapped it around, if any."""
-    text = f"{type(error).__name__}: {error}"
+    text = describe_failure(error)
     root = error
     while root.__cause__ is not None:
         root = root.__cause__
-    return text if root is error else f"{text} (caused by {type(root).__name__}: {root})"
+    return text if root is error else f"{text} (caused by {describe_failure(root)})"
 
 
 class RunTimeout(RuntimeError):

@@ -1,30 +1,23 @@
-"""Command-line plumbing shared by every tool: options, validation, signals, exit codes.
+"""Command-line plumbing shared by every command: option types, checks before work, one-line errors.
 
-Bad input gets one line on stderr and exit code 2 before anything starts.
-Ctrl-C, SIGTERM and SIGHUP cancel the run, which then tears its cluster down
-and still writes its result; a second signal kills what is left at once.
+Bad input gets one line on stderr and exit code 2 before anything starts;
+an unexpected failure is one line too, never a traceback.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import sys
-from typing import Any, Awaitable, Callable, NoReturn, TypeVar
+from typing import Any, Callable, NoReturn
 
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_USAGE = 2
-DEFAULT_TIMEOUT = 60.0
-DEFAULT_HOST = "127.0.0.1"
-HANDLED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+from dask_timing.defaults import DEFAULT_HOST, DEFAULT_TIMEOUT
+from dask_timing.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError, describe_failure, signal_exit_code
 
-T = TypeVar("T")
-
-
-class UsageError(Exception):
-    """Bad input, found after argument parsing (e.g. an existing output file)."""
+__all__ = ["DEFAULT_HOST", "DEFAULT_TIMEOUT", "EXIT_FAILED", "EXIT_OK", "EXIT_USAGE", "UsageError",
+           "signal_exit_code"]
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -109,52 +102,12 @@ def one_of(allowed) -> Callable[[str], str]:
     return parse
 
 
-def signal_exit_code(signum: int) -> int:
-    """The shell's convention: 128 + the signal number."""
-    return 128 + signum
-
-
-def run_cancellable(make: Callable[[], Awaitable[T]], on_second_signal: Callable[[], None]) -> tuple[T, int | None]:
-    """Run a coroutine; the first handled signal cancels it, a second one ends the process.
-
-    Returns the coroutine's value and the signal that cancelled it, if any.
-    The coroutine is expected to handle its cancellation (tear down) and return.
-    """
-    import asyncio  # here, not at the top: the analyzer never needs it
-
-    received: list[int] = []
-
-    async def main() -> T:
-        loop = asyncio.get_running_loop()
-        task = asyncio.current_task()
-
-        def on_signal(signum: int) -> None:
-            if received:
-                on_second_signal()
-                os._exit(signal_exit_code(received[0]))
-            received.append(signum)
-            print(f"\nReceived {signal.Signals(signum).name}: stopping and tearing down...", file=sys.stderr, flush=True)
-            task.cancel()
-
-        for signum in HANDLED_SIGNALS:
-            loop.add_signal_handler(signum, on_signal, signum)
-        return await make()
-
-    value = asyncio.run(main())
-    return value, (received[0] if received else None)
-
-
 def require_dask() -> None:
     """Exit with a one-line hint when Dask is not installed."""
     try:
         import distributed  # noqa: F401
     except ImportError as error:
         fail_usage(f"{error.name or 'distributed'} is not installed; run: pip install -r requirements.txt")
-
-
-def describe_failure(error: BaseException) -> str:
-    """A one-line description of an unexpected error."""
-    return f"{type(error).__name__}: {error}"
 
 
 def guarded(main: Callable[[list[str] | None], int], prog: str | None = None) -> Callable[[list[str] | None], int]:
@@ -229,3 +182,49 @@ def add_diagnostic_options(parser: argparse.ArgumentParser) -> None:
 def options_of(args: argparse.Namespace, names: tuple[str, ...]) -> dict[str, Any]:
     """The parsed options that do not change what is measured, for the result file."""
     return {name: getattr(args, name) for name in names}
+
+
+def parse_cluster_kwargs(text: str | None) -> dict[str, Any]:
+    """--cluster-kwargs: a JSON object inline, or the path of a YAML or JSON file."""
+    if text is None:
+        return {}
+    try:
+        if os.path.isfile(text):
+            import yaml  # a dependency of dask
+
+            with open(text, encoding="utf-8") as stream:
+                value = yaml.safe_load(stream)
+        else:
+            value = json.loads(text)
+    except (ValueError, OSError) as error:
+        raise UsageError(f"--cluster-kwargs is neither a JSON object nor a readable YAML/JSON file ({error})") from None
+    except Exception as error:  # noqa: BLE001 - yaml's own errors
+        raise UsageError(f"--cluster-kwargs file is not valid YAML ({error})") from None
+    if not isinstance(value, dict):
+        raise UsageError("--cluster-kwargs must be a mapping of argument names to values")
+    return value
+
+
+def check_output_file(path: str | None, force: bool, option: str = "--output") -> None:
+    """Refuse, before anything starts, to overwrite a file or write where it can't."""
+    if path is None:
+        return
+    if os.path.isdir(path):
+        raise UsageError(f"{option} {path} is a folder; give a file name")
+    if os.path.exists(path) and not force:
+        raise UsageError(f"{path} already exists; choose another {option} or pass --force to overwrite it")
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    if not os.access(folder, os.W_OK):
+        raise UsageError(f"cannot write to {folder}")
+
+
+def check_output_dir(path: str) -> None:
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise UsageError(f"--output-dir {path} is a file; give a folder")
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError as error:
+        raise UsageError(f"cannot create --output-dir {path}: {error.strerror}") from None
+    if not os.access(path, os.W_OK):
+        raise UsageError(f"cannot write to --output-dir {path}")

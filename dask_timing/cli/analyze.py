@@ -6,11 +6,13 @@ import gc
 import os
 import sys
 
-from . import cli
-from .analysis import Group, group_results, load, summary_document
-from .report import write_analysis, write_comparison, write_scaling, write_verdicts
-from .result import RunResult, TimedRun, write_json, write_text
-from .stats import DEFAULT_PRECISION
+from dask_timing.cli import common as cli
+from dask_timing.analysis.groups import Group, group_results
+from dask_timing.analysis.load import load
+from dask_timing.present.analysis import present
+from dask_timing.present.report import write_verdicts
+from dask_timing.record.schema import RunResult, TimedRun
+from dask_timing.record.files import write_text
 
 # Plots, exports and verdicts are imported when asked for: the text summary of
 # 10,000 files should not wait for modules it does not use.
@@ -54,34 +56,7 @@ def build_parser(prog: str) -> cli.OneLineParser:
     return parser
 
 
-def present(
-    groups: list[Group],
-    n_results: int,
-    compare: bool,
-    plot_dir: str | None,
-    summary_path: str | None,
-    plot_tag: str = "",
-    precision: float = DEFAULT_PRECISION,
-) -> None:
-    """Print the analysis, and save the summary and plots if asked."""
-    write_analysis(groups, n_results, print, precision)
-    write_scaling(groups, print)
-    if compare:
-        write_comparison(groups, print)
-    if summary_path:
-        from .environment import utc_timestamp
-
-        write_json(summary_path, summary_document(groups, utc_timestamp()))
-        print(f"✓ Summary saved to: {summary_path}")
-    if plot_dir is not None:
-        from .plotting import plot_all
-
-        for path in plot_all(groups, plot_dir, plot_tag):
-            print(f"✓ Plot saved to: {path}")
-
-
-def run(argv: list[str] | None) -> int:
-    prog = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "analyze_results.py"
+def run(argv: list[str] | None, prog: str) -> int:
     args = build_parser(prog).parse_args(argv)
     if args.fail_if_slower is not None and not args.baseline:
         raise cli.UsageError("--fail-if-slower needs --baseline PATTERN to compare against")
@@ -122,7 +97,7 @@ def run(argv: list[str] | None) -> int:
 
 def export(args, groups: list[Group], verdicts) -> None:
     """The files asked for with --csv, --markdown and --html."""
-    from .exports import csv_text, html_page, markdown_text
+    from dask_timing.present.exports import csv_text, html_page, markdown_text
 
     if args.csv:
         write_text(args.csv, csv_text(groups))
@@ -137,7 +112,7 @@ def export(args, groups: list[Group], verdicts) -> None:
 
 def judge_against_baseline(prog: str, args, groups: list[Group]) -> tuple[list, int]:
     """Print the verdicts against the baseline; fail only on a significant, large slowdown."""
-    from .verdicts import compare, gate_failures
+    from dask_timing.analysis.verdicts import compare, gate_failures
 
     baseline = load(args.baseline, TimedRun)
     for path, reason in baseline.skipped:
@@ -161,9 +136,9 @@ def judge_against_baseline(prog: str, args, groups: list[Group]) -> tuple[list, 
     return verdicts, cli.EXIT_OK
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None, prog: str) -> int:
     # Thousands of runs make hundreds of thousands of small objects and no reference
     # cycles; at its default threshold the cycle collector would walk them again and
     # again. Raised as mypy raises it, for the same reason.
     gc.set_threshold(200_000, 30, 30)
-    return cli.guarded(run)(argv)
+    return cli.guarded(lambda args: run(args, prog), prog)(argv)

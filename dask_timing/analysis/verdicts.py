@@ -15,8 +15,8 @@ from typing import Sequence
 
 import msgspec
 
-from .analysis import Group
-from .phases import TOTAL_KEY
+from dask_timing.analysis.groups import Group
+from dask_timing.phases import TOTAL_KEY
 
 SIGNIFICANCE = 0.05
 BOOTSTRAP_RESAMPLES = 4000

@@ -22,7 +22,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from .stats import percentile
+from dask_timing.analysis.stats import percentile
 
 # Dask's documentation: about 200 us (threaded scheduler) to 1 ms (distributed)
 # of overhead per task, and a scheduler handling about 4,000 tasks per second.

@@ -5,9 +5,9 @@ from __future__ import annotations
 import sys
 from typing import Any, TextIO
 
-from . import phases
-from .phases import Phase
-from .result import RunResult
+from dask_timing import phases
+from dask_timing.phases import Phase
+from dask_timing.record.schema import RunResult
 
 RULE = "=" * 60
 THIN_RULE = "-" * 60

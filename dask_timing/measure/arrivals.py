@@ -19,7 +19,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from .clock import Timeline
+from dask_timing.measure.clock import Timeline
 
 SCHEDULER_TOPIC = "all"
 DETECTION_METHOD = "scheduler add-worker events (pushed, no polling)"
@@ -98,3 +98,23 @@ class WorkerArrivals:
     def ordered(self) -> list[Arrival]:
         """Arrivals in the order the scheduler registered them."""
         return sorted(self.arrivals.values(), key=lambda arrival: arrival.scheduler_time)
+
+
+def arrival_summary(workers: list[dict[str, Any]], requested_at: float | None, n_workers: int) -> dict[str, Any] | None:
+    """When the first worker, half of them and all of them had registered.
+
+    Seconds after the workers were requested, from the scheduler's stamps; a
+    milestone not reached is None.
+    """
+    if requested_at is None:
+        return None
+    times = sorted(worker["arrival_time"] - requested_at for worker in workers if worker.get("arrival_time") is not None)
+    reached = {
+        "first_worker": 1,
+        "half_workers": (n_workers + 1) // 2,
+        "all_workers": n_workers,
+    }
+    summary: dict[str, Any] = {"requested_at": requested_at}
+    for name, count in reached.items():
+        summary[name] = times[count - 1] if len(times) >= count else None
+    return summary

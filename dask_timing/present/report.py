@@ -5,12 +5,12 @@ from __future__ import annotations
 import statistics
 from typing import Callable, Iterable
 
-from . import phases
-from .analysis import Group, total_summary, total_times
-from .result import KIND_SCHEDULERS
-from .scaling import families, family_label, fit_scaling, weak_efficiency
-from .verdicts import Verdict
-from .stats import DEFAULT_PRECISION, Summary, outlier_indices, warnings_for
+from dask_timing import phases
+from dask_timing.analysis.groups import Group, total_summary, total_times
+from dask_timing.record.schema import KIND_SCHEDULERS
+from dask_timing.analysis.scaling import families, family_label, fit_scaling, weak_efficiency
+from dask_timing.analysis.verdicts import Verdict
+from dask_timing.analysis.stats import DEFAULT_PRECISION, Summary, outlier_indices, warnings_for
 
 WIDE_RULE = "=" * 70
 WIDE_THIN_RULE = "-" * 70

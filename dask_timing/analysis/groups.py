@@ -1,29 +1,20 @@
-"""Loading result files and grouping them by configuration.
+"""Grouping runs by configuration: never pooled across configurations.
 
 Results are grouped by the full configuration (kind, workers, threads and every
-other recorded setting), never pooled across configurations.  Files that are
-not usable results are skipped with the reason, and study summaries written by
-the wrapper are recognised and left out quietly.
+other recorded setting); each group names itself by what sets it apart.
 """
 
 from __future__ import annotations
 
-import fnmatch
-import glob
-import os
-import re
 from functools import cached_property
 from typing import Any, Iterable
 
 import msgspec
 
-from . import phases
-from .phases import TOTAL_KEY
-from .result import (
-    LEGACY_SCHEMA_VERSION, RESULT_DOCUMENT, SCHEMA_VERSION, SUMMARY_DOCUMENT, ResultFileError, RunResult, SummaryFile,
-    TimedRun, load_result, metric_columns,
-)
-from .stats import Summary, summarize
+from dask_timing import phases
+from dask_timing.phases import TOTAL_KEY
+from dask_timing.record.schema import LEGACY_SCHEMA_VERSION, RESULT_DOCUMENT, SCHEMA_VERSION, SUMMARY_DOCUMENT, TimedRun, metric_columns
+from dask_timing.analysis.stats import Summary, summarize
 
 # Settings named in every label, in this order; others are named only when they differ.
 LABEL_KEYS = ("n_workers", "threads_per_worker")
@@ -35,86 +26,6 @@ SETTING_NAMES = {
     "nanny": "nanny",
     "host": "host",
 }
-
-
-class LoadedResults(msgspec.Struct):
-    """What a set of glob patterns yielded."""
-
-    results: list[tuple[str, TimedRun]] = []
-    skipped: list[tuple[str, str]] = []
-    summaries: list[str] = []
-    empty_patterns: list[str] = []
-
-
-def expand(patterns: Iterable[str]) -> tuple[list[str], list[str]]:
-    """Paths matched by the patterns (a folder means its *.json), and patterns matching nothing."""
-    paths: list[str] = []
-    empty: list[str] = []
-    for pattern in patterns:
-        if os.path.isdir(pattern):
-            pattern = os.path.join(pattern, "*.json")
-        matched = sorted(_matching_files(pattern))
-        if not matched:
-            empty.append(pattern)
-        paths.extend(matched)
-    return list(dict.fromkeys(paths)), empty
-
-
-def _matching_files(pattern: str) -> list[str]:
-    """Files matching a glob pattern (directories named like results are left out).
-
-    The everyday pattern, ``folder/*.json``, is answered from one directory
-    listing whose entries already say whether they are files; other patterns
-    go through ``glob``, which checks each match with a system call of its own.
-    """
-    folder, name = os.path.split(pattern)
-    if _has_wildcard(folder) or not _has_wildcard(name) or "**" in name:
-        return [path for path in glob.glob(pattern, recursive=True) if os.path.isfile(path)]
-    matches = re.compile(fnmatch.translate(name)).match
-    hidden_too = name.startswith(".")  # as glob: a leading dot is matched only by a leading dot
-    try:
-        with os.scandir(folder or os.curdir) as entries:
-            return [
-                entry.path if folder else entry.name for entry in entries
-                if matches(entry.name) and (hidden_too or not entry.name.startswith(".")) and entry.is_file()
-            ]
-    except OSError:
-        return []
-
-
-def _has_wildcard(text: str) -> bool:
-    return any(character in text for character in "*?[")
-
-
-def _read(paths: list[str], model: type[TimedRun]) -> list[tuple[str, str, Any]]:
-    """(path, 'result' | 'summary' | 'skipped', the run or the reason) for each file."""
-    outcomes: list[tuple[str, str, Any]] = []
-    for path in paths:
-        try:
-            outcomes.append((path, "result", load_result(path, model)))
-        except SummaryFile:
-            outcomes.append((path, "summary", None))
-        except ResultFileError as error:
-            outcomes.append((path, "skipped", str(error)))
-    return outcomes
-
-
-def load(patterns: Iterable[str], model: type[TimedRun] = RunResult) -> LoadedResults:
-    """Read every file the patterns match; keep results, note the rest and why.
-
-    ``model=TimedRun`` reads only what statistics need (enough for every text
-    output); plots and the HTML report need the whole ``RunResult``.
-    """
-    paths, empty = expand(patterns)
-    loaded = LoadedResults(empty_patterns=empty)
-    for path, outcome, payload in _read(paths, model):
-        if outcome == "result":
-            loaded.results.append((path, payload))
-        elif outcome == "summary":
-            loaded.summaries.append(path)
-        else:
-            loaded.skipped.append((path, payload))
-    return loaded
 
 
 def configuration_key(result: TimedRun, leave_out: tuple[str, ...] = ()) -> tuple[str, bytes]:
@@ -290,5 +201,3 @@ def summary_document(groups: list[Group], created: str) -> dict[str, Any]:
         "describes": RESULT_DOCUMENT,
         "configurations": [group.to_json() for group in groups],
     }
-
-

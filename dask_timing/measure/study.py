@@ -1,7 +1,7 @@
 """A timing study: runs of one or more configurations, each run in a fresh process.
 
-``run_timing_study.sh`` is a thin shell entry point to this module.  Every
-option is checked before the first run.  Lists on any axis (``--workers
+The command line (``cli.study``, ``run_timing_study.sh``) checks every option
+before the first run.  Lists on any axis (``--workers
 1,2,4``) make a sweep; runs are interleaved (every configuration once, then
 again) so drift on a shared machine spreads evenly.  A failed run is counted
 and the study goes on; files are never overwritten (each study has its own id
@@ -11,45 +11,41 @@ an interrupted study; the statistics are saved beside the results.
 
 from __future__ import annotations
 
-import argparse
 import itertools
 import json
 import os
-import signal
+import shlex
 import subprocess
 import sys
 import time
-import uuid
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
-from . import cli
-from .analysis import group_results, load
-from .analyze_tool import present
-from .deploy import START_METHODS, check_cluster_arguments
-from .environment import utc_timestamp
-from .processes import ManagedProcess, terminate
-from .report import write_comparison
-from .result import (
-    KIND_DISTRIBUTED, KIND_LOCAL, SCHEMA_VERSION, STUDY_DOCUMENT, STATUS_INTERRUPTED, ResultFileError,
-    load_result, unused_path, write_json,
+import dask_timing
+from dask_timing.defaults import DEFAULT_TIMEOUT
+from dask_timing.analysis.groups import group_results
+from dask_timing.analysis.load import load
+from dask_timing.deploy.managed import ManagedProcess, terminate
+from dask_timing.deploy.manager import check_cluster_arguments
+from dask_timing.errors import EXIT_FAILED, EXIT_OK, UsageError, signal_exit_code
+from dask_timing.measure.workloads import DEFAULT_CHUNK
+from dask_timing.present.analysis import present
+from dask_timing.present.report import write_comparison
+from dask_timing.record.environment import utc_timestamp
+from dask_timing.record.files import unused_path
+from dask_timing.record.load import ResultFileError, load_result
+from dask_timing.record.schema import (
+    KIND_DISTRIBUTED, KIND_LOCAL, SCHEMA_VERSION, STATUS_INTERRUPTED, STUDY_DOCUMENT, new_study_id,
 )
-from .timing_tool import cluster_kwargs
-from .workloads import DEFAULT_CHUNK, WORKLOADS
 
-PROG = "run_timing_study.sh"
-REPOSITORY = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TYPE_SLURM = "slurm"  # dask-jobqueue's SLURMCluster on the Slurm this machine submits to
 TYPE_CLUSTER = "cluster"  # any cluster manager given with --cluster-class
 MANAGED_TYPES = (TYPE_SLURM, TYPE_CLUSTER)
 STUDY_TYPES = (KIND_LOCAL, KIND_DISTRIBUTED, *MANAGED_TYPES)
-SCRIPTS = {
-    KIND_LOCAL: os.path.join(REPOSITORY, "time_local_cluster.py"),
-    KIND_DISTRIBUTED: os.path.join(REPOSITORY, "time_scheduler_workers.py"),
-    TYPE_SLURM: os.path.join(REPOSITORY, "time_scheduler_workers.py"),
-    TYPE_CLUSTER: os.path.join(REPOSITORY, "time_scheduler_workers.py"),
-}
+# The command that times one run of each study type: ``python -m dask_timing COMMAND``.
+RUN_COMMANDS = {KIND_LOCAL: "local", KIND_DISTRIBUTED: "processes", TYPE_SLURM: "processes", TYPE_CLUSTER: "processes"}
+# Where the package lives, so runs find it whether it is installed or in a clone.
+PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.abspath(dask_timing.__file__)))
 SLURM_CLASS = "dask_jobqueue:SLURMCluster"
 # One single-process worker per job, with --threads cores; the job runs this interpreter.
 SLURM_DEFAULTS = {"processes": 1, "memory": "1GB", "walltime": "00:30:00"}
@@ -96,67 +92,12 @@ class Configuration:
         return "_".join(parts)
 
 
-def build_parser() -> cli.OneLineParser:
-    parser = cli.OneLineParser(
-        prog=PROG,
-        description="Run a Dask timing study: RUNS runs of each configuration, each in a fresh "
-        "process, interleaved, then statistics per configuration saved beside the results. "
-        "Comma-separated lists on any axis make a sweep.",
-        epilog="examples:\n"
-        f"  {PROG} --type local --workers 4\n"
-        f"  {PROG} --type distributed --workers 8 --threads 2\n"
-        f"  {PROG} --type local --runs 5 --output-dir results_dir --plot\n"
-        f"  {PROG} --type local --workers 1,2,4 --start-method spawn,fork --runs 5 --warmup 1\n"
-        f"  {PROG} --output-dir results_dir --resume latest",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("-t", "--type", choices=STUDY_TYPES,
-                        help="local: LocalCluster; distributed: separate scheduler and worker processes; "
-                             "slurm: dask-jobqueue's SLURMCluster, one job per worker; cluster: any cluster "
-                             "manager given with --cluster-class (default: local)")
-    parser.add_argument("--cluster-class", metavar="MODULE:CLASS",
-                        help="with --type cluster: the cluster manager, e.g. distributed:LocalCluster")
-    parser.add_argument("--cluster-kwargs", metavar="JSON|FILE",
-                        help="with --type slurm or cluster: the cluster's arguments (for slurm, added to "
-                             f"{json.dumps(SLURM_DEFAULTS)} with cores = --threads)")
-    parser.add_argument("-w", "--workers", type=cli.comma_list(cli.positive_int), metavar="NUM[,NUM...]",
-                        help="number(s) of workers (default: 4)")
-    parser.add_argument("-T", "--threads", type=cli.comma_list(cli.positive_int), metavar="NUM[,NUM...]",
-                        help="threads per worker (default: 1)")
-    parser.add_argument("--start-method", type=cli.comma_list(cli.one_of(START_METHODS)), metavar="M[,M...]",
-                        help="how worker processes start: spawn, forkserver, fork (default: Dask's setting)")
-    parser.add_argument("--dashboard", type=cli.comma_list(cli.one_of(tuple(ON_OFF))), metavar="on|off[,...]",
-                        help="dashboard on or off (default: on)")
-    parser.add_argument("--nanny", type=cli.comma_list(cli.one_of(tuple(ON_OFF))), metavar="on|off[,...]",
-                        help="distributed only: workers with or without a nanny (default: on)")
-    parser.add_argument("--processes", type=cli.comma_list(cli.one_of(tuple(ON_OFF))), metavar="on|off[,...]",
-                        help="local only: workers as processes or as threads (default: on)")
-    parser.add_argument("--workload", choices=WORKLOADS,
-                        help="also time a workload after ready (weak-array: weak scaling, one chunk per worker)")
-    parser.add_argument("--workload-chunk", type=cli.positive_int, metavar="N",
-                        help=f"side of each worker's chunk for --workload (default: {DEFAULT_CHUNK})")
-    parser.add_argument("-o", "--output-dir", default="timing_results", metavar="DIR",
-                        help="folder for results, logs and the summary (default: timing_results)")
-    parser.add_argument("-r", "--runs", type=cli.positive_int, metavar="NUM",
-                        help="runs of each configuration (default: 1)")
-    parser.add_argument("--warmup", type=cli.non_negative_int, metavar="NUM",
-                        help="extra runs of each configuration first, saved but marked warmup and left "
-                             "out of statistics (default: 0)")
-    parser.add_argument("--timeout", type=cli.positive_seconds, metavar="SECONDS",
-                        help=f"bound on every wait inside a run (default: {cli.DEFAULT_TIMEOUT:g})")
-    parser.add_argument("--plot", action="store_true",
-                        help="also draw the plots into DIR")
-    parser.add_argument("--resume", nargs="?", const="latest", metavar="STUDY_ID",
-                        help="finish an interrupted study in DIR (default: the latest) without redoing "
-                             "finished runs; the plan comes from the study's manifest")
-    return parser
-
-
+# The options that make a plan (None: the default below).
 PLAN_OPTIONS = ("type", "workers", "threads", "start_method", "dashboard", "nanny", "processes", "workload",
                 "workload_chunk", "runs", "warmup", "timeout", "cluster_class", "cluster_kwargs")
 KNOBS = ("start_method", "dashboard", "nanny", "processes")
 DEFAULTS = {"type": KIND_LOCAL, "workers": [4], "threads": [1], "runs": 1, "warmup": 0,
-            "timeout": cli.DEFAULT_TIMEOUT, "workload_chunk": DEFAULT_CHUNK}
+            "timeout": DEFAULT_TIMEOUT, "workload_chunk": DEFAULT_CHUNK}
 
 
 @dataclass
@@ -175,15 +116,16 @@ class Plan:
     cluster_kwargs: dict[str, Any] | None = None
 
     @classmethod
-    def from_arguments(cls, args: argparse.Namespace) -> "Plan":
-        values = {name: getattr(args, name) for name in PLAN_OPTIONS}
+    def from_options(cls, options: dict[str, Any]) -> "Plan":
+        """A new study's plan from the options given (None: the default); UsageError for misfits."""
+        values = dict(options)
         values.update({name: DEFAULTS[name] for name in DEFAULTS if values[name] is None})
         kind = values["type"]
         cluster_class, arguments = managed_cluster(kind, values)
         if kind == KIND_LOCAL and values["nanny"]:
-            raise cli.UsageError("--nanny is for --type distributed; for local use --processes")
+            raise UsageError("--nanny is for --type distributed; for local use --processes")
         if kind == KIND_DISTRIBUTED and values["processes"]:
-            raise cli.UsageError("--processes is for --type local; for distributed use --nanny")
+            raise UsageError("--processes is for --type local; for distributed use --nanny")
         isolation = values["nanny"] or values["processes"] or [None]
         configurations = [
             Configuration(*point)
@@ -192,8 +134,7 @@ class Plan:
                 values["dashboard"] or ["on"], isolation,
             )
         ]
-        study_id = datetime.now().strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
-        return cls(study_id, kind, configurations, values["runs"], values["warmup"], values["timeout"],
+        return cls(new_study_id(), kind, configurations, values["runs"], values["warmup"], values["timeout"],
                    values["workload"], values["workload_chunk"], cluster_class, arguments)
 
     def to_json(self) -> dict[str, Any]:
@@ -233,26 +174,26 @@ def managed_cluster(kind: str, values: dict[str, Any]) -> tuple[str | None, dict
     """The cluster class and arguments of a slurm or cluster study; usage errors for misfits."""
     if kind not in MANAGED_TYPES:
         if values["cluster_class"] or values["cluster_kwargs"]:
-            raise cli.UsageError("--cluster-class and --cluster-kwargs go with --type slurm or --type cluster")
+            raise UsageError("--cluster-class and --cluster-kwargs go with --type slurm or --type cluster")
         return None, None
     knobs = [name for name in KNOBS if values[name]]
     if knobs:
-        raise cli.UsageError(f"--{knobs[0].replace('_', '-')} is not for --type {kind}: "
+        raise UsageError(f"--{knobs[0].replace('_', '-')} is not for --type {kind}: "
                              "set it in the cluster's own arguments (--cluster-kwargs)")
-    arguments = cluster_kwargs(values["cluster_kwargs"])
+    arguments = dict(values["cluster_kwargs"] or {})
     if kind == TYPE_SLURM:
         if values["cluster_class"]:
-            raise cli.UsageError("--type slurm uses dask_jobqueue:SLURMCluster; for another class use --type cluster")
+            raise UsageError("--type slurm uses dask_jobqueue:SLURMCluster; for another class use --type cluster")
         arguments = {**SLURM_DEFAULTS, "python": sys.executable, **arguments}
         cluster_class = SLURM_CLASS
     else:
         if not values["cluster_class"]:
-            raise cli.UsageError("--type cluster needs --cluster-class MODULE:CLASS")
+            raise UsageError("--type cluster needs --cluster-class MODULE:CLASS")
         cluster_class = values["cluster_class"]
     try:
         check_cluster_arguments(cluster_class, arguments)
     except ValueError as error:
-        raise cli.UsageError(f"--cluster-class: {error}") from None
+        raise UsageError(f"--cluster-class: {error}") from None
     return cluster_class, arguments
 
 
@@ -265,19 +206,20 @@ def find_manifest(folder: str, study_id: str) -> str:
     if study_id != "latest":
         path = manifest_path(folder, study_id)
         if not os.path.exists(path):
-            raise cli.UsageError(f"no study {study_id} in {folder} (no {os.path.basename(path)})")
+            raise UsageError(f"no study {study_id} in {folder} (no {os.path.basename(path)})")
         return path
     manifests = sorted(name for name in os.listdir(folder) if name.startswith("study_") and name.endswith(".json"))
     if not manifests:
-        raise cli.UsageError(f"no study to resume in {folder}: no study_*.json manifest")
+        raise UsageError(f"no study to resume in {folder}: no study_*.json manifest")
     return os.path.join(folder, manifests[-1])
 
 
 class Study:
     """Runs the schedule, one fresh process per run."""
 
-    def __init__(self, plan: Plan, output_dir: str, plot: bool) -> None:
+    def __init__(self, plan: Plan, output_dir: str, plot: bool, prog: str) -> None:
         self.plan = plan
+        self.prog = prog
         self.output_dir = output_dir
         self.plot = plot
         self.log_dir = os.path.join(output_dir, "logs")
@@ -292,7 +234,7 @@ class Study:
 
     def command(self, configuration: Configuration, output: str, warmup: bool) -> list[str]:
         plan = self.plan
-        command = [sys.executable, SCRIPTS[plan.kind], *configuration.arguments(plan.kind),
+        command = [sys.executable, "-m", "dask_timing", RUN_COMMANDS[plan.kind], *configuration.arguments(plan.kind),
                    "--timeout", str(plan.timeout), "--output", output]
         if plan.workload:
             command += ["--workload", plan.workload, "--workload-chunk", str(plan.workload_chunk)]
@@ -306,13 +248,9 @@ class Study:
             command.append("--warmup-run")
         return command
 
-    def on_signal(self, signum: int, _frame) -> None:
+    def stop(self, signum: int) -> None:
         """Stop the study: pass the signal on so the current run tears down, then stop."""
-        if self.stop_signal is not None:
-            return
         self.stop_signal = signum
-        print(f"\n{PROG}: received {signal.Signals(signum).name}; stopping after the current run tears down",
-              file=sys.stderr, flush=True)
         self._pass_on_signal()
 
     def _pass_on_signal(self) -> None:
@@ -320,6 +258,11 @@ class Study:
         run = self.current
         if self.stop_signal is not None and run is not None and run.pid is not None and run.exit_code() is None:
             os.kill(run.pid, self.stop_signal)
+
+    @staticmethod
+    def _run_environment() -> dict[str, str]:
+        path = os.environ.get("PYTHONPATH")
+        return {**os.environ, "PYTHONPATH": PACKAGE_PARENT + (os.pathsep + path if path else "")}
 
     def is_finished(self, output: str) -> bool:
         """A finished run has a result that is not 'interrupted'; an interrupted one is set aside."""
@@ -338,7 +281,7 @@ class Study:
         output = self.result_path(configuration, run, warmup)
         stem = os.path.splitext(os.path.basename(output))[0]
         self.current = ManagedProcess(stem, self.command(configuration, output, warmup),
-                                      os.path.join(self.log_dir, f"{stem}.log"))
+                                      os.path.join(self.log_dir, f"{stem}.log"), env=self._run_environment())
         started = time.monotonic()
         self.current.start()
         self._pass_on_signal()  # a signal that came while the run was being launched
@@ -394,14 +337,14 @@ class Study:
               f"{len(self.failed)} failed run(s), {time.monotonic() - began:.1f} s in all")
         self._summarise()
         if self.stop_signal is not None:
-            print(f"{PROG}: stopped; finish it with: {PROG} --output-dir {self.output_dir} --resume {plan.study_id}",
-                  file=sys.stderr)
-            return cli.signal_exit_code(self.stop_signal)
+            resume = shlex.join([*shlex.split(self.prog), "--output-dir", self.output_dir, "--resume", plan.study_id])
+            print(f"{self.prog}: stopped; finish it with: {resume}", file=sys.stderr)
+            return signal_exit_code(self.stop_signal)
         if self.failed:
-            print(f"{PROG}: {len(self.failed)} of {len(pending)} run(s) failed: {', '.join(self.failed)}",
+            print(f"{self.prog}: {len(self.failed)} of {len(pending)} run(s) failed: {', '.join(self.failed)}",
                   file=sys.stderr)
-            return cli.EXIT_FAILED
-        return cli.EXIT_OK
+            return EXIT_FAILED
+        return EXIT_OK
 
     def _print_header(self) -> None:
         plan = self.plan
@@ -429,52 +372,3 @@ class Study:
                 summary_path=summary, plot_tag=self.plan.study_id)
         if len(groups) > 1:
             write_comparison(groups, print)
-
-
-def check_output_dir(path: str) -> None:
-    if os.path.exists(path) and not os.path.isdir(path):
-        raise cli.UsageError(f"--output-dir {path} is a file; give a folder")
-    try:
-        os.makedirs(path, exist_ok=True)
-    except OSError as error:
-        raise cli.UsageError(f"cannot create --output-dir {path}: {error.strerror}") from None
-    if not os.access(path, os.W_OK):
-        raise cli.UsageError(f"cannot write to --output-dir {path}")
-
-
-def run(argv: list[str] | None) -> int:
-    args = build_parser().parse_args(argv)
-    if args.resume:
-        given = [name for name in PLAN_OPTIONS if getattr(args, name) is not None]
-        if given:
-            raise cli.UsageError(f"--resume takes the plan from the study's manifest; drop --{given[0].replace('_', '-')}")
-        if not os.path.isdir(args.output_dir):
-            raise cli.UsageError(f"no folder {args.output_dir} to resume a study in")
-        path = find_manifest(args.output_dir, args.resume)
-        try:
-            plan = Plan.from_json(load_json(path))
-        except (KeyError, TypeError, ValueError) as error:
-            raise cli.UsageError(f"{path} is not a readable study manifest ({error})") from None
-    else:
-        plan = Plan.from_arguments(args)
-    cli.require_dask()
-    check_output_dir(args.output_dir)
-    if not args.resume:
-        write_json(manifest_path(args.output_dir, plan.study_id), plan.to_json())
-    study = Study(plan, args.output_dir, args.plot)
-    for signum in cli.HANDLED_SIGNALS:
-        signal.signal(signum, study.on_signal)
-    return study.execute()
-
-
-def load_json(path: str) -> dict:
-    with open(path, encoding="utf-8") as stream:
-        return json.load(stream)
-
-
-def main(argv: list[str] | None = None) -> int:
-    return cli.guarded(run, prog=PROG)(argv)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -5,10 +5,11 @@ from __future__ import annotations
 import os
 import statistics
 
-from .analysis import Group, total_summary, total_times
-from .result import RunResult, unused_path
-from .scaling import families, family_label, fit_scaling, weak_efficiency
-from .phases import ALL_PHASES, phase_order
+from dask_timing.analysis.groups import Group, total_summary, total_times
+from dask_timing.record.schema import RunResult
+from dask_timing.record.files import unused_path
+from dask_timing.analysis.scaling import families, family_label, fit_scaling, weak_efficiency
+from dask_timing.phases import ALL_PHASES, phase_order
 
 
 def save(figure, path: str) -> str:

@@ -1,0 +1,84 @@
+"""The ``dask-timing`` command and the scripts: one subcommand per tool, one place for their names.
+
+Each tool's module is imported only when its command runs, so ``--help`` is
+instant and a worker process that imports the entry point (``spawn`` runs
+the parent's main script again) loads nothing else of the tool.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from importlib import import_module
+
+PROGRAM = "dask-timing"
+
+
+@dataclass(frozen=True)
+class Command:
+    """A tool: its subcommand and where its main lives (its script's name: ``entry.SCRIPTS``)."""
+
+    name: str
+    target: str  # "module:function", called as function(argv, prog)
+    summary: str
+
+    def run(self, argv: list[str] | None, prog: str) -> int:
+        module_name, _, function = self.target.partition(":")
+        try:
+            module = import_module(module_name)
+        except ImportError as error:  # a requirement of the tool is missing
+            return _missing_requirement(prog, error)
+        return getattr(module, function)(argv, prog)
+
+
+COMMANDS = {
+    command.name: command
+    for command in (
+        Command("local", "dask_timing.cli.timing:main_local",
+                "time one startup of a LocalCluster, phase by phase"),
+        Command("processes", "dask_timing.cli.timing:main_distributed",
+                "time one startup of a scheduler and workers as separate processes (or any cluster)"),
+        Command("study", "dask_timing.cli.study:main",
+                "repeat runs in fresh processes, interleaved, over sweeps; save statistics"),
+        Command("analyze", "dask_timing.cli.analyze:main",
+                "summarise, compare, gate, plot and export result files"),
+        Command("schedulers", "dask_timing.cli.schedulers:main",
+                "one graph under the synchronous, threads, processes and distributed schedulers"),
+    )
+}
+
+
+def _missing_requirement(prog: str, error: ImportError) -> int:
+    name = (error.name or "a requirement").split(".")[0]
+    print(f"{prog}: error: {name} is not installed for {sys.executable}; "
+          "install dask-timing (pip install .) or its requirements (pip install -r requirements.txt)",
+          file=sys.stderr)
+    return 2
+
+
+def usage(prog: str = PROGRAM) -> str:
+    width = max(len(name) for name in COMMANDS)
+    lines = [f"usage: {prog} COMMAND [OPTIONS]", "", "How long a Dask cluster takes to become useful, and where "
+             "that time goes.", "", "commands:"]
+    lines += [f"  {name:<{width}}  {command.summary}" for name, command in COMMANDS.items()]
+    lines += ["", f"Run '{prog} COMMAND --help' for a command's options; '{prog} --version' for the version."]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None, prog: str = PROGRAM) -> int:
+    """``dask-timing COMMAND ...`` (also ``dask timing COMMAND ...``)."""
+    arguments = sys.argv[1:] if argv is None else list(argv)
+    if not arguments or arguments[0] in ("-h", "--help"):
+        print(usage(prog))
+        return 0 if arguments else 2
+    if arguments[0] == "--version":
+        from dask_timing import __version__
+
+        print(f"{prog} {__version__}")
+        return 0
+    command = COMMANDS.get(arguments[0])
+    if command is None:
+        print(f"{prog}: error: unknown command {arguments[0]!r}; choose one of {', '.join(COMMANDS)} "
+              f"(see {prog} --help)", file=sys.stderr)
+        return 2
+    return command.run(arguments[1:], f"{prog} {command.name}")

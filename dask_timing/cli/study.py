@@ -1,0 +1,107 @@
+"""The study command: parse and check every option, then run the study (``measure.study``)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+
+from dask_timing.cli import common as cli
+from dask_timing.deploy.base import START_METHODS
+from dask_timing.measure.study import (
+    ON_OFF, PLAN_OPTIONS, SLURM_DEFAULTS, STUDY_TYPES, Plan, Study, find_manifest, manifest_path,
+)
+from dask_timing.measure.workloads import DEFAULT_CHUNK, WORKLOADS
+from dask_timing.record.files import write_json
+from dask_timing.signals import StopSignals
+
+
+def build_parser(prog: str) -> cli.OneLineParser:
+    parser = cli.OneLineParser(
+        prog=prog,
+        description="Run a Dask timing study: RUNS runs of each configuration, each in a fresh "
+        "process, interleaved, then statistics per configuration saved beside the results. "
+        "Comma-separated lists on any axis make a sweep.",
+        epilog="examples:\n"
+        f"  {prog} --type local --workers 4\n"
+        f"  {prog} --type distributed --workers 8 --threads 2\n"
+        f"  {prog} --type local --runs 5 --output-dir results_dir --plot\n"
+        f"  {prog} --type local --workers 1,2,4 --start-method spawn,fork --runs 5 --warmup 1\n"
+        f"  {prog} --output-dir results_dir --resume latest",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("-t", "--type", choices=STUDY_TYPES,
+                        help="local: LocalCluster; distributed: separate scheduler and worker processes; "
+                             "slurm: dask-jobqueue's SLURMCluster, one job per worker; cluster: any cluster "
+                             "manager given with --cluster-class (default: local)")
+    parser.add_argument("--cluster-class", metavar="MODULE:CLASS",
+                        help="with --type cluster: the cluster manager, e.g. distributed:LocalCluster")
+    parser.add_argument("--cluster-kwargs", metavar="JSON|FILE",
+                        help="with --type slurm or cluster: the cluster's arguments (for slurm, added to "
+                             f"{json.dumps(SLURM_DEFAULTS)} with cores = --threads)")
+    parser.add_argument("-w", "--workers", type=cli.comma_list(cli.positive_int), metavar="NUM[,NUM...]",
+                        help="number(s) of workers (default: 4)")
+    parser.add_argument("-T", "--threads", type=cli.comma_list(cli.positive_int), metavar="NUM[,NUM...]",
+                        help="threads per worker (default: 1)")
+    parser.add_argument("--start-method", type=cli.comma_list(cli.one_of(START_METHODS)), metavar="M[,M...]",
+                        help="how worker processes start: spawn, forkserver, fork (default: Dask's setting)")
+    parser.add_argument("--dashboard", type=cli.comma_list(cli.one_of(tuple(ON_OFF))), metavar="on|off[,...]",
+                        help="dashboard on or off (default: on)")
+    parser.add_argument("--nanny", type=cli.comma_list(cli.one_of(tuple(ON_OFF))), metavar="on|off[,...]",
+                        help="distributed only: workers with or without a nanny (default: on)")
+    parser.add_argument("--processes", type=cli.comma_list(cli.one_of(tuple(ON_OFF))), metavar="on|off[,...]",
+                        help="local only: workers as processes or as threads (default: on)")
+    parser.add_argument("--workload", choices=WORKLOADS,
+                        help="also time a workload after ready (weak-array: weak scaling, one chunk per worker)")
+    parser.add_argument("--workload-chunk", type=cli.positive_int, metavar="N",
+                        help=f"side of each worker's chunk for --workload (default: {DEFAULT_CHUNK})")
+    parser.add_argument("-o", "--output-dir", default="timing_results", metavar="DIR",
+                        help="folder for results, logs and the summary (default: timing_results)")
+    parser.add_argument("-r", "--runs", type=cli.positive_int, metavar="NUM",
+                        help="runs of each configuration (default: 1)")
+    parser.add_argument("--warmup", type=cli.non_negative_int, metavar="NUM",
+                        help="extra runs of each configuration first, saved but marked warmup and left "
+                             "out of statistics (default: 0)")
+    parser.add_argument("--timeout", type=cli.positive_seconds, metavar="SECONDS",
+                        help=f"bound on every wait inside a run (default: {cli.DEFAULT_TIMEOUT:g})")
+    parser.add_argument("--plot", action="store_true",
+                        help="also draw the plots into DIR")
+    parser.add_argument("--resume", nargs="?", const="latest", metavar="STUDY_ID",
+                        help="finish an interrupted study in DIR (default: the latest) without redoing "
+                             "finished runs; the plan comes from the study's manifest")
+    return parser
+
+
+def run(argv: list[str] | None, prog: str) -> int:
+    args = build_parser(prog).parse_args(argv)
+    if args.resume:
+        given = [name for name in PLAN_OPTIONS if getattr(args, name) is not None]
+        if given:
+            raise cli.UsageError(f"--resume takes the plan from the study's manifest; drop --{given[0].replace('_', '-')}")
+        if not os.path.isdir(args.output_dir):
+            raise cli.UsageError(f"no folder {args.output_dir} to resume a study in")
+        path = find_manifest(args.output_dir, args.resume)
+        try:
+            plan = Plan.from_json(load_json(path))
+        except (KeyError, TypeError, ValueError) as error:
+            raise cli.UsageError(f"{path} is not a readable study manifest ({error})") from None
+    else:
+        options = {name: getattr(args, name) for name in PLAN_OPTIONS}
+        options["cluster_kwargs"] = cli.parse_cluster_kwargs(args.cluster_kwargs)
+        plan = Plan.from_options(options)
+    cli.require_dask()
+    cli.check_output_dir(args.output_dir)
+    if not args.resume:
+        write_json(manifest_path(args.output_dir, plan.study_id), plan.to_json())
+    study = Study(plan, args.output_dir, args.plot, prog)
+    StopSignals(study.stop, announce="stopping after the current run tears down").install()
+    return study.execute()
+
+
+def load_json(path: str) -> dict:
+    with open(path, encoding="utf-8") as stream:
+        return json.load(stream)
+
+
+def main(argv: list[str] | None, prog: str) -> int:
+    return cli.guarded(lambda args: run(args, prog), prog)(argv)

@@ -1,0 +1,134 @@
+"""A ``dask scheduler`` process and one ``dask worker`` process per worker, started here."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from typing import Any
+
+from dask_timing import phases
+from dask_timing.record.schema import KIND_DISTRIBUTED
+from dask_timing.deploy.base import START_METHOD_SETTING, Deployment
+from dask_timing.deploy.managed import ManagedProcess, terminate
+
+# How often the scheduler file is looked for while a scheduler process starts.
+SCHEDULER_FILE_POLL_INTERVAL = 0.002
+# How often started processes are checked for an early death (failure detection only).
+PROCESS_WATCH_INTERVAL = 0.05
+# Seconds a SIGTERM'd process gets before SIGKILL.
+TERMINATE_GRACE = 3.0
+
+
+class SeparateProcessDeployment(Deployment):
+    """A ``dask scheduler`` process and one ``dask worker`` process per worker.
+
+    They run on this interpreter (``python -m distributed.cli...``), so their
+    versions always match the client's; each gets a process group and a log file.
+    """
+
+    kind = KIND_DISTRIBUTED
+    title = "Timing Dask Scheduler and Workers (Separate Processes)"
+    scheduler_phase = phases.SCHEDULER_START
+    workers_phase = phases.WORKERS_START
+    scheduler_readiness = "scheduler file polled"
+    poll_interval = SCHEDULER_FILE_POLL_INTERVAL
+
+    def __init__(self, *args: Any, death_timeout: float, nanny: bool = True, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.death_timeout = death_timeout
+        self.nanny = nanny
+        self.scheduler: ManagedProcess | None = None
+        self.workers: list[ManagedProcess] = []
+        self.scheduler_file = os.path.join(self.workdir, "scheduler.json")
+        self._env = {
+            **os.environ,
+            "PYTHONUNBUFFERED": "1",
+            # Dask's environment form of its setting: how nannies start worker processes.
+            "DASK_" + START_METHOD_SETTING.upper().replace(".", "__").replace("-", "_"): self.start_method,
+        }
+
+    def config(self) -> dict[str, Any]:
+        return {**super().config(), "nanny": self.nanny}
+
+    def _spawn(self, name: str, module: str, arguments: list[str]) -> ManagedProcess:
+        process = ManagedProcess(
+            name,
+            [sys.executable, "-m", module, *arguments],
+            os.path.join(self.workdir, f"{name}.log"),
+            env=self._env,
+            cwd=self.workdir,
+        )
+        process.start()
+        return process
+
+    async def start_scheduler(self) -> None:
+        self.scheduler = self._spawn(
+            "scheduler",
+            "distributed.cli.dask_scheduler",
+            [
+                "--host", self.host,
+                "--port", "0",
+                *self._dashboard_arguments(),
+                "--scheduler-file", self.scheduler_file,
+            ],
+        )
+        while True:
+            identity = self._read_scheduler_file()
+            if identity is not None:
+                break
+            if self.scheduler.exit_code() is not None:
+                raise self.scheduler.failure(f"exited with code {self.scheduler.exit_code()} while starting")
+            await asyncio.sleep(SCHEDULER_FILE_POLL_INTERVAL)
+        self.address = identity["address"]
+        dashboard_port = identity.get("services", {}).get("dashboard")
+        self.dashboard = f"http://{self.host}:{dashboard_port}/status" if dashboard_port else None
+
+    def _dashboard_arguments(self) -> list[str]:
+        return ["--dashboard-address", f"{self.host}:0"] if self.with_dashboard else ["--no-dashboard"]
+
+    def _read_scheduler_file(self) -> dict | None:
+        try:
+            with open(self.scheduler_file, encoding="utf-8") as stream:
+                identity = json.load(stream)
+        except (FileNotFoundError, json.JSONDecodeError):  # not yet, or half written
+            return None
+        return identity if "address" in identity else None
+
+    @property
+    def client_target(self) -> Any:
+        return self.address
+
+    async def request_workers(self, n_workers: int) -> None:
+        for index in range(len(self.workers), n_workers):
+            self.workers.append(
+                self._spawn(
+                    f"worker-{index}",
+                    "distributed.cli.dask_worker",
+                    [
+                        self.address,
+                        "--name", f"worker-{index}",
+                        "--nthreads", str(self.threads_per_worker),
+                        "--host", self.host,
+                        *self._dashboard_arguments(),
+                        "--death-timeout", str(self.death_timeout),
+                        "--local-directory", self.workdir,
+                        "--nanny" if self.nanny else "--no-nanny",
+                    ],
+                )
+            )
+
+    def expected_worker_names(self, n_workers: int) -> set[str] | None:
+        return {f"worker-{index}" for index in range(n_workers)}
+
+    async def watch(self) -> None:
+        while True:
+            for process in [self.scheduler, *self.workers]:
+                if process is not None and process.exit_code() is not None:
+                    raise process.failure(f"exited with code {process.exit_code()}")
+            await asyncio.sleep(PROCESS_WATCH_INTERVAL)
+
+    async def close(self) -> list[int]:
+        started = [process for process in [*self.workers, self.scheduler] if process is not None]
+        return await asyncio.to_thread(terminate, started, TERMINATE_GRACE)

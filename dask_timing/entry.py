@@ -1,0 +1,32 @@
+"""Where the repository's scripts enter: the interpreter is checked before anything else loads.
+
+Written so that any Python, old ones included, can read it: on an interpreter
+too old for the tool the scripts say so in one line instead of failing on the
+syntax of the modules they would import.
+"""
+
+import sys
+
+MINIMUM_PYTHON = (3, 10)  # dask and distributed's own minimum
+# Each command's script in a clone: the name its messages start with.
+SCRIPTS = {
+    "local": "time_local_cluster.py",
+    "processes": "time_scheduler_workers.py",
+    "study": "run_timing_study.sh",
+    "analyze": "analyze_results.py",
+    "schedulers": "compare_schedulers.py",
+}
+
+
+def run_script(name):
+    """Run command ``name`` under the script's own name, with this process's arguments."""
+    if sys.version_info < MINIMUM_PYTHON:
+        sys.stderr.write(
+            "%s: error: dask-timing needs Python %s or newer; %s is Python %s "
+            "(run the script with a newer python3, or set PYTHON for run_timing_study.sh)\n"
+            % (SCRIPTS[name], ".".join(map(str, MINIMUM_PYTHON)), sys.executable, sys.version.split()[0])
+        )
+        return 2
+    from dask_timing.cli import COMMANDS
+
+    return COMMANDS[name].run(sys.argv[1:], SCRIPTS[name])

@@ -1,0 +1,21 @@
+"""How the tools end: the exit codes, and the one error any layer raises for refused input."""
+
+from __future__ import annotations
+
+EXIT_OK = 0
+EXIT_FAILED = 1  # the tool ran and something failed (a run, a gate)
+EXIT_USAGE = 2  # input refused before anything started, one line on stderr
+
+
+class UsageError(Exception):
+    """Bad input, found after argument parsing: the message says what to do instead."""
+
+
+def signal_exit_code(signum: int) -> int:
+    """The shell's convention for a run stopped by a signal: 128 + the signal number."""
+    return 128 + signum
+
+
+def describe_failure(error: BaseException) -> str:
+    """A one-line description of an unexpected error: ``Type: message``."""
+    return f"{type(error).__name__}: {error}"

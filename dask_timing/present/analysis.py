@@ -1,0 +1,34 @@
+"""The analysis as a person reads it: the text summary, and the summary file and plots if asked."""
+
+from __future__ import annotations
+
+from dask_timing.analysis.groups import Group, summary_document
+from dask_timing.analysis.stats import DEFAULT_PRECISION
+from dask_timing.present.report import write_analysis, write_comparison, write_scaling
+from dask_timing.record.files import write_json
+
+
+def present(
+    groups: list[Group],
+    n_results: int,
+    compare: bool,
+    plot_dir: str | None,
+    summary_path: str | None,
+    plot_tag: str = "",
+    precision: float = DEFAULT_PRECISION,
+) -> None:
+    """Print the analysis, and save the summary and plots if asked."""
+    write_analysis(groups, n_results, print, precision)
+    write_scaling(groups, print)
+    if compare:
+        write_comparison(groups, print)
+    if summary_path:
+        from dask_timing.record.environment import utc_timestamp
+
+        write_json(summary_path, summary_document(groups, utc_timestamp()))
+        print(f"✓ Summary saved to: {summary_path}")
+    if plot_dir is not None:
+        from dask_timing.present.plots import plot_all
+
+        for path in plot_all(groups, plot_dir, plot_tag):
+            print(f"✓ Plot saved to: {path}")

@@ -1,0 +1,128 @@
+"""Reading result files, current or of the earlier flat format, with the reason when unusable.
+
+Files written by the public tool this project replaces hold only flat keys
+(``total_time``, ``first_task_time``...); they are read as schema version 0.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from dask_timing import phases
+from dask_timing.record.files import read_bytes
+from dask_timing.record.schema import (
+    KIND_DISTRIBUTED, KIND_LOCAL, LEGACY_SCHEMA_VERSION, RESULT_DOCUMENT, SCHEMA_VERSION, STUDY_DOCUMENT,
+    SUMMARY_DOCUMENT, RunResult, TimedRun,
+)
+
+
+class ResultFileError(Exception):
+    """A file that is not a readable dask-timing result; the message says why."""
+
+
+class SummaryFile(ResultFileError):
+    """A study summary or manifest written by the wrapper: ours, but not a run result."""
+
+
+def from_json(document: Any, model: type[TimedRun] = RunResult) -> TimedRun:
+    """Build a run from a parsed result document, current or legacy."""
+    if not isinstance(document, dict):
+        raise ResultFileError("not a JSON object")
+    tag = document.get("document")
+    if tag in (SUMMARY_DOCUMENT, STUDY_DOCUMENT):
+        raise SummaryFile("a study summary or manifest, not a run result")
+    if tag == RESULT_DOCUMENT or (tag is None and "kind" in document):  # as the decoder reads them
+        _check_version(document.get("schema_version"))
+        try:
+            return msgspec.convert(document, model)
+        except msgspec.ValidationError as error:
+            raise ResultFileError(f"malformed result ({error})") from None
+    if phases.TOTAL_KEY in document or not phases.PHASES_BY_FLAT_KEY.keys().isdisjoint(document):
+        return _from_legacy(document)
+    raise ResultFileError("no dask-timing result keys (total_time, phases) in it")
+
+
+def _check_version(version: Any) -> None:
+    if not isinstance(version, int) or version > SCHEMA_VERSION:
+        raise ResultFileError(
+            f"schema version {version!r} is newer than this tool reads ({SCHEMA_VERSION}); "
+            "update dask-timing"
+        )
+
+
+def _from_legacy(document: dict[str, Any]) -> RunResult:
+    """Read a flat file of the public tool: kind inferred from its phase keys."""
+    kind = KIND_DISTRIBUTED if phases.SCHEDULER_START.flat_key in document else KIND_LOCAL
+    found: dict[str, float] = {}
+    after_ready: dict[str, float] = {}
+    try:
+        for name, value in document.items():  # one pass: these files are read by the thousand
+            phase = phases.PHASES_BY_FLAT_KEY.get(name)
+            if phase is not None and value is not None:
+                found[phase.key] = value if type(value) is float else _seconds(value)
+            elif name.startswith("batch_") and name.endswith("_tasks_time") and value is not None:
+                after_ready[name[: -len("_time")]] = _seconds(value)
+        config = {
+            "n_workers": _int_or_none(document.get("n_workers")),
+            "threads_per_worker": _int_or_none(document.get("threads_per_worker")),
+        }
+        return RunResult(
+            kind=kind,
+            config=config,
+            timestamp=str(document.get("timestamp", "")),
+            phases=found,
+            total_time=_seconds_or_none(document.get(phases.TOTAL_KEY)),
+            after_ready=after_ready,
+            scheduler={"address": document["scheduler_address"]}
+            if "scheduler_address" in document
+            else {},
+            schema_version=LEGACY_SCHEMA_VERSION,
+        )
+    except (TypeError, ValueError) as error:
+        raise ResultFileError(f"malformed flat result ({error})") from None
+
+
+_DECODERS = {model: msgspec.json.Decoder(model) for model in (TimedRun, RunResult)}
+
+
+def load_result(path: str, model: type[TimedRun] = RunResult) -> TimedRun:
+    """Read one result file; raise ResultFileError saying why it is unusable.
+
+    ``model=TimedRun`` reads only what statistics need.  A current result is
+    decoded straight into the model, checked as it goes; anything else (a flat
+    file of the earlier format, a study summary, a newer schema, a malformed
+    file) is parsed as plain JSON to tell which.
+    """
+    try:
+        data = read_bytes(path)
+    except OSError as error:
+        raise ResultFileError(error.strerror or str(error)) from None
+    try:
+        result = _DECODERS[model].decode(data)
+    except msgspec.DecodeError:
+        pass
+    else:
+        if result.schema_version > SCHEMA_VERSION:
+            _check_version(result.schema_version)  # raises, saying so
+        return result
+    try:
+        document = msgspec.json.decode(data)
+    except msgspec.DecodeError as error:
+        raise ResultFileError(f"not valid JSON ({error})") from None
+    return from_json(document, model)
+
+
+def _seconds_or_none(value: Any) -> float | None:
+    return None if value is None else _seconds(value)
+
+
+def _seconds(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"{value!r} is not a number of seconds")
+    return float(value)
+
+
+def _int_or_none(value: Any) -> int | None:
+    return None if value is None else int(value)

@@ -1,0 +1,81 @@
+"""The one rule for SIGINT, SIGTERM and SIGHUP, in every tool.
+
+The first signal asks the work to stop cleanly: the cluster is torn down and
+what was measured is still written.  A second signal kills every process this
+one started, at once, and exits.  How "stop cleanly" is asked differs by tool
+(an asyncio task is cancelled, a synchronous loop gets an exception, a study
+passes the signal on to its current run); the rule does not.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from typing import Any, Awaitable, Callable, TypeVar
+
+from dask_timing.errors import signal_exit_code
+
+HANDLED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+T = TypeVar("T")
+
+
+def kill_descendants() -> None:
+    """SIGKILL every living descendant of this process (the second signal's answer)."""
+    import psutil
+
+    for child in psutil.Process().children(recursive=True):
+        try:
+            child.kill()
+        except psutil.NoSuchProcess:
+            pass
+
+
+class StopSignals:
+    """Receives the handled signals; ``on_stop(signum)`` is called once, for the first."""
+
+    def __init__(self, on_stop: Callable[[int], None], announce: str = "stopping and tearing down...") -> None:
+        self.on_stop = on_stop
+        self.announce = announce
+        self.received: int | None = None
+
+    def handle(self, signum: int, _frame: Any = None) -> None:
+        if self.received is not None:
+            kill_descendants()
+            os._exit(signal_exit_code(self.received))
+        self.received = signum
+        print(f"\nReceived {signal.Signals(signum).name}: {self.announce}", file=sys.stderr, flush=True)
+        self.on_stop(signum)
+
+    def install(self) -> "StopSignals":
+        """Handle the signals in this (main) thread."""
+        for signum in HANDLED_SIGNALS:
+            signal.signal(signum, self.handle)
+        return self
+
+    def install_in_loop(self, loop: Any) -> "StopSignals":
+        """Handle the signals in a running asyncio loop."""
+        for signum in HANDLED_SIGNALS:
+            loop.add_signal_handler(signum, self.handle, signum)
+        return self
+
+    @property
+    def exit_code(self) -> int | None:
+        return None if self.received is None else signal_exit_code(self.received)
+
+
+def run_cancellable(make: Callable[[], Awaitable[T]]) -> tuple[T, int | None]:
+    """Run a coroutine; the first handled signal cancels it (see ``StopSignals``).
+
+    Returns the coroutine's value and the signal that cancelled it, if any.
+    The coroutine is expected to handle its cancellation (tear down) and return.
+    """
+    import asyncio  # here, not at the top: the synchronous tools never need it
+
+    async def main() -> tuple[T, int | None]:
+        task = asyncio.current_task()
+        stop = StopSignals(lambda _signum: task.cancel()).install_in_loop(asyncio.get_running_loop())
+        return await make(), stop.received
+
+    return asyncio.run(main())
