@@ -19,3 +19,12 @@ def signal_exit_code(signum: int) -> int:
 def describe_failure(error: BaseException) -> str:
     """A one-line description of an unexpected error: ``Type: message``."""
     return f"{type(error).__name__}: {error}"
+
+
+def missing_requirement(error: ImportError) -> str:
+    """What to say when a requirement cannot be imported: which one, and how to install it."""
+    import sys
+
+    name = (error.name or "a requirement").split(".")[0]
+    return (f"{name} is not installed for {sys.executable}; install dask-timing (pip install .) "
+            "or its requirements (pip install -r requirements.txt)")

@@ -49,11 +49,10 @@ COMMANDS = {
 
 
 def _missing_requirement(prog: str, error: ImportError) -> int:
-    name = (error.name or "a requirement").split(".")[0]
-    print(f"{prog}: error: {name} is not installed for {sys.executable}; "
-          "install dask-timing (pip install .) or its requirements (pip install -r requirements.txt)",
-          file=sys.stderr)
-    return 2
+    from dask_timing.errors import EXIT_USAGE, missing_requirement
+
+    print(f"{prog}: error: {missing_requirement(error)}", file=sys.stderr)
+    return EXIT_USAGE
 
 
 def usage(prog: str = PROGRAM) -> str:

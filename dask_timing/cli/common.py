@@ -14,7 +14,9 @@ import sys
 from typing import Any, Callable, NoReturn
 
 from dask_timing.defaults import DEFAULT_HOST, DEFAULT_TIMEOUT
-from dask_timing.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError, describe_failure, signal_exit_code
+from dask_timing.errors import (
+    EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError, describe_failure, missing_requirement, signal_exit_code,
+)
 
 __all__ = ["DEFAULT_HOST", "DEFAULT_TIMEOUT", "EXIT_FAILED", "EXIT_OK", "EXIT_USAGE", "UsageError",
            "signal_exit_code"]
@@ -103,11 +105,11 @@ def one_of(allowed) -> Callable[[str], str]:
 
 
 def require_dask() -> None:
-    """Exit with a one-line hint when Dask is not installed."""
+    """Exit with a one-line hint when Dask is not installed (imported here, as the run would)."""
     try:
         import distributed  # noqa: F401
     except ImportError as error:
-        fail_usage(f"{error.name or 'distributed'} is not installed; run: pip install -r requirements.txt")
+        fail_usage(missing_requirement(error))
 
 
 def guarded(main: Callable[[list[str] | None], int], prog: str | None = None) -> Callable[[list[str] | None], int]:
