@@ -13,6 +13,7 @@ from dask_timing.measure.study import (
 )
 from dask_timing.measure.workloads import DEFAULT_CHUNK, WORKLOADS
 from dask_timing.record.files import write_json
+from dask_timing.record.load import ResultFileError, read_document
 from dask_timing.signals import StopSignals
 
 
@@ -82,9 +83,10 @@ def run(argv: list[str] | None, prog: str) -> int:
             raise cli.UsageError(f"no folder {args.output_dir} to resume a study in")
         path = find_manifest(args.output_dir, args.resume)
         try:
-            plan = Plan.from_json(load_json(path))
-        except (KeyError, TypeError, ValueError) as error:
-            raise cli.UsageError(f"{path} is not a readable study manifest ({error})") from None
+            plan = Plan.from_json(read_document(path))
+        except (ResultFileError, KeyError, TypeError, ValueError, AttributeError) as error:
+            raise cli.UsageError(f"{path} is not a readable study manifest ({error}); start a new study "
+                                 "or give another --resume STUDY_ID") from None
     else:
         options = {name: getattr(args, name) for name in PLAN_OPTIONS}
         options["cluster_kwargs"] = cli.parse_cluster_kwargs(args.cluster_kwargs)
@@ -96,11 +98,6 @@ def run(argv: list[str] | None, prog: str) -> int:
     study = Study(plan, args.output_dir, args.plot, prog)
     StopSignals(study.stop, announce="stopping after the current run tears down").install()
     return study.execute()
-
-
-def load_json(path: str) -> dict:
-    with open(path, encoding="utf-8") as stream:
-        return json.load(stream)
 
 
 def main(argv: list[str] | None, prog: str) -> int:

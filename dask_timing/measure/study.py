@@ -265,16 +265,21 @@ class Study:
         return {**os.environ, "PYTHONPATH": PACKAGE_PARENT + (os.pathsep + path if path else "")}
 
     def is_finished(self, output: str) -> bool:
-        """A finished run has a result that is not 'interrupted'; an interrupted one is set aside."""
+        """A finished run has a readable result that is not 'interrupted'; any other is set aside
+        (kept, renamed out of the *.json globs, never over another file) and run again."""
         if not os.path.exists(output):
             return False
         try:
-            if load_result(output).status != STATUS_INTERRUPTED:
-                self.written.append(output)
-                return True
-        except ResultFileError:
-            pass
-        os.replace(output, output + ".interrupted")  # kept, but out of the *.json globs
+            finished, why = load_result(output).status != STATUS_INTERRUPTED, STATUS_INTERRUPTED
+        except ResultFileError as error:
+            finished, why = False, f"unreadable: {error}"
+        if finished:
+            self.written.append(output)
+            return True
+        folder, name = os.path.split(output)
+        aside = unused_path(folder, name, ".interrupted")
+        os.rename(output, aside)
+        print(f"Set aside {aside} ({why}); that run is done again", flush=True)
         return False
 
     def run_one(self, configuration: Configuration, run: int, warmup: bool) -> float:
@@ -364,6 +369,8 @@ class Study:
         if not self.written:
             return
         loaded = load(self.written)
+        for path, reason in loaded.skipped:
+            print(f"{self.prog}: warning: skipped {path}: {reason}", file=sys.stderr)
         groups = group_results(loaded.results)
         # A resumed study summarises again, beside (never over) the earlier summary.
         summary = unused_path(self.output_dir, f"summary_{self.plan.study_id}", ".json")

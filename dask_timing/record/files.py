@@ -50,6 +50,13 @@ def write_text(path: str, text: str, overwrite: bool = False) -> None:
 
 # Result files are a few kilobytes: one read of this size takes a whole file.
 _READ_SIZE = 1 << 16
+# No result, summary or manifest comes near this (an hour of memory samples is about
+# 1 MB): a larger file is refused rather than read into memory.
+MAX_DOCUMENT_BYTES = 64 << 20
+
+
+class DocumentTooLarge(OSError):
+    """A file far larger than any document the tools write."""
 
 
 def read_bytes(path: str) -> bytes:
@@ -63,6 +70,9 @@ def read_bytes(path: str) -> bytes:
         data = os.read(descriptor, _READ_SIZE)
         if len(data) < _READ_SIZE:  # a short read of a regular file is its end
             return data
+        size = os.fstat(descriptor).st_size
+        if size > MAX_DOCUMENT_BYTES:
+            raise DocumentTooLarge(f"{size / 2**20:.0f} MiB, larger than any file the tools write")
         chunks = [data]
         while chunk := os.read(descriptor, _READ_SIZE):
             chunks.append(chunk)

@@ -34,11 +34,11 @@ def from_json(document: Any, model: type[TimedRun] = RunResult) -> TimedRun:
     if tag in (SUMMARY_DOCUMENT, STUDY_DOCUMENT):
         raise SummaryFile("a study summary or manifest, not a run result")
     if tag == RESULT_DOCUMENT or (tag is None and "kind" in document):  # as the decoder reads them
-        _check_version(document.get("schema_version"))
+        _check_version(document.get("schema_version", SCHEMA_VERSION))  # absent: as the decoder reads it
         try:
             return msgspec.convert(document, model)
-        except msgspec.ValidationError as error:
-            raise ResultFileError(f"malformed result ({error})") from None
+        except (msgspec.ValidationError, RecursionError) as error:
+            raise ResultFileError(f"malformed result ({_reason(error)})") from None
     if phases.TOTAL_KEY in document or not phases.PHASES_BY_FLAT_KEY.keys().isdisjoint(document):
         return _from_legacy(document)
     raise ResultFileError("no dask-timing result keys (total_time, phases) in it")
@@ -61,7 +61,7 @@ def _from_legacy(document: dict[str, Any]) -> RunResult:
         for name, value in document.items():  # one pass: these files are read by the thousand
             phase = phases.PHASES_BY_FLAT_KEY.get(name)
             if phase is not None and value is not None:
-                found[phase.key] = value if type(value) is float else _seconds(value)
+                found[phase.key] = value if type(value) is float and value >= 0 else _seconds(value)
             elif name.startswith("batch_") and name.endswith("_tasks_time") and value is not None:
                 after_ready[name[: -len("_time")]] = _seconds(value)
         config = {
@@ -87,6 +87,39 @@ def _from_legacy(document: dict[str, Any]) -> RunResult:
 _DECODERS = {model: msgspec.json.Decoder(model) for model in (TimedRun, RunResult)}
 
 
+# What decoding an arbitrary file can raise: malformed or mistyped JSON, text that is
+# not UTF-8 (a ValueError), nesting deeper than the interpreter's stack.
+_UNDECODABLE = (msgspec.DecodeError, ValueError, RecursionError)
+
+
+def read_document(path: str) -> Any:
+    """Any JSON document the tools wrote (a result, summary or manifest), parsed; ResultFileError
+    saying why when the file cannot be read or parsed, whatever is wrong with it."""
+    return _parse(_read(path))
+
+
+def _read(path: str) -> bytes:
+    try:
+        return read_bytes(path)
+    except OSError as error:
+        raise ResultFileError(error.strerror or str(error)) from None
+
+
+def _parse(data: bytes) -> Any:
+    try:
+        return msgspec.json.decode(data)
+    except _UNDECODABLE as error:
+        raise ResultFileError(f"not valid JSON ({_reason(error)})") from None
+
+
+def _reason(error: BaseException) -> str:
+    if isinstance(error, RecursionError):
+        return "nested too deeply"
+    if isinstance(error, UnicodeDecodeError):
+        return "it holds text that is not UTF-8"
+    return str(error)
+
+
 def load_result(path: str, model: type[TimedRun] = RunResult) -> TimedRun:
     """Read one result file; raise ResultFileError saying why it is unusable.
 
@@ -95,23 +128,16 @@ def load_result(path: str, model: type[TimedRun] = RunResult) -> TimedRun:
     file of the earlier format, a study summary, a newer schema, a malformed
     file) is parsed as plain JSON to tell which.
     """
-    try:
-        data = read_bytes(path)
-    except OSError as error:
-        raise ResultFileError(error.strerror or str(error)) from None
+    data = _read(path)
     try:
         result = _DECODERS[model].decode(data)
-    except msgspec.DecodeError:
+    except _UNDECODABLE:
         pass
     else:
         if result.schema_version > SCHEMA_VERSION:
             _check_version(result.schema_version)  # raises, saying so
         return result
-    try:
-        document = msgspec.json.decode(data)
-    except msgspec.DecodeError as error:
-        raise ResultFileError(f"not valid JSON ({error})") from None
-    return from_json(document, model)
+    return from_json(_parse(data), model)
 
 
 def _seconds_or_none(value: Any) -> float | None:
@@ -119,7 +145,7 @@ def _seconds_or_none(value: Any) -> float | None:
 
 
 def _seconds(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < float("inf"):
         raise ValueError(f"{value!r} is not a number of seconds")
     return float(value)
 

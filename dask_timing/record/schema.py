@@ -13,7 +13,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from itertools import chain
-from typing import Any, Sequence
+from typing import Annotated, Any, Sequence
 
 import msgspec
 
@@ -39,6 +39,10 @@ def new_study_id() -> str:
     return datetime.now().strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
 
 
+# A duration in seconds: never negative (a negative one means the file was edited or
+# corrupted, and is refused when the file is read rather than averaged in).
+Seconds = Annotated[float, msgspec.Meta(ge=0)]
+
 STATUS_OK = "ok"
 STATUS_FAILED = "failed"
 STATUS_INTERRUPTED = "interrupted"
@@ -59,11 +63,11 @@ class TimedRun(msgspec.Struct, kw_only=True, tag_field="document", tag=RESULT_DO
     timestamp: str = ""
     status: str = STATUS_OK
     error: str | None = None
-    phases: dict[str, float] = {}
-    total_time: float | None = None
-    teardown_time: float | None = None
-    after_ready: dict[str, float] = {}
-    before_start: dict[str, float] = {}
+    phases: dict[str, Seconds] = {}
+    total_time: Seconds | None = None
+    teardown_time: Seconds | None = None
+    after_ready: dict[str, Seconds] = {}
+    before_start: dict[str, Seconds] = {}
     arrivals: dict[str, Any] | None = None
     probes: dict[str, Any] | None = None
     schema_version: int = SCHEMA_VERSION
