@@ -208,25 +208,63 @@ def parse_cluster_kwargs(text: str | None) -> dict[str, Any]:
 
 
 def check_output_file(path: str | None, force: bool, option: str = "--output") -> None:
-    """Refuse, before anything starts, to overwrite a file or write where it can't."""
+    """Refuse, before anything starts, an output file the tool could not write at the end.
+
+    Existing files are never overwritten without --force; the folder it goes in
+    must be creatable and writable, which is tried for real (see ``_try_writing_in``).
+    """
     if path is None:
         return
     if os.path.isdir(path):
         raise UsageError(f"{option} {path} is a folder; give a file name")
-    if os.path.exists(path) and not force:
-        raise UsageError(f"{path} already exists; choose another {option} or pass --force to overwrite it")
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    if not os.access(folder, os.W_OK):
-        raise UsageError(f"cannot write to {folder}")
+    if os.path.lexists(path) and not os.path.exists(path):
+        raise UsageError(f"{option} {path} is a broken symbolic link; remove it or give another file")
+    if os.path.exists(path):
+        if not force:
+            raise UsageError(f"{path} already exists; choose another {option} or pass --force to overwrite it")
+        if not os.path.isfile(path):
+            raise UsageError(f"{option} {path} is not a regular file; give a file name")
+    _try_writing_in(os.path.dirname(os.path.abspath(path)), option, path)
 
 
-def check_output_dir(path: str) -> None:
+def check_output_dir(path: str | None, option: str = "--output-dir") -> None:
+    """Refuse, before anything starts, a folder the tool could not write its files into."""
+    if path is None:
+        return
+    if os.path.lexists(path) and not os.path.exists(path):
+        raise UsageError(f"{option} {path} is a broken symbolic link; remove it or give another folder")
     if os.path.exists(path) and not os.path.isdir(path):
-        raise UsageError(f"--output-dir {path} is a file; give a folder")
+        raise UsageError(f"{option} {path} is a file; give a folder")
+    _try_writing_in(os.path.abspath(path), option, path)
+
+
+def _try_writing_in(folder: str, option: str, given: str) -> None:
+    """Create ``folder`` (and its parents) and a file in it, then remove all of that again.
+
+    Permission bits do not say it (root may write anywhere a file system lets it,
+    and /proc or a read-only mount refuse root too), so the only sure check is
+    doing it.  Nothing is left: a refused run creates no folder.
+    """
+    import tempfile
+
+    created: list[str] = []
+    missing = folder
+    while not os.path.exists(missing):
+        created.append(missing)
+        missing = os.path.dirname(missing)
+    if not os.path.isdir(missing):
+        raise UsageError(f"{option} {given}: {missing} is a file, not a folder")
     try:
-        os.makedirs(path, exist_ok=True)
+        for new_folder in reversed(created):
+            os.mkdir(new_folder)
+        descriptor, probe = tempfile.mkstemp(prefix=".dask-timing-probe-", dir=folder)
+        os.close(descriptor)
+        os.unlink(probe)
     except OSError as error:
-        raise UsageError(f"cannot create --output-dir {path}: {error.strerror}") from None
-    if not os.access(path, os.W_OK):
-        raise UsageError(f"cannot write to --output-dir {path}")
+        raise UsageError(f"{option} {given}: cannot write in {folder} ({error.strerror or error})") from None
+    finally:
+        for new_folder in created:
+            try:
+                os.rmdir(new_folder)
+            except OSError:
+                pass

@@ -26,26 +26,50 @@ def write_text(path: str, text: str, overwrite: bool = False) -> None:
     """Write ``text`` to ``path`` atomically, never replacing a file unless asked.
 
     The text goes to a temporary file in the same folder first, so a reader
-    never sees half a file and an interrupted write leaves nothing behind.
+    never sees half a file and an interrupted write leaves nothing behind.  The
+    file gets the permissions the user's umask gives any new file (results are
+    meant to be shared), not the private ones of a temporary file.
     """
     import tempfile  # here, not at the top: the analyzer's text summary never writes
 
     folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
     descriptor, temporary = tempfile.mkstemp(prefix=".dask-timing-", suffix=".tmp", dir=folder)
     try:
         with os.fdopen(descriptor, "w", encoding="utf-8") as stream:
             stream.write(text)
+            os.fchmod(stream.fileno(), 0o666 & ~_umask())
         if overwrite:
             os.replace(temporary, path)
         else:
-            try:
-                os.link(temporary, path)  # fails if path exists: no clobbering
-            except FileExistsError:
-                raise FileExistsError(f"{path} already exists; it was left as it was") from None
+            _publish_new(temporary, path)
     finally:
         if os.path.exists(temporary):
             os.unlink(temporary)
 
+
+
+def _publish_new(temporary: str, path: str) -> None:
+    """Give the written file its name, failing if that name exists: no clobbering."""
+    try:
+        os.link(temporary, path)
+        return
+    except FileExistsError:
+        raise FileExistsError(f"{path} already exists; it was left as it was") from None
+    except OSError:  # a file system without hard links: claim the name first, then fill it
+        pass
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+    except FileExistsError:
+        raise FileExistsError(f"{path} already exists; it was left as it was") from None
+    os.replace(temporary, path)
+
+
+def _umask() -> int:
+    """This process's umask (reading it means setting it: set it straight back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 # Result files are a few kilobytes: one read of this size takes a whole file.
