@@ -1,0 +1,164 @@
+"""Checks of what the timing commands are asked to do, before anything starts.
+
+Each refusal is a UsageError: one line, exit 2, saying what to do instead.
+Limits are chosen from what this machine can take, and each message says how.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from typing import Any
+
+from dask_timing.errors import UsageError
+
+# No wait of a run is meant to last longer than a day; larger numbers only overflow
+# the clocks and timers they are added to.
+MAX_SECONDS = 86_400.0
+# What one worker costs this machine, by how it runs: a process pair (nanny and
+# worker) of the distributed stack is about 150 MB resident; a thread worker
+# inside this process about 10 MB.  Budgets use at most 80 % of the memory available.
+PROCESS_WORKER_BYTES = 150 * 2**20
+THREAD_WORKER_BYTES = 10 * 2**20
+MEMORY_SHARE = 0.8
+# Each worker process holds a few dozen file descriptors in the driver's view
+# (pipes, sockets, logs); a run is refused if its workers would use up the limit.
+DESCRIPTORS_PER_WORKER = 8
+# Workers asked of a cluster manager or batch system (not started on this machine):
+# a cap that stops a typo from submitting a hundred thousand jobs.
+MAX_REMOTE_WORKERS = 10_000
+# A batch's tasks live in the client and the scheduler together, a few kilobytes each.
+BATCH_TASK_BYTES = 8 * 2**10
+
+
+def available_memory() -> int:
+    import psutil
+
+    return int(psutil.virtual_memory().available)
+
+
+def check_seconds(value: float, option: str) -> None:
+    if value > MAX_SECONDS:
+        raise UsageError(f"{option} {value:g} is more than a day ({MAX_SECONDS:g} s); give a smaller number")
+
+
+def check_local_workers(n_workers: int, processes: bool, option: str = "--workers") -> None:
+    """Refuse more workers than this machine can start, with the figures that say so."""
+    per_worker = PROCESS_WORKER_BYTES if processes else THREAD_WORKER_BYTES
+    memory = available_memory()
+    by_memory = max(1, int(memory * MEMORY_SHARE // per_worker))
+    limits = [(by_memory, f"each {'worker process' if processes else 'thread worker'} needs about "
+                          f"{per_worker / 2**20:.0f} MB and {memory / 2**30:.1f} GiB are available")]
+    if processes:
+        import resource
+
+        soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if soft != resource.RLIM_INFINITY:
+            limits.append((max(1, soft // DESCRIPTORS_PER_WORKER),
+                           f"the open-file limit is {soft} (ulimit -n) and each worker holds about "
+                           f"{DESCRIPTORS_PER_WORKER}"))
+    limit, why = min(limits)
+    if n_workers > limit:
+        raise UsageError(f"{option} {n_workers} is more than this machine can start: at most {limit}, as {why}")
+
+
+def check_remote_workers(n_workers: int, option: str = "--workers") -> None:
+    if n_workers > MAX_REMOTE_WORKERS:
+        raise UsageError(f"{option} {n_workers} is more than {MAX_REMOTE_WORKERS} workers; "
+                         "ask for fewer (a study can sweep several counts)")
+
+
+def check_batch(n_tasks: int, option: str = "--batch") -> None:
+    memory = available_memory()
+    limit = int(memory * MEMORY_SHARE // BATCH_TASK_BYTES)
+    if n_tasks > limit:
+        raise UsageError(f"{option} {n_tasks} tasks would not fit in memory: at most {limit}, as each task "
+                         f"takes about {BATCH_TASK_BYTES // 2**10} KB and {memory / 2**30:.1f} GiB are available")
+
+
+def check_chunk(n_workers: int, chunk: int, option: str = "--workload-chunk") -> None:
+    """The weak-scaling workload holds one chunk x chunk float64 array per worker."""
+    needed = n_workers * chunk * chunk * 8
+    memory = available_memory()
+    if needed > memory * MEMORY_SHARE:
+        raise UsageError(f"{option} {chunk} needs {needed / 2**30:.1f} GiB for {n_workers} workers; "
+                         f"{memory / 2**30:.1f} GiB are available: give a smaller chunk")
+
+
+def check_host(host: str) -> None:
+    """The address schedulers and workers listen on must be one this machine can resolve."""
+    try:
+        socket.getaddrinfo(host, None)
+    except (socket.gaierror, UnicodeError) as error:
+        reason = getattr(error, "strerror", None) or str(error)
+        raise UsageError(f"--host {host!r} does not resolve ({reason}); give an address of this machine, "
+                         "such as 127.0.0.1") from None
+
+
+def check_scheduler_address(address: str) -> str:
+    """A scheduler address Dask can connect to (``tcp://host:port`` and the like); its scheme."""
+    from distributed.comm.addressing import get_address_host_port, parse_address
+    from distributed.comm.registry import get_backend
+
+    try:
+        scheme, _ = parse_address(address)  # no scheme: tcp, as Dask reads it
+        get_backend(scheme)
+        if scheme in ("tcp", "tls"):
+            _, port = get_address_host_port(address, strict=True)
+            if not 0 < port < 65536:
+                raise ValueError(f"port {port} is not between 1 and 65535")
+    except (ValueError, TypeError) as error:
+        raise UsageError(f"--scheduler-address {address!r} is not a scheduler address ({error}); "
+                         "expected e.g. tcp://10.0.0.5:8786") from None
+    return scheme
+
+
+def scheduler_file_address(path: str) -> str:
+    """The address a scheduler file names; UsageError naming the file when it has none."""
+    if not os.path.isfile(path):
+        raise UsageError(f"--scheduler-file {path}: no such file")
+    try:
+        with open(path, encoding="utf-8") as stream:
+            identity = json.load(stream)
+    except (OSError, ValueError, RecursionError) as error:
+        raise UsageError(f"--scheduler-file {path} is not a scheduler file (not JSON: {error})") from None
+    address = identity.get("address") if isinstance(identity, dict) else None
+    if not isinstance(address, str):
+        raise UsageError(f"--scheduler-file {path} is not a scheduler file (no \"address\" in it)")
+    return address
+
+
+def check_tls(scheme: str | None, ca_file: str | None, cert: str | None, key: str | None) -> None:
+    """TLS options go with a tls:// scheduler, and a tls:// scheduler needs a CA (from the options
+    or from Dask's own ``distributed.comm.tls`` settings)."""
+    given = {option: path for option, path in
+             (("--tls-ca-file", ca_file), ("--tls-cert", cert), ("--tls-key", key)) if path}
+    if given and scheme is None:
+        raise UsageError(f"{next(iter(given))} is for connecting to an existing tls:// scheduler; "
+                         "add --scheduler-address or --scheduler-file")
+    if given and scheme != "tls":
+        raise UsageError(f"{next(iter(given))} is for a tls:// scheduler, and this one is {scheme}://")
+    if bool(cert) != bool(key):
+        raise UsageError("--tls-cert and --tls-key go together (the client's certificate and its key)")
+    if scheme == "tls" and not ca_file:
+        import dask.config
+
+        if not dask.config.get("distributed.comm.tls.ca-file", None):
+            raise UsageError("a tls:// scheduler needs --tls-ca-file (and --tls-cert with --tls-key when it "
+                             "checks client certificates)")
+    for option, path in given.items():
+        if not os.path.isfile(path):
+            raise UsageError(f"{option} {path}: no such file")
+
+
+def check_dask_config() -> None:
+    """Dask settings this tool relies on, read from the user's configuration, must be valid values."""
+    import dask.config
+
+    from dask_timing.deploy.base import START_METHOD_SETTING, START_METHODS
+
+    method: Any = dask.config.get(START_METHOD_SETTING, "spawn")
+    if method not in START_METHODS:
+        raise UsageError(f"Dask's setting {START_METHOD_SETTING} is {method!r} (from the Dask configuration or a "
+                         f"DASK_ environment variable); it must be one of {', '.join(START_METHODS)}")
