@@ -98,16 +98,16 @@ def check_host(host: str) -> None:
 
 def check_scheduler_address(address: str) -> str:
     """A scheduler address Dask can connect to (``tcp://host:port`` and the like); its scheme."""
-    from distributed.comm.addressing import get_address_host_port, parse_address
+    from distributed.comm.addressing import parse_address, parse_host_port
     from distributed.comm.registry import get_backend
 
     try:
-        scheme, _ = parse_address(address)  # no scheme: tcp, as Dask reads it
+        scheme, location = parse_address(address)  # no scheme: tcp, as Dask reads it
         get_backend(scheme)
         if scheme in ("tcp", "tls"):
-            _, port = get_address_host_port(address, strict=True)
-            if not 0 < port < 65536:
-                raise ValueError(f"port {port} is not between 1 and 65535")
+            host, port = parse_host_port(location)
+            if not host or not 0 < port < 65536:
+                raise ValueError(f"{location!r} is not host:port with a port from 1 to 65535")
     except (ValueError, TypeError) as error:
         raise UsageError(f"--scheduler-address {address!r} is not a scheduler address ({error}); "
                          "expected e.g. tcp://10.0.0.5:8786") from None
