@@ -70,6 +70,26 @@ def collect_environment() -> dict:
     }
 
 
+def machine_load() -> dict:
+    """How busy the machine is now: load averages per usable CPU, and the CPU clock if readable.
+
+    Taken before a run starts (a run's own processes raise the load), so that
+    two sides of a comparison run under different load can be told apart.
+    """
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cpus = os.cpu_count() or 1
+    one, five, fifteen = os.getloadavg()
+    load = {"load_average": [one, five, fifteen], "load_per_cpu": one / cpus, "cpus": cpus}
+    try:
+        with open("/sys/devices/system/cpu/cpu0/cpufreq/scaling_cur_freq", encoding="ascii") as stream:
+            load["cpu_mhz"] = int(stream.read()) / 1000
+    except (OSError, ValueError):
+        load["cpu_mhz"] = None
+    return load
+
+
 def process_age() -> tuple[float, float]:
     """Seconds since this process started, and the resolution of that figure.
 
