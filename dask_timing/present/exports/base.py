@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Callable
+
+import msgspec
 
 from dask_timing.analysis.groups import Group
 from dask_timing.analysis.ranking import Standing
@@ -11,8 +12,7 @@ from dask_timing.analysis.verdicts import Verdict
 from dask_timing.record.files import write_text
 
 
-@dataclass(frozen=True)
-class Analysis:
+class Analysis(msgspec.Struct, frozen=True):
     """What every exporter is given: the same input for every format."""
 
     groups: list[Group]
@@ -20,8 +20,7 @@ class Analysis:
     verdicts: list[Verdict] | None = None  # against a baseline, when one was given
 
 
-@dataclass(frozen=True)
-class Exporter:
+class Exporter(msgspec.Struct, frozen=True, kw_only=True):
     """One file format: the analyzer offers ``--OPTION FILE`` and writes ``render(analysis)`` to FILE."""
 
     option: str  # the analyzer's option, without its dashes
