@@ -32,7 +32,8 @@ def build_parser(prog: str) -> cli.OneLineParser:
                         help=f"glob pattern(s) or folder(s) of result files (default: {DEFAULT_PATTERN!r}); "
                              "quote patterns so the shell does not expand them")
     parser.add_argument("--compare", action="store_true",
-                        help="rank configurations by median total time to ready")
+                        help="rank configurations by median total time to ready, each relative to the fastest "
+                             "with a 95%% interval, and list every configuration's failures")
     parser.add_argument("--plot", action="store_true",
                         help="draw the phase breakdown and the distribution of total time (PNG)")
     parser.add_argument("--plot-dir", metavar="DIR",
@@ -49,7 +50,7 @@ def build_parser(prog: str) -> cli.OneLineParser:
     parser.add_argument("--include-warmup", action="store_true",
                         help="count warmup runs (left out of statistics by default)")
     for exporter in EXPORTERS.values():
-        parser.add_argument(f"--{exporter.option}", metavar="FILE", help=exporter.help)
+        parser.add_argument(f"--{exporter.option}", metavar="FILE", help=exporter.help.replace("%", "%%"))
     parser.add_argument("--summary-json", metavar="FILE",
                         help="also save the statistics as JSON to FILE (never overwritten)")
     return parser

@@ -23,7 +23,7 @@ class Analysis(msgspec.Struct, frozen=True):
 class Exporter(msgspec.Struct, frozen=True, kw_only=True):
     """One file format: the analyzer offers ``--OPTION FILE`` and writes ``render(analysis)`` to FILE."""
 
-    option: str  # the analyzer's option, without its dashes
+    option: str  # the analyzer's option without the leading "--", such as "csv" or "one-line"
     saved_as: str  # what "✓ <saved_as> saved to: FILE" calls the file
     help: str
     render: Callable[[Analysis], str]

@@ -3,7 +3,7 @@
 The last column is the ranking's ratio of medians, ``± d`` where d is the
 distance from the ratio to the farther end of its 95 % bootstrap interval
 (the interval itself is in the CSV and HTML exports).  Configurations whose
-runs all failed are rows too, and every failure's first error is listed
+runs all failed are rows too, and each configuration's first error is listed
 under the table.
 """
 
