@@ -160,7 +160,12 @@ def _label(groups: list[Group]) -> None:
     for group in groups:
         workers = group.config.get("n_workers")
         threads = group.config.get("threads_per_worker")
-        parts = [_kind_name(group), f"{workers} workers", f"{threads} thread(s) per worker"]
+        parts = [_kind_name(group)]
+        # Unknown is left unsaid: a cluster whose workers never came up has no observed threads.
+        if workers is not None:
+            parts.append(f"{workers} workers")
+        if threads is not None:
+            parts.append(f"{threads} thread(s) per worker")
         for key in sorted(group.config):
             if key not in LABEL_KEYS and key != "cluster_class" and len(values[(group.kind, key)]) > 1:
                 parts.append(f"{SETTING_NAMES.get(key, key)}={_show(group.config[key])}")

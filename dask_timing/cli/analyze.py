@@ -9,13 +9,15 @@ import sys
 from dask_timing.cli import common as cli
 from dask_timing.analysis.groups import Group, group_results
 from dask_timing.analysis.load import load
+from dask_timing.analysis.ranking import rank
 from dask_timing.present.analysis import present
+from dask_timing.present.exports import EXPORTERS, Analysis, export
 from dask_timing.present.report import write_verdicts
 from dask_timing.record.schema import RunResult, TimedRun
-from dask_timing.record.files import write_text
 
-# Plots, exports and verdicts are imported when asked for: the text summary of
-# 10,000 files should not wait for modules it does not use.
+# Plots and verdicts are imported when asked for: the text summary of 10,000
+# files should not wait for modules it does not use.  The export formats are
+# imported here to offer their options; each imports what is heavy when it renders.
 
 DEFAULT_PATTERN = "timing_results/*.json"
 
@@ -30,7 +32,8 @@ def build_parser(prog: str) -> cli.OneLineParser:
                         help=f"glob pattern(s) or folder(s) of result files (default: {DEFAULT_PATTERN!r}); "
                              "quote patterns so the shell does not expand them")
     parser.add_argument("--compare", action="store_true",
-                        help="rank configurations by median total time to ready")
+                        help="rank configurations by median total time to ready, each relative to the fastest "
+                             "with a 95%% interval, and list every configuration's failures")
     parser.add_argument("--plot", action="store_true",
                         help="draw the phase breakdown and the distribution of total time (PNG)")
     parser.add_argument("--plot-dir", metavar="DIR",
@@ -46,11 +49,8 @@ def build_parser(prog: str) -> cli.OneLineParser:
                              "confidence (default: 1)")
     parser.add_argument("--include-warmup", action="store_true",
                         help="count warmup runs (left out of statistics by default)")
-    parser.add_argument("--csv", metavar="FILE", help="save the statistics of every metric as CSV")
-    parser.add_argument("--markdown", metavar="FILE",
-                        help="save a Markdown table of total time per configuration, with a relative column")
-    parser.add_argument("--html", metavar="FILE",
-                        help="save one self-contained HTML report (tables, plots, scaling, verdicts)")
+    for exporter in EXPORTERS.values():
+        parser.add_argument(f"--{exporter.option}", metavar="FILE", help=exporter.help.replace("%", "%%"))
     parser.add_argument("--summary-json", metavar="FILE",
                         help="also save the statistics as JSON to FILE (never overwritten)")
     return parser
@@ -60,13 +60,14 @@ def run(argv: list[str] | None, prog: str) -> int:
     args = build_parser(prog).parse_args(argv)
     if args.fail_if_slower is not None and not args.baseline:
         raise cli.UsageError("--fail-if-slower needs --baseline PATTERN to compare against")
-    for option in ("summary_json", "csv", "markdown", "html"):
-        path = getattr(args, option)
+    exports = {option: getattr(args, option.replace("-", "_")) for option in EXPORTERS}
+    exports = {option: path for option, path in exports.items() if path}
+    for option, path in {"summary-json": args.summary_json, **exports}.items():
         if path and os.path.exists(path):
-            raise cli.UsageError(f"{path} already exists; choose another --{option.replace('_', '-')}")
-    # Plots and the HTML report draw from whole runs; every text output needs only the timed part.
-    model = RunResult if args.plot or args.html else TimedRun
-    loaded = load(args.patterns, model)
+            raise cli.UsageError(f"{path} already exists; choose another --{option}")
+    # Plots and some exports (the HTML report) draw from whole runs; the rest needs only the timed part.
+    whole_runs = args.plot or any(EXPORTERS[option].whole_runs for option in exports)
+    loaded = load(args.patterns, RunResult if whole_runs else TimedRun)
     if not (loaded.results or loaded.skipped or loaded.summaries):
         raise cli.UsageError(
             f"no file matches {' '.join(repr(p) for p in args.patterns)}; check the pattern "
@@ -88,51 +89,39 @@ def run(argv: list[str] | None, prog: str) -> int:
     plot_dir = None
     if args.plot:
         plot_dir = args.plot_dir or os.path.dirname(os.path.abspath(loaded.results[0][0]))
-    present(groups, len(loaded.results), args.compare, plot_dir, args.summary_json, precision=args.precision / 100)
-    verdicts, code = judge_against_baseline(prog, args, groups) if args.baseline else (None, cli.EXIT_OK)
-    if args.csv or args.markdown or args.html:
-        export(args, groups, verdicts)
+    ranking = rank(groups) if args.compare or exports else None  # once: its bootstrap is the slow part
+    present(groups, len(loaded.results), args.compare, plot_dir, args.summary_json, precision=args.precision / 100,
+            ranking=ranking)
+    verdicts, code = None, cli.EXIT_OK
+    if args.baseline:
+        verdicts, code = judge_against_baseline(prog, groups, args.baseline, args.include_warmup, args.fail_if_slower)
+    if exports:
+        export(Analysis(groups, ranking, verdicts), exports)
     return code
 
 
-def export(args, groups: list[Group], verdicts) -> None:
-    """The files asked for with --csv, --markdown and --html."""
-    from dask_timing.present.exports import csv_text, html_page, markdown_text
-
-    if args.csv:
-        write_text(args.csv, csv_text(groups))
-        print(f"✓ CSV saved to: {args.csv}")
-    if args.markdown:
-        write_text(args.markdown, markdown_text(groups))
-        print(f"✓ Markdown saved to: {args.markdown}")
-    if args.html:
-        write_text(args.html, html_page(groups, verdicts, "Dask timing report"))
-        print(f"✓ HTML report saved to: {args.html}")
-
-
-def judge_against_baseline(prog: str, args, groups: list[Group]) -> tuple[list, int]:
-    """Print the verdicts against the baseline; fail only on a significant, large slowdown."""
+def judge_against_baseline(prog: str, groups: list[Group], baseline_patterns: list[str], include_warmup: bool,
+                           fail_if_slower: float | None) -> tuple[list, int]:
+    """Print the verdicts against the baseline; fail only on a significant slowdown over ``fail_if_slower`` %."""
     from dask_timing.analysis.verdicts import compare, gate_failures
 
-    baseline = load(args.baseline, TimedRun)
+    baseline = load(baseline_patterns, TimedRun)
     for path, reason in baseline.skipped:
         print(f"{prog}: warning: skipped {path}: {reason}", file=sys.stderr)
     if not baseline.results:
-        raise cli.UsageError(f"no usable baseline result in {' '.join(repr(p) for p in args.baseline)}")
-    verdicts, only_baseline, only_new = compare(
-        group_results(baseline.results, include_warmup=args.include_warmup), groups
-    )
+        raise cli.UsageError(f"no usable baseline result in {' '.join(repr(p) for p in baseline_patterns)}")
+    verdicts, only_baseline, only_new = compare(group_results(baseline.results, include_warmup=include_warmup), groups)
     write_verdicts(verdicts, only_baseline, only_new, print)
-    if args.fail_if_slower is None:
+    if fail_if_slower is None:
         return verdicts, cli.EXIT_OK
-    failures = gate_failures(verdicts, args.fail_if_slower)
+    failures = gate_failures(verdicts, fail_if_slower)
     for verdict in failures:
         print(f"REGRESSION: {verdict.label}: total time {verdict.ratio:.3f}x the baseline "
               f"(95% CI {verdict.ci_low:.3f}-{verdict.ci_high:.3f}, p={verdict.p_value:.4f}), "
-              f"over the {args.fail_if_slower:g}% allowed")
+              f"over the {fail_if_slower:g}% allowed")
     if failures:
         return verdicts, cli.EXIT_FAILED
-    print(f"Regression gate passed: no total time significantly slower by more than {args.fail_if_slower:g}%.")
+    print(f"Regression gate passed: no total time significantly slower by more than {fail_if_slower:g}%.")
     return verdicts, cli.EXIT_OK
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dask_timing.analysis.groups import Group, summary_document
+from dask_timing.analysis.ranking import Standing
 from dask_timing.analysis.stats import DEFAULT_PRECISION
 from dask_timing.present.report import write_analysis, write_comparison, write_scaling
 from dask_timing.record.files import write_json
@@ -16,12 +17,16 @@ def present(
     summary_path: str | None,
     plot_tag: str = "",
     precision: float = DEFAULT_PRECISION,
+    ranking: list[Standing] | None = None,
 ) -> None:
-    """Print the analysis, and save the summary and plots if asked."""
+    """Print the analysis, and save the summary and plots if asked.
+
+    ``ranking``: ``analysis.ranking.rank(groups)``, when already computed for the exports.
+    """
     write_analysis(groups, n_results, print, precision)
     write_scaling(groups, print)
     if compare:
-        write_comparison(groups, print)
+        write_comparison(groups, print, ranking)
     if summary_path:
         from dask_timing.record.environment import utc_timestamp
 

@@ -7,6 +7,7 @@ from typing import Callable, Iterable
 
 from dask_timing import phases
 from dask_timing.analysis.groups import Group, total_summary, total_times
+from dask_timing.analysis.ranking import Standing, rank
 from dask_timing.record.schema import KIND_SCHEDULERS
 from dask_timing.analysis.scaling import families, family_label, fit_scaling, weak_efficiency
 from dask_timing.analysis.verdicts import Verdict
@@ -127,32 +128,41 @@ def write_overall(groups: list[Group], write: Write) -> None:
     write(WIDE_RULE)
 
 
-def write_comparison(groups: list[Group], write: Write) -> None:
-    """Configurations ranked by median total time, with each one's ratio to the fastest."""
+def write_comparison(groups: list[Group], write: Write, ranking: list[Standing] | None = None) -> None:
+    """Configurations ranked by the rule of ``analysis.ranking`` (every export shows the same ranking),
+    then each configuration's failures and first error.
+
+    ``ranking``: ``rank(groups)``, when already computed.
+    """
     write("")
     write(WIDE_RULE)
     write("CONFIGURATION COMPARISON")
     write(WIDE_RULE)
-    ranked = sorted(
-        ((group, total_summary(group)) for group in groups if total_times(group)),
-        key=lambda pair: pair[1].median,
-    )
-    if len(ranked) < 2:
-        only = ranked[0][0].label if ranked else "none with a successful run"
-        write(f"Only one configuration ({only}): nothing to compare.")
+    ranking = rank(groups) if ranking is None else ranking
+    if len(ranking) < 2:
+        write(f"Only one configuration ({ranking[0].group.label if ranking else 'none'}): nothing to compare.")
         write("Add results of another configuration (e.g. another --workers or --type) to compare.")
-        write(WIDE_RULE)
-        return
-    fastest = ranked[0][1].median
-    width = _label_width(group for group, _ in ranked)
-    write(f"  {'rank':<5}{'configuration':<{width}} {'runs':>4} {'median (s)':>11} {'relative':>9}")
-    write(WIDE_THIN_RULE)
-    for rank, (group, summary) in enumerate(ranked, start=1):
-        write(
-            f"  {rank:<5}{group.label:<{width}} {summary.n:>4} {summary.median:>11.4f} "
-            f"{summary.median / fastest:>8.2f}x"
-        )
+    else:
+        width = _label_width(standing.group for standing in ranking)
+        write(f"  {'rank':<5}{'configuration':<{width}} {'runs':>4} {'failed':>6} {'median (s)':>11} "
+              f"{'relative':>9}  95% CI")
+        write(WIDE_THIN_RULE)
+        for standing in ranking:
+            write(f"  {standing.rank or '-':<5}{standing.group.label:<{width}} {standing.n_ready:>4} "
+                  f"{standing.n_failed:>6} {_ranked_figures(standing)}")
+    failed = [standing for standing in ranking if standing.n_failed]
+    if failed:
+        write("Failed runs (first error of each configuration):")
+    for standing in failed:
+        write(f"  {standing.group.label}: {standing.failures}: {standing.first_error}")
     write(WIDE_RULE)
+
+
+def _ranked_figures(standing: Standing) -> str:
+    """Median, relative and its interval; dashes for a configuration that never reached ready."""
+    if standing.total is None:
+        return f"{'-':>11} {'-':>9}"
+    return f"{standing.total.median:>11.4f} {standing.relative:>8.2f}x  {standing.interval_text}"
 
 
 def write_verdicts(verdicts: list[Verdict], only_baseline: list[str], only_new: list[str], write: Write) -> None:

@@ -1,0 +1,50 @@
+"""The exporter interface, the registry of formats, and the loop that writes the files asked for."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import msgspec
+
+from dask_timing.analysis.groups import Group
+from dask_timing.analysis.ranking import Standing
+from dask_timing.analysis.verdicts import Verdict
+from dask_timing.record.files import write_text
+
+
+class Analysis(msgspec.Struct, frozen=True):
+    """What every exporter is given: the same input for every format."""
+
+    groups: list[Group]
+    ranking: list[Standing]  # analysis.ranking.rank(groups): every format shows this one ranking
+    verdicts: list[Verdict] | None = None  # against a baseline, when one was given
+
+
+class Exporter(msgspec.Struct, frozen=True, kw_only=True):
+    """One file format: the analyzer offers ``--OPTION FILE`` and writes ``render(analysis)`` to FILE."""
+
+    option: str  # the analyzer's option without the leading "--", such as "csv" or "one-line"
+    saved_as: str  # what "✓ <saved_as> saved to: FILE" calls the file
+    help: str
+    render: Callable[[Analysis], str]
+    whole_runs: bool = False  # reads more of each run than its timing (the environment): load whole results
+
+
+EXPORTERS: dict[str, Exporter] = {}  # by option, in the order the analyzer lists and writes them
+
+
+def register(exporter: Exporter) -> Exporter:
+    """Offer a format to the analyzer; each option names one format."""
+    if exporter.option in EXPORTERS:
+        raise ValueError(f"--{exporter.option} is already the option of {EXPORTERS[exporter.option].saved_as}")
+    EXPORTERS[exporter.option] = exporter
+    return exporter
+
+
+def export(analysis: Analysis, paths: dict[str, str], write: Callable[[str], None] = print) -> None:
+    """Write the file of each format asked for (``paths``: option -> file), never replacing one."""
+    for option, exporter in EXPORTERS.items():
+        path = paths.get(option)
+        if path:
+            write_text(path, exporter.render(analysis))
+            write(f"✓ {exporter.saved_as} saved to: {path}")

@@ -1,0 +1,92 @@
+"""CSV for spreadsheets and pandas: tidy, one row per configuration and metric.
+
+Columns, in order:
+
+* ``label``: the configuration's name, as the text report prints it;
+* ``kind``, ``n_workers``, ``threads_per_worker``, then every other
+  configuration setting found in any configuration, in name order (blank
+  where a configuration has no such setting; nested settings as JSON; a
+  setting named like another column gets the prefix ``config_``);
+* ``metric`` (``total_time``, ``first_task_time``, ...) and ``unit``
+  (``seconds``);
+* ``n``, ``mean``, ``stddev``, ``median``, ``mad``, ``min``, ``max``, ``p5``,
+  ``p95``: over the successful runs (``stddev`` blank for a single run);
+* ``n_failed`` and ``first_error``: the configuration's failed runs and the
+  first line of the earliest one's error (blank when none failed);
+* ``rank``, ``relative``, ``relative_low``, ``relative_high``: the ranking
+  (``analysis.ranking``), on ``total_time`` rows only: rank by median total
+  time, ratio of medians to the fastest and its 95 % bootstrap interval
+  (blank for the fastest, the reference).
+
+Every configuration has a ``total_time`` row, even one whose runs all failed
+(``n`` 0, statistics blank): failures are results.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Any
+
+from dask_timing.analysis.groups import LABEL_KEYS
+from dask_timing.analysis.ranking import Standing
+from dask_timing.analysis.stats import Summary
+from dask_timing.phases import TOTAL_KEY
+from dask_timing.present.exports.base import Analysis, Exporter
+
+LEADING = ("label", "kind")
+STATISTICS = tuple(Summary.__struct_fields__)  # n, mean, stddev, median, mad, min, max, p5, p95
+TRAILING = ("metric", "unit", *STATISTICS, "n_failed", "first_error", "rank", "relative", "relative_low",
+            "relative_high")
+UNIT = "seconds"
+
+
+def _setting_columns(ranking: list[Standing]) -> dict[str, str]:
+    """Configuration setting -> its column: workers and threads first, then the rest by name."""
+    found = {key for standing in ranking for key in standing.group.config}
+    keys = [*LABEL_KEYS, *sorted(found - set(LABEL_KEYS))]
+    taken = set(LEADING) | set(TRAILING)
+    return {key: f"config_{key}" if key in taken else key for key in keys}
+
+
+def _cell(value: Any) -> Any:
+    """A setting as one cell: numbers, text and booleans as they are, nested values as JSON."""
+    return json.dumps(value, sort_keys=True) if isinstance(value, (dict, list)) else value
+
+
+def _rows(standing: Standing, columns: dict[str, str]) -> list[dict[str, Any]]:
+    group = standing.group
+    shared = {"label": group.label, "kind": group.kind, "unit": UNIT, "n_failed": standing.n_failed,
+              "first_error": standing.first_error}
+    shared.update({column: _cell(group.config.get(key)) for key, column in columns.items()})
+    summaries = group.summaries()
+    rows = []
+    for metric, summary in summaries.items():
+        rows.append({**shared, "metric": metric, **summary.to_json()})
+    if TOTAL_KEY not in summaries:  # never reached ready: the failures still make a row
+        rows.append({**shared, "metric": TOTAL_KEY, "n": 0})
+    for row in rows:
+        if row["metric"] == TOTAL_KEY:
+            row.update(rank=standing.rank, relative=standing.relative, relative_low=standing.relative_low,
+                       relative_high=standing.relative_high)
+    return rows
+
+
+def render(analysis: Analysis) -> str:
+    """The tidy table, every configuration in ranking order."""
+    columns = _setting_columns(analysis.ranking)
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=[*LEADING, *columns.values(), *TRAILING], restval="",
+                            lineterminator="\n")
+    writer.writeheader()
+    for standing in analysis.ranking:
+        writer.writerows(_rows(standing, columns))  # the csv module writes None as a blank cell
+    return buffer.getvalue()
+
+
+EXPORTER = Exporter(
+    option="csv", saved_as="CSV", render=render,
+    help="save every statistic of every metric as a tidy CSV: one row per configuration and metric, "
+         "a column per configuration setting, the failures and the ranking",
+)
