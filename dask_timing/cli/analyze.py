@@ -62,9 +62,11 @@ def run(argv: list[str] | None, prog: str) -> int:
         raise cli.UsageError("--fail-if-slower needs --baseline PATTERN to compare against")
     exports = {option: getattr(args, option.replace("-", "_")) for option in EXPORTERS}
     exports = {option: path for option, path in exports.items() if path}
+    if args.plot_dir and not args.plot:
+        raise cli.UsageError("--plot-dir says where --plot draws; add --plot")
     for option, path in {"summary-json": args.summary_json, **exports}.items():
-        if path and os.path.exists(path):
-            raise cli.UsageError(f"{path} already exists; choose another --{option}")
+        cli.check_output_file(path, None, f"--{option}")
+    cli.check_output_dir(args.plot_dir, "--plot-dir")
     # Plots and some exports (the HTML report) draw from whole runs; the rest needs only the timed part.
     whole_runs = args.plot or any(EXPORTERS[option].whole_runs for option in exports)
     loaded = load(args.patterns, RunResult if whole_runs else TimedRun)
@@ -89,6 +91,7 @@ def run(argv: list[str] | None, prog: str) -> int:
     plot_dir = None
     if args.plot:
         plot_dir = args.plot_dir or os.path.dirname(os.path.abspath(loaded.results[0][0]))
+        cli.check_output_dir(plot_dir, "--plot-dir (by default the first result's folder)")
     ranking = rank(groups) if args.compare or exports else None  # once: its bootstrap is the slow part
     present(groups, len(loaded.results), args.compare, plot_dir, args.summary_json, precision=args.precision / 100,
             ranking=ranking)

@@ -207,10 +207,11 @@ def parse_cluster_kwargs(text: str | None) -> dict[str, Any]:
     return value
 
 
-def check_output_file(path: str | None, force: bool, option: str = "--output") -> None:
+def check_output_file(path: str | None, force: bool | None, option: str = "--output") -> None:
     """Refuse, before anything starts, an output file the tool could not write at the end.
 
-    Existing files are never overwritten without --force; the folder it goes in
+    Existing files are never overwritten without --force (``force`` None: the
+    command has no --force, so never); the folder it goes in
     must be creatable and writable, which is tried for real (see ``_try_writing_in``).
     """
     if path is None:
@@ -221,7 +222,8 @@ def check_output_file(path: str | None, force: bool, option: str = "--output") -
         raise UsageError(f"{option} {path} is a broken symbolic link; remove it or give another file")
     if os.path.exists(path):
         if not force:
-            raise UsageError(f"{path} already exists; choose another {option} or pass --force to overwrite it")
+            hint = "" if force is None else " or pass --force to overwrite it"
+            raise UsageError(f"{path} already exists; choose another {option}{hint}")
         if not os.path.isfile(path):
             raise UsageError(f"{option} {path} is not a regular file; give a file name")
     _try_writing_in(os.path.dirname(os.path.abspath(path)), option, path)
