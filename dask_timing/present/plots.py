@@ -179,10 +179,10 @@ def plot_all(groups: list[Group], folder: str, tag: str = "") -> list[str]:
     os.makedirs(folder, exist_ok=True)
     suffix = f"_{tag}" if tag else ""
     runs = [run for group in groups for run in group.ok_runs]
-    paths = [
-        plot_phase_breakdown(groups, unused_path(folder, f"timing_phases{suffix}", ".png")),
-        plot_total_distribution(groups, unused_path(folder, f"timing_total_time{suffix}", ".png")),
-    ]
+    paths = []
+    if any(total_times(group) for group in groups):  # none when no run reached ready
+        paths.append(plot_phase_breakdown(groups, unused_path(folder, f"timing_phases{suffix}", ".png")))
+        paths.append(plot_total_distribution(groups, unused_path(folder, f"timing_total_time{suffix}", ".png")))
     if any(arrival_times(run) for run in runs):
         paths.append(plot_arrivals(groups, unused_path(folder, f"timing_arrivals{suffix}", ".png")))
     if any(run.memory_samples for run in runs):
