@@ -184,7 +184,7 @@ class Run:
 
     def _print_header(self) -> None:
         settings = self.deployment.header(self.plan.n_workers)
-        if self.deployment.kind == "local" or not self._waits_for_workers:
+        if self.deployment.header_shows_wait or not self._waits_for_workers:
             settings.append(("Wait for workers", self.plan.wait_for_workers))
         self.console.header(self.deployment.title, settings)
 
