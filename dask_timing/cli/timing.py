@@ -3,26 +3,29 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import sys
 import tempfile
 
 from dask_timing.cli import common as cli
-from dask_timing.present.console import RunConsole
-from dask_timing.signals import run_cancellable
 from dask_timing.deploy import build_deployment
 from dask_timing.deploy.base import START_METHODS, ClusterRequest, LaunchSettings
 from dask_timing.deploy.manager import check_cluster_arguments
-from dask_timing.record.schema import (
-    KIND_CLUSTER, KIND_DISTRIBUTED, KIND_EXISTING, KIND_LOCAL, STATUS_INTERRUPTED, STATUS_OK, RunResult,
-)
-from dask_timing.record.files import write_json
-from dask_timing.record.environment import process_age
-from dask_timing.phases import INTERPRETER_AND_IMPORTS
+from dask_timing.measure.assemble import assemble_result
+from dask_timing.measure.events import ProbesMeasured, RunEvent, RunObserver
 from dask_timing.measure.probes import ProbeSettings
 from dask_timing.measure.run import Diagnostics, Run, RunPlan
 from dask_timing.measure.workloads import DEFAULT_CHUNK, WORKLOADS
+from dask_timing.phases import INTERPRETER_AND_IMPORTS
+from dask_timing.present.console import RunConsole
+from dask_timing.record.environment import process_age
+from dask_timing.record.files import write_json, write_text
+from dask_timing.record.schema import (
+    KIND_CLUSTER, KIND_DISTRIBUTED, KIND_EXISTING, KIND_LOCAL, STATUS_INTERRUPTED, STATUS_OK, RunResult,
+)
+from dask_timing.signals import run_cancellable
 
 DESCRIPTIONS = {
     KIND_LOCAL: "Time the startup of a Dask LocalCluster (scheduler in this process, "
@@ -112,6 +115,32 @@ def cluster_request(kind: str, args: argparse.Namespace, workdir: str) -> Cluste
     return ClusterRequest(KIND_DISTRIBUTED, launch, death_timeout=args.timeout, nanny=args.nanny)
 
 
+def run_plan(args: argparse.Namespace) -> RunPlan:
+    """What the options ask to measure."""
+    diagnostics = Diagnostics(
+        probes=ProbeSettings() if args.probes else None,
+        performance_report=args.performance_report,
+        memory_sample_interval=args.memory_interval if args.memory_sample else None,
+    )
+    return RunPlan(n_workers=args.workers, wait_for_workers=args.wait, batch_size=args.batch,
+                   timeout=args.timeout, diagnostics=diagnostics, workload=args.workload,
+                   workload_chunk=args.workload_chunk)
+
+
+class TaskStreamFile:
+    """An output step beside the console: saves the probes' raw task stream once measured."""
+
+    def __init__(self, path: str, overwrite: bool, console: RunConsole) -> None:
+        self.path = path
+        self.overwrite = overwrite
+        self.console = console
+
+    def __call__(self, event: RunEvent) -> None:
+        if isinstance(event, ProbesMeasured):
+            write_text(self.path, json.dumps(event.task_stream, default=str), overwrite=self.overwrite)
+            self.console.saved("Task stream of the probes", self.path)
+
+
 def exit_code_for(result: RunResult, signum: int | None) -> int:
     if signum is not None:
         return cli.signal_exit_code(signum)
@@ -139,25 +168,28 @@ def run_tool(kind: str, argv: list[str] | None, prog: str) -> int:
         if not keep_logs:
             shutil.rmtree(workdir, ignore_errors=True)
         raise
-    diagnostics = Diagnostics(
-        probes=ProbeSettings() if args.probes else None,
-        performance_report=args.performance_report,
-        memory_sample_interval=args.memory_interval if args.memory_sample else None,
-        task_stream=args.task_stream,
-    )
-    plan = RunPlan(n_workers=args.workers, wait_for_workers=args.wait, batch_size=args.batch,
-                   timeout=args.timeout, diagnostics=diagnostics, workload=args.workload,
-                   workload_chunk=args.workload_chunk)
+    plan = run_plan(args)
     options = {**cli.options_of(args, RECORDED_OPTIONS), "warmup": args.warmup_run,
                "process_start_resolution": start_resolution}
-    run = Run(deployment, plan, options, RunConsole(),
-              before_start={INTERPRETER_AND_IMPORTS: interpreter_and_imports})
-    result, signum = run_cancellable(run.execute)
+    console = RunConsole()
+    observers: list[RunObserver] = [console]
+    if args.task_stream:
+        observers.append(TaskStreamFile(args.task_stream, args.force, console))
+
+    async def timed_run() -> RunResult:
+        measured = await Run(deployment, plan, observers).execute()
+        result = assemble_result(measured, deployment, plan, options,
+                                 before_start={INTERPRETER_AND_IMPORTS: interpreter_and_imports})
+        console.summary(result)
+        return result
+
+    result, signum = run_cancellable(timed_run)
     if signum is not None and result.status == STATUS_OK:
         result.status, result.error = STATUS_INTERRUPTED, "interrupted during teardown"
     if args.output:
         write_json(args.output, result.to_json(), overwrite=args.force)
-        print(f"\n✓ Results saved to: {args.output}")
+        console.line()
+        console.saved("Results", args.output)
     has_logs = any(name.endswith(".log") for name in os.listdir(workdir))
     if result.status != STATUS_OK:
         print(f"{prog}: run {result.status}: {result.error}", file=sys.stderr)
