@@ -3,27 +3,29 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import sys
 import tempfile
-from typing import Any
 
 from dask_timing.cli import common as cli
-from dask_timing.present.console import RunConsole
-from dask_timing.signals import run_cancellable
-from dask_timing.deploy.base import START_METHODS, Deployment
-from dask_timing.deploy.manager import ClusterManagerDeployment, check_cluster_arguments
-from dask_timing.deploy.existing import ExistingClusterDeployment
-from dask_timing.deploy.local import LocalClusterDeployment
-from dask_timing.deploy.processes import SeparateProcessDeployment
-from dask_timing.record.schema import KIND_DISTRIBUTED, KIND_LOCAL, STATUS_INTERRUPTED, STATUS_OK, RunResult
-from dask_timing.record.files import write_json
-from dask_timing.record.environment import process_age
-from dask_timing.phases import INTERPRETER_AND_IMPORTS
+from dask_timing.deploy import build_deployment
+from dask_timing.deploy.base import START_METHODS, ClusterRequest, LaunchSettings
+from dask_timing.deploy.manager import check_cluster_arguments
+from dask_timing.measure.assemble import assemble_result
+from dask_timing.measure.events import ProbesMeasured, RunEvent, RunObserver
 from dask_timing.measure.probes import ProbeSettings
 from dask_timing.measure.run import Diagnostics, Run, RunPlan
 from dask_timing.measure.workloads import DEFAULT_CHUNK, WORKLOADS
+from dask_timing.phases import INTERPRETER_AND_IMPORTS
+from dask_timing.present.console import RunConsole
+from dask_timing.record.environment import process_age
+from dask_timing.record.files import write_json, write_text
+from dask_timing.record.schema import (
+    KIND_CLUSTER, KIND_DISTRIBUTED, KIND_EXISTING, KIND_LOCAL, STATUS_INTERRUPTED, STATUS_OK, RunResult,
+)
+from dask_timing.signals import run_cancellable
 
 DESCRIPTIONS = {
     KIND_LOCAL: "Time the startup of a Dask LocalCluster (scheduler in this process, "
@@ -80,41 +82,63 @@ def add_cluster_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--tls-key", metavar="PEM", help="client private key for a TLS scheduler")
 
 
-def client_security(args: argparse.Namespace) -> Any:
-    """distributed's Security for the client when TLS options are given, else None."""
-    files = {"tls_ca_file": args.tls_ca_file, "tls_client_cert": args.tls_cert, "tls_client_key": args.tls_key}
-    if not any(files.values()):
-        return None
-    for option, path in zip(("--tls-ca-file", "--tls-cert", "--tls-key"), files.values()):
+def check_tls_files(args: argparse.Namespace) -> None:
+    """Refuse TLS options naming files that do not exist, before anything starts."""
+    for option, path in (("--tls-ca-file", args.tls_ca_file), ("--tls-cert", args.tls_cert),
+                         ("--tls-key", args.tls_key)):
         if path and not os.path.isfile(path):
             raise cli.UsageError(f"{option} {path}: no such file")
-    from distributed.security import Security
-
-    return Security(require_encryption=True, **{key: value for key, value in files.items() if value})
 
 
-def build_deployment(kind: str, args: argparse.Namespace, workdir: str) -> Deployment:
-    """The deployment the options ask for; bad cluster options are usage errors, found now."""
-    common = dict(dashboard=args.dashboard, start_method=args.start_method)
+def cluster_request(kind: str, args: argparse.Namespace, workdir: str) -> ClusterRequest:
+    """The cluster the options ask for; bad cluster options are usage errors, found now."""
+    launch = LaunchSettings(threads_per_worker=args.threads, workdir=workdir, host=args.host,
+                            dashboard=args.dashboard, start_method=args.start_method)
     if kind == KIND_LOCAL:
-        return LocalClusterDeployment(args.threads, args.host, workdir, processes=args.processes, **common)
+        return ClusterRequest(KIND_LOCAL, launch, processes=args.processes)
     if args.cluster_kwargs and not args.cluster_class:
         raise cli.UsageError("--cluster-kwargs goes with --cluster-class")
     if args.scheduler_address or args.scheduler_file:
         if args.scheduler_file and not os.path.isfile(args.scheduler_file):
             raise cli.UsageError(f"--scheduler-file {args.scheduler_file}: no such file")
-        existing = ExistingClusterDeployment(args.scheduler_address, args.scheduler_file)
-        existing.security = client_security(args)
-        return existing
+        check_tls_files(args)
+        return ClusterRequest(KIND_EXISTING, launch, scheduler_address=args.scheduler_address,
+                              scheduler_file=args.scheduler_file, tls_ca_file=args.tls_ca_file,
+                              tls_cert=args.tls_cert, tls_key=args.tls_key)
     if args.cluster_class:
         arguments = cli.parse_cluster_kwargs(args.cluster_kwargs)
         try:
             check_cluster_arguments(args.cluster_class, arguments)
         except ValueError as error:
             raise cli.UsageError(f"--cluster-class: {error}") from None
-        return ClusterManagerDeployment(args.cluster_class, arguments, args.threads, args.host, workdir, **common)
-    return SeparateProcessDeployment(args.threads, args.host, workdir, death_timeout=args.timeout,
-                                     nanny=args.nanny, **common)
+        return ClusterRequest(KIND_CLUSTER, launch, cluster_class=args.cluster_class, cluster_kwargs=arguments)
+    return ClusterRequest(KIND_DISTRIBUTED, launch, death_timeout=args.timeout, nanny=args.nanny)
+
+
+def run_plan(args: argparse.Namespace) -> RunPlan:
+    """What the options ask to measure."""
+    diagnostics = Diagnostics(
+        probes=ProbeSettings() if args.probes else None,
+        performance_report=args.performance_report,
+        memory_sample_interval=args.memory_interval if args.memory_sample else None,
+    )
+    return RunPlan(n_workers=args.workers, wait_for_workers=args.wait, batch_size=args.batch,
+                   timeout=args.timeout, diagnostics=diagnostics, workload=args.workload,
+                   workload_chunk=args.workload_chunk)
+
+
+class TaskStreamFile:
+    """An output step beside the console: saves the probes' raw task stream once measured."""
+
+    def __init__(self, path: str, overwrite: bool, console: RunConsole) -> None:
+        self.path = path
+        self.overwrite = overwrite
+        self.console = console
+
+    def __call__(self, event: RunEvent) -> None:
+        if isinstance(event, ProbesMeasured):
+            write_text(self.path, json.dumps(event.task_stream, default=str), overwrite=self.overwrite)
+            self.console.saved("Task stream of the probes", self.path)
 
 
 def exit_code_for(result: RunResult, signum: int | None) -> int:
@@ -139,30 +163,33 @@ def run_tool(kind: str, argv: list[str] | None, prog: str) -> int:
         os.makedirs(args.log_dir, exist_ok=True)
     workdir = args.log_dir or tempfile.mkdtemp(prefix="dask-timing-")
     try:
-        deployment = build_deployment(kind, args, workdir)
+        deployment = build_deployment(cluster_request(kind, args, workdir))
     except cli.UsageError:
         if not keep_logs:
             shutil.rmtree(workdir, ignore_errors=True)
         raise
-    diagnostics = Diagnostics(
-        probes=ProbeSettings() if args.probes else None,
-        performance_report=args.performance_report,
-        memory_sample_interval=args.memory_interval if args.memory_sample else None,
-        task_stream=args.task_stream,
-    )
-    plan = RunPlan(n_workers=args.workers, wait_for_workers=args.wait, batch_size=args.batch,
-                   timeout=args.timeout, diagnostics=diagnostics, workload=args.workload,
-                   workload_chunk=args.workload_chunk)
+    plan = run_plan(args)
     options = {**cli.options_of(args, RECORDED_OPTIONS), "warmup": args.warmup_run,
                "process_start_resolution": start_resolution}
-    run = Run(deployment, plan, options, RunConsole(),
-              before_start={INTERPRETER_AND_IMPORTS: interpreter_and_imports})
-    result, signum = run_cancellable(run.execute)
+    console = RunConsole()
+    observers: list[RunObserver] = [console]
+    if args.task_stream:
+        observers.append(TaskStreamFile(args.task_stream, args.force, console))
+
+    async def timed_run() -> RunResult:
+        measured = await Run(deployment, plan, observers).execute()
+        result = assemble_result(measured, deployment, plan, options,
+                                 before_start={INTERPRETER_AND_IMPORTS: interpreter_and_imports})
+        console.summary(result)
+        return result
+
+    result, signum = run_cancellable(timed_run)
     if signum is not None and result.status == STATUS_OK:
         result.status, result.error = STATUS_INTERRUPTED, "interrupted during teardown"
     if args.output:
         write_json(args.output, result.to_json(), overwrite=args.force)
-        print(f"\n✓ Results saved to: {args.output}")
+        console.line()
+        console.saved("Results", args.output)
     has_logs = any(name.endswith(".log") for name in os.listdir(workdir))
     if result.status != STATUS_OK:
         print(f"{prog}: run {result.status}: {result.error}", file=sys.stderr)

@@ -1,16 +1,20 @@
 """What every way of getting a cluster offers the timing loop: start, ask for workers, close.
 
-The timing loop (``measure.run``) times a deployment without knowing how it
-makes its cluster; each way is one module of this package.
+The timing loop (``measure.run``) times a ``Deployment`` without knowing how it
+makes its cluster.  Each way is one module of this package, registered by its
+kind in ``deploy/__init__.py``; the command line describes the cluster it wants
+in a ``ClusterRequest`` and the registry builds the deployment from it.
 """
 
 from __future__ import annotations
 
 import asyncio
 from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
 from typing import Any
 
 from dask_timing import phases
+from dask_timing.defaults import DEFAULT_HOST, DEFAULT_TIMEOUT
 from dask_timing.phases import Phase
 
 # Dask's setting for how worker processes are started (spawn, forkserver or fork).
@@ -25,12 +29,68 @@ def default_start_method() -> str:
     return dask.config.get(START_METHOD_SETTING, "spawn")
 
 
+@dataclass(frozen=True)
+class LaunchSettings:
+    """How a deployment that starts a scheduler and workers starts them.
+
+    ``start_method`` None means Dask's configured one, resolved now so the
+    recorded configuration says which was used.
+    """
+
+    threads_per_worker: int
+    workdir: str  # logs, scheduler file and worker scratch space
+    host: str = DEFAULT_HOST
+    dashboard: bool = True
+    start_method: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.start_method is None:
+            object.__setattr__(self, "start_method", default_start_method())
+
+    def config(self) -> dict[str, Any]:
+        """The settings that define the experiment (the work folder does not)."""
+        return {
+            "threads_per_worker": self.threads_per_worker,
+            "host": self.host,
+            "dashboard": self.dashboard,
+            "start_method": self.start_method,
+        }
+
+    def header(self, n_workers: int) -> list[tuple[str, Any]]:
+        """What the run's console header says about the workers started."""
+        return [("Workers", n_workers), ("Threads per worker", self.threads_per_worker)]
+
+
+@dataclass(frozen=True)
+class ClusterRequest:
+    """The cluster the command line asks for; each kind of deployment reads its part."""
+
+    kind: str  # a key of the registry, ``deploy.BUILDERS``
+    launch: LaunchSettings  # read only by the kinds that start something
+    death_timeout: float = DEFAULT_TIMEOUT  # workers started here give up on a lost scheduler after it
+    processes: bool = True  # LocalCluster: worker processes (False: threads in this process)
+    nanny: bool = True  # separate processes: each worker under a nanny
+    cluster_class: str | None = None  # any cluster manager, ``module:Class``
+    cluster_kwargs: dict[str, Any] = field(default_factory=dict)
+    scheduler_address: str | None = None  # a cluster someone else runs...
+    scheduler_file: str | None = None  # ...or its scheduler file
+    tls_ca_file: str | None = None  # TLS files for the client of such a cluster
+    tls_cert: str | None = None
+    tls_key: str | None = None
+
+
 class DeploymentError(RuntimeError):
     """The cluster could not be started as asked; the message says why."""
 
 
+def common_threads(workers: list[dict[str, Any]]) -> int | None:
+    """The threads per worker the workers found share, or None if they differ."""
+    threads = {worker["nthreads"] for worker in workers}
+    return threads.pop() if len(threads) == 1 else None
+
+
 class Deployment(ABC):
-    """A cluster the runner can time: scheduler up, workers asked for, closed."""
+    """A cluster the timing loop can time: scheduler up, workers asked for, closed."""
 
     kind: str
     title: str
@@ -42,35 +102,26 @@ class Deployment(ABC):
     scheduler_readiness: str
     connect_to = "scheduler"  # what the client connects to, in messages
     poll_interval: float | None = None
+    # The console header says whether the run waits for workers even when it does
+    # (otherwise only when it does not).
+    header_shows_wait = False
 
-    def __init__(
-        self,
-        threads_per_worker: int,
-        host: str,
-        workdir: str,
-        dashboard: bool = True,
-        start_method: str | None = None,
-    ) -> None:
-        self.threads_per_worker = threads_per_worker
-        self.host = host
-        self.workdir = workdir
-        self.with_dashboard = dashboard
-        self.start_method = start_method or default_start_method()
+    def __init__(self) -> None:
         self.address: str | None = None
         self.dashboard: str | None = None
 
+    @classmethod
+    @abstractmethod
+    def from_request(cls, request: ClusterRequest) -> Deployment:
+        """The deployment a request asks for (its registry entry builds it this way)."""
+
+    @abstractmethod
     def header(self, n_workers: int) -> list[tuple[str, Any]]:
         """What the run's console header says about this deployment."""
-        return [("Workers", n_workers), ("Threads per worker", self.threads_per_worker)]
 
+    @abstractmethod
     def config(self) -> dict[str, Any]:
         """Settings of this deployment that define the experiment."""
-        return {
-            "threads_per_worker": self.threads_per_worker,
-            "host": self.host,
-            "dashboard": self.with_dashboard,
-            "start_method": self.start_method,
-        }
 
     @abstractmethod
     async def start_scheduler(self) -> None:

@@ -6,8 +6,18 @@ import json
 from typing import Any
 
 from dask_timing import phases
+from dask_timing.deploy.base import ClusterRequest, Deployment, common_threads
 from dask_timing.record.schema import KIND_EXISTING
-from dask_timing.deploy.base import Deployment
+
+
+def client_security(ca_file: str | None, cert: str | None, key: str | None) -> Any:
+    """distributed's Security for a client of a TLS scheduler, or None without TLS files."""
+    files = {"tls_ca_file": ca_file, "tls_client_cert": cert, "tls_client_key": key}
+    if not any(files.values()):
+        return None
+    from distributed.security import Security
+
+    return Security(require_encryption=True, **{name: path for name, path in files.items() if path})
 
 
 class ExistingClusterDeployment(Deployment):
@@ -22,11 +32,16 @@ class ExistingClusterDeployment(Deployment):
     teardown_phase = phases.CLIENT_CLOSE
 
     def __init__(self, address: str | None, scheduler_file: str | None, security: Any = None) -> None:
-        super().__init__(threads_per_worker=0, host="", workdir="")
+        super().__init__()
         self.given_address = address
         self.scheduler_file = scheduler_file
         self.security = security
         self.observed: dict[str, Any] = {}
+
+    @classmethod
+    def from_request(cls, request: ClusterRequest) -> ExistingClusterDeployment:
+        security = client_security(request.tls_ca_file, request.tls_cert, request.tls_key)
+        return cls(request.scheduler_address, request.scheduler_file, security)
 
     def config(self) -> dict[str, Any]:
         return {"scheduler": self.given_address or self.scheduler_file, **self.observed}
@@ -51,8 +66,7 @@ class ExistingClusterDeployment(Deployment):
 
     def observe_workers(self, workers: list[dict[str, Any]]) -> None:
         """Record the worker count and threads found, as the configuration of this run."""
-        threads = {worker["nthreads"] for worker in workers}
-        self.observed = {"n_workers": len(workers), "threads_per_worker": threads.pop() if len(threads) == 1 else None}
+        self.observed = {"n_workers": len(workers), "threads_per_worker": common_threads(workers)}
 
     async def close(self) -> list[int]:
         return []

@@ -1,49 +1,40 @@
-"""Any Dask cluster manager (LocalCluster, SubprocessCluster, dask-jobqueue, dask-kubernetes...).
-
-Created with no workers, then ``scale(N)``: the same code path as
-``Cluster(n_workers=N)``, timed in two phases.
-"""
+"""Any Dask cluster manager (LocalCluster, SubprocessCluster, dask-jobqueue, dask-kubernetes...),
+given by its import path, and the checks of that path and its arguments before anything starts."""
 
 from __future__ import annotations
 
-import asyncio
 import importlib
 import inspect
 import json
 from typing import Any
 
-import psutil
-
-from dask_timing import phases
+from dask_timing.deploy.base import ClusterRequest, LaunchSettings, common_threads
+from dask_timing.deploy.scaled import ScaledClusterDeployment
 from dask_timing.record.schema import KIND_CLUSTER
-from dask_timing.deploy import batch_jobs
-from dask_timing.deploy.base import START_METHOD_SETTING, Deployment
 
 
-class ClusterManagerDeployment(Deployment):
+class ClusterManagerDeployment(ScaledClusterDeployment):
     """Any Dask cluster manager (``LocalCluster``, ``SubprocessCluster``, dask-jobqueue's
-    ``SLURMCluster``, dask-kubernetes' ``KubeCluster``...): created with no workers,
-    then ``scale(N)``.
+    ``SLURMCluster``, dask-kubernetes' ``KubeCluster``...), given as ``module:Class`` with
+    its arguments: created with no workers, then ``scale(N)``.
 
-    Creating the cluster object times its scheduler (and dashboard) alone;
-    ``scale`` then starts the workers, timed until each has registered.  Both go
-    through the same code as ``Cluster(n_workers=N)``.
+    Threads per worker are the class's own business (its arguments): the
+    configuration records what came up.
     """
 
     kind = KIND_CLUSTER
-    scheduler_phase = phases.CLUSTER_INIT
-    workers_phase = phases.WAIT_FOR_WORKERS
-    scheduler_readiness = "cluster start awaited"
-    connect_to = "cluster"
 
-    def __init__(self, cluster_class: str, cluster_kwargs: dict[str, Any], *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self, cluster_class: str, cluster_kwargs: dict[str, Any], launch: LaunchSettings) -> None:
+        super().__init__(launch)
         self.cluster_class = cluster_class
         self.cluster_kwargs = cluster_kwargs
-        self.cluster: Any = None
         self.observed: dict[str, Any] = {}
-        self._children_before: set[int] = set()
-        self._scaled_event: asyncio.Event | None = None
+
+    @classmethod
+    def from_request(cls, request: ClusterRequest) -> ClusterManagerDeployment:
+        if request.cluster_class is None:
+            raise ValueError("a cluster manager deployment needs a cluster class")
+        return cls(request.cluster_class, request.cluster_kwargs, request.launch)
 
     @property
     def title(self) -> str:
@@ -57,87 +48,23 @@ class ClusterManagerDeployment(Deployment):
         return {
             "cluster_class": self.cluster_class,
             "cluster_kwargs": self.cluster_kwargs,
-            "start_method": self.start_method,
+            "start_method": self.launch.start_method,
             **self.observed,
         }
 
     def observe_workers(self, workers: list[dict[str, Any]]) -> None:
         """Threads per worker are set by the class's own arguments: record what came up."""
-        threads = {worker["nthreads"] for worker in workers}
-        self.observed = {"threads_per_worker": threads.pop() if len(threads) == 1 else None}
-
-    async def job_records(self, workers: list[dict[str, Any]], wall_to_run_time: Any) -> list[dict[str, Any]] | None:
-        return await batch_jobs.job_records(self.cluster, workers, wall_to_run_time)
+        self.observed = {"threads_per_worker": common_threads(workers)}
 
     def make_cluster(self) -> Any:
-        """The cluster object, not started yet (asynchronous)."""
         cls = import_cluster_class(self.cluster_class)
-        arguments = cluster_defaults(cls, self.host, self.workdir)
+        arguments = cluster_defaults(cls, self.launch.host, self.launch.workdir)
         for name, value in self.cluster_kwargs.items():  # the user's settings win, nested ones too
             if isinstance(value, dict) and isinstance(arguments.get(name), dict):
                 arguments[name] = {**arguments[name], **value}
             else:
                 arguments[name] = value
         return cls(**arguments, asynchronous=True)
-
-    async def start_scheduler(self) -> None:
-        import dask.config
-
-        # How nannies start worker processes; read by distributed when it spawns them.
-        dask.config.set({START_METHOD_SETTING: self.start_method})
-        self._children_before = {child.pid for child in psutil.Process().children(recursive=True)}
-        # Made first and started by awaiting it, so close() can reach a half-started cluster.
-        self.cluster = self.make_cluster()
-        await self.cluster
-        self.address = self.cluster.scheduler_address
-        self.dashboard = getattr(self.cluster, "dashboard_link", None) if self.with_dashboard else None
-
-    @property
-    def client_target(self) -> Any:
-        return self.cluster
-
-    async def request_workers(self, n_workers: int) -> None:
-        scaled = self.cluster.scale(n_workers)
-        if inspect.isawaitable(scaled):
-            await scaled
-        self._scaled.set()
-
-    @property
-    def _scaled(self) -> asyncio.Event:
-        if self._scaled_event is None:
-            self._scaled_event = asyncio.Event()
-        return self._scaled_event
-
-    async def watch(self) -> None:
-        """Fail as soon as the cluster fails to start a worker (SpecCluster-based managers).
-
-        ``scale`` starts workers in the background and only logs their failures;
-        awaiting the same correction of state here surfaces them at once, instead
-        of after the whole timeout.
-        """
-        await self._scaled.wait()  # never while the cluster itself is starting
-        correct_state = getattr(self.cluster, "_correct_state", None)
-        if correct_state is not None:
-            # shielded: when the run moves on and cancels this watch, the cluster's own
-            # (shared) task that starts the workers must not be cancelled with it
-            await asyncio.shield(correct_state())
-        await super().watch()
-
-    async def close(self) -> list[int]:
-        if self.cluster is not None:
-            jobs = list(batch_jobs.job_ids(self.cluster).values())
-            await self.cluster.close()
-            # close() cancels the cluster's jobs; cancel again any it missed (a no-op otherwise).
-            await batch_jobs.cancel(self.cluster, jobs)
-        # Worker processes a cluster starts here are our children: none may outlive close().
-        leftovers = [
-            child
-            for child in _living_children()
-            if child.pid not in self._children_before and not _is_resource_tracker(child)
-        ]
-        for child in leftovers:
-            child.kill()
-        return [child.pid for child in leftovers]
 
 
 def import_cluster_class(path: str) -> Any:
@@ -188,22 +115,3 @@ def check_cluster_arguments(path: str, kwargs: dict[str, Any]) -> None:
     unknown = [name for name in kwargs if name not in signature.parameters]
     if unknown and not accepts_any:
         raise ValueError(f"{path} takes no argument {', '.join(unknown)}")
-
-
-def _living_children() -> list[psutil.Process]:
-    living = []
-    for child in psutil.Process().children(recursive=True):
-        try:
-            if child.status() != psutil.STATUS_ZOMBIE:
-                living.append(child)
-        except psutil.NoSuchProcess:
-            pass
-    return living
-
-
-def _is_resource_tracker(process: psutil.Process) -> bool:
-    """multiprocessing's resource tracker: it lives as long as this process, by design."""
-    try:
-        return any("resource_tracker" in part for part in process.cmdline())
-    except psutil.NoSuchProcess:
-        return False

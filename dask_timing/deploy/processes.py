@@ -9,9 +9,9 @@ import sys
 from typing import Any
 
 from dask_timing import phases
-from dask_timing.record.schema import KIND_DISTRIBUTED
-from dask_timing.deploy.base import START_METHOD_SETTING, Deployment
+from dask_timing.deploy.base import START_METHOD_SETTING, ClusterRequest, Deployment, LaunchSettings
 from dask_timing.deploy.managed import ManagedProcess, terminate
+from dask_timing.record.schema import KIND_DISTRIBUTED
 
 # How often the scheduler file is looked for while a scheduler process starts.
 SCHEDULER_FILE_POLL_INTERVAL = 0.002
@@ -35,30 +35,38 @@ class SeparateProcessDeployment(Deployment):
     scheduler_readiness = "scheduler file polled"
     poll_interval = SCHEDULER_FILE_POLL_INTERVAL
 
-    def __init__(self, *args: Any, death_timeout: float, nanny: bool = True, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self, launch: LaunchSettings, death_timeout: float, nanny: bool = True) -> None:
+        super().__init__()
+        self.launch = launch
         self.death_timeout = death_timeout
         self.nanny = nanny
         self.scheduler: ManagedProcess | None = None
         self.workers: list[ManagedProcess] = []
-        self.scheduler_file = os.path.join(self.workdir, "scheduler.json")
+        self.scheduler_file = os.path.join(launch.workdir, "scheduler.json")
         self._env = {
             **os.environ,
             "PYTHONUNBUFFERED": "1",
             # Dask's environment form of its setting: how nannies start worker processes.
-            "DASK_" + START_METHOD_SETTING.upper().replace(".", "__").replace("-", "_"): self.start_method,
+            "DASK_" + START_METHOD_SETTING.upper().replace(".", "__").replace("-", "_"): launch.start_method,
         }
 
+    @classmethod
+    def from_request(cls, request: ClusterRequest) -> SeparateProcessDeployment:
+        return cls(request.launch, death_timeout=request.death_timeout, nanny=request.nanny)
+
     def config(self) -> dict[str, Any]:
-        return {**super().config(), "nanny": self.nanny}
+        return {**self.launch.config(), "nanny": self.nanny}
+
+    def header(self, n_workers: int) -> list[tuple[str, Any]]:
+        return self.launch.header(n_workers)
 
     def _spawn(self, name: str, module: str, arguments: list[str]) -> ManagedProcess:
         process = ManagedProcess(
             name,
             [sys.executable, "-m", module, *arguments],
-            os.path.join(self.workdir, f"{name}.log"),
+            os.path.join(self.launch.workdir, f"{name}.log"),
             env=self._env,
-            cwd=self.workdir,
+            cwd=self.launch.workdir,
         )
         process.start()
         return process
@@ -68,7 +76,7 @@ class SeparateProcessDeployment(Deployment):
             "scheduler",
             "distributed.cli.dask_scheduler",
             [
-                "--host", self.host,
+                "--host", self.launch.host,
                 "--port", "0",
                 *self._dashboard_arguments(),
                 "--scheduler-file", self.scheduler_file,
@@ -83,10 +91,10 @@ class SeparateProcessDeployment(Deployment):
             await asyncio.sleep(SCHEDULER_FILE_POLL_INTERVAL)
         self.address = identity["address"]
         dashboard_port = identity.get("services", {}).get("dashboard")
-        self.dashboard = f"http://{self.host}:{dashboard_port}/status" if dashboard_port else None
+        self.dashboard = f"http://{self.launch.host}:{dashboard_port}/status" if dashboard_port else None
 
     def _dashboard_arguments(self) -> list[str]:
-        return ["--dashboard-address", f"{self.host}:0"] if self.with_dashboard else ["--no-dashboard"]
+        return ["--dashboard-address", f"{self.launch.host}:0"] if self.launch.dashboard else ["--no-dashboard"]
 
     def _read_scheduler_file(self) -> dict | None:
         try:
@@ -109,11 +117,11 @@ class SeparateProcessDeployment(Deployment):
                     [
                         self.address,
                         "--name", f"worker-{index}",
-                        "--nthreads", str(self.threads_per_worker),
-                        "--host", self.host,
+                        "--nthreads", str(self.launch.threads_per_worker),
+                        "--host", self.launch.host,
                         *self._dashboard_arguments(),
                         "--death-timeout", str(self.death_timeout),
-                        "--local-directory", self.workdir,
+                        "--local-directory", self.launch.workdir,
                         "--nanny" if self.nanny else "--no-nanny",
                     ],
                 )

@@ -4,36 +4,38 @@ Phases follow each other on one monotonic timeline, so they add up to the
 total time to ready.  Every wait is bounded by the run's timeout.  Whatever
 happens (success, an error, a timeout, Ctrl-C or SIGTERM turned into
 cancellation), the cluster is torn down, teardown is timed on its own, and the
-result says how the run ended.
+measurements say how the run ended.
+
+The loop only measures: it tells its observers what happens (``events``),
+and the result is assembled from its ``Measurements`` afterwards
+(``assemble``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import operator
-import sys
-import uuid
-from dataclasses import dataclass
-from typing import Any, Awaitable
+from dataclasses import dataclass, field
+from typing import Any, Awaitable, Sequence
 
 from dask_timing import phases
 from dask_timing.defaults import DEFAULT_TIMEOUT
-from dask_timing.errors import describe_failure
-from dask_timing.measure.arrivals import DETECTION_METHOD, WorkerArrivals
-from dask_timing.measure.clock import CLOCK_NAME, Timeline
-from dask_timing.present.console import RunConsole
 from dask_timing.deploy.base import Deployment, DeploymentError
-from dask_timing.record.environment import collect_environment, utc_timestamp
-from dask_timing.measure.probes import ProbeSettings, describe, run_probes
 from dask_timing.deploy.managed import ChildFailed
+from dask_timing.errors import describe_failure
+from dask_timing.measure import events
+from dask_timing.measure.arrivals import WorkerArrivals
+from dask_timing.measure.clock import Timeline
+from dask_timing.measure.probes import ProbeSettings, run_probes
 from dask_timing.measure.workloads import DEFAULT_CHUNK, run_workload
-from dask_timing.record.schema import STATUS_FAILED, STATUS_INTERRUPTED, STATUS_OK, RunResult
-from dask_timing.measure.arrivals import arrival_summary
+from dask_timing.record.environment import utc_timestamp
+from dask_timing.record.schema import STATUS_FAILED, STATUS_INTERRUPTED, STATUS_OK
 
 # Seconds the client gets to close during teardown before it is abandoned.
 CLIENT_CLOSE_TIMEOUT = 5.0
+# The first task, as the result describes it.
+FIRST_TASK_CALL = "operator.add(1, 1)"
 
 
 @dataclass(frozen=True)
@@ -43,7 +45,6 @@ class Diagnostics:
     probes: ProbeSettings | None = None
     performance_report: str | None = None  # HTML file
     memory_sample_interval: float | None = None  # seconds; None: no sampling
-    task_stream: str | None = None  # JSON file for the probes' raw task stream
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,7 @@ class RunPlan:
     workload_chunk: int = DEFAULT_CHUNK
 
     def config(self) -> dict[str, Any]:
+        """What defines the experiment, for the result's configuration."""
         config: dict[str, Any] = {
             "n_workers": self.n_workers,
             "wait_for_workers": self.wait_for_workers,
@@ -106,32 +108,38 @@ async def first_of(main: Awaitable[Any], watchdog: Awaitable[Any]) -> Any:
         await asyncio.gather(main_task, watch_task, return_exceptions=True)
 
 
-class Run:
-    """One timed run of a deployment; ``execute`` returns its result."""
+@dataclass
+class Measurements:
+    """Everything one run measured, in one place; the result is assembled from it."""
 
-    def __init__(
-        self,
-        deployment: Deployment,
-        plan: RunPlan,
-        options: dict[str, Any],
-        console: RunConsole | None = None,
-        before_start: dict[str, float] | None = None,
-    ) -> None:
+    timeline: Timeline = field(default_factory=Timeline)
+    started_at: str = field(default_factory=utc_timestamp)
+    status: str = STATUS_OK
+    error: str | None = None
+    workers: list[dict[str, Any]] = field(default_factory=list)
+    workers_requested_at: float | None = None  # seconds on the timeline
+    probes: dict[str, Any] | None = None
+    memory_samples: list[tuple[float, int]] | None = None  # (wall-clock stamp, bytes) from Dask's sampler
+    versions: dict[str, Any] | None = None
+    jobs: list[dict[str, Any]] | None = None
+
+    def fail(self, status: str, error: str) -> None:
+        """Record how the run ended; an earlier failure keeps its status and its reason comes first."""
+        if self.status == STATUS_OK:
+            self.status = status
+        self.error = f"{self.error}; {error}" if self.error else error
+
+
+class Run:
+    """One timed run of a deployment; ``execute`` returns what it measured."""
+
+    def __init__(self, deployment: Deployment, plan: RunPlan, observers: Sequence[events.RunObserver] = ()) -> None:
         self.deployment = deployment
         self.plan = plan
-        self.options = options
-        self.console = console or RunConsole()
-        self.before_start = before_start or {}
-        self.timeline = Timeline()
-        self.started_at = utc_timestamp()
+        self.observers = tuple(observers)
+        self.measured = Measurements()
         self.client: Any = None
         self.arrivals: WorkerArrivals | None = None
-        self.workers: list[dict[str, Any]] = []
-        self.workers_requested_at: float | None = None
-        self.probes: dict[str, Any] | None = None
-        self.versions: dict[str, Any] | None = None
-        self.jobs: list[dict[str, Any]] | None = None
-        self.memory_samples: list[tuple[float, int]] | None = None
         self.fields = {
             "n_workers": plan.n_workers,
             "n_tasks": plan.batch_size,
@@ -140,62 +148,54 @@ class Run:
         }
 
     @property
-    def phase_list(self) -> list[phases.Phase]:
-        """The phases of this run, in order."""
-        deployment = self.deployment
-        listed = [deployment.scheduler_phase, phases.CLIENT_CONNECT]
-        if self._waits_for_workers:
-            listed.append(deployment.workers_phase)
-        listed.append(phases.FIRST_TASK)
-        return [phase for phase in listed if phase is not None]
-
-    @property
     def _waits_for_workers(self) -> bool:
         return self.plan.wait_for_workers and self.deployment.starts_workers
 
-    async def execute(self) -> RunResult:
-        """Time the run; tear down whatever happens; return the result.
+    def _tell(self, event: events.RunEvent) -> None:
+        for observer in self.observers:
+            observer(event)
+
+    async def execute(self) -> Measurements:
+        """Time the run; tear down whatever happens; return what was measured.
 
         Cancellation (how the command line delivers Ctrl-C and SIGTERM) ends the
         measurement, not the teardown: the run is closed and reported as
         interrupted.
         """
-        status, error = STATUS_OK, None
-        self._print_header()
+        measured = self.measured
+        self._tell(events.RunStarted(self.deployment.title, self._header_settings()))
         try:
             await self._measure()
         except asyncio.CancelledError:
-            status, error = STATUS_INTERRUPTED, "interrupted before the run finished"
+            measured.fail(STATUS_INTERRUPTED, "interrupted before the run finished")
             # Handled: clear the request, so the timeouts of the teardown still behave as timeouts.
             current = asyncio.current_task()
             if current is not None:
                 current.uncancel()
         except (RunTimeout, DeploymentError, ChildFailed) as failure:
-            status, error = STATUS_FAILED, str(failure)
+            measured.fail(STATUS_FAILED, str(failure))
         except Exception as failure:  # noqa: BLE001 - any failure inside Dask fails the run
-            status, error = STATUS_FAILED, describe_with_cause(failure)
+            measured.fail(STATUS_FAILED, describe_with_cause(failure))
         survivors = await self._teardown()
         if survivors:
-            status = STATUS_FAILED if status == STATUS_OK else status
-            error = (error + "; " if error else "") + f"processes {survivors} survived teardown and were killed"
-        result = self._result(status, error)
-        self.console.summary(result, self.phase_list, self.fields)
-        return result
+            measured.fail(STATUS_FAILED, f"processes {survivors} survived teardown and were killed")
+        return measured
 
-    def _print_header(self) -> None:
+    def _header_settings(self) -> list[tuple[str, Any]]:
         settings = self.deployment.header(self.plan.n_workers)
-        if self.deployment.kind == "local" or not self._waits_for_workers:
+        if self.deployment.header_shows_wait or not self._waits_for_workers:
             settings.append(("Wait for workers", self.plan.wait_for_workers))
-        self.console.header(self.deployment.title, settings)
+        return settings
 
     async def _phase(self, phase: phases.Phase, work: Awaitable[Any]) -> Any:
-        self.console.phase_start(phase, **self.fields)
-        with self.timeline.phase(phase.key):
+        self._tell(events.PhaseStarted(phase, self.fields))
+        with self.measured.timeline.phase(phase.key):
             value = await work
-        self.console.phase_done(phase, self.timeline.phases[phase.key], **self.fields)
+        self._tell(events.PhaseFinished(phase, self.measured.timeline.phases[phase.key], self.fields))
         return value
 
     async def _measure(self) -> None:
+        measured, timeout = self.measured, self.plan.timeout
         async with contextlib.AsyncExitStack() as diagnostics:
             await self._until_ready(diagnostics)
             if self.plan.batch_size:
@@ -204,32 +204,31 @@ class Run:
                 await self._workload()
             if self.plan.diagnostics.probes is not None:
                 await self._probes()
-        self.workers = await self._worker_details()
-        self.deployment.observe_workers(self.workers)
+        measured.workers = await self._worker_details()
+        self.deployment.observe_workers(measured.workers)
         self._check_workers_are_ours()
-        self.console.workers(self.workers)
-        self.jobs = await bounded(self.deployment.job_records(self.workers, self.timeline.wall_to_run_time),
-                                  self.plan.timeout, "the batch queue's job records")
-        if self.jobs:
-            self.console.jobs(self.jobs)
-        self.versions = await bounded(self._versions(), self.plan.timeout, "the versions of the cluster")
+        self._tell(events.WorkersFound(measured.workers))
+        measured.jobs = await bounded(self.deployment.job_records(measured.workers, measured.timeline.wall_to_run_time),
+                                      timeout, "the batch queue's job records")
+        if measured.jobs:
+            self._tell(events.JobsFound(measured.jobs))
+        measured.versions = await bounded(self._versions(), timeout, "the versions of the cluster")
 
     async def _until_ready(self, diagnostics: contextlib.AsyncExitStack) -> None:
         """The timed phases; diagnostics are entered between them, outside the total."""
         deployment, plan, timeout = self.deployment, self.plan, self.plan.timeout
+        timeline = self.measured.timeline
         starting = bounded(first_of(deployment.start_scheduler(), deployment.watch()), timeout, "the scheduler to start")
         if deployment.scheduler_phase is None:
             await starting  # someone else's scheduler: nothing of ours to time
         else:
             await self._phase(deployment.scheduler_phase, starting)
-        self.console.line(f"  Address: {deployment.address}")
-        if deployment.dashboard:
-            self.console.line(f"  Dashboard: {deployment.dashboard}")
+        self._tell(events.SchedulerFound(deployment.address, deployment.dashboard))
         # Distributed's own connect timeout fires first, with its own message; ours is the backstop.
         await self._phase(phases.CLIENT_CONNECT, bounded(self._connect(), timeout + 5, "the client to connect"))
-        self.arrivals = WorkerArrivals(self.client, self.timeline)
+        self.arrivals = WorkerArrivals(self.client, timeline)
         if plan.diagnostics.memory_sample_interval is not None:
-            with self.timeline.exclude("memory_sampler_start"):
+            with timeline.exclude("memory_sampler_start"):
                 await bounded(self._sample_memory(diagnostics), timeout, "the memory sampler to start")
         if self._waits_for_workers:
             await self._phase(
@@ -241,7 +240,7 @@ class Run:
                 ),
             )
         if plan.diagnostics.performance_report:
-            with self.timeline.exclude("performance_report_start"):
+            with timeline.exclude("performance_report_start"):
                 await bounded(self._report_performance(diagnostics), timeout, "the performance report to start")
         if self._waits_for_workers:
             await self._phase(phases.FIRST_TASK, bounded(self._one_task(), timeout, "the first task"))
@@ -259,7 +258,7 @@ class Run:
 
         sampler = MemorySampler()
         # Registered first, so it runs after the sampler has stopped (exit order is LIFO).
-        diagnostics.callback(lambda: setattr(self, "memory_samples", sampler.samples.get("run")))
+        diagnostics.callback(lambda: setattr(self.measured, "memory_samples", sampler.samples.get("run")))
         await diagnostics.enter_async_context(
             sampler.sample("run", client=self.client, interval=self.plan.diagnostics.memory_sample_interval)
         )
@@ -270,26 +269,20 @@ class Run:
 
         path = self.plan.diagnostics.performance_report
         # Registered first, so it runs once the report is written (exit order is LIFO).
-        diagnostics.callback(lambda: self.console.line(f"\n✓ Performance report saved to: {path}"))
+        diagnostics.callback(lambda: self._tell(events.PerformanceReportSaved(path)))
         await diagnostics.enter_async_context(performance_report(filename=path))
 
     async def _probes(self) -> None:
         """Scheduler overhead probes, reported beside Dask's reference figures."""
         total_threads = sum((await self.client.nthreads()).values())
-        self.console.line()
-        self.console.line("Running scheduler overhead probes...")
-        self.probes, stream = await bounded(
+        self._tell(events.ProbesStarted())
+        probes, stream = await bounded(
             run_probes(self.client, total_threads, self.plan.diagnostics.probes),
             self.plan.timeout * 4,
             "the scheduler overhead probes",
         )
-        for line in describe(self.probes):
-            self.console.line(line)
-        path = self.plan.diagnostics.task_stream
-        if path:
-            with open(path, "w", encoding="utf-8") as stream_file:
-                json.dump(stream, stream_file, default=str)
-            self.console.line(f"✓ Task stream of the probes saved to: {path}")
+        self.measured.probes = probes
+        self._tell(events.ProbesMeasured(probes, stream))
 
     async def _connect(self) -> None:
         """Create the client first and keep it, so teardown closes it even if connecting fails."""
@@ -306,7 +299,7 @@ class Run:
             ) from None
 
     async def _request_workers(self) -> None:
-        self.workers_requested_at = self.timeline.now()
+        self.measured.workers_requested_at = self.measured.timeline.now()
         await self.deployment.request_workers(self.plan.n_workers)
 
     async def _start_workers_and_wait(self) -> None:
@@ -319,45 +312,42 @@ class Run:
         await self._one_task()
 
     async def _one_task(self) -> None:
+        """The task that proves the cluster useful: ``FIRST_TASK_CALL``."""
         value = await self.client.submit(operator.add, 1, 1, pure=False)
         if value != 2:
             raise RuntimeError(f"the first task returned {value!r} instead of 2")
 
     async def _batch(self) -> None:
-        key = phases.batch_key(self.plan.batch_size)
-        self.console.phase_start(phases.BATCH, **self.fields)
-        with self.timeline.measure(key):
+        key, timeline = phases.batch_key(self.plan.batch_size), self.measured.timeline
+        self._tell(events.PhaseStarted(phases.BATCH, self.fields))
+        with timeline.measure(key):
             futures = self.client.map(operator.add, range(self.plan.batch_size), [1] * self.plan.batch_size, pure=False)
             values = await bounded(self.client.gather(futures), self.plan.timeout, "the batch of tasks")
         if values != [index + 1 for index in range(self.plan.batch_size)]:
             raise RuntimeError("the batch of tasks returned wrong values")
-        self.console.phase_done(phases.BATCH, self.timeline.extras[key], **self.fields)
+        self._tell(events.PhaseFinished(phases.BATCH, timeline.extras[key], self.fields))
 
     async def _versions(self) -> dict[str, Any]:
-        """Package versions of client, scheduler and workers; a clear warning when they differ."""
+        """Package versions of client, scheduler and workers, and how they differ, if they do."""
         from distributed.versions import error_message
 
         found = await self.client.get_versions(check=False)
         mismatch = error_message(found["scheduler"], found["workers"], found["client"])["warning"] or None
         if mismatch:
-            self.console.line()
-            self.console.line("WARNING: client, scheduler and workers run different versions "
-                              "(a known source of confusing Dask failures):")
-            self.console.line(mismatch)
+            self._tell(events.VersionsDiffer(mismatch))
         packages = {name: (found[name] or {}).get("packages", {}) for name in ("client", "scheduler")}
         return {**packages, "mismatch": mismatch}
 
     async def _workload(self) -> None:
         plan = self.plan
-        key = phases.workload_key(plan.workload)
-        self.console.phase_start(phases.WORKLOAD, **self.fields)
+        self._tell(events.PhaseStarted(phases.WORKLOAD, self.fields))
         seconds = await bounded(
             run_workload(plan.workload, self.client, plan.n_workers, plan.workload_chunk),
             plan.timeout * 4,
             f"the {plan.workload} workload",
         )
-        self.timeline.extras[key] = seconds
-        self.console.phase_done(phases.WORKLOAD, seconds, **self.fields)
+        self.measured.timeline.extras[phases.workload_key(plan.workload)] = seconds
+        self._tell(events.PhaseFinished(phases.WORKLOAD, seconds, self.fields))
 
     async def _worker_details(self) -> list[dict[str, Any]]:
         identity = await bounded(self.client.scheduler.identity(n_workers=-1), self.plan.timeout, "the worker list")
@@ -383,19 +373,21 @@ class Run:
         expected = self.deployment.expected_worker_names(self.plan.n_workers)
         if expected is None:
             return
-        strangers = sorted(worker["name"] for worker in self.workers if worker["name"] not in expected)
+        workers = self.measured.workers
+        strangers = sorted(worker["name"] for worker in workers if worker["name"] not in expected)
         if strangers:
             raise DeploymentError(
                 f"workers this run did not start joined its scheduler: {', '.join(strangers)}"
             )
-        if self._waits_for_workers and len(self.workers) < self.plan.n_workers:
-            raise DeploymentError(f"only {len(self.workers)} of {self.plan.n_workers} workers remained")
+        if self._waits_for_workers and len(workers) < self.plan.n_workers:
+            raise DeploymentError(f"only {len(workers)} of {self.plan.n_workers} workers remained")
 
     async def _teardown(self) -> list[int]:
         """Close the client and the cluster, timed apart from the total."""
-        self.console.phase_start(self.deployment.teardown_phase)
+        phase, timeline = self.deployment.teardown_phase, self.measured.timeline
+        self._tell(events.PhaseStarted(phase, self.fields))
         survivors: list[int] = []
-        with self.timeline.measure(phases.TEARDOWN.key):
+        with timeline.measure(phases.TEARDOWN.key):
             if self.arrivals is not None and self.client is not None:
                 self.arrivals.stop()
             if self.client is not None:
@@ -404,51 +396,5 @@ class Run:
                 except (asyncio.TimeoutError, OSError):
                     pass
             survivors = await self.deployment.close()
-        self.console.phase_done(self.deployment.teardown_phase, self.timeline.extras[phases.TEARDOWN.key])
+        self._tell(events.PhaseFinished(phase, timeline.extras[phases.TEARDOWN.key], self.fields))
         return survivors
-
-    def _result(self, status: str, error: str | None) -> RunResult:
-        timeline, plan = self.timeline, self.plan
-        ready = status == STATUS_OK
-        after_ready = {key: value for key, value in timeline.extras.items() if key != phases.TEARDOWN.key}
-        return RunResult(
-            kind=self.deployment.kind,
-            config={**plan.config(), **self.deployment.config()},
-            options=self.options,
-            command_line=[sys.executable, *sys.argv],
-            environment=collect_environment(),
-            run_id=uuid.uuid4().hex,
-            timestamp=self.started_at,
-            status=status,
-            error=error,
-            phases=dict(timeline.phases),
-            total_time=timeline.total() if ready else None,
-            teardown_time=timeline.extras.get(phases.TEARDOWN.key),
-            after_ready=after_ready,
-            before_start=self.before_start,
-            arrivals=arrival_summary(self.workers, self.workers_requested_at, plan.n_workers),
-            probes=self.probes,
-            memory_samples=self._memory_samples(),
-            workers=self.workers,
-            scheduler={"address": self.deployment.address, "dashboard": self.deployment.dashboard},
-            versions=self.versions,
-            jobs=self.jobs,
-            measurement={
-                "clock": CLOCK_NAME,
-                "scheduler_readiness": self.deployment.scheduler_readiness,
-                "worker_readiness": DETECTION_METHOD,
-                "poll_interval": self.deployment.poll_interval,
-                "first_task": "operator.add(1, 1)",
-                "run_started_utc": timeline.origin_wall,
-                "excluded_from_total": dict(timeline.excluded),
-            },
-        )
-
-    def _memory_samples(self) -> dict[str, Any] | None:
-        if self.memory_samples is None:
-            return None
-        return {
-            "measure": "process",
-            "interval": self.plan.diagnostics.memory_sample_interval,
-            "samples": [[self.timeline.wall_to_run_time(stamp), size] for stamp, size in self.memory_samples],
-        }

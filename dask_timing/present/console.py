@@ -1,4 +1,9 @@
-"""What a timing run prints, in the layout of the specification."""
+"""What a timing run prints, in the layout of the specification.
+
+``RunConsole`` is an observer of the timing loop: it renders the loop's events
+(``measure.events``) as they come, then the command line has it print the
+summary of the assembled result and where files were saved.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,8 @@ import sys
 from typing import Any, TextIO
 
 from dask_timing import phases
+from dask_timing.measure import events
+from dask_timing.measure.probes import describe
 from dask_timing.phases import Phase
 from dask_timing.record.schema import RunResult
 
@@ -30,8 +37,44 @@ class RunConsole:
     def __init__(self, stream: TextIO = sys.stdout) -> None:
         self.stream = stream
 
+    def __call__(self, event: events.RunEvent) -> None:
+        """Show one event of a run."""
+        match event:
+            case events.RunStarted(title, settings):
+                self.header(title, settings)
+            case events.PhaseStarted(phase, fields):
+                self.phase_start(phase, **fields)
+            case events.PhaseFinished(phase, seconds, fields):
+                self.phase_done(phase, seconds, **fields)
+            case events.SchedulerFound(address, dashboard):
+                self.line(f"  Address: {address}")
+                if dashboard:
+                    self.line(f"  Dashboard: {dashboard}")
+            case events.ProbesStarted():
+                self.line()
+                self.line("Running scheduler overhead probes...")
+            case events.ProbesMeasured(probes):
+                for text in describe(probes):
+                    self.line(text)
+            case events.PerformanceReportSaved(path):
+                self.line()
+                self.saved("Performance report", path)
+            case events.WorkersFound(workers):
+                self.workers(workers)
+            case events.JobsFound(jobs):
+                self.jobs(jobs)
+            case events.VersionsDiffer(mismatch):
+                self.line()
+                self.line("WARNING: client, scheduler and workers run different versions "
+                          "(a known source of confusing Dask failures):")
+                self.line(mismatch)
+
     def line(self, text: str = "") -> None:
         print(text, file=self.stream, flush=True)
+
+    def saved(self, what: str, path: str) -> None:
+        """Where a file the run produced was written."""
+        self.line(f"✓ {what} saved to: {path}")
 
     def header(self, title: str, settings: list[tuple[str, Any]]) -> None:
         self.line(RULE)
@@ -74,23 +117,24 @@ class RunConsole:
                 + ("running to registered " + seconds(registered) if registered is not None else "not registered")
             )
 
-    def summary(self, result: RunResult, phase_list: list[Phase], fields: dict[str, Any]) -> None:
+    def summary(self, result: RunResult) -> None:
         """The TIMING SUMMARY block: phases, then the total, then what is outside it."""
         self.line()
         self.line(RULE)
         self.line("TIMING SUMMARY")
         self.line(RULE)
-        for phase in phase_list:
-            if phase.key in result.phases:
-                self.line(summary_line(phase.summary_label, result.phases[phase.key]))
+        for key, value in result.phases.items():  # the phases the run completed, in run order
+            phase = phases.PHASES_BY_KEY.get(key)
+            self.line(summary_line(phase.summary_label if phase else key, value))
         self.line(THIN_RULE)
         if result.total_time is not None:
             self.line(summary_line(phases.TOTAL_LABEL, result.total_time))
         else:
             self.line(f"{phases.TOTAL_LABEL + ':':<{LABEL_WIDTH}}not reached ({result.status})")
-        labels = {phases.batch_key(fields["n_tasks"]): phases.BATCH.summary_label.format(**fields)}
-        if fields.get("workload"):
-            labels[phases.workload_key(fields["workload"])] = phases.WORKLOAD.summary_label.format(**fields)
+        n_tasks, workload = result.config["batch_size"], result.config.get("workload")
+        labels = {phases.batch_key(n_tasks): phases.BATCH.summary_label.format(n_tasks=n_tasks)}
+        if workload:
+            labels[phases.workload_key(workload)] = phases.WORKLOAD.summary_label.format(workload=workload)
         for key, value in result.after_ready.items():
             self.line(summary_line(labels.get(key, key), value, "   (after ready; not in total)"))
         if phases.INTERPRETER_AND_IMPORTS in result.before_start:
