@@ -65,17 +65,20 @@ class StopSignals:
         return None if self.received is None else signal_exit_code(self.received)
 
 
-def run_cancellable(make: Callable[[], Awaitable[T]]) -> tuple[T, int | None]:
-    """Run a coroutine; the first handled signal cancels it (see ``StopSignals``).
+def run_stoppable(make: Callable[[], Awaitable[T]], stop: StopSignals) -> T:
+    """Run a coroutine under ``stop``'s rule, in an asyncio loop of its own.
 
-    Returns the coroutine's value and the signal that cancelled it, if any.
-    The coroutine is expected to handle its cancellation (tear down) and return.
+    The signals are handled in the loop while it runs and, once it has closed
+    (asyncio then puts the default handlers back), in the main thread again:
+    a signal that comes while the result is being written is counted, not lost.
     """
     import asyncio  # here, not at the top: the synchronous tools never need it
 
-    async def main() -> tuple[T, int | None]:
-        task = asyncio.current_task()
-        stop = StopSignals(lambda _signum: task.cancel()).install_in_loop(asyncio.get_running_loop())
-        return await make(), stop.received
+    async def main() -> T:
+        stop.install_in_loop(asyncio.get_running_loop())
+        return await make()
 
-    return asyncio.run(main())
+    try:
+        return asyncio.run(main())
+    finally:
+        stop.install()

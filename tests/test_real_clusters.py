@@ -108,7 +108,9 @@ def test_tls_scheduler(tmp_path):
         assert completed.returncode == 0, completed.stdout + completed.stderr
         assert read_json(output)["workers"][0]["address"].startswith("tls://")
         refused = run_tool([DISTRIBUTED_TOOL, "--scheduler-address", address, "--timeout", "3", "--batch", "0"])
-        assert refused.returncode == 1  # without the certificates the TLS scheduler is out of reach
+        # without the certificates the TLS scheduler is out of reach: refused before trying, in one line
+        assert refused.returncode == 2 and len(refused.stderr.strip().splitlines()) == 1
+        assert "needs --tls-ca-file" in refused.stderr
     finally:
         terminate(started)
 

@@ -156,6 +156,9 @@ def add_common_run_options(parser: argparse.ArgumentParser, default_batch: int) 
     parser.add_argument("--host", default=DEFAULT_HOST,
                         help=f"address the scheduler and workers listen on (default: {DEFAULT_HOST}; "
                              "a scheduler runs any function it is sent, so widen with care)")
+    parser.add_argument("--verbose", action="store_true",
+                        help="show Dask's own log lines and the worker processes' output here (by default "
+                             "they go to dask.log in the run's work folder, kept when the run fails)")
     parser.add_argument("--log-dir", metavar="DIR",
                         help="keep the work folder in DIR: each started process's log, the scheduler file "
                              "and worker scratch space "

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
 import sys
 import tempfile
 
+from dask_timing.cli import checks
 from dask_timing.cli import common as cli
 from dask_timing.deploy import build_deployment
 from dask_timing.deploy.base import START_METHODS, ClusterRequest, LaunchSettings
@@ -25,7 +27,8 @@ from dask_timing.record.files import write_json, write_text
 from dask_timing.record.schema import (
     KIND_CLUSTER, KIND_DISTRIBUTED, KIND_EXISTING, KIND_LOCAL, STATUS_INTERRUPTED, STATUS_OK, RunResult,
 )
-from dask_timing.signals import run_cancellable
+from dask_timing.record.dask_log import diverted_stderr
+from dask_timing.signals import StopSignals, run_stoppable
 
 DESCRIPTIONS = {
     KIND_LOCAL: "Time the startup of a Dask LocalCluster (scheduler in this process, "
@@ -82,16 +85,8 @@ def add_cluster_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--tls-key", metavar="PEM", help="client private key for a TLS scheduler")
 
 
-def check_tls_files(args: argparse.Namespace) -> None:
-    """Refuse TLS options naming files that do not exist, before anything starts."""
-    for option, path in (("--tls-ca-file", args.tls_ca_file), ("--tls-cert", args.tls_cert),
-                         ("--tls-key", args.tls_key)):
-        if path and not os.path.isfile(path):
-            raise cli.UsageError(f"{option} {path}: no such file")
-
-
 def cluster_request(kind: str, args: argparse.Namespace, workdir: str) -> ClusterRequest:
-    """The cluster the options ask for; bad cluster options are usage errors, found now."""
+    """The cluster the options ask for (checked already: ``check_request``)."""
     launch = LaunchSettings(threads_per_worker=args.threads, workdir=workdir, host=args.host,
                             dashboard=args.dashboard, start_method=args.start_method)
     if kind == KIND_LOCAL:
@@ -99,19 +94,12 @@ def cluster_request(kind: str, args: argparse.Namespace, workdir: str) -> Cluste
     if args.cluster_kwargs and not args.cluster_class:
         raise cli.UsageError("--cluster-kwargs goes with --cluster-class")
     if args.scheduler_address or args.scheduler_file:
-        if args.scheduler_file and not os.path.isfile(args.scheduler_file):
-            raise cli.UsageError(f"--scheduler-file {args.scheduler_file}: no such file")
-        check_tls_files(args)
         return ClusterRequest(KIND_EXISTING, launch, scheduler_address=args.scheduler_address,
                               scheduler_file=args.scheduler_file, tls_ca_file=args.tls_ca_file,
                               tls_cert=args.tls_cert, tls_key=args.tls_key)
     if args.cluster_class:
-        arguments = cli.parse_cluster_kwargs(args.cluster_kwargs)
-        try:
-            check_cluster_arguments(args.cluster_class, arguments)
-        except ValueError as error:
-            raise cli.UsageError(f"--cluster-class: {error}") from None
-        return ClusterRequest(KIND_CLUSTER, launch, cluster_class=args.cluster_class, cluster_kwargs=arguments)
+        return ClusterRequest(KIND_CLUSTER, launch, cluster_class=args.cluster_class,
+                              cluster_kwargs=cli.parse_cluster_kwargs(args.cluster_kwargs))
     return ClusterRequest(KIND_DISTRIBUTED, launch, death_timeout=args.timeout, nanny=args.nanny)
 
 
@@ -141,33 +129,63 @@ class TaskStreamFile:
             self.console.saved("Task stream of the probes", self.path)
 
 
-def exit_code_for(result: RunResult, signum: int | None) -> int:
-    if signum is not None:
-        return cli.signal_exit_code(signum)
-    if result.status == STATUS_OK:
-        return cli.EXIT_OK
-    return cli.EXIT_FAILED
+def check_request(kind: str, args: argparse.Namespace) -> None:
+    """Everything the options ask, checked before anything starts or is created: one line, exit 2."""
+    for path, option in ((args.output, "--output"), (args.performance_report, "--performance-report"),
+                         (args.task_stream, "--task-stream")):
+        cli.check_output_file(path, args.force, option)
+    cli.check_output_dir(args.log_dir, "--log-dir")
+    if args.task_stream and not args.probes:
+        raise cli.UsageError("--task-stream saves the probes' task stream: add --probes")
+    checks.check_seconds(args.timeout, "--timeout")
+    checks.check_seconds(args.memory_interval, "--memory-interval")
+    cli.require_dask()
+    checks.check_dask_config()
+    address = getattr(args, "scheduler_address", None)
+    if getattr(args, "scheduler_file", None):
+        address = checks.scheduler_file_address(args.scheduler_file)
+    scheme = checks.check_scheduler_address(address) if address else None
+    checks.check_tls(scheme, getattr(args, "tls_ca_file", None), getattr(args, "tls_cert", None),
+                     getattr(args, "tls_key", None))
+    if getattr(args, "cluster_kwargs", None) and not args.cluster_class:
+        raise cli.UsageError("--cluster-kwargs goes with --cluster-class")
+    if address is None:
+        checks.check_host(args.host)
+    if getattr(args, "cluster_class", None):
+        try:
+            check_cluster_arguments(args.cluster_class, cli.parse_cluster_kwargs(args.cluster_kwargs))
+        except ValueError as error:
+            raise cli.UsageError(f"--cluster-class: {error}") from None
+        checks.check_remote_workers(args.workers)
+    elif address is None:
+        checks.check_local_workers(args.workers, processes=getattr(args, "processes", True))
+    checks.check_batch(args.batch)
+    if args.workload:
+        checks.check_chunk(args.workers, args.workload_chunk)
+
+
+def save_result(result: RunResult, path: str, overwrite: bool, workdir: str, prog: str) -> bool:
+    """Write the result; if that fails after all, keep it in the work folder and say where."""
+    try:
+        write_json(path, result.to_json(), overwrite=overwrite)
+        return True
+    except OSError as error:
+        rescued = os.path.join(workdir, os.path.basename(path) or "result.json")
+        write_json(rescued, result.to_json(), overwrite=True)
+        print(f"{prog}: error: cannot write {path} ({error.strerror or error}); the result is in {rescued}",
+              file=sys.stderr)
+        return False
 
 
 def run_tool(kind: str, argv: list[str] | None, prog: str) -> int:
     args = build_parser(kind, prog).parse_args(argv)
-    cli.check_output_file(args.output, args.force)
-    cli.check_output_file(args.performance_report, args.force, "--performance-report")
-    cli.check_output_file(args.task_stream, args.force, "--task-stream")
-    if args.task_stream and not args.probes:
-        raise cli.UsageError("--task-stream saves the probes' task stream: add --probes")
-    cli.require_dask()
+    check_request(kind, args)
     interpreter_and_imports, start_resolution = process_age()
     keep_logs = args.log_dir is not None
     if keep_logs:
         os.makedirs(args.log_dir, exist_ok=True)
     workdir = args.log_dir or tempfile.mkdtemp(prefix="dask-timing-")
-    try:
-        deployment = build_deployment(cluster_request(kind, args, workdir))
-    except cli.UsageError:
-        if not keep_logs:
-            shutil.rmtree(workdir, ignore_errors=True)
-        raise
+    deployment = build_deployment(cluster_request(kind, args, workdir))
     plan = run_plan(args)
     options = {**cli.options_of(args, RECORDED_OPTIONS), "warmup": args.warmup_run,
                "process_start_resolution": start_resolution}
@@ -175,29 +193,37 @@ def run_tool(kind: str, argv: list[str] | None, prog: str) -> int:
     observers: list[RunObserver] = [console]
     if args.task_stream:
         observers.append(TaskStreamFile(args.task_stream, args.force, console))
+    run = Run(deployment, plan, observers)
+    stop = StopSignals(lambda _signum: run.stop())
 
     async def timed_run() -> RunResult:
-        measured = await Run(deployment, plan, observers).execute()
+        measured = await run.execute()
         result = assemble_result(measured, deployment, plan, options,
                                  before_start={INTERPRETER_AND_IMPORTS: interpreter_and_imports})
         console.summary(result)
         return result
 
-    result, signum = run_cancellable(timed_run)
-    if signum is not None and result.status == STATUS_OK:
+    with contextlib.nullcontext() if args.verbose else diverted_stderr(workdir):
+        result = run_stoppable(timed_run, stop)
+    if stop.received is not None and result.status == STATUS_OK:
         result.status, result.error = STATUS_INTERRUPTED, "interrupted during teardown"
+    saved = True
     if args.output:
-        write_json(args.output, result.to_json(), overwrite=args.force)
-        console.line()
-        console.saved("Results", args.output)
-    has_logs = any(name.endswith(".log") for name in os.listdir(workdir))
+        saved = save_result(result, args.output, args.force, workdir, prog)
+        if saved:
+            console.line()
+            console.saved("Results", args.output)
+    has_logs = any(name.endswith(".log") and os.path.getsize(os.path.join(workdir, name))
+                   for name in os.listdir(workdir))
     if result.status != STATUS_OK:
         print(f"{prog}: run {result.status}: {result.error}", file=sys.stderr)
         if has_logs:
-            print(f"{prog}: process logs kept in {workdir}", file=sys.stderr)
-    if not keep_logs and not (has_logs and result.status != STATUS_OK):
+            print(f"{prog}: logs (Dask's and every process's) kept in {workdir}", file=sys.stderr)
+    if not keep_logs and saved and not (has_logs and result.status != STATUS_OK):
         shutil.rmtree(workdir, ignore_errors=True)
-    return exit_code_for(result, signum)
+    if stop.exit_code is not None:
+        return stop.exit_code
+    return cli.EXIT_OK if result.status == STATUS_OK and saved else cli.EXIT_FAILED
 
 
 def main_local(argv: list[str] | None, prog: str) -> int:

@@ -11,6 +11,7 @@ from typing import Any
 from dask_timing.deploy.base import ClusterRequest, LaunchSettings, common_threads
 from dask_timing.deploy.scaled import ScaledClusterDeployment
 from dask_timing.record.schema import KIND_CLUSTER
+from dask_timing.record.secrets import mask_secrets
 
 
 class ClusterManagerDeployment(ScaledClusterDeployment):
@@ -42,7 +43,7 @@ class ClusterManagerDeployment(ScaledClusterDeployment):
 
     def header(self, n_workers: int) -> list[tuple[str, Any]]:
         return [("Workers", n_workers), ("Cluster class", self.cluster_class),
-                ("Cluster arguments", json.dumps(self.cluster_kwargs))]
+                ("Cluster arguments", json.dumps(mask_secrets(self.cluster_kwargs)))]
 
     def config(self) -> dict[str, Any]:
         return {
@@ -101,17 +102,30 @@ def cluster_defaults(cls: Any, host: str, workdir: str) -> dict[str, Any]:
         defaults["n_workers"] = 0
     if hasattr(cls, "job_cls"):  # dask-jobqueue
         defaults["log_directory"] = workdir
+        # its workers (and their dashboards) listen where the scheduler does, not on every interface
+        defaults["worker_extra_args"] = ["--host", host, "--dashboard-address", f"{host}:0"]
     return defaults
 
 
 def check_cluster_arguments(path: str, kwargs: dict[str, Any]) -> None:
-    """Fail before anything starts if the class is missing or the kwargs do not fit it."""
+    """Fail before anything starts if the class is missing or the kwargs do not fit it.
+
+    dask-jobqueue's clusters pass the arguments they do not know to their job
+    class, which fails only when the first job is made: those are checked
+    against the job class (and its bases) too.
+    """
     cls = import_cluster_class(path)
     try:
         signature = inspect.signature(cls)
     except (TypeError, ValueError):
         return
-    accepts_any = any(parameter.kind is inspect.Parameter.VAR_KEYWORD for parameter in signature.parameters.values())
-    unknown = [name for name in kwargs if name not in signature.parameters]
+    accepted = dict(signature.parameters)
+    job_class = getattr(cls, "job_cls", None)
+    for base in getattr(job_class, "__mro__", ()):
+        if "__init__" in vars(base):
+            accepted.update(inspect.signature(vars(base)["__init__"]).parameters)
+    named = {name: parameter for name, parameter in accepted.items() if parameter.kind is not inspect.Parameter.VAR_KEYWORD}
+    accepts_any = job_class is None and len(named) < len(accepted)
+    unknown = [name for name in kwargs if name not in named]
     if unknown and not accepts_any:
         raise ValueError(f"{path} takes no argument {', '.join(unknown)}")

@@ -45,11 +45,13 @@ class WorkerArrivals:
         self.arrivals: dict[str, Arrival] = {}
         self.present: set[str] = set()
         self._changed = asyncio.Event()
+        self._subscribed = False
         self._barrier_topic = f"dask-timing-barrier-{uuid.uuid4().hex}"
         self._barrier_echoed = asyncio.Event()
 
     async def start(self) -> None:
         """Subscribe, wait until the subscription is live, then read history."""
+        self._subscribed = True
         self._client.subscribe_topic(SCHEDULER_TOPIC, self._on_event)
         self._client.subscribe_topic(self._barrier_topic, lambda event: self._barrier_echoed.set())
         while not self._barrier_echoed.is_set():
@@ -63,8 +65,10 @@ class WorkerArrivals:
             self._record(stamp, message, seen_time=None)
 
     def stop(self) -> None:
-        """Stop listening (the client may already be closing)."""
-        self._client.unsubscribe_topic(SCHEDULER_TOPIC)
+        """Stop listening, if listening started (the client may already be closing)."""
+        if self._subscribed:
+            self._subscribed = False
+            self._client.unsubscribe_topic(SCHEDULER_TOPIC)
 
     def _on_event(self, event: tuple[float, Any]) -> None:
         stamp, message = event

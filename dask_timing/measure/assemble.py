@@ -13,6 +13,7 @@ from dask_timing.measure.clock import CLOCK_NAME
 from dask_timing.measure.run import FIRST_TASK_CALL, Measurements, RunPlan
 from dask_timing.record.environment import collect_environment
 from dask_timing.record.schema import STATUS_OK, RunResult
+from dask_timing.record.secrets import mask_command_line, mask_secrets
 
 
 def assemble_result(
@@ -24,6 +25,9 @@ def assemble_result(
 ) -> RunResult:
     """The run's result: what was measured, what was run, on what, and how it was measured.
 
+    Secrets in the configuration, the options and the command line are masked
+    (``record.secrets``): results are meant to be shared.
+
     ``options`` are the recorded settings that do not change what is measured;
     ``before_start`` the durations timed before the run began (the process's
     cold start).
@@ -32,9 +36,9 @@ def assemble_result(
     after_ready = {key: value for key, value in timeline.extras.items() if key != phases.TEARDOWN.key}
     return RunResult(
         kind=deployment.kind,
-        config={**plan.config(), **deployment.config()},
-        options=options,
-        command_line=[sys.executable, *sys.argv],
+        config=mask_secrets({**plan.config(), **deployment.config()}),
+        options=mask_secrets(options),
+        command_line=mask_command_line([sys.executable, *sys.argv]),
         environment=collect_environment(),
         run_id=uuid.uuid4().hex,
         timestamp=measured.started_at,

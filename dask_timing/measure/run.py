@@ -1,10 +1,12 @@
 """The timing loop: one run of one deployment, phase by phase, always torn down.
 
 Phases follow each other on one monotonic timeline, so they add up to the
-total time to ready.  Every wait is bounded by the run's timeout.  Whatever
-happens (success, an error, a timeout, Ctrl-C or SIGTERM turned into
-cancellation), the cluster is torn down, teardown is timed on its own, and the
-measurements say how the run ended.
+total time to ready.  The run's timeout bounds the whole measurement, every
+wait taking what is left of it; teardown has bounds of its own.  Whatever
+happens (success, an error, a timeout, a stop request from Ctrl-C or SIGTERM),
+the cluster is torn down, teardown is timed on its own, and the measurements
+say how the run ended.  A stop request ends the measurement, never the
+teardown.
 
 The loop only measures: it tells its observers what happens (``events``),
 and the result is assembled from its ``Measurements`` afterwards
@@ -34,6 +36,11 @@ from dask_timing.record.schema import STATUS_FAILED, STATUS_INTERRUPTED, STATUS_
 
 # Seconds the client gets to close during teardown before it is abandoned.
 CLIENT_CLOSE_TIMEOUT = 5.0
+# Seconds the deployment gets to close (its processes are killed well within it).
+DEPLOYMENT_CLOSE_TIMEOUT = 20.0
+# Tasks of a batch submitted at once: between two slices the run can notice its
+# deadline or a stop request, however large the batch.
+BATCH_SLICE = 10_000
 # The first task, as the result describes it.
 FIRST_TASK_CALL = "operator.add(1, 1)"
 
@@ -84,15 +91,25 @@ class RunTimeout(RuntimeError):
     """A wait exceeded the run's timeout; the message names what was awaited."""
 
 
-async def bounded(awaitable: Awaitable[Any], timeout: float, what: str) -> Any:
-    """Await with the run's timeout, failing with a message that says what hung."""
-    try:
-        return await asyncio.wait_for(awaitable, timeout)
-    except asyncio.TimeoutError:
-        raise RunTimeout(
-            f"timed out after {timeout:g} s waiting for {what}; raise --timeout if this "
-            "deployment is slow"
-        ) from None
+class Deadline:
+    """The end of a run's measurement: every wait gets what is left of the run's timeout."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.at = asyncio.get_running_loop().time() + seconds
+
+    def left(self) -> float:
+        return max(0.0, self.at - asyncio.get_running_loop().time())
+
+    async def bounded(self, awaitable: Awaitable[Any], what: str) -> Any:
+        """Await within the deadline, failing with a message that says what hung."""
+        try:
+            return await asyncio.wait_for(awaitable, self.left())
+        except asyncio.TimeoutError:
+            raise RunTimeout(
+                f"timed out after {self.seconds:g} s (the run's --timeout) waiting for {what}; "
+                "raise --timeout if this deployment is slow"
+            ) from None
 
 
 async def first_of(main: Awaitable[Any], watchdog: Awaitable[Any]) -> Any:
@@ -140,6 +157,9 @@ class Run:
         self.measured = Measurements()
         self.client: Any = None
         self.arrivals: WorkerArrivals | None = None
+        self.deadline: Deadline | None = None
+        self._measuring: asyncio.Future | None = None
+        self.stopped = False
         self.fields = {
             "n_workers": plan.n_workers,
             "n_tasks": plan.batch_size,
@@ -155,30 +175,32 @@ class Run:
         for observer in self.observers:
             observer(event)
 
-    async def execute(self) -> Measurements:
-        """Time the run; tear down whatever happens; return what was measured.
+    def stop(self) -> None:
+        """A stop request (Ctrl-C, SIGTERM): end the measurement now; teardown and the result follow."""
+        self.stopped = True
+        if self._measuring is not None:
+            self._measuring.cancel()
 
-        Cancellation (how the command line delivers Ctrl-C and SIGTERM) ends the
-        measurement, not the teardown: the run is closed and reported as
-        interrupted.
-        """
+    async def execute(self) -> Measurements:
+        """Time the run; tear down whatever happens; return what was measured."""
         measured = self.measured
         self._tell(events.RunStarted(self.deployment.title, self._header_settings()))
+        self.deadline = Deadline(self.plan.timeout)
+        self._measuring = asyncio.ensure_future(self._measure())
+        if self.stopped:  # asked to stop before the measurement began
+            self._measuring.cancel()
         try:
-            await self._measure()
+            await self._measuring
         except asyncio.CancelledError:
+            if not self.stopped:
+                raise  # not ours to handle
             measured.fail(STATUS_INTERRUPTED, "interrupted before the run finished")
-            # Handled: clear the request, so the timeouts of the teardown still behave as timeouts.
-            current = asyncio.current_task()
-            if current is not None:
-                current.uncancel()
         except (RunTimeout, DeploymentError, ChildFailed) as failure:
             measured.fail(STATUS_FAILED, str(failure))
         except Exception as failure:  # noqa: BLE001 - any failure inside Dask fails the run
             measured.fail(STATUS_FAILED, describe_with_cause(failure))
-        survivors = await self._teardown()
-        if survivors:
-            measured.fail(STATUS_FAILED, f"processes {survivors} survived teardown and were killed")
+        self._measuring = None
+        await self._teardown()
         return measured
 
     def _header_settings(self) -> list[tuple[str, Any]]:
@@ -195,7 +217,7 @@ class Run:
         return value
 
     async def _measure(self) -> None:
-        measured, timeout = self.measured, self.plan.timeout
+        measured, bounded = self.measured, self.deadline.bounded
         async with contextlib.AsyncExitStack() as diagnostics:
             await self._until_ready(diagnostics)
             if self.plan.batch_size:
@@ -209,48 +231,46 @@ class Run:
         self._check_workers_are_ours()
         self._tell(events.WorkersFound(measured.workers))
         measured.jobs = await bounded(self.deployment.job_records(measured.workers, measured.timeline.wall_to_run_time),
-                                      timeout, "the batch queue's job records")
+                                      "the batch queue's job records")
         if measured.jobs:
             self._tell(events.JobsFound(measured.jobs))
-        measured.versions = await bounded(self._versions(), timeout, "the versions of the cluster")
+        measured.versions = await bounded(self._versions(), "the versions of the cluster")
 
     async def _until_ready(self, diagnostics: contextlib.AsyncExitStack) -> None:
         """The timed phases; diagnostics are entered between them, outside the total."""
-        deployment, plan, timeout = self.deployment, self.plan, self.plan.timeout
+        deployment, plan, bounded = self.deployment, self.plan, self.deadline.bounded
         timeline = self.measured.timeline
-        starting = bounded(first_of(deployment.start_scheduler(), deployment.watch()), timeout, "the scheduler to start")
+        starting = bounded(first_of(deployment.start_scheduler(), deployment.watch()), "the scheduler to start")
         if deployment.scheduler_phase is None:
             await starting  # someone else's scheduler: nothing of ours to time
         else:
             await self._phase(deployment.scheduler_phase, starting)
         self._tell(events.SchedulerFound(deployment.address, deployment.dashboard))
-        # Distributed's own connect timeout fires first, with its own message; ours is the backstop.
-        await self._phase(phases.CLIENT_CONNECT, bounded(self._connect(), timeout + 5, "the client to connect"))
+        await self._phase(phases.CLIENT_CONNECT, bounded(self._connect(), "the client to connect"))
         self.arrivals = WorkerArrivals(self.client, timeline)
         if plan.diagnostics.memory_sample_interval is not None:
             with timeline.exclude("memory_sampler_start"):
-                await bounded(self._sample_memory(diagnostics), timeout, "the memory sampler to start")
+                await bounded(self._sample_memory(diagnostics), "the memory sampler to start")
         if self._waits_for_workers:
             await self._phase(
                 deployment.workers_phase,
                 bounded(
                     first_of(self._start_workers_and_wait(), deployment.watch()),
-                    timeout,
                     f"{plan.n_workers} workers to register",
                 ),
             )
         if plan.diagnostics.performance_report:
             with timeline.exclude("performance_report_start"):
-                await bounded(self._report_performance(diagnostics), timeout, "the performance report to start")
+                await bounded(self._report_performance(diagnostics), "the performance report to start")
         if self._waits_for_workers:
-            await self._phase(phases.FIRST_TASK, bounded(self._one_task(), timeout, "the first task"))
+            await self._phase(phases.FIRST_TASK, bounded(self._one_task(), "the first task"))
         else:
             # No wait: the first task is timed from the moment workers are requested.
             await self._phase(
                 phases.FIRST_TASK,
-                bounded(first_of(self._request_then_one_task(), deployment.watch()), timeout, "the first task"),
+                bounded(first_of(self._request_then_one_task(), deployment.watch()), "the first task"),
             )
-            await bounded(self.arrivals.start(), timeout, "the scheduler's event stream")
+            await bounded(self.arrivals.start(), "the scheduler's event stream")
 
     async def _sample_memory(self, diagnostics: contextlib.AsyncExitStack) -> None:
         """Sample cluster memory (Dask's MemorySampler) from now until the measurements end."""
@@ -276,10 +296,8 @@ class Run:
         """Scheduler overhead probes, reported beside Dask's reference figures."""
         total_threads = sum((await self.client.nthreads()).values())
         self._tell(events.ProbesStarted())
-        probes, stream = await bounded(
-            run_probes(self.client, total_threads, self.plan.diagnostics.probes),
-            self.plan.timeout * 4,
-            "the scheduler overhead probes",
+        probes, stream = await self.deadline.bounded(
+            run_probes(self.client, total_threads, self.plan.diagnostics.probes), "the scheduler overhead probes"
         )
         self.measured.probes = probes
         self._tell(events.ProbesMeasured(probes, stream))
@@ -288,8 +306,9 @@ class Run:
         """Create the client first and keep it, so teardown closes it even if connecting fails."""
         from distributed import Client
 
-        self.client = Client(self.deployment.client_target, asynchronous=True, timeout=self.plan.timeout,
-                             security=self.deployment.security)
+        # Dask's own connect timeout, within what is left of the run's: its message says more than ours
+        self.client = Client(self.deployment.client_target, asynchronous=True,
+                             timeout=max(self.deadline.left() - 0.5, 0.5), security=self.deployment.security)
         try:
             await self.client
         except OSError as error:
@@ -318,12 +337,17 @@ class Run:
             raise RuntimeError(f"the first task returned {value!r} instead of 2")
 
     async def _batch(self) -> None:
-        key, timeline = phases.batch_key(self.plan.batch_size), self.measured.timeline
+        """N independent tasks after ready, submitted in slices so the deadline can always step in."""
+        size, key, timeline = self.plan.batch_size, phases.batch_key(self.plan.batch_size), self.measured.timeline
         self._tell(events.PhaseStarted(phases.BATCH, self.fields))
+        futures: list[Any] = []
         with timeline.measure(key):
-            futures = self.client.map(operator.add, range(self.plan.batch_size), [1] * self.plan.batch_size, pure=False)
-            values = await bounded(self.client.gather(futures), self.plan.timeout, "the batch of tasks")
-        if values != [index + 1 for index in range(self.plan.batch_size)]:
+            for start in range(0, size, BATCH_SLICE):
+                stop = min(start + BATCH_SLICE, size)
+                futures += self.client.map(operator.add, range(start, stop), [1] * (stop - start), pure=False)
+                await asyncio.sleep(0)  # let a timeout or a stop request in
+            values = await self.deadline.bounded(self.client.gather(futures), "the batch of tasks")
+        if values != [index + 1 for index in range(size)]:
             raise RuntimeError("the batch of tasks returned wrong values")
         self._tell(events.PhaseFinished(phases.BATCH, timeline.extras[key], self.fields))
 
@@ -341,16 +365,14 @@ class Run:
     async def _workload(self) -> None:
         plan = self.plan
         self._tell(events.PhaseStarted(phases.WORKLOAD, self.fields))
-        seconds = await bounded(
-            run_workload(plan.workload, self.client, plan.n_workers, plan.workload_chunk),
-            plan.timeout * 4,
-            f"the {plan.workload} workload",
+        seconds = await self.deadline.bounded(
+            run_workload(plan.workload, self.client, plan.n_workers, plan.workload_chunk), f"the {plan.workload} workload"
         )
         self.measured.timeline.extras[phases.workload_key(plan.workload)] = seconds
         self._tell(events.PhaseFinished(phases.WORKLOAD, seconds, self.fields))
 
     async def _worker_details(self) -> list[dict[str, Any]]:
-        identity = await bounded(self.client.scheduler.identity(n_workers=-1), self.plan.timeout, "the worker list")
+        identity = await self.deadline.bounded(self.client.scheduler.identity(n_workers=-1), "the worker list")
         arrivals = {arrival.address: arrival for arrival in self.arrivals.ordered()}
         details = []
         for address, info in identity.get("workers", {}).items():
@@ -382,19 +404,37 @@ class Run:
         if self._waits_for_workers and len(workers) < self.plan.n_workers:
             raise DeploymentError(f"only {len(workers)} of {self.plan.n_workers} workers remained")
 
-    async def _teardown(self) -> list[int]:
-        """Close the client and the cluster, timed apart from the total."""
+    async def _teardown(self) -> None:
+        """Close the client and the cluster, timed apart from the total.
+
+        Every step is bounded and none can stop the others: a failure is recorded
+        in the result, a stop request waits for the teardown to finish.
+        """
         phase, timeline = self.deployment.teardown_phase, self.measured.timeline
         self._tell(events.PhaseStarted(phase, self.fields))
-        survivors: list[int] = []
         with timeline.measure(phases.TEARDOWN.key):
-            if self.arrivals is not None and self.client is not None:
-                self.arrivals.stop()
-            if self.client is not None:
+            closing = asyncio.ensure_future(self._close_everything())
+            while not closing.done():
                 try:
-                    await asyncio.wait_for(self.client.close(), CLIENT_CLOSE_TIMEOUT)
-                except (asyncio.TimeoutError, OSError):
-                    pass
-            survivors = await self.deployment.close()
+                    await asyncio.shield(closing)
+                except asyncio.CancelledError:  # not ours (ours never cancels teardown): finish first
+                    continue
         self._tell(events.PhaseFinished(phase, timeline.extras[phases.TEARDOWN.key], self.fields))
-        return survivors
+
+    async def _close_everything(self) -> None:
+        if self.arrivals is not None:
+            self.arrivals.stop()
+        if self.client is not None:
+            try:
+                await asyncio.wait_for(self.client.close(), CLIENT_CLOSE_TIMEOUT)
+            except Exception:  # noqa: BLE001 - the client is abandoned; the cluster is closed next
+                pass
+        try:
+            survivors = await asyncio.wait_for(self.deployment.close(), DEPLOYMENT_CLOSE_TIMEOUT)
+        except asyncio.TimeoutError:
+            self.measured.fail(STATUS_FAILED, f"the cluster did not close within {DEPLOYMENT_CLOSE_TIMEOUT:g} s")
+        except Exception as failure:  # noqa: BLE001 - reported in the result, never instead of it
+            self.measured.fail(STATUS_FAILED, f"closing the cluster failed: {describe_with_cause(failure)}")
+        else:
+            if survivors:
+                self.measured.fail(STATUS_FAILED, f"processes {survivors} survived teardown and were killed")

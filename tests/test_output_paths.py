@@ -1,0 +1,93 @@
+"""Every path a tool will write is checked before any work: an impossible one is one line, exit 2, no folder."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from conftest import ANALYZER, COMPARE_SCHEDULERS, DISTRIBUTED_TOOL, LOCAL_TOOL, STUDY, run_tool
+
+from dask_timing.record.files import write_json
+
+IMPOSSIBLE = {
+    "under /proc": "/proc/dask-timing-test/{name}",
+    "under a regular file": "{tmp}/a_file/{name}",
+    "a broken symbolic link": "{tmp}/dangling",
+    "a file where a folder goes": "{tmp}/a_file",
+}
+FILE_OPTIONS = {
+    LOCAL_TOOL: ["--output", "--performance-report"],
+    DISTRIBUTED_TOOL: ["--output"],
+    ANALYZER: ["--csv", "--markdown", "--html", "--summary-json"],
+}
+FOLDER_OPTIONS = {
+    LOCAL_TOOL: ["--log-dir"],
+    DISTRIBUTED_TOOL: ["--log-dir"],
+    ANALYZER: ["--plot-dir"],
+    STUDY: ["--output-dir"],
+    COMPARE_SCHEDULERS: ["--output-dir"],
+}
+
+
+@pytest.fixture
+def places(tmp_path):
+    (tmp_path / "a_file").write_text("not a folder")
+    os.symlink(tmp_path / "nowhere", tmp_path / "dangling")
+    write_json(str(tmp_path / "result.json"), {"document": "dask-timing-result", "kind": "local",
+                                               "config": {"n_workers": 1}, "total_time": 1.0})
+    return tmp_path
+
+
+def extra_arguments(tool: str, option: str, places) -> list[str]:
+    if tool == ANALYZER:
+        return [str(places / "result.json")] + (["--plot"] if option == "--plot-dir" else [])
+    if option == "--performance-report":
+        return ["--workers", "1"]
+    return ["--workers", "1"] if tool in (LOCAL_TOOL, DISTRIBUTED_TOOL, STUDY) else []
+
+
+def cases(options: dict[str, list[str]], kinds: list[str]):
+    return [pytest.param(tool, option, kind, id=f"{os.path.basename(tool)}-{option}-{kind}")
+            for tool, names in options.items() for option in names for kind in kinds]
+
+
+def check_refused(tool: str, option: str, path: str, places) -> None:
+    before = sorted(os.listdir(places))
+    completed = run_tool([tool, *extra_arguments(tool, option, places), option, path], cwd=places, timeout=60)
+    assert completed.returncode == 2, completed.stdout[-1500:] + completed.stderr
+    lines = completed.stderr.strip().splitlines()
+    assert len(lines) == 1 and "error:" in lines[0], completed.stderr
+    assert "Traceback" not in completed.stderr
+    assert sorted(os.listdir(places)) == before  # nothing created
+    assert not os.path.exists("/proc/dask-timing-test")
+
+
+@pytest.mark.parametrize("tool, option, kind", cases(FILE_OPTIONS, ["under /proc", "under a regular file",
+                                                                     "a broken symbolic link"]))
+def test_impossible_output_files_are_refused_before_any_work(tool, option, kind, places):
+    check_refused(tool, option, IMPOSSIBLE[kind].format(tmp=places, name="out.file"), places)
+
+
+@pytest.mark.parametrize("tool, option, kind", cases(FOLDER_OPTIONS, list(IMPOSSIBLE)))
+def test_impossible_output_folders_are_refused_before_any_work(tool, option, kind, places):
+    check_refused(tool, option, IMPOSSIBLE[kind].format(tmp=places, name="folder"), places)
+
+
+@pytest.mark.parametrize("tool", [LOCAL_TOOL, DISTRIBUTED_TOOL])
+def test_a_run_refused_for_another_reason_creates_no_folder(tool, places):
+    """The output's and the logs' folders appear only once the run is accepted."""
+    completed = run_tool([tool, "--workers", "1", "--output", str(places / "new" / "r.json"),
+                          "--log-dir", str(places / "logs"), "--task-stream", "stream.json"], cwd=places)
+    assert completed.returncode == 2
+    assert not (places / "new").exists() and not (places / "logs").exists()
+
+
+def test_results_are_written_with_the_users_umask(tmp_path):
+    """Results are meant to be shared: the umask decides, as for any new file."""
+    path = tmp_path / "shared.json"
+    old = os.umask(0o022)
+    try:
+        write_json(str(path), {"a": 1})
+    finally:
+        os.umask(old)
+    assert path.stat().st_mode & 0o777 == 0o644
