@@ -65,6 +65,17 @@ class StopSignals:
         return None if self.received is None else signal_exit_code(self.received)
 
 
+def _quiet_about_abandoned_tasks(loop: Any, context: dict[str, Any]) -> None:
+    """Leave out asyncio's "Task exception was never retrieved" for tasks a run gave up on.
+
+    When a run stops waiting (its deadline, a stop request, a dead scheduler),
+    distributed's client ends the waits it had pending, one task per future: a
+    batch of 100,000 tasks would print 100,000 tracebacks that say nothing new.
+    """
+    if context.get("message") != "Task exception was never retrieved":
+        loop.default_exception_handler(context)
+
+
 def run_stoppable(make: Callable[[], Awaitable[T]], stop: StopSignals) -> T:
     """Run a coroutine under ``stop``'s rule, in an asyncio loop of its own.
 
@@ -75,7 +86,9 @@ def run_stoppable(make: Callable[[], Awaitable[T]], stop: StopSignals) -> T:
     import asyncio  # here, not at the top: the synchronous tools never need it
 
     async def main() -> T:
-        stop.install_in_loop(asyncio.get_running_loop())
+        loop = asyncio.get_running_loop()
+        stop.install_in_loop(loop)
+        loop.set_exception_handler(_quiet_about_abandoned_tasks)
         return await make()
 
     try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import json
 import os
 import shutil
@@ -20,6 +21,7 @@ from dask_timing.measure.events import ProbesMeasured, RunEvent, RunObserver
 from dask_timing.measure.probes import ProbeSettings
 from dask_timing.measure.run import Diagnostics, Run, RunPlan
 from dask_timing.measure.workloads import DEFAULT_CHUNK, WORKLOADS
+from dask_timing import phases
 from dask_timing.phases import INTERPRETER_AND_IMPORTS
 from dask_timing.present.console import RunConsole
 from dask_timing.record.environment import process_age
@@ -164,6 +166,17 @@ def check_request(kind: str, args: argparse.Namespace) -> None:
         checks.check_chunk(args.workers, args.workload_chunk)
 
 
+def failure_text(result: RunResult) -> str:
+    """How a failed run is told: the error, with a process's log tail only if it failed while starting.
+
+    Once the cluster was ready, the tail of a log is the ordinary chatter before
+    the failure: the first line says what happened, the logs keep the rest.
+    """
+    error = result.error or ""
+    reached_ready = phases.FIRST_TASK.key in result.phases
+    return error.splitlines()[0] if reached_ready and error else error
+
+
 def save_result(result: RunResult, path: str, overwrite: bool, workdir: str, prog: str) -> bool:
     """Write the result; if that fails after all, keep it in the work folder and say where."""
     try:
@@ -205,6 +218,10 @@ def run_tool(kind: str, argv: list[str] | None, prog: str) -> int:
 
     with contextlib.nullcontext() if args.verbose else diverted_stderr(workdir):
         result = run_stoppable(timed_run, stop)
+        # What Dask leaves to the garbage collector (a client its teardown abandoned, say) says so now,
+        # into the log, rather than on the terminal at exit.
+        run = None
+        gc.collect()
     if stop.received is not None and result.status == STATUS_OK:
         result.status, result.error = STATUS_INTERRUPTED, "interrupted during teardown"
     saved = True
@@ -216,7 +233,7 @@ def run_tool(kind: str, argv: list[str] | None, prog: str) -> int:
     has_logs = any(name.endswith(".log") and os.path.getsize(os.path.join(workdir, name))
                    for name in os.listdir(workdir))
     if result.status != STATUS_OK:
-        print(f"{prog}: run {result.status}: {result.error}", file=sys.stderr)
+        print(f"{prog}: run {result.status}: {failure_text(result)}", file=sys.stderr)
         if has_logs:
             print(f"{prog}: logs (Dask's and every process's) kept in {workdir}", file=sys.stderr)
     if not keep_logs and saved and not (has_logs and result.status != STATUS_OK):

@@ -81,6 +81,10 @@ def import_cluster_class(path: str) -> Any:
     cls = getattr(module, class_name, None)
     if not callable(cls):
         raise ValueError(f"{module_name} has no cluster class {class_name}")
+    from distributed.deploy.cluster import Cluster
+
+    if inspect.isclass(cls) and not issubclass(cls, Cluster):
+        raise ValueError(f"{path} is not a Dask cluster manager (a subclass of distributed.deploy.Cluster)")
     return cls
 
 

@@ -40,7 +40,7 @@ CLIENT_CLOSE_TIMEOUT = 5.0
 DEPLOYMENT_CLOSE_TIMEOUT = 20.0
 # Tasks of a batch submitted at once: between two slices the run can notice its
 # deadline or a stop request, however large the batch.
-BATCH_SLICE = 10_000
+BATCH_SLICE = 2_000
 # The first task, as the result describes it.
 FIRST_TASK_CALL = "operator.add(1, 1)"
 
@@ -220,12 +220,8 @@ class Run:
         measured, bounded = self.measured, self.deadline.bounded
         async with contextlib.AsyncExitStack() as diagnostics:
             await self._until_ready(diagnostics)
-            if self.plan.batch_size:
-                await self._batch()
-            if self.plan.workload:
-                await self._workload()
-            if self.plan.diagnostics.probes is not None:
-                await self._probes()
+            # a scheduler or worker process that dies now fails the run at once, not at the deadline
+            await first_of(self._after_ready(), self.deployment.watch())
         measured.workers = await self._worker_details()
         self.deployment.observe_workers(measured.workers)
         self._check_workers_are_ours()
@@ -271,6 +267,15 @@ class Run:
                 bounded(first_of(self._request_then_one_task(), deployment.watch()), "the first task"),
             )
             await bounded(self.arrivals.start(), "the scheduler's event stream")
+
+    async def _after_ready(self) -> None:
+        """What is timed once the cluster is ready: the batch, the workload, the probes."""
+        if self.plan.batch_size:
+            await self._batch()
+        if self.plan.workload:
+            await self._workload()
+        if self.plan.diagnostics.probes is not None:
+            await self._probes()
 
     async def _sample_memory(self, diagnostics: contextlib.AsyncExitStack) -> None:
         """Sample cluster memory (Dask's MemorySampler) from now until the measurements end."""
@@ -337,19 +342,24 @@ class Run:
             raise RuntimeError(f"the first task returned {value!r} instead of 2")
 
     async def _batch(self) -> None:
-        """N independent tasks after ready, submitted in slices so the deadline can always step in."""
-        size, key, timeline = self.plan.batch_size, phases.batch_key(self.plan.batch_size), self.measured.timeline
+        """N independent tasks after ready, bounded by the deadline from the first submission on."""
+        key, timeline = phases.batch_key(self.plan.batch_size), self.measured.timeline
         self._tell(events.PhaseStarted(phases.BATCH, self.fields))
-        futures: list[Any] = []
         with timeline.measure(key):
-            for start in range(0, size, BATCH_SLICE):
-                stop = min(start + BATCH_SLICE, size)
-                futures += self.client.map(operator.add, range(start, stop), [1] * (stop - start), pure=False)
-                await asyncio.sleep(0)  # let a timeout or a stop request in
-            values = await self.deadline.bounded(self.client.gather(futures), "the batch of tasks")
-        if values != [index + 1 for index in range(size)]:
+            values = await self.deadline.bounded(self._submit_and_gather(), "the batch of tasks")
+        if values != [index + 1 for index in range(self.plan.batch_size)]:
             raise RuntimeError("the batch of tasks returned wrong values")
         self._tell(events.PhaseFinished(phases.BATCH, timeline.extras[key], self.fields))
+
+    async def _submit_and_gather(self) -> list[int]:
+        """Submitted in slices: between two, the deadline or a stop request can step in, however large
+        the batch (submitting is synchronous work in the client)."""
+        size, futures = self.plan.batch_size, []
+        for start in range(0, size, BATCH_SLICE):
+            stop = min(start + BATCH_SLICE, size)
+            futures += self.client.map(operator.add, range(start, stop), [1] * (stop - start), pure=False)
+            await asyncio.sleep(0)
+        return await self.client.gather(futures)
 
     async def _versions(self) -> dict[str, Any]:
         """Package versions of client, scheduler and workers, and how they differ, if they do."""
