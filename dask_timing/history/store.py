@@ -22,6 +22,7 @@ from typing import Any, Iterable
 import msgspec
 import sqlalchemy as sa
 
+from dask_timing import phases
 from dask_timing.analysis.groups import configuration_key
 from dask_timing.errors import UsageError
 from dask_timing.analysis.load import expand, read_files
@@ -36,8 +37,8 @@ LABEL_OPTION, REVISION_OPTION, STUDY_OPTION = "label", "revision", "study_id"
 STUDY_FILE_NAME = re.compile(r"_(\d{8}-\d{6}-[0-9a-f]{6})\.json$")
 IMPORT_BATCH = 2000  # files read and stored per transaction: memory stays flat, writers interleave
 
-# Which part of a result each metric row comes from.
-PHASE, TOTAL, ARRIVAL, BEFORE_START, AFTER_READY, TEARDOWN = (
+# Which part of a result each metric row comes from, in the order they are shown.
+SECTIONS = PHASE, TOTAL, ARRIVAL, BEFORE_START, AFTER_READY, TEARDOWN = (
     "phase", "total", "arrival", "before_start", "after_ready", "teardown")
 _MAPPING_SECTIONS = {PHASE: "phases", BEFORE_START: "before_start", AFTER_READY: "after_ready"}
 # RunResult fields kept in columns or metric rows of their own; the others go to `details`.
@@ -119,6 +120,11 @@ def run_row(result: RunResult, path: str | None = None) -> dict[str, Any]:
         "workers": result.workers or None,
         "details": {name: getattr(result, name) for name in _DETAIL_FIELDS},
     }
+
+
+def display_order(section: str, metric: str) -> tuple[int, int, str]:
+    """Where a metric is shown: by section, phases in run order."""
+    return (SECTIONS.index(section), phases.phase_order(metric[: -len("_time")]) if section == PHASE else 0, metric)
 
 
 def metric_values(result: TimedRun) -> list[tuple[str, str, float]]:
