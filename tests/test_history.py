@@ -353,9 +353,13 @@ def test_the_verdict_on_the_newest_point_never_passes_on_nothing():
     rng = random.Random(8)
     with pytest.raises(steps.EmptyHistory):
         steps.judge_newest([], 5)
+    with pytest.raises(steps.EmptyHistory):
+        steps.judge_newest([steps.Point("v0", ())], 5)
     assert steps.judge_newest(flat_series(3, rng), 5).outcome == steps.INCONCLUSIVE
     history = [steps.Point(f"v{i}", tuple(1.0 + rng.gauss(0, 0.01) for _ in range(10))) for i in range(8)]
     assert steps.judge_newest(history, 5).outcome == steps.PASSED
+    # the label being judged has no successful run: the point before it is not judged in its place
+    assert steps.judge_newest([*history, steps.Point("v8", ())], 5, newest="v8").outcome == steps.INCONCLUSIVE
     slower = steps.Point("v8", tuple(1.3 + rng.gauss(0, 0.01) for _ in range(10)))
     verdict = steps.judge_newest([*history, slower], 5)
     assert verdict.outcome == steps.FAILED and verdict.step.after == "v8" and "v7 -> v8" in verdict.reason

@@ -39,6 +39,8 @@ WRITE = "dask_timing_write"
 # Any number, the same in every process: PostgreSQL's lock around a migration.
 MIGRATION_LOCK = 7_311_942
 
+T = TypeVar("T")
+
 
 class HistoryDatabaseError(UsageError):
     """The results database cannot be used; the message is one line saying why."""
@@ -104,15 +106,17 @@ class Database:
 
     def write(self, work: Callable[[sa.Connection], T]) -> T:
         """Run ``work`` in one write transaction, again if SQLite still found the file locked."""
-        for attempt in range(LOCKED_RETRIES + 1):
+        for attempt in range(LOCKED_RETRIES):
             try:
-                with self.translated(retry_locked=attempt < LOCKED_RETRIES):
-                    with self.engine.connect().execution_options(**{WRITE: True}) as connection:
-                        with connection.begin():
-                            return work(connection)
+                return self._write_once(work, retry_locked=True)
             except _Locked:
                 time.sleep(random.uniform(0.05, 0.5) * (attempt + 1))
-        raise AssertionError("unreachable: the last attempt raises")
+        return self._write_once(work, retry_locked=False)
+
+    def _write_once(self, work: Callable[[sa.Connection], T], retry_locked: bool) -> T:
+        with self.translated(retry_locked), self.engine.connect().execution_options(**{WRITE: True}) as connection:
+            with connection.begin():
+                return work(connection)
 
     @contextlib.contextmanager
     def translated(self, retry_locked: bool = False) -> Iterator[None]:
@@ -123,27 +127,21 @@ class Database:
             if retry_locked and self.is_sqlite and "locked" in str(error.orig):
                 raise _Locked() from error
             raise self._explained(error) from None
-        except (ImportError, exc.NoSuchModuleError) as error:
-            raise UnknownDatabase(f"cannot use {shown(self.url)}: {error}") from None
 
     def _explained(self, error: exc.DBAPIError) -> HistoryDatabaseError:
         reason = _first_line(error.orig)
-        if self.is_sqlite:
-            if isinstance(error, exc.OperationalError) and "unable to open" in reason:
-                folder = os.path.dirname(self.name) or os.curdir
-                why = "its folder does not exist" if not os.path.isdir(folder) else reason
-                return UnreachableDatabase(f"cannot open the SQLite database {self.name}: {why}")
-            if not isinstance(error, exc.OperationalError) or "malformed" in reason:
-                return CorruptDatabase(f"{self.name} is not a usable SQLite database ({reason})")
-        if isinstance(error, exc.OperationalError):
+        if self.is_sqlite and "unable to open" in reason:
+            folder = os.path.dirname(self.name) or os.curdir
+            why = "its folder does not exist" if not os.path.isdir(folder) else reason
+            return UnreachableDatabase(f"cannot open the SQLite database {self.name}: {why}")
+        if self.is_sqlite and ("not a database" in reason or "malformed" in reason):
+            return CorruptDatabase(f"{self.name} is not a usable SQLite database ({reason})")
+        if not self.is_sqlite and isinstance(error, exc.OperationalError):
             return UnreachableDatabase(f"cannot reach the database {self.name}: {reason}")
         return HistoryDatabaseError(f"the database {self.name} refused a request: {reason}")
 
     def close(self) -> None:
         self.engine.dispose()
-
-
-T = TypeVar("T")
 
 
 class _Locked(Exception):
@@ -163,7 +161,10 @@ def open_database(db: str | None = None, results_folder: str | None = None) -> D
     url = database_url(db, results_folder)
     database = Database(_engine(url))
     try:
-        database.write(lambda connection: _migrate(connection, database.name))
+        with database.reading() as connection:  # the everyday case: up to date, nothing to lock
+            current = _schema_is_current(connection, database.name)
+        if not current:
+            database.write(lambda connection: _migrate(connection, database.name))
     except BaseException:
         database.close()
         raise
@@ -184,8 +185,12 @@ def _engine(url: str) -> sa.Engine:
         if parsed.get_driver_name() != "psycopg":
             raise UnknownDatabase(f"PostgreSQL is reached through psycopg 3: use postgresql://..., not "
                                   f"{shown(parsed)}")
-        return sa.create_engine(parsed, connect_args={"connect_timeout": CONNECT_TIMEOUT}, pool_pre_ping=True,
-                                **_JSON_CODEC)
+        try:
+            return sa.create_engine(parsed, connect_args={"connect_timeout": CONNECT_TIMEOUT}, pool_pre_ping=True,
+                                    **_JSON_CODEC)
+        except ImportError as error:
+            raise HistoryDatabaseError(f"cannot use {shown(parsed)}: {error.name} is not installed "
+                                       "(pip install -r requirements.txt)") from None
     raise UnknownDatabase(f"unknown database {shown(parsed)}: use a SQLite file or a postgresql:// URL")
 
 
@@ -229,22 +234,35 @@ def _sqlite_engine(url: sa.URL) -> sa.Engine:
     return engine
 
 
-def _migrate(connection: sa.Connection, name: str) -> None:
-    """Bring the schema to the newest revision this package ships; refuse a newer one."""
-    from alembic import command
+def _alembic(connection: sa.Connection):
+    """Alembic's configuration for this connection, and the package's migration scripts."""
     from alembic.config import Config
-    from alembic.runtime.migration import MigrationContext
     from alembic.script import ScriptDirectory
 
-    if connection.dialect.name == "postgresql":  # one migrating process at a time (SQLite: BEGIN IMMEDIATE)
-        connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
     config = Config()
     config.set_main_option("script_location", MIGRATIONS)
     config.attributes["connection"] = connection
-    scripts = ScriptDirectory.from_config(config)
+    return config, ScriptDirectory.from_config(config)
+
+
+def _schema_is_current(connection: sa.Connection, name: str) -> bool:
+    """Whether the schema is at the newest revision this package ships; NewerSchema if past it."""
+    from alembic.runtime.migration import MigrationContext
+
+    _, scripts = _alembic(connection)
     current = MigrationContext.configure(connection).get_current_revision()
     if current is not None and current not in {script.revision for script in scripts.walk_revisions()}:
         raise NewerSchema(f"the database {name} has schema revision {current}, newer than this dask-timing "
                           f"knows (up to {scripts.get_current_head()}); update dask-timing to use it")
-    if current != scripts.get_current_head():
+    return current == scripts.get_current_head()
+
+
+def _migrate(connection: sa.Connection, name: str) -> None:
+    """Bring the schema to the newest revision, one process at a time (SQLite: BEGIN IMMEDIATE)."""
+    from alembic import command
+
+    if connection.dialect.name == "postgresql":
+        connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
+    if not _schema_is_current(connection, name):  # another process may have done it meanwhile
+        config, _ = _alembic(connection)
         command.upgrade(config, "head")

@@ -75,9 +75,13 @@ class Step(msgspec.Struct, frozen=True):
     ci_high: float
 
     def describe(self, metric: str) -> str:
-        """E.g. ``distributed 2025.12.0 -> 2026.1.0: workers_start +18 % (95 % CI 12-24 %)``."""
-        return (f"{_transition(self.before, self.after)}: {metric} {self.size * 100:+.0f} % "
-                f"(95 % CI {self.ci_low * 100:.0f} to {self.ci_high * 100:.0f} %)")
+        """E.g. ``distributed 2025.12.0 -> 2026.1.0: workers_start +18 % (95 % CI 12 to 24 %)``.
+
+        Whole percents, or tenths when the interval is narrower than two percent.
+        """
+        digits = 1 if self.ci_high - self.ci_low < 0.02 else 0
+        return (f"{_transition(self.before, self.after)}: {metric} {self.size * 100:+.{digits}f} % "
+                f"(95 % CI {self.ci_low * 100:.{digits}f} to {self.ci_high * 100:.{digits}f} %)")
 
 
 def _transition(before: str, after: str) -> str:
@@ -197,18 +201,22 @@ class StepVerdict(msgspec.Struct, frozen=True):
     step: Step | None = None  # the step into the newest point's level, when there is one
 
 
-def judge_newest(points: Sequence[Point], fail_percent: float, metric: str = "total_time") -> StepVerdict:
+def judge_newest(points: Sequence[Point], fail_percent: float, metric: str = "total_time",
+                 newest: str | None = None) -> StepVerdict:
     """Fail when the newest point brings a new step up larger than ``fail_percent``.
 
     A step is new when the fit of the history without the newest point does not
     have it (at the same place, give or take a point, in the same direction):
     a step is judged once, at the first point that shows it, and a level that has
     been there for several points no longer fails.  Fewer than MIN_EARLIER_POINTS
-    points before the newest: inconclusive.  No point at all: EmptyHistory.
+    points before the newest, or ``newest`` (the label being judged) not the last
+    point with values: inconclusive.  No point at all: EmptyHistory.
     """
     points = [point for point in points if point.values]
     if not points:
         raise EmptyHistory(f"no runs in the history of {metric}: nothing to judge")
+    if newest is not None and points[-1].label != newest:
+        return StepVerdict(INCONCLUSIVE, f"{newest}: no successful run in the history of {metric}")
     newest = points[-1].label
     if len(points) - 1 < MIN_EARLIER_POINTS:
         return StepVerdict(INCONCLUSIVE, f"{newest}: {len(points) - 1} earlier point(s) in the history of {metric}; "

@@ -123,8 +123,13 @@ def run_row(result: RunResult, path: str | None = None) -> dict[str, Any]:
 
 
 def display_order(section: str, metric: str) -> tuple[int, int, str]:
-    """Where a metric is shown: by section, phases in run order."""
-    return (SECTIONS.index(section), phases.phase_order(metric[: -len("_time")]) if section == PHASE else 0, metric)
+    """Where a metric is shown: by section, phases in run order, arrival milestones in theirs."""
+    key = metric[: -len("_time")]
+    if section == PHASE:
+        within = phases.phase_order(key)
+    else:
+        within = ARRIVAL_MILESTONES.index(key) if section == ARRIVAL and key in ARRIVAL_MILESTONES else 0
+    return (SECTIONS.index(section), within, metric)
 
 
 def metric_values(result: TimedRun) -> list[tuple[str, str, float]]:
