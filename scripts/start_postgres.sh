@@ -10,7 +10,8 @@
 #
 # Idempotent: running it again while the server is up changes nothing.
 # Its one line on standard output is the database's SQLAlchemy URL, so CI can do
-#   export DASK_TIMING_TEST_POSTGRES="$(bash scripts/start_postgres.sh)"
+#   DASK_TIMING_TEST_POSTGRES="$(bash scripts/start_postgres.sh)"   # (set -e stops here if it fails)
+#   export DASK_TIMING_TEST_POSTGRES
 # Progress and errors go to standard error.
 #
 # Environment overrides:
