@@ -26,10 +26,9 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 
-from installed import REPOSITORY, compile_package
+from installed import REPOSITORY, compile_package, run_measured
 
 sys.path.insert(0, REPOSITORY)
 
@@ -91,16 +90,7 @@ MEASURE_TIMEOUT = 120  # seconds; a summary that takes longer has failed the goa
 
 def measure(script: str, pattern: str) -> tuple[float, float]:
     """Wall seconds and peak resident MB of a script's text summary of the files."""
-    started = time.perf_counter()
-    child = subprocess.Popen([sys.executable, script, pattern], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    watchdog = threading.Timer(MEASURE_TIMEOUT, child.kill)  # os.wait4 (for the peak memory) has no timeout
-    watchdog.start()
-    _, status, usage = os.wait4(child.pid, 0)
-    seconds = time.perf_counter() - started
-    watchdog.cancel()
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"{os.path.basename(script)} failed")
-    return seconds, usage.ru_maxrss / 1024
+    return run_measured([sys.executable, script, pattern], MEASURE_TIMEOUT)
 
 
 def interpreter_start() -> float:

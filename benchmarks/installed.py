@@ -2,6 +2,9 @@
 
 import compileall
 import os
+import subprocess
+import threading
+import time
 
 REPOSITORY = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -14,3 +17,17 @@ def compile_package() -> None:
     not what an installed tool costs.
     """
     compileall.compile_dir(os.path.join(REPOSITORY, "dask_timing"), quiet=1)
+
+
+def run_measured(command: list[str], timeout: float) -> tuple[float, float]:
+    """Wall seconds and peak resident MB of a command, which must succeed within ``timeout``."""
+    started = time.perf_counter()
+    child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    watchdog = threading.Timer(timeout, child.kill)  # os.wait4 (for the peak memory) has no timeout
+    watchdog.start()
+    _, status, usage = os.wait4(child.pid, 0)
+    seconds = time.perf_counter() - started
+    watchdog.cancel()
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"{' '.join(command[:3])} failed")
+    return seconds, usage.ru_maxrss / 1024

@@ -63,7 +63,7 @@ def _has_wildcard(text: str) -> bool:
     return any(character in text for character in "*?[")
 
 
-def _read(paths: list[str], model: type[TimedRun]) -> list[tuple[str, str, Any]]:
+def read_files(paths: list[str], model: type[TimedRun]) -> list[tuple[str, str, Any]]:
     """(path, 'result' | 'summary' | 'skipped', the run or the reason) for each file."""
     outcomes: list[tuple[str, str, Any]] = []
     for path in paths:
@@ -84,7 +84,7 @@ def load(patterns: Iterable[str], model: type[TimedRun] = RunResult) -> LoadedRe
     """
     paths, empty = expand(patterns)
     loaded = LoadedResults(empty_patterns=empty)
-    for path, outcome, payload in _read(paths, model):
+    for path, outcome, payload in read_files(paths, model):
         if outcome == "result":
             loaded.results.append((path, payload))
         elif outcome == "summary":

@@ -1,0 +1,268 @@
+"""Which database, and opening it: the one place for the connection.
+
+Which database wins, first to last: the ``--db`` value, the ``DASK_TIMING_DB``
+environment variable, a ``dask-timing.db`` file beside the results.  A value
+is a SQLAlchemy URL (``sqlite:///FILE``, ``postgresql://USER:PASSWORD@HOST/DB``)
+or a plain path, which names a SQLite file.
+
+SQLite is reached through Python's own ``sqlite3`` driver, PostgreSQL through
+psycopg 3.  Opening a database brings its schema up to date with the package's
+Alembic migrations; a database whose schema is newer than this package knows is
+refused, never downgraded.  Every failure is a ``HistoryDatabaseError`` whose
+message is one line (the password of a URL never shown).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+import time
+from typing import Callable, Iterator, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy import exc, event
+
+from dask_timing.errors import UsageError
+
+DB_ENVIRONMENT = "DASK_TIMING_DB"
+DEFAULT_DB_FILE = "dask-timing.db"
+# Seconds a SQLite writer waits for another to finish before giving up, and how often a
+# write that still found the file locked is tried again.
+SQLITE_BUSY_TIMEOUT = 60.0
+LOCKED_RETRIES = 5
+CONNECT_TIMEOUT = 10  # seconds to reach a PostgreSQL server
+MIGRATIONS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "migrations")
+# Execution option of a connection that will write: SQLite takes the write lock when its
+# transaction begins (BEGIN IMMEDIATE), so writers queue instead of failing midway.
+WRITE = "dask_timing_write"
+# Any number, the same in every process: PostgreSQL's lock around a migration.
+MIGRATION_LOCK = 7_311_942
+
+T = TypeVar("T")
+
+
+class HistoryDatabaseError(UsageError):
+    """The results database cannot be used; the message is one line saying why."""
+
+
+class UnknownDatabase(HistoryDatabaseError):
+    """A URL that names no database this package can use."""
+
+
+class UnreachableDatabase(HistoryDatabaseError):
+    """A database that cannot be reached or opened (server down, wrong password, no folder)."""
+
+
+class CorruptDatabase(HistoryDatabaseError):
+    """A SQLite file that is not a database, or a damaged one."""
+
+
+class NewerSchema(HistoryDatabaseError):
+    """A database written by a newer dask-timing: refused, never downgraded."""
+
+
+def database_url(db: str | None, results_folder: str | None = None) -> str:
+    """The database to use: ``db`` (--db), else $DASK_TIMING_DB, else dask-timing.db beside the results."""
+    chosen = db or os.environ.get(DB_ENVIRONMENT) or os.path.join(results_folder or os.curdir, DEFAULT_DB_FILE)
+    return _normalised(chosen)
+
+
+def _normalised(value: str) -> str:
+    """A URL for SQLAlchemy: a plain path becomes a SQLite URL, postgresql:// goes through psycopg 3."""
+    if "://" not in value:
+        return "sqlite:///" + os.path.abspath(value)
+    scheme, rest = value.split("://", 1)
+    if scheme in ("postgresql", "postgres"):
+        return "postgresql+psycopg://" + rest
+    return value
+
+
+def shown(url: sa.URL | str) -> str:
+    """A URL as messages show it: the password masked."""
+    try:
+        return sa.make_url(url).render_as_string(hide_password=True)
+    except exc.ArgumentError:
+        return str(url)
+
+
+class Database:
+    """An open results database: its engine, and how to read and write it safely."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self.engine = engine
+        self.url = engine.url
+        self.is_sqlite = engine.dialect.name == "sqlite"
+
+    @property
+    def name(self) -> str:
+        """The database in messages: the SQLite file, or the URL without its password."""
+        return self.url.database if self.is_sqlite else shown(self.url)
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[sa.Connection]:
+        with self.translated(), self.engine.connect() as connection:
+            yield connection
+
+    def write(self, work: Callable[[sa.Connection], T]) -> T:
+        """Run ``work`` in one write transaction, again if SQLite still found the file locked."""
+        for attempt in range(LOCKED_RETRIES):
+            try:
+                return self._write_once(work, retry_locked=True)
+            except _Locked:
+                time.sleep(random.uniform(0.05, 0.5) * (attempt + 1))
+        return self._write_once(work, retry_locked=False)
+
+    def _write_once(self, work: Callable[[sa.Connection], T], retry_locked: bool) -> T:
+        with self.translated(retry_locked), self.engine.connect().execution_options(**{WRITE: True}) as connection:
+            with connection.begin():
+                return work(connection)
+
+    @contextlib.contextmanager
+    def translated(self, retry_locked: bool = False) -> Iterator[None]:
+        """Turn a driver's error into a HistoryDatabaseError of one line."""
+        try:
+            yield
+        except exc.DBAPIError as error:
+            if retry_locked and self.is_sqlite and "locked" in str(error.orig):
+                raise _Locked() from error
+            raise self._explained(error) from None
+
+    def _explained(self, error: exc.DBAPIError) -> HistoryDatabaseError:
+        reason = _first_line(error.orig)
+        if self.is_sqlite and "unable to open" in reason:
+            folder = os.path.dirname(self.name) or os.curdir
+            why = "its folder does not exist" if not os.path.isdir(folder) else reason
+            return UnreachableDatabase(f"cannot open the SQLite database {self.name}: {why}")
+        if self.is_sqlite and ("not a database" in reason or "malformed" in reason):
+            return CorruptDatabase(f"{self.name} is not a usable SQLite database ({reason})")
+        if not self.is_sqlite and isinstance(error, exc.OperationalError):
+            return UnreachableDatabase(f"cannot reach the database {self.name}: {reason}")
+        return HistoryDatabaseError(f"the database {self.name} refused a request: {reason}")
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+class _Locked(Exception):
+    """SQLite's file was still locked by another writer after the busy timeout: try again."""
+
+
+def _first_line(error: BaseException | None) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+def open_database(db: str | None = None, results_folder: str | None = None) -> Database:
+    """Open the database (see ``database_url``), its schema brought up to date.
+
+    Raises UnknownDatabase, UnreachableDatabase, CorruptDatabase or NewerSchema.
+    """
+    url = database_url(db, results_folder)
+    database = Database(_engine(url))
+    try:
+        with database.reading() as connection:  # the everyday case: up to date, nothing to lock
+            current = _schema_is_current(connection, database.name)
+        if not current:
+            database.write(lambda connection: _migrate(connection, database.name))
+    except BaseException:
+        database.close()
+        raise
+    return database
+
+
+def _engine(url: str) -> sa.Engine:
+    try:
+        parsed = sa.make_url(url)
+    except exc.ArgumentError:
+        raise UnknownDatabase(f"not a database URL or file: {url}") from None
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        if parsed.get_driver_name() != "pysqlite" or parsed.database in (None, "", ":memory:"):
+            raise UnknownDatabase(f"a SQLite database must be a file (sqlite:///FILE), not {shown(parsed)}")
+        return _sqlite_engine(parsed)
+    if backend == "postgresql":
+        if parsed.get_driver_name() != "psycopg":
+            raise UnknownDatabase(f"PostgreSQL is reached through psycopg 3: use postgresql://..., not "
+                                  f"{shown(parsed)}")
+        try:
+            return sa.create_engine(parsed, connect_args={"connect_timeout": CONNECT_TIMEOUT}, pool_pre_ping=True,
+                                    **_JSON_CODEC)
+        except ImportError as error:
+            raise HistoryDatabaseError(f"cannot use {shown(parsed)}: {error.name} is not installed "
+                                       "(pip install -r requirements.txt)") from None
+    raise UnknownDatabase(f"unknown database {shown(parsed)}: use a SQLite file or a postgresql:// URL")
+
+
+def _encode_json(value: object) -> str:
+    import msgspec
+
+    return msgspec.json.encode(value).decode()
+
+
+def _decode_json(text: str | bytes) -> object:
+    import msgspec
+
+    return msgspec.json.decode(text)
+
+
+_JSON_CODEC = {"json_serializer": _encode_json, "json_deserializer": _decode_json}
+
+
+def _sqlite_engine(url: sa.URL) -> sa.Engine:
+    """SQLite in WAL mode (readers never wait for a writer), writers queueing on the file's lock.
+
+    Python's driver starts transactions on its own, and lazily; it is told not to, so
+    that each transaction begins here: plainly for readers, with BEGIN IMMEDIATE for
+    writers, which then wait (up to the busy timeout) rather than fail halfway.
+    """
+    engine = sa.create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT}, **_JSON_CODEC)
+
+    @event.listens_for(engine, "connect")
+    def configure(dbapi_connection, _record) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout = {int(SQLITE_BUSY_TIMEOUT * 1000)}")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA synchronous = NORMAL")  # safe in WAL mode: a crash loses no committed data
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def begin(connection: sa.Connection) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if connection.get_execution_options().get(WRITE) else "BEGIN")
+
+    return engine
+
+
+def _alembic(connection: sa.Connection):
+    """Alembic's configuration for this connection, and the package's migration scripts."""
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    config = Config()
+    config.set_main_option("script_location", MIGRATIONS)
+    config.attributes["connection"] = connection
+    return config, ScriptDirectory.from_config(config)
+
+
+def _schema_is_current(connection: sa.Connection, name: str) -> bool:
+    """Whether the schema is at the newest revision this package ships; NewerSchema if past it."""
+    from alembic.runtime.migration import MigrationContext
+
+    _, scripts = _alembic(connection)
+    current = MigrationContext.configure(connection).get_current_revision()
+    if current is not None and current not in {script.revision for script in scripts.walk_revisions()}:
+        raise NewerSchema(f"the database {name} has schema revision {current}, newer than this dask-timing "
+                          f"knows (up to {scripts.get_current_head()}); update dask-timing to use it")
+    return current == scripts.get_current_head()
+
+
+def _migrate(connection: sa.Connection, name: str) -> None:
+    """Bring the schema to the newest revision, one process at a time (SQLite: BEGIN IMMEDIATE)."""
+    from alembic import command
+
+    if connection.dialect.name == "postgresql":
+        connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
+    if not _schema_is_current(connection, name):  # another process may have done it meanwhile
+        config, _ = _alembic(connection)
+        command.upgrade(config, "head")

@@ -1,0 +1,159 @@
+"""One configuration's history on one machine: per metric, its points in order, and their steps.
+
+A point is what a history is ordered by:
+
+- ``version``: the distributed (and dask) release measured, in release order;
+- ``revision``: the commit or revision recorded, in the order first measured;
+- ``label``: the label recorded, in the order first measured;
+- ``time``: the study (or, for runs outside a study, the day), in time order.
+
+Only successful runs that are not warmups count; runs without what the order
+needs (a revision, a label...) are left out and counted.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Callable
+
+import msgspec
+import sqlalchemy as sa
+
+from dask_timing.analysis.stats import Summary, summarize
+from dask_timing.history.connection import Database
+from dask_timing.history.steps import Point, Step, detect_steps
+from dask_timing.history.store import RunFilter, display_order
+from dask_timing.history.tables import metrics, runs
+from dask_timing.record.schema import STATUS_OK
+
+ORDERS = ("version", "revision", "label", "time")
+
+
+class HistoryKey(msgspec.Struct, frozen=True):
+    """A configuration on a machine that has runs: what one history is of."""
+
+    config_hash: str
+    host: str | None
+    kind: str
+    config: dict[str, Any]
+    n_runs: int
+    first: datetime | None
+    last: datetime | None
+
+
+def histories(database: Database, filters: RunFilter | None = None) -> list[HistoryKey]:
+    """Every configuration and machine with runs the filters match, the most runs first."""
+    filters = filters or RunFilter()
+    count = sa.func.count(runs.c.id)
+    query = (sa.select(runs.c.config_hash, runs.c.host, runs.c.kind, runs.c.config, count,
+                       sa.func.min(runs.c.measured_at), sa.func.max(runs.c.measured_at))
+             .where(*filters.clauses())
+             .group_by(runs.c.config_hash, runs.c.host, runs.c.kind, runs.c.config)
+             .order_by(count.desc(), runs.c.config_hash))
+    with database.reading() as connection:
+        rows = connection.execute(query).all()
+    found = [HistoryKey(row[0], row[1], row[2], msgspec.json.decode(row[3]), row[4], row[5], row[6]) for row in rows]
+    return [key for key in found if filters.matches_config(key.config)]
+
+
+def _version(text: str | None) -> tuple:
+    """A sort key for a version string: releases in release order, anything unparsable after them."""
+    from packaging.version import InvalidVersion, Version
+
+    try:
+        return (0, Version(text or ""), "")
+    except InvalidVersion:
+        return (1, Version("0"), text or "")
+
+
+def _version_label(dask: str | None, distributed: str | None) -> str | None:
+    if distributed is None:
+        return None if dask is None else f"dask {dask}"
+    return f"distributed {distributed}" if dask in (None, distributed) else f"distributed {distributed} (dask {dask})"
+
+
+# Per order: the columns a point is told by, and its label from their values.
+_POINT_KEYS: dict[str, tuple[tuple[sa.Column, ...], Callable[..., str | None]]] = {
+    "version": ((runs.c.dask_version, runs.c.distributed_version), _version_label),
+    "revision": ((runs.c.revision,), lambda revision: revision),
+    "label": ((runs.c.label,), lambda label: label),
+    "time": ((runs.c.study_id, runs.c.measured_at),
+             lambda study, moment: study or (None if moment is None else f"{moment:%Y-%m-%d}")),
+}
+
+
+class History(msgspec.Struct):
+    """Per metric, the points of one configuration's history on one machine, in order."""
+
+    config_hash: str
+    host: str | None
+    order: str
+    points: dict[str, list[Point]]
+    left_out: int  # successful runs without what the order needs
+
+
+def load_history(database: Database, config_hash: str, host: str | None, order: str = "version",
+                 filters: RunFilter | None = None) -> History:
+    """Read one history's values, grouped into points in ``order`` (one of ORDERS)."""
+    columns, label_of = _POINT_KEYS[order]
+    filters = filters or RunFilter()
+    query = (sa.select(runs.c.id, runs.c.measured_at, *columns, metrics.c.section, metrics.c.metric, metrics.c.seconds)
+             .join(metrics, metrics.c.run == runs.c.id)
+             .where(runs.c.config_hash == config_hash, runs.c.host.is_(None) if host is None else runs.c.host == host,
+                    runs.c.status == STATUS_OK, sa.not_(runs.c.warmup), *filters.clauses()))
+    with database.reading() as connection:
+        rows = connection.execute(query).all()
+    width = len(columns)
+    values: dict[str, dict[str, list[float]]] = {}  # label -> metric -> values
+    sections: dict[str, str] = {}  # metric -> its section
+    first_seen: dict[str, datetime] = {}
+    sort_keys: dict[str, tuple] = {}
+    left_out: set[int] = set()
+    for row in rows:
+        key = row[2:2 + width]
+        label = label_of(*key)
+        if label is None:
+            left_out.add(row[0])
+            continue
+        section, metric, seconds = row[2 + width:]
+        sections[metric] = section
+        values.setdefault(label, {}).setdefault(metric, []).append(seconds)
+        moment = row[1] or datetime.max
+        if label not in first_seen or moment < first_seen[label]:
+            first_seen[label] = moment
+        if order == "version" and label not in sort_keys:
+            sort_keys[label] = (_version(key[1]), _version(key[0]))
+    labels = sorted(values, key=(sort_keys.__getitem__ if order == "version" else first_seen.__getitem__))
+    points: dict[str, list[Point]] = {metric: [] for metric in sorted(sections, key=lambda name: display_order(
+        sections[name], name))}
+    for label in labels:
+        for metric, measured in values[label].items():
+            points[metric].append(Point(label, tuple(measured)))
+    return History(config_hash, host, order, points, len(left_out))
+
+
+class MetricHistory(msgspec.Struct):
+    """One metric's history: each point's statistics, the steps found, the largest change between neighbours."""
+
+    metric: str
+    points: list[tuple[str, Summary]]
+    steps: list[Step]
+    largest_change: float  # relative change of the median between neighbouring points, the largest
+
+    def describe(self) -> list[str]:
+        """The steps, one line each, or what the history shows when it has none."""
+        if self.steps:
+            return [step.describe(self.metric) for step in self.steps]
+        return [f"{self.metric}: no step over {len(self.points)} point(s); no change between neighbouring "
+                f"points larger than {self.largest_change * 100:.0f} %"]
+
+
+def summarise(history: History) -> list[MetricHistory]:
+    """Statistics and steps of every metric of a history."""
+    found = []
+    for metric, points in history.points.items():
+        medians = [point.median for point in points]
+        changes = [abs(after / before - 1) for before, after in zip(medians, medians[1:]) if before > 0]
+        found.append(MetricHistory(metric, [(point.label, summarize(point.values)) for point in points],
+                                   detect_steps(points), max(changes, default=0.0)))
+    return found

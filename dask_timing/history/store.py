@@ -1,0 +1,306 @@
+"""Recording runs in the database, importing result files, and reading runs back.
+
+A run is stored once, keyed by its run id: recording or importing it again
+adds nothing.  A result without a run id (a flat file of the earlier format)
+is keyed by a hash of its content, so importing the same file twice stores it
+once too.  Label, revision and study id are read from the run's options (where
+the tools record them); a study's file not carrying its study id there gives it
+through its name, as studies name their files.
+
+Read back, runs come as ``(pseudo-path, run)`` pairs, the pseudo-path being
+``db:RUN_ID``: what the analyzer gets from result files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from datetime import datetime, timezone
+from typing import Any, Iterable
+
+import msgspec
+import sqlalchemy as sa
+
+from dask_timing import phases
+from dask_timing.analysis.groups import configuration_key
+from dask_timing.errors import UsageError
+from dask_timing.analysis.load import expand, read_files
+from dask_timing.history.connection import Database
+from dask_timing.history.tables import metrics, runs
+from dask_timing.record.schema import ARRIVAL_MILESTONES, RunResult, TimedRun
+
+PSEUDO_PATH_PREFIX = "db:"
+# Where in the options the tools record what a history is ordered and named by.
+LABEL_OPTION, REVISION_OPTION, STUDY_OPTION = "label", "revision", "study_id"
+# A study's result files end with its id: ..._run001_20261125-195728-a1b2c3.json
+STUDY_FILE_NAME = re.compile(r"_(\d{8}-\d{6}-[0-9a-f]{6})\.json$")
+IMPORT_BATCH = 2000  # files read and stored per transaction: memory stays flat, writers interleave
+
+# Which part of a result each metric row comes from, in the order they are shown.
+SECTIONS = PHASE, TOTAL, ARRIVAL, BEFORE_START, AFTER_READY, TEARDOWN = (
+    "phase", "total", "arrival", "before_start", "after_ready", "teardown")
+_MAPPING_SECTIONS = {PHASE: "phases", BEFORE_START: "before_start", AFTER_READY: "after_ready"}
+# RunResult fields kept in columns or metric rows of their own; the others go to `details`.
+_OWN_PLACE = frozenset({
+    "kind", "config", "options", "run_id", "timestamp", "status", "error", "phases", "total_time", "teardown_time",
+    "after_ready", "before_start", "arrivals", "probes", "schema_version", "environment", "workers",
+})
+_DETAIL_FIELDS = tuple(name for name in RunResult.__struct_fields__ if name not in _OWN_PLACE)
+
+
+def configuration_hash(kind: str, config: dict[str, Any]) -> str:
+    """What groups runs into one history: the kind and the canonical configuration, hashed."""
+    return _hash_of_key(configuration_key(TimedRun(kind=kind, config=config)))
+
+
+def _hash_of_key(key: tuple[str, bytes]) -> str:
+    kind, canonical = key
+    return hashlib.sha256(kind.encode() + b"\0" + canonical).hexdigest()[:16]
+
+
+def stored_run_id(result: TimedRun) -> str:
+    """The run's id, or for a result without one, a hash of its content."""
+    if result.run_id:
+        return result.run_id
+    return "sha256-" + hashlib.sha256(msgspec.json.encode(result, order="sorted")).hexdigest()[:40]
+
+
+def _measured_at(timestamp: str) -> datetime | None:
+    """The timestamp as naive UTC (one without a zone is taken as UTC), None if it is not one."""
+    try:
+        moment = datetime.fromisoformat(timestamp)
+    except ValueError:
+        return None
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
+    return moment
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def run_row(result: RunResult, path: str | None = None) -> dict[str, Any]:
+    """The ``runs`` row of a result (``path``: the file it came from, for a study id in its name)."""
+    kind, canonical = key = configuration_key(result)
+    options = result.options
+    environment = result.environment
+    packages = environment.get("packages") or {}
+    study_id = options.get(STUDY_OPTION)
+    if study_id is None and path is not None:
+        found = STUDY_FILE_NAME.search(os.path.basename(path))
+        study_id = found.group(1) if found else None
+    return {
+        "run_id": stored_run_id(result),
+        "study_id": _text(study_id),
+        "label": _text(options.get(LABEL_OPTION)),
+        "revision": _text(options.get(REVISION_OPTION)),
+        "kind": kind,
+        "config_hash": _hash_of_key(key),
+        "config": canonical.decode(),
+        "options": options or None,
+        "warmup": result.warmup,
+        "status": result.status,
+        "error": result.error,
+        "timestamp": result.timestamp,
+        "measured_at": _measured_at(result.timestamp),
+        "total_time": result.total_time,
+        "host": _text(environment.get("host")),
+        "python_version": _text(environment.get("python_version")),
+        "dask_version": _text(packages.get("dask")),
+        "distributed_version": _text(packages.get("distributed")),
+        # the workers' start method: the configuration's when it sets one, else Dask's own setting
+        "start_method": _text(result.config.get("start_method") or environment.get("dask_worker_start_method")),
+        "cpu_count": environment.get("cpu_count") if isinstance(environment.get("cpu_count"), int) else None,
+        "schema_version": result.schema_version,
+        "environment": environment or None,
+        "arrivals": result.arrivals,
+        "probes": result.probes,
+        "workers": result.workers or None,
+        "details": {name: getattr(result, name) for name in _DETAIL_FIELDS},
+    }
+
+
+def display_order(section: str, metric: str) -> tuple[int, int, str]:
+    """Where a metric is shown: by section, phases in run order, arrival milestones in theirs."""
+    key = metric[: -len("_time")]
+    if section == PHASE:
+        within = phases.phase_order(key)
+    else:
+        within = ARRIVAL_MILESTONES.index(key) if section == ARRIVAL and key in ARRIVAL_MILESTONES else 0
+    return (SECTIONS.index(section), within, metric)
+
+
+def metric_values(result: TimedRun) -> list[tuple[str, str, float]]:
+    """(section, metric, seconds) of every duration of a run, named as the analyzer names them."""
+    values = [(section, f"{key}_time", seconds)
+              for section, field in _MAPPING_SECTIONS.items() for key, seconds in getattr(result, field).items()]
+    if result.total_time is not None:
+        values.append((TOTAL, "total_time", result.total_time))
+    if result.teardown_time is not None:
+        values.append((TEARDOWN, "teardown_time", result.teardown_time))
+    arrivals = result.arrivals or {}
+    values.extend((ARRIVAL, f"{name}_time", float(arrivals[name])) for name in ARRIVAL_MILESTONES
+                  if isinstance(arrivals.get(name), (int, float)) and not isinstance(arrivals.get(name), bool))
+    return values
+
+
+class Recorded(msgspec.Struct):
+    """What recording or importing did."""
+
+    added: int = 0
+    already: int = 0  # runs the database held before (same run id)
+    skipped: list[tuple[str, str]] = []  # files that are not readable results, and why
+    summaries: list[str] = []  # study summaries and manifests met on the way: not runs
+
+    def add(self, other: "Recorded") -> None:
+        self.added += other.added
+        self.already += other.already
+        self.skipped.extend(other.skipped)
+        self.summaries.extend(other.summaries)
+
+
+def record(database: Database, results: Iterable[RunResult | tuple[str, RunResult]]) -> Recorded:
+    """Store runs (or (file, run) pairs) in one transaction; a run already stored is left as it is."""
+    rows: dict[str, dict[str, Any]] = {}
+    values: dict[str, list[tuple[str, str, float]]] = {}
+    for item in results:
+        path, result = item if isinstance(item, tuple) else (None, item)
+        row = run_row(result, path)
+        if row["run_id"] not in rows:  # the same run twice in one call: stored once
+            rows[row["run_id"]] = row
+            values[row["run_id"]] = metric_values(result)
+    if not rows:
+        return Recorded()
+
+    def store(connection: sa.Connection) -> int:
+        inserted = connection.execute(_insert_new_runs(connection), list(rows.values())).all()
+        metric_rows = [{"run": key, "section": section, "metric": metric, "seconds": seconds}
+                       for key, run_id in inserted for section, metric, seconds in values[run_id]]
+        if metric_rows:
+            connection.execute(metrics.insert(), metric_rows)
+        return len(inserted)
+
+    added = database.write(store)
+    return Recorded(added=added, already=len(rows) - added)
+
+
+def _insert_new_runs(connection: sa.Connection) -> sa.Insert:
+    """INSERT ... ON CONFLICT (run_id) DO NOTHING RETURNING id, run_id, in the database's dialect."""
+    if connection.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(runs).on_conflict_do_nothing(index_elements=[runs.c.run_id]).returning(runs.c.id, runs.c.run_id)
+
+
+def import_files(database: Database, patterns: Iterable[str]) -> Recorded:
+    """Import result files (globs or folders, as the analyzer takes them); unreadable ones are skipped, with why."""
+    paths, empty = expand(patterns)
+    report = Recorded(skipped=[(pattern, "no file matches") for pattern in empty])
+    for start in range(0, len(paths), IMPORT_BATCH):
+        batch = Recorded()
+        results = []
+        for path, outcome, payload in read_files(paths[start:start + IMPORT_BATCH], RunResult):
+            if outcome == "result":
+                results.append((path, payload))
+            elif outcome == "summary":
+                batch.summaries.append(path)
+            else:
+                batch.skipped.append((path, payload))
+        stored = record(database, results)
+        batch.added, batch.already = stored.added, stored.already
+        report.add(batch)
+    return report
+
+
+class RunFilter(msgspec.Struct, kw_only=True):
+    """Which runs to read: every field given must match (None: any).
+
+    ``config``: settings the run's configuration must have (a subset match, e.g.
+    ``{"n_workers": 2}``); ``since``/``until``: ISO 8601 times, inclusive.
+    """
+
+    kind: str | None = None
+    config_hash: str | None = None
+    config: dict[str, Any] | None = None
+    label: str | None = None
+    revision: str | None = None
+    study_id: str | None = None
+    host: str | None = None
+    dask_version: str | None = None
+    distributed_version: str | None = None
+    status: str | None = None
+    since: str | None = None
+    until: str | None = None
+
+    def clauses(self) -> list[sa.ColumnElement[bool]]:
+        """The SQL conditions (the ``config`` subset is checked after reading)."""
+        equal = ("kind", "config_hash", "label", "revision", "study_id", "host", "dask_version",
+                 "distributed_version", "status")
+        found = [runs.c[name] == getattr(self, name) for name in equal if getattr(self, name) is not None]
+        if self.since is not None:
+            found.append(runs.c.measured_at >= _moment(self.since))
+        if self.until is not None:
+            found.append(runs.c.measured_at <= _moment(self.until))
+        return found
+
+    def matches_config(self, config: dict[str, Any]) -> bool:
+        return not self.config or all(key in config and config[key] == value for key, value in self.config.items())
+
+
+def _moment(text: str) -> datetime:
+    moment = _measured_at(text)
+    if moment is None:
+        raise UsageError(f"not an ISO 8601 time: {text!r} (e.g. 2026-01-31 or 2026-01-31T12:00:00Z)")
+    return moment
+
+
+_TIMED_COLUMNS = (runs.c.id, runs.c.run_id, runs.c.kind, runs.c.config, runs.c.options, runs.c.status,
+                  runs.c.error, runs.c.timestamp, runs.c.total_time, runs.c.arrivals, runs.c.probes,
+                  runs.c.schema_version)
+_WHOLE_COLUMNS = (runs.c.environment, runs.c.workers, runs.c.details)
+
+
+def read_runs(database: Database, filters: RunFilter | None = None,
+              model: type[TimedRun] = TimedRun) -> list[tuple[str, TimedRun]]:
+    """The stored runs the filters match, oldest first, as ``(db:RUN_ID, run)`` pairs.
+
+    ``model=TimedRun`` reads what statistics need; ``RunResult`` the whole result.
+    """
+    filters = filters or RunFilter()
+    where = filters.clauses()
+    whole = issubclass(model, RunResult)
+    columns = _TIMED_COLUMNS + (_WHOLE_COLUMNS if whole else ())
+    with database.reading() as connection:
+        rows = connection.execute(sa.select(*columns).where(*where).order_by(runs.c.measured_at, runs.c.id)).all()
+        durations = connection.execute(
+            sa.select(metrics.c.run, metrics.c.section, metrics.c.metric, metrics.c.seconds)
+            .join(runs, runs.c.id == metrics.c.run).where(*where)
+        ).all()
+    sections: dict[int, dict[str, dict[str, float]]] = {}
+    for run, section, metric, seconds in durations:
+        sections.setdefault(run, {}).setdefault(section, {})[metric] = seconds
+    found = []
+    for row in rows:
+        config = msgspec.json.decode(row.config)
+        if filters.matches_config(config):
+            found.append((PSEUDO_PATH_PREFIX + row.run_id, _run(row, config, sections.get(row.id, {}), whole)))
+    return found
+
+
+def _run(row: sa.Row, config: dict[str, Any], values: dict[str, dict[str, float]], whole: bool) -> TimedRun:
+    fields: dict[str, Any] = {
+        field: {metric[: -len("_time")]: seconds for metric, seconds in values.get(section, {}).items()}
+        for section, field in _MAPPING_SECTIONS.items()
+    }
+    if whole:
+        fields.update(row.details or {}, environment=row.environment or {}, workers=row.workers or [])
+    return (RunResult if whole else TimedRun)(
+        kind=row.kind, config=config, options=row.options or {}, run_id=row.run_id, timestamp=row.timestamp,
+        status=row.status, error=row.error, total_time=row.total_time,
+        teardown_time=values.get(TEARDOWN, {}).get("teardown_time"), arrivals=row.arrivals, probes=row.probes,
+        schema_version=row.schema_version, **fields,
+    )
+

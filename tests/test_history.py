@@ -1,0 +1,369 @@
+"""The results database (SQLite and a real PostgreSQL) and step detection on histories.
+
+Every database test runs on a SQLite file and on a PostgreSQL server: the
+PostgreSQL half needs DASK_TIMING_TEST_POSTGRES set to a URL of a role that may
+create databases (scripts/start_postgres.sh starts a server and prints one);
+each test gets a database of its own.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import re
+import socket
+import subprocess
+import sys
+import uuid
+
+import pytest
+import sqlalchemy as sa
+from conftest import LOCAL_TOOL, REPOSITORY, run_tool
+
+from dask_timing.analysis.groups import group_results
+from dask_timing.analysis.load import load
+from dask_timing.errors import UsageError
+from dask_timing.history import connection, series, steps, store
+from dask_timing.history.connection import (
+    CorruptDatabase, NewerSchema, UnknownDatabase, UnreachableDatabase, database_url, open_database,
+)
+from dask_timing.history.tables import metadata
+from dask_timing.record.files import write_json
+from dask_timing.record.load import load_result
+from dask_timing.record.schema import STATUS_FAILED, RunResult, TimedRun
+
+POSTGRES_ENVIRONMENT = "DASK_TIMING_TEST_POSTGRES"
+VERSIONS = ("2025.11.0", "2025.12.0", "2026.1.0", "2026.2.0", "2026.3.0")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request, tmp_path):
+    """A fresh, empty database: a SQLite file, or a database of its own on the PostgreSQL server."""
+    if request.param == "sqlite":
+        yield str(tmp_path / "history.db")
+        return
+    server = os.environ.get(POSTGRES_ENVIRONMENT)
+    if not server:
+        pytest.skip(f"{POSTGRES_ENVIRONMENT} is not set (scripts/start_postgres.sh starts a server and prints one)")
+    name = f"dask_timing_test_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(connection.database_url(server), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"CREATE DATABASE {name}")
+    try:
+        yield sa.make_url(connection.database_url(server)).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        admin.dispose()
+
+
+@pytest.fixture
+def database(db_url):
+    opened = open_database(db_url)
+    yield opened
+    opened.close()
+
+
+@pytest.fixture(scope="module")
+def real_result_file(tmp_path_factory):
+    """The result file of one real LocalCluster run."""
+    path = tmp_path_factory.mktemp("real") / "real.json"
+    completed = run_tool([LOCAL_TOOL, "-w", "1", "-o", str(path)], timeout=170)
+    assert completed.returncode == 0, completed.stderr
+    return str(path)
+
+
+def synthetic(version: str = "2026.1.0", *, seconds: float = 0.3, host: str = "machine-a", n_workers: int = 2,
+              kind: str = "local", timestamp: str = "2026-01-01T00:00:00Z", options: dict | None = None,
+              status: str = "ok", rng: random.Random | None = None) -> RunResult:
+    """A result as the tools write them, with made-up durations."""
+    rng = rng or random.Random(0)
+    phases = {"cluster_init": 0.3 * rng.uniform(0.97, 1.03), "client_connect": 0.01,
+              "wait_for_workers": seconds * rng.uniform(0.97, 1.03), "first_task": 0.005}
+    ok = status == "ok"
+    return RunResult(
+        kind=kind, config={"n_workers": n_workers, "threads_per_worker": 1, "processes": True},
+        options={"warmup": False, **(options or {})}, run_id=uuid.UUID(int=rng.getrandbits(128)).hex,
+        timestamp=timestamp, status=status, error=None if ok else "workers never came",
+        phases=phases if ok else {"cluster_init": phases["cluster_init"]},
+        total_time=sum(phases.values()) if ok else None, teardown_time=0.05,
+        before_start={"interpreter_and_imports": 0.4},
+        arrivals={"requested_at": 0.31, "first_worker": 0.2, "half_workers": 0.2, "all_workers": 0.25} if ok else None,
+        environment={"host": host, "python_version": "3.11.7", "cpu_count": 2, "dask_worker_start_method": "spawn",
+                     "packages": {"dask": version, "distributed": version}},
+        workers=[{"name": "0", "arrival_time": 0.5}, {"name": "1", "arrival_time": 0.55}] if ok else [],
+        command_line=["time_local_cluster.py", "-w", str(n_workers)],
+    )
+
+
+def count_runs(database) -> int:
+    with database.reading() as conn:
+        return conn.execute(sa.text("SELECT count(*) FROM runs")).scalar_one()
+
+
+def write_results(folder, results) -> list[str]:
+    os.makedirs(folder, exist_ok=True)
+    paths = []
+    for index, result in enumerate(results):
+        path = os.path.join(folder, f"local_w2_t1_run{index:03d}_20260101-000000-abcdef.json")
+        write_json(path, result.to_json())
+        paths.append(path)
+    return paths
+
+
+@pytest.mark.timeout(240)
+def test_import_is_idempotent_and_skips_what_is_not_a_result(database, real_result_file, tmp_path):
+    rng = random.Random(1)
+    folder = tmp_path / "results"
+    write_results(folder, [synthetic(rng=rng) for _ in range(5)])
+    legacy = {"timestamp": "2025-01-01T00:00:00", "n_workers": 2, "threads_per_worker": 1, "cluster_init_time": 0.9,
+              "client_connect_time": 0.02, "wait_for_workers_time": 0.5, "first_task_time": 0.01, "total_time": 1.43}
+    (folder / "legacy.json").write_text(json.dumps(legacy))
+    (folder / "summary_x.json").write_text(json.dumps({"document": "dask-timing-summary", "configurations": []}))
+    (folder / "broken.json").write_text("{not json")
+    patterns = [str(folder), real_result_file]
+
+    first = store.import_files(database, patterns)
+    assert (first.added, first.already) == (7, 0)  # five synthetic, the flat file, the real run
+    assert [os.path.basename(path) for path, _ in first.skipped] == ["broken.json"]
+    assert "not valid JSON" in first.skipped[0][1]
+    assert [os.path.basename(path) for path in first.summaries] == ["summary_x.json"]
+
+    again = store.import_files(database, patterns)
+    assert (again.added, again.already) == (0, 7)
+    assert count_runs(database) == 7
+    with database.reading() as conn:
+        legacy_ids = conn.execute(sa.text("SELECT run_id FROM runs WHERE schema_version = 0")).scalars().all()
+        studies = set(conn.execute(sa.text("SELECT study_id FROM runs WHERE kind = 'local'")).scalars())
+    assert len(legacy_ids) == 1 and legacy_ids[0].startswith("sha256-")  # keyed by its content
+    assert studies == {"20260101-000000-abcdef", None}  # from the study's file names; the real run has none
+
+
+@pytest.mark.timeout(240)
+def test_round_trip_gives_back_the_files_runs(database, real_result_file, tmp_path):
+    rng = random.Random(2)
+    folder = tmp_path / "results"
+    files = write_results(folder, [synthetic(rng=rng) for _ in range(3)] + [synthetic(status=STATUS_FAILED, rng=rng)])
+    files.append(real_result_file)
+    store.import_files(database, files)
+
+    whole = dict(store.read_runs(database, model=RunResult))
+    for path in files:
+        original = load_result(path)
+        assert whole[f"db:{original.run_id}"] == original  # every field, as the file has it
+    timed = store.read_runs(database)
+    assert all(type(run) is TimedRun for _, run in timed)
+    from_files = load(files, TimedRun).results
+    assert {path: run.metrics() for path, run in timed} == {f"db:{run.run_id}": run.metrics() for _, run in from_files}
+    # the analyzer's grouping and statistics are the same on the database as on the files
+    on_database, on_files = group_results(timed), group_results(from_files)
+    assert [group.label for group in on_database] == [group.label for group in on_files]
+    for a, b in zip(on_database, on_files):
+        assert a.summaries() == b.summaries() and len(a.failed_runs) == len(b.failed_runs)
+    stored = load_result(real_result_file)
+    assert stored.workers and whole[f"db:{stored.run_id}"].workers == stored.workers  # the waterfall
+
+
+def test_filters_pick_runs(database):
+    rng = random.Random(3)
+    runs = {
+        "old": synthetic("2025.12.0", timestamp="2025-12-01T10:00:00Z", rng=rng),
+        "labelled": synthetic(options={"label": "nightly", "revision": "abc123"}, timestamp="2026-01-05T10:00:00Z",
+                              rng=rng),
+        "other host": synthetic(host="machine-b", timestamp="2026-01-06T10:00:00Z", rng=rng),
+        "four workers": synthetic(n_workers=4, timestamp="2026-01-07T10:00:00Z", rng=rng),
+        "distributed": synthetic(kind="distributed", timestamp="2026-01-08T10:00:00Z", rng=rng),
+        "failed": synthetic(status=STATUS_FAILED, timestamp="2026-01-09T10:00:00Z", rng=rng),
+    }
+    assert store.record(database, runs.values()).added == len(runs)
+    names = {result.run_id: name for name, result in runs.items()}
+
+    def picked(**filters) -> list[str]:
+        return [names[path.removeprefix("db:")] for path, _ in store.read_runs(database, store.RunFilter(**filters))]
+
+    assert picked() == list(runs)  # oldest first
+    assert picked(label="nightly") == picked(revision="abc123") == ["labelled"]
+    assert picked(host="machine-b") == ["other host"]
+    assert picked(kind="distributed") == ["distributed"]
+    assert picked(distributed_version="2025.12.0") == picked(dask_version="2025.12.0") == ["old"]
+    assert picked(config={"n_workers": 4}) == ["four workers"]
+    assert picked(status="failed") == ["failed"]
+    assert picked(since="2026-01-06", until="2026-01-07T23:59:59Z") == ["other host", "four workers"]
+    two_workers = store.configuration_hash("local", runs["old"].config)
+    assert picked(config_hash=two_workers, host="machine-a", status="ok") == ["old", "labelled"]
+    with pytest.raises(UsageError, match="not an ISO 8601 time"):
+        picked(since="last tuesday")
+
+
+def _writer_code(db: str, seed: int) -> str:
+    return f"""
+import random, sys
+sys.path.insert(0, {REPOSITORY!r}); sys.path.insert(0, {os.path.dirname(__file__)!r})
+from test_history import synthetic
+from dask_timing.history import connection, store
+database = connection.open_database({db!r})
+shared, own = random.Random(99), random.Random({seed})
+results = [synthetic(rng=shared) for _ in range(100)] + [synthetic(rng=own) for _ in range(300)]
+random.Random({seed}).shuffle(results)
+added = sum(store.record(database, results[start:start + 10]).added for start in range(0, len(results), 10))
+print(added)
+"""
+
+
+@pytest.mark.timeout(120)
+def test_two_writers_on_one_sqlite_file_both_complete(tmp_path):
+    """Two processes create, migrate and fill one new SQLite file at once: nothing lost, nothing twice."""
+    db = str(tmp_path / "shared.db")
+    writers = [subprocess.Popen([sys.executable, "-c", _writer_code(db, seed)], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True) for seed in (1, 2)]
+    outputs = [writer.communicate(timeout=100) for writer in writers]
+    for writer, (out, err) in zip(writers, outputs):
+        assert writer.returncode == 0, err
+    added = [int(out) for out, _ in outputs]
+    assert sum(added) == 100 + 300 + 300 and min(added) >= 300  # each its own; the shared ones once
+    database = open_database(db)
+    try:
+        assert count_runs(database) == 700
+        with database.reading() as conn:
+            assert conn.execute(sa.text("SELECT count(DISTINCT run) FROM metrics")).scalar_one() == 700
+    finally:
+        database.close()
+
+
+def test_a_newer_schema_is_refused_not_downgraded(db_url):
+    database = open_database(db_url)
+    store.record(database, [synthetic()])
+    with database.engine.begin() as conn:
+        conn.execute(sa.text("UPDATE alembic_version SET version_num = '9999'"))
+    database.close()
+    with pytest.raises(NewerSchema) as refused:
+        open_database(db_url)
+    message = str(refused.value)
+    assert "9999" in message and "newer" in message and "\n" not in message
+    assert isinstance(refused.value, UsageError)  # the commands' one line and exit 2
+    engine = sa.create_engine(database_url(db_url))
+    with engine.connect() as conn:  # left as it was: same revision, same runs
+        assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar_one() == "9999"
+        assert conn.execute(sa.text("SELECT count(*) FROM runs")).scalar_one() == 1
+    engine.dispose()
+
+
+def test_migrations_build_exactly_the_tables(database):
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    with database.reading() as conn:
+        assert compare_metadata(MigrationContext.configure(conn), metadata) == []
+
+
+def test_a_corrupt_sqlite_file_is_named(tmp_path):
+    not_a_database = tmp_path / "results.json"
+    not_a_database.write_text('{"total_time": 1.0}' * 100)
+    with pytest.raises(CorruptDatabase) as refused:
+        open_database(str(not_a_database))
+    assert str(not_a_database) in str(refused.value) and "\n" not in str(refused.value)
+
+    damaged = tmp_path / "damaged.db"
+    database = open_database(str(damaged))
+    rng = random.Random(4)
+    store.record(database, [synthetic(rng=rng) for _ in range(300)])
+    database.close()
+    size = os.path.getsize(damaged)
+    with open(damaged, "r+b") as stream:  # the pages after the first few, overwritten
+        stream.seek(8 * 4096)
+        stream.write(b"\xff" * (size - 8 * 4096))
+    with pytest.raises(CorruptDatabase) as refused:
+        database = open_database(str(damaged))
+        store.read_runs(database, model=RunResult)
+    assert str(damaged) in str(refused.value) and "\n" not in str(refused.value)
+
+
+def test_unreachable_and_unknown_databases_are_one_line(tmp_path):
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with pytest.raises(UnreachableDatabase) as refused:
+        open_database(f"postgresql://someone:s3cret-word@127.0.0.1:{port}/history")
+    message = str(refused.value)
+    assert f"127.0.0.1:{port}" in message and "s3cret-word" not in message and "\n" not in message
+    with pytest.raises(UnknownDatabase, match="unknown database mysql://"):
+        open_database("mysql://someone@127.0.0.1/history")
+    with pytest.raises(UnreachableDatabase, match="its folder does not exist"):
+        open_database(str(tmp_path / "no" / "such" / "folder" / "history.db"))
+    assert not (tmp_path / "no").exists()
+
+
+def test_which_database_wins(monkeypatch, tmp_path):
+    monkeypatch.delenv(connection.DB_ENVIRONMENT, raising=False)
+    assert database_url(None, str(tmp_path)) == f"sqlite:///{tmp_path}/dask-timing.db"
+    monkeypatch.setenv(connection.DB_ENVIRONMENT, "postgresql://u:p@127.0.0.1/h")
+    assert database_url(None, str(tmp_path)) == "postgresql+psycopg://u:p@127.0.0.1/h"
+    assert database_url("other.db", str(tmp_path)) == f"sqlite:///{os.path.abspath('other.db')}"
+
+
+def test_history_by_version_finds_the_release_that_made_startup_slower(database):
+    rng = random.Random(5)
+    results = [synthetic(version, seconds=0.3 * (1.25 if version >= "2026.1.0" else 1.0), rng=rng,
+                         timestamp=f"2026-0{1 + index}-01T00:00:00Z", options={"revision": f"r{index}"})
+               for index, version in enumerate(VERSIONS) for _ in range(8)]
+    results += [synthetic("2026.3.0", rng=rng, options={"warmup": True}),  # warmups and failures: left out
+                synthetic("2026.3.0", status=STATUS_FAILED, rng=rng), synthetic("2026.3.0", rng=rng, host="machine-b")]
+    store.record(database, results)
+    keys = series.histories(database)
+    assert [(key.host, key.n_runs) for key in keys] == [("machine-a", 42), ("machine-b", 1)]
+    history = series.load_history(database, keys[0].config_hash, "machine-a", "version")
+    assert [point.label for point in history.points["total_time"]] == [f"distributed {v}" for v in VERSIONS]
+    assert all(len(point.values) == 8 for point in history.points["total_time"])
+    found = {summary.metric: summary for summary in series.summarise(history)}
+    assert list(found)[:5] == ["cluster_init_time", "client_connect_time", "wait_for_workers_time",
+                               "first_task_time", "total_time"]
+    [step] = found["wait_for_workers_time"].steps
+    assert (step.before, step.after) == ("distributed 2025.12.0", "distributed 2026.1.0")
+    assert step.ci_low < 0.25 < step.ci_high and step.ci_low < step.size < step.ci_high
+    assert re.fullmatch(r"distributed 2025\.12\.0 -> 2026\.1\.0: wait_for_workers \+2\d % \(95 % CI 2\d to 3\d %\)",
+                        step.describe("wait_for_workers"))
+    assert found["client_connect_time"].steps == []
+    assert "no step over 5 point(s)" in found["client_connect_time"].describe()[0]
+    by_revision = series.load_history(database, keys[0].config_hash, "machine-a", "revision")
+    assert [point.label for point in by_revision.points["total_time"]] == ["r0", "r1", "r2", "r3", "r4"]
+    assert by_revision.left_out == 0
+    by_label = series.load_history(database, keys[0].config_hash, "machine-a", "label")
+    assert by_label.points == {} and by_label.left_out == 40  # no run has a label
+
+
+def flat_series(n: int, rng: random.Random, step_at: int | None = None, size: float = 0.10) -> list[steps.Point]:
+    """n points of one value each, 3 % noise, and a step of ``size`` from ``step_at`` on."""
+    level = [1.0 + (size if step_at is not None and index >= step_at else 0.0) for index in range(n)]
+    return [steps.Point(f"v{index}", (level[index] * (1 + rng.gauss(0, 0.03)),)) for index in range(n)]
+
+
+def test_a_planted_step_is_found_and_a_flat_series_has_none():
+    rng = random.Random(6)
+    [step] = steps.detect_steps(flat_series(60, rng, step_at=37))
+    assert abs(step.position - 37) <= 2 and (step.before, step.after) == (f"v{step.position - 1}", f"v{step.position}")
+    assert step.ci_low < step.size < step.ci_high and 0.05 < step.size < 0.15 and step.ci_low > 0
+    assert steps.detect_steps(flat_series(60, random.Random(7))) == []
+    [down] = [step for step in steps.detect_steps(flat_series(40, rng, step_at=20, size=-0.2))
+              if abs(step.position - 20) <= 2]
+    assert -0.25 < down.size < -0.15 and down.ci_high < 0
+
+
+def test_the_verdict_on_the_newest_point_never_passes_on_nothing():
+    rng = random.Random(8)
+    with pytest.raises(steps.EmptyHistory):
+        steps.judge_newest([], 5)
+    with pytest.raises(steps.EmptyHistory):
+        steps.judge_newest([steps.Point("v0", ())], 5)
+    assert steps.judge_newest(flat_series(3, rng), 5).outcome == steps.INCONCLUSIVE
+    history = [steps.Point(f"v{i}", tuple(1.0 + rng.gauss(0, 0.01) for _ in range(10))) for i in range(8)]
+    assert steps.judge_newest(history, 5).outcome == steps.PASSED
+    # the label being judged has no successful run: the point before it is not judged in its place
+    assert steps.judge_newest([*history, steps.Point("v8", ())], 5, newest="v8").outcome == steps.INCONCLUSIVE
+    slower = steps.Point("v8", tuple(1.3 + rng.gauss(0, 0.01) for _ in range(10)))
+    verdict = steps.judge_newest([*history, slower], 5)
+    assert verdict.outcome == steps.FAILED and verdict.step.after == "v8" and "v7 -> v8" in verdict.reason
+    assert steps.judge_newest([*history, slower], 50).outcome == steps.PASSED  # a step, within the threshold
+    # one more point at the slower level: the step was there before it, and is not judged again
+    settled = steps.judge_newest([*history, slower, steps.Point("v9", slower.values)], 5)
+    assert settled.outcome == steps.PASSED and settled.step.after == "v8"
