@@ -15,4 +15,6 @@ if ! command -v "$python" >/dev/null 2>&1; then
     exit 2
 fi
 export PYTHONPATH="$here${PYTHONPATH:+:$PYTHONPATH}"
+# how this script was called, for the commands the study prints to be pasted (the resume hint)
+export DASK_TIMING_STUDY_SCRIPT="$0"
 exec "$python" -c 'import sys; from dask_timing.entry import run_script; sys.exit(run_script("study"))' "$@"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 
 from dask_timing.cli import common as cli
 from dask_timing.deploy.base import START_METHODS
@@ -95,9 +96,15 @@ def run(argv: list[str] | None, prog: str) -> int:
     cli.check_output_dir(args.output_dir)
     if not args.resume:
         write_json(manifest_path(args.output_dir, plan.study_id), plan.to_json())
-    study = Study(plan, args.output_dir, args.plot, prog)
+    study = Study(plan, args.output_dir, args.plot, prog, invocation(prog))
     StopSignals(study.stop, announce="stopping after the current run tears down").install()
     return study.execute()
+
+
+def invocation(prog: str) -> list[str]:
+    """The command that runs this study command again, as the user typed it."""
+    script = os.environ.get("DASK_TIMING_STUDY_SCRIPT")
+    return [script] if script and prog == os.path.basename(script) else shlex.split(prog)
 
 
 def main(argv: list[str] | None, prog: str) -> int:

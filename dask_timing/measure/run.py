@@ -437,8 +437,9 @@ class Run:
         if self.client is not None:
             try:
                 await asyncio.wait_for(self.client.close(), CLIENT_CLOSE_TIMEOUT)
-            except Exception:  # noqa: BLE001 - the client is abandoned; the cluster is closed next
-                pass
+            except Exception:  # noqa: BLE001 - abandoned; the cluster is closed next
+                # marked closed, or Dask's finaliser would try again with no loop to run it on
+                self.client.status = "closed"
         try:
             survivors = await asyncio.wait_for(self.deployment.close(), DEPLOYMENT_CLOSE_TIMEOUT)
         except asyncio.TimeoutError:

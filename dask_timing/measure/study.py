@@ -217,9 +217,10 @@ def find_manifest(folder: str, study_id: str) -> str:
 class Study:
     """Runs the schedule, one fresh process per run."""
 
-    def __init__(self, plan: Plan, output_dir: str, plot: bool, prog: str) -> None:
+    def __init__(self, plan: Plan, output_dir: str, plot: bool, prog: str, invocation: list[str]) -> None:
         self.plan = plan
         self.prog = prog
+        self.invocation = invocation  # the command that runs the study command again
         self.output_dir = output_dir
         self.plot = plot
         self.log_dir = os.path.join(output_dir, "logs")
@@ -342,7 +343,7 @@ class Study:
               f"{len(self.failed)} failed run(s), {time.monotonic() - began:.1f} s in all")
         self._summarise()
         if self.stop_signal is not None:
-            resume = shlex.join([*shlex.split(self.prog), "--output-dir", self.output_dir, "--resume", plan.study_id])
+            resume = shlex.join([*self.invocation, "--output-dir", self.output_dir, "--resume", plan.study_id])
             print(f"{self.prog}: stopped; finish it with: {resume}", file=sys.stderr)
             return signal_exit_code(self.stop_signal)
         if self.failed:

@@ -1,0 +1,243 @@
+"""Nothing lost, nothing left, nothing unbounded: signals at every moment, faults, bad requests, secrets."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import psutil
+import pytest
+from conftest import DISTRIBUTED_TOOL, LOCAL_TOOL, STUDY, read_json, run_tool, wait_until_gone
+
+from dask_timing.deploy.managed import ManagedProcess, terminate
+
+# A line each tool prints as it enters a moment of the run.
+MOMENTS = {
+    "scheduler start": "Starting Dask scheduler",
+    "workers start": "Dask workers...",
+    "first task": "Testing with a simple task",
+    "batch": "Testing with batch",
+    "teardown": "Shutting down cluster",
+}
+MAX_STDERR_LINES = 100
+
+
+def start(arguments: list[str]) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, *arguments], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def signal_at(tool: subprocess.Popen, marker: str, signum: int) -> tuple[list[int], str, str]:
+    """Send ``signum`` when ``marker`` is printed; return the processes it had then, and its output."""
+    seen = []
+    try:
+        for line in tool.stdout:
+            seen.append(line)
+            if marker in line:
+                break
+        family = [child.pid for child in psutil.Process(tool.pid).children(recursive=True)]
+        tool.send_signal(signum)
+        stdout, stderr = tool.communicate(timeout=90)
+    finally:
+        if tool.poll() is None:
+            tool.kill()
+    return family, "".join(seen) + stdout, stderr
+
+
+def assert_quiet(stderr: str) -> None:
+    assert "Traceback" not in stderr, stderr
+    assert "never awaited" not in stderr, stderr
+    assert len(stderr.splitlines()) < MAX_STDERR_LINES, stderr
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("moment", list(MOMENTS))
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_at_any_moment_keeps_the_result_and_leaves_nothing(tmp_path, moment, signum):
+    output = tmp_path / "run.json"
+    tool = start([DISTRIBUTED_TOOL, "-w", "2", "--batch", "2000", "-o", str(output)])
+    family, stdout, stderr = signal_at(tool, MOMENTS[moment], signum)
+    assert tool.returncode == 128 + signum, stdout[-2000:] + stderr
+    assert_quiet(stderr)
+    result = read_json(output)
+    assert result["status"] == "interrupted"
+    assert result["teardown_time"] is not None
+    assert wait_until_gone(family, timeout=5) == set()
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_during_a_local_clusters_teardown_keeps_the_result(tmp_path, signum):
+    output = tmp_path / "run.json"
+    tool = start([LOCAL_TOOL, "-w", "2", "-o", str(output)])
+    family, stdout, stderr = signal_at(tool, MOMENTS["teardown"], signum)
+    assert tool.returncode == 128 + signum, stdout[-2000:] + stderr
+    assert_quiet(stderr)
+    result = read_json(output)
+    assert result["status"] == "interrupted" and result["error"] == "interrupted during teardown"
+    assert result["total_time"] > 0  # measured before the signal: kept
+    assert wait_until_gone(family, timeout=5) == set()
+
+
+@pytest.fixture
+def scheduler_without_workers(tmp_path):
+    scheduler_file = tmp_path / "scheduler.json"
+    scheduler = ManagedProcess("scheduler", [sys.executable, "-m", "distributed.cli.dask_scheduler", "--host",
+                                             "127.0.0.1", "--port", "0", "--no-dashboard", "--scheduler-file",
+                                             str(scheduler_file)], str(tmp_path / "scheduler.log"))
+    scheduler.start()
+    deadline = time.monotonic() + 60
+    while not scheduler_file.exists():
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    yield scheduler_file
+    terminate([scheduler])
+
+
+@pytest.mark.timeout(120)
+def test_a_cluster_without_workers_fails_within_the_timeout_and_tears_down_cleanly(tmp_path, scheduler_without_workers):
+    output = tmp_path / "run.json"
+    started = time.monotonic()
+    completed = run_tool([DISTRIBUTED_TOOL, "--scheduler-file", str(scheduler_without_workers), "--timeout", "3",
+                          "-o", str(output)])
+    took = time.monotonic() - started
+    assert completed.returncode == 1
+    assert_quiet(completed.stderr)
+    result = read_json(output)
+    assert result["status"] == "failed" and "timed out after 3 s" in result["error"]
+    assert took < 3 + 30  # the run's --timeout, plus interpreter start and the teardown's own bound
+
+
+@pytest.mark.timeout(120)
+def test_a_scheduler_killed_mid_batch_is_one_line_and_a_failed_result(tmp_path):
+    output = tmp_path / "run.json"
+    tool = start([DISTRIBUTED_TOOL, "-w", "2", "--batch", "50000", "-o", str(output)])
+    try:
+        for line in tool.stdout:
+            if MOMENTS["batch"] in line:
+                break
+        time.sleep(0.2)
+        for child in psutil.Process(tool.pid).children(recursive=True):
+            if "dask_scheduler" in " ".join(child.cmdline()):
+                child.kill()
+        stdout, stderr = tool.communicate(timeout=90)
+    finally:
+        if tool.poll() is None:
+            tool.kill()
+    assert tool.returncode == 1
+    assert_quiet(stderr)
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 2, stderr  # what happened, and where the full logs are
+    assert "scheduler exited" in lines[0] and "logs" in lines[1]
+    assert read_json(output)["status"] == "failed"
+
+
+@pytest.mark.timeout(120)
+def test_a_batch_far_too_long_for_its_timeout_is_bounded(tmp_path):
+    output = tmp_path / "run.json"
+    started = time.monotonic()
+    completed = run_tool([LOCAL_TOOL, "-w", "1", "--batch", "150000", "--timeout", "4", "-o", str(output)])
+    took = time.monotonic() - started
+    assert completed.returncode == 1
+    assert_quiet(completed.stderr)
+    assert "timed out after 4 s" in read_json(output)["error"]
+    assert took < 4 + 30  # the run's --timeout, plus interpreter start and the teardown's own bound
+
+
+@pytest.mark.timeout(60)
+def test_something_that_is_not_a_scheduler_fails_within_the_timeout(tmp_path):
+    server = subprocess.Popen([sys.executable, "-m", "http.server", "0", "--bind", "127.0.0.1"],
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=tmp_path)
+    try:
+        line = server.stdout.readline()  # "Serving HTTP on 127.0.0.1 port N ..."
+        port = int(line.split(" port ")[1].split()[0])
+        started = time.monotonic()
+        completed = run_tool([DISTRIBUTED_TOOL, "--scheduler-address", f"tcp://127.0.0.1:{port}", "--timeout", "3"])
+        took = time.monotonic() - started
+    finally:
+        server.kill()
+        server.wait()
+    assert completed.returncode == 1
+    assert_quiet(completed.stderr)
+    assert took < 3 + 10
+
+
+REFUSED = [
+    ([LOCAL_TOOL, "-w", "100000"], "more than this machine can start"),
+    ([DISTRIBUTED_TOOL, "-w", "100000"], "more than this machine can start"),
+    ([LOCAL_TOOL, "--batch", "10000000000"], "would not fit in memory"),
+    ([LOCAL_TOOL, "--timeout", "1e300"], "more than a day"),
+    ([LOCAL_TOOL, "--workload", "weak-array", "--workload-chunk", "1000000"], "GiB"),
+    ([DISTRIBUTED_TOOL, "--cluster-class", "distributed:LocalCluster", "-w", "100000"], "more than 10000"),
+    ([DISTRIBUTED_TOOL, "--scheduler-address", "http://127.0.0.1:80"], "unknown address scheme"),
+    ([DISTRIBUTED_TOOL, "--scheduler-address", "tcp://127.0.0.1"], "missing port"),
+    ([DISTRIBUTED_TOOL, "--scheduler-address", "tcp://127.0.0.1:99999"], "port from 1 to 65535"),
+    ([DISTRIBUTED_TOOL, "--scheduler-address", "tls://127.0.0.1:8786"], "needs --tls-ca-file"),
+    ([DISTRIBUTED_TOOL, "--scheduler-address", "tcp://127.0.0.1:8786", "--tls-ca-file", "ca.pem"], "tls:// scheduler"),
+    ([DISTRIBUTED_TOOL, "--tls-ca-file", "ca.pem"], "add --scheduler-address"),
+    ([DISTRIBUTED_TOOL, "--scheduler-address", "tls://127.0.0.1:8786", "--tls-ca-file", "ca.pem",
+      "--tls-cert", "ca.pem"], "go together"),
+    ([DISTRIBUTED_TOOL, "--scheduler-file", "not_json.json"], "not a scheduler file"),
+    ([DISTRIBUTED_TOOL, "--scheduler-file", "no_address.json"], "no \"address\""),
+    ([LOCAL_TOOL, "--host", "no-such-host.invalid"], "does not resolve"),
+    ([DISTRIBUTED_TOOL, "--cluster-class", "builtins:dict"], "not a Dask cluster manager"),
+    ([DISTRIBUTED_TOOL, "--cluster-class", "dask_jobqueue:SLURMCluster", "--cluster-kwargs",
+      '{"cores": 1, "memory": "1GB", "no_such_keyword": 1}'], "takes no argument no_such_keyword"),
+]
+
+
+@pytest.mark.parametrize("arguments, reason", REFUSED, ids=[" ".join(a[1:])[:60] for a, _ in REFUSED])
+def test_requests_the_tools_cannot_honour_are_refused_up_front(tmp_path, arguments, reason):
+    (tmp_path / "ca.pem").write_text("not used: refused before it is read")
+    (tmp_path / "not_json.json").write_text("scheduler: somewhere")
+    (tmp_path / "no_address.json").write_text(json.dumps({"id": "Scheduler-1"}))
+    started = time.monotonic()
+    completed = run_tool(arguments, cwd=tmp_path, timeout=60)
+    assert completed.returncode == 2, completed.stdout[-1000:] + completed.stderr
+    assert len(completed.stderr.strip().splitlines()) == 1 and reason in completed.stderr, completed.stderr
+    assert completed.stdout == ""
+    assert time.monotonic() - started < 20
+    assert sorted(os.listdir(tmp_path)) == ["ca.pem", "no_address.json", "not_json.json"]
+
+
+def test_dask_settings_dask_itself_would_reject_are_refused(tmp_path):
+    completed = subprocess.run([sys.executable, LOCAL_TOOL, "-w", "1"], capture_output=True, text=True, timeout=60,
+                               env={**os.environ, "DASK_DISTRIBUTED__WORKER__MULTIPROCESSING_METHOD": "sometimes"})
+    assert completed.returncode == 2 and "multiprocessing-method is 'sometimes'" in completed.stderr
+
+
+@pytest.mark.timeout(120)
+def test_secrets_in_cluster_arguments_never_reach_files_or_the_terminal(tmp_path):
+    output = tmp_path / "run.json"
+    arguments = {"threads_per_worker": 1, "env": {"API_TOKEN": "s3cret-value"}}
+    completed = run_tool([DISTRIBUTED_TOOL, "--cluster-class", "distributed:LocalCluster", "--cluster-kwargs",
+                          json.dumps(arguments), "-w", "1", "-o", str(output)])
+    assert completed.returncode == 0, completed.stderr
+    assert "s3cret-value" not in completed.stdout + completed.stderr
+    text = output.read_text()
+    assert "s3cret-value" not in text
+    assert read_json(output)["config"]["cluster_kwargs"]["env"]["API_TOKEN"] == "***"
+
+
+@pytest.mark.timeout(120)
+def test_the_resume_hint_is_a_command_that_can_be_pasted(tmp_path):
+    folder = tmp_path / "my results; echo hi"
+    study = subprocess.Popen([STUDY, "--workers", "1", "--runs", "3", "--output-dir", str(folder)],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        for line in study.stdout:
+            if "2/3" in line:
+                break
+        study.send_signal(signal.SIGTERM)
+        _, stderr = study.communicate(timeout=90)
+    finally:
+        if study.poll() is None:
+            study.kill()
+    hint = next(line for line in stderr.splitlines() if "finish it with:" in line).split("finish it with: ", 1)[1]
+    resumed = subprocess.run(["bash", "-c", hint], capture_output=True, text=True, timeout=120)
+    assert resumed.returncode == 0, resumed.stdout[-2000:] + resumed.stderr
+    assert "hi" not in resumed.stdout.splitlines()  # the folder's name stayed a name, not a command
+    assert len([name for name in os.listdir(folder) if name.endswith(".json") and "_run" in name]) == 3
