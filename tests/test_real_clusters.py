@@ -186,6 +186,8 @@ def test_slurm_cluster_separates_queue_wait_from_dask(tmp_path):
     assert completed.returncode == 0, completed.stdout + completed.stderr
     result = read_json(output)
     assert len(result["workers"]) == 2
+    # the workers listen where the scheduler does (--host, 127.0.0.1 by default), not on every interface
+    assert all(worker["address"].startswith("tcp://127.0.0.1:") for worker in result["workers"])
     jobs = result["jobs"]
     assert len(jobs) == 2 and len({job["job_id"] for job in jobs}) == 2
     for job in jobs:
