@@ -1,39 +1,55 @@
-"""Plots of grouped results (matplotlib, imported only when plotting)."""
+"""Plots of grouped results (matplotlib, imported only when plotting).
+
+Every plot is meant to be read at a glance, at one configuration or at fifty:
+
+* legends sit outside the data, beside or below the axes;
+* labels name only what sets configurations apart: what they all share, and
+  long values (cluster arguments) by a numbered key, are said once above the
+  plot;
+* at most ``PANEL_SIZE`` configurations share a panel and ``PAGE_SIZE`` a
+  figure; more go on further pages (``name_1.png``, ``name_2.png``...) drawn
+  to the same scales;
+* a configuration keeps one colour, line style and marker in every plot of an
+  analysis (``Look.style``), and axis titles name the metric analysed.
+
+Drawing is apart from saving: ``draw_all`` yields the figures (tests measure
+their text), ``plot_all`` writes them.
+"""
 
 from __future__ import annotations
 
+import math
 import os
 import statistics
+import textwrap
+from typing import Any, Callable, Iterator, NamedTuple, Sequence
 
 from dask_timing.analysis.groups import Group, total_summary, total_times
-from dask_timing.record.schema import RunResult
-from dask_timing.record.files import unused_path
-from dask_timing.analysis.scaling import families, family_label, fit_scaling, weak_efficiency
+from dask_timing.analysis.scaling import Fit, families, family_label, fit_scaling, weak_efficiency
 from dask_timing.phases import ALL_PHASES, phase_order
+from dask_timing.present.report import total_label
+from dask_timing.record.files import unused_path
+from dask_timing.record.schema import RunResult
 
+DPI = 120
+WIDTH = 10.0  # inches: 1200 pixels at DPI
+MIN_HEIGHT = 3.2  # inches: never a thin strip
+PANEL_SIZE = 8  # lines (configurations or families) in one panel
+PAGE_SIZE = 16  # configurations or families in one figure
+LABEL_WIDTH = 34  # characters per line of a configuration's label
+LINE_WIDTH = 110  # characters per line of a heading or key across the figure
+LONG_VALUE = 24  # a setting's value longer than this is named by a key
+TEXT_LINE = 0.15  # inches per line of small text, spacing included
+MINUS = "\N{MINUS SIGN}"
 
-def save(figure, path: str) -> str:
-    """Lay out, write and close a figure; return its path."""
-    figure.tight_layout()
-    figure.savefig(path, dpi=120)
-    pyplot().close(figure)
-    return path
-
-
-def legend(axes, **options) -> None:
-    """A legend, when something drawn has a label (matplotlib warns otherwise)."""
-    if axes.get_legend_handles_labels()[0]:
-        axes.legend(**options)
-
-
-def finish_line_plot(figure, axes, path: str, xlabel: str, ylabel: str, title: str) -> str:
-    """The shared look of the line and point plots: labels, a light grid, a small legend; then save."""
-    axes.set_xlabel(xlabel)
-    axes.set_ylabel(ylabel)
-    axes.set_title(title)
-    axes.grid(True, alpha=0.3)
-    legend(axes, fontsize="small")
-    return save(figure, path)
+# Twenty colours that stand out on white: tab10, then ten darker or brighter ones unlike any of them.
+PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
+           "#17becf", "#393b79", "#843c39", "#637939", "#bd9e39", "#7b4173", "#000000", "#008080", "#6b6ecf",
+           "#e7969c", "#ff00ff")
+LINE_STYLES = ("-", "--", "-.", ":")
+MARKERS = ("", "o", "s", "^", "D", "v")  # lines get markers only once colours and line styles come round again
+POINT_MARKER = "o"
+PHASE_PALETTE = "Set2"  # phases are not configurations: colours of their own
 
 
 def pyplot():
@@ -45,53 +61,283 @@ def pyplot():
     return plt
 
 
-def plot_phase_breakdown(groups: list[Group], path: str) -> str:
-    """One bar per configuration, its phases stacked in run order up to the total time to ready.
+def save(figure, path: str) -> str:
+    """Lay out (unless the figure lays itself out), write and close a figure; return its path."""
+    if figure.get_layout_engine() is None:
+        figure.tight_layout()
+    figure.savefig(path, dpi=DPI)
+    pyplot().close(figure)
+    return path
 
-    Each segment is the phase's mean; its error bar is one standard deviation.
+
+def legend(axes, **options) -> None:
+    """A legend, when something drawn has a label (matplotlib warns otherwise)."""
+    if axes.get_legend_handles_labels()[0]:
+        axes.legend(**options)
+
+
+# -- Naming and styling configurations ---------------------------------------------------------------------------
+
+
+class Style(NamedTuple):
+    """How one configuration (or family) is drawn, in every plot."""
+
+    color: str
+    linestyle: str
+    marker: str
+
+
+def style_at(position: int) -> Style:
+    """The style of the configuration at ``position``: distinct for the first 120."""
+    return Style(PALETTE[position % len(PALETTE)], LINE_STYLES[position % len(LINE_STYLES)],
+                 MARKERS[position // len(PALETTE) % len(MARKERS)])
+
+
+def label_parts(label: str) -> list[str]:
+    """A group label's settings: split at ", " outside brackets (cluster arguments hold commas too)."""
+    parts, depth, start = [], 0, 0
+    for index, character in enumerate(label):
+        if character in "([{":
+            depth += 1
+        elif character in ")]}":
+            depth = max(0, depth - 1)
+        elif depth == 0 and label.startswith(", ", index):
+            parts.append(label[start:index])
+            start = index + 2
+    parts.append(label[start:])
+    return parts
+
+
+def wrap_parts(parts: Sequence[str], width: int) -> str:
+    """Whole settings per line where they fit, a line break between them rather than inside one."""
+    lines: list[str] = []
+    for part in parts:
+        if lines and len(lines[-1]) + 2 + len(part) <= width:
+            lines[-1] += ", " + part
+        else:
+            if lines:
+                lines[-1] += ","
+            lines.extend(textwrap.wrap(part, width) or [part])
+    return "\n".join(lines)
+
+
+class Look:
+    """How the configurations of one analysis are named and drawn, the same in every plot.
+
+    A configuration's style follows its position in the sorted groups; a
+    family takes the style of its first (fewest workers) configuration.
     """
-    plt = pyplot()
-    usable = [group for group in groups if total_times(group)]
-    figure, axes = plt.subplots(figsize=(10, 1.2 + 0.8 * len(usable)))
-    colors = plt.get_cmap("tab10")
-    drawn: set[str] = set()
-    for row, group in enumerate(usable):
-        table = group.summaries()
-        left = 0.0
-        for phase in ALL_PHASES:
-            summary = table.get(phase.flat_key)
-            if summary is None:
-                continue
-            axes.barh(
-                row, summary.mean, left=left, xerr=summary.stddev or 0.0, capsize=3,
-                color=colors(phase_order(phase.key)), edgecolor="white",
-                label=None if phase.key in drawn else phase.summary_label,
-            )
-            drawn.add(phase.key)
-            left += summary.mean
-    axes.set_yticks(range(len(usable)), [f"{group.label} (n={len(group.ok_runs)})" for group in usable])
-    axes.invert_yaxis()
-    axes.set_xlabel("seconds (phase mean; error bar: 1 stddev)")
-    axes.set_title("Where the time goes: phases of the time to ready")
-    axes.grid(True, axis="x", alpha=0.3)
-    legend(axes, fontsize="small", loc="lower right")
-    return save(figure, path)
+
+    def __init__(self, groups: list[Group]):
+        self.metric = total_label(groups)
+        self._styles = {id(group): style_at(position) for position, group in enumerate(groups)}
+        split = [label_parts(group.label) for group in groups]
+        self.common = [part for part in split[0] if all(part in parts for parts in split[1:])] if len(split) > 1 else []
+        self.keys: dict[str, int] = {}  # a long setting -> its number in the key
+        for parts in split:
+            for part in parts:
+                _, equals, value = part.partition("=")
+                if equals and len(value) > LONG_VALUE and part not in self.common:
+                    self.keys.setdefault(part, len(self.keys) + 1)
+
+    def style(self, group: Group) -> Style:
+        return self._styles[id(group)]
+
+    def family_style(self, family: list[Group]) -> Style:
+        return self.style(family[0])
+
+    def _shown_parts(self, label: str) -> list[str]:
+        parts = [part for part in label_parts(label) if part not in self.common] or label_parts(label)
+        return [f"{part.partition('=')[0]}=[{self.keys[part]}]" if part in self.keys else part for part in parts]
+
+    def name(self, label: str, runs: int | None = None) -> str:
+        """The label as a plot shows it: shared settings left out, long values keyed, wrapped."""
+        parts = self._shown_parts(label)
+        if runs is not None:
+            parts[-1] += f" (n={runs})"
+        return wrap_parts(parts, LABEL_WIDTH)
+
+    def heading(self, labels: Sequence[str]) -> str:
+        """What the given labels leave out, said once above the plot: the shared settings, then the long values."""
+        lines = [textwrap.fill("All configurations: " + ", ".join(self.common), LINE_WIDTH)] if self.common else []
+        used = {part for label in labels for part in label_parts(label) if part in self.keys}
+        lines += [textwrap.fill(f"[{self.keys[part]}] {part}", LINE_WIDTH, subsequent_indent="      ")
+                  for part in sorted(used, key=self.keys.get)]
+        return "\n".join(lines)
 
 
-def plot_total_distribution(groups: list[Group], path: str) -> str:
-    """Distribution of total time to ready per configuration: box plot with every run drawn."""
-    plt = pyplot()
-    usable = [group for group in groups if total_times(group)]
-    figure, axes = plt.subplots(figsize=(max(7, 1.6 * len(usable)), 5.5))
-    data = [total_times(group) for group in usable]
-    axes.boxplot(data, tick_labels=[group.label.replace(", ", "\n") for group in usable])
-    for index, values in enumerate(data, start=1):
-        offsets = [index + 0.08 * ((k % 5) - 2) / 2 for k in range(len(values))]
-        axes.plot(offsets, values, "o", alpha=0.5, markersize=4)
-    axes.set_ylabel("total time to ready (seconds)")
-    axes.set_title("Total time to ready: distribution per configuration")
-    axes.grid(True, axis="y", alpha=0.3)
-    return save(figure, path)
+def line_count(text: str) -> int:
+    return text.count("\n") + 1
+
+
+def chunks(items: Sequence[Any], size: int) -> list[list[Any]]:
+    """``items`` in as few chunks of at most ``size`` as possible, evenly filled (17 by 16: 9 and 8)."""
+    if not items:
+        return []
+    count = math.ceil(len(items) / size)
+    per_chunk = math.ceil(len(items) / count)
+    return [list(items[start:start + per_chunk]) for start in range(0, len(items), per_chunk)]
+
+
+# -- Figures: heading, key, pages, shared scales -----------------------------------------------------------------
+
+
+def new_figure(look: Look, title: str, height: float, panels: int = 1, labels: Sequence[str] = (),
+               shared_y: bool = True):
+    """A figure laid out by matplotlib (nothing cut, legends outside), with its title and heading.
+
+    ``labels``: of the configurations or families drawn, for the heading;
+    ``shared_y``: whether the panels share the y scale (they always share x).
+    """
+    figure = pyplot().figure(figsize=(WIDTH, height), dpi=DPI, layout="constrained")
+    axes = list(figure.subplots(panels, 1, sharex=True, sharey=shared_y, squeeze=False)[:, 0])
+    figure.suptitle(title, fontweight="bold")
+    axes[0].set_title(look.heading(labels), loc="left", fontsize="small")
+    return figure, axes
+
+
+def heading_height(look: Look, labels: Sequence[str]) -> float:
+    """Inches the title and heading take."""
+    heading = look.heading(labels)
+    return 0.5 + (line_count(heading) * TEXT_LINE + 0.1 if heading else 0)
+
+
+def share_scales(figures: list, x: bool = True, y: bool = True) -> None:
+    """The same limits on every page, so pages compare at a glance."""
+    axes = [each for figure in figures for each in figure.axes if each.has_data()]
+    if len(figures) < 2 or not axes:
+        return
+    for shared, get, put in ((x, "get_xlim", "set_xlim"), (y, "get_ylim", "set_ylim")):
+        if shared:
+            limits = [getattr(each, get)() for each in axes]
+            low, high = min(limit[0] for limit in limits), max(limit[1] for limit in limits)
+            for each in axes:
+                getattr(each, put)(low, high)
+
+
+def seconds(value: float) -> str:
+    """Seconds with three significant digits and a true minus sign."""
+    return f"{value:.3g}".replace("-", MINUS)
+
+
+def fit_text(fit: Fit) -> str:
+    """The fitted law as people write it: ``0.077 s − 0.008 s × workers``."""
+    sign = MINUS if fit.slope < 0 else "+"
+    return f"{seconds(fit.intercept)} s {sign} {seconds(abs(fit.slope))} s × workers"
+
+
+# -- The plots ---------------------------------------------------------------------------------------------------
+
+
+def rows_height(labels: Sequence[str]) -> float:
+    """Inches for one row per configuration, each as tall as its wrapped label."""
+    return sum(max(0.45, line_count(label) * TEXT_LINE + 0.12) for label in labels)
+
+
+def row_figures(look: Look, title: str, groups: list[Group], draw: Callable[[Any, list[Group]], None], xlabel: str,
+                extra: float = 0.0) -> list:
+    """Pages of one row per configuration with a total time, labelled by short names, on one x scale.
+
+    ``draw(axes, page)`` draws row k for ``page[k]``; ``extra``: inches for a legend below.
+    """
+    figures = []
+    for page in chunks([group for group in groups if total_times(group)], PAGE_SIZE):
+        names = [look.name(group.label, len(group.ok_runs)) for group in page]
+        labels = [group.label for group in page]
+        height = max(MIN_HEIGHT, heading_height(look, labels) + rows_height(names) + 0.9 + extra)
+        figure, (axes,) = new_figure(look, title, height, labels=labels)
+        axes.set_yticks(range(len(page)), names, fontsize="small")
+        axes.set_ylim(len(page) - 0.5, -0.5)  # first configuration on top
+        axes.grid(True, axis="x", alpha=0.3)
+        draw(axes, page)
+        axes.set_xlabel(xlabel)
+        figures.append(figure)
+    share_scales(figures, y=False)
+    return figures
+
+
+def draw_phase_breakdown(groups: list[Group], look: Look) -> list:
+    """One bar per configuration, its phases stacked in run order up to the total (mean; error bar: 1 stddev)."""
+    colors = pyplot().get_cmap(PHASE_PALETTE)
+    shown = [phase for phase in ALL_PHASES if any(phase.flat_key in group.summaries() for group in groups)]
+
+    def draw(axes, page: list[Group]) -> None:
+        for row, group in enumerate(page):
+            left = 0.0
+            for phase in shown:
+                summary = group.summaries().get(phase.flat_key)
+                if summary is None:
+                    continue
+                axes.barh(row, summary.mean, left=left, xerr=summary.stddev or 0.0, capsize=3, height=0.6,
+                          color=colors(phase_order(phase.key)), edgecolor="white", ecolor="#333333")
+                left += summary.mean
+        handles = [pyplot().Rectangle((0, 0), 1, 1, color=colors(phase_order(phase.key))) for phase in shown]
+        axes.figure.legend(handles, [phase.summary_label for phase in shown], loc="outside lower center",
+                           ncols=len(shown), fontsize="small", frameon=False)
+        axes.set_xlim(left=0)
+
+    return row_figures(look, f"Where the time goes: the phases of the {look.metric.lower()}", groups, draw,
+                       "seconds (phase mean; error bar: 1 stddev)", extra=0.35)
+
+
+def draw_total_distribution(groups: list[Group], look: Look) -> list:
+    """Per configuration, a box of its total times with every run drawn as a dot, in the configuration's colour."""
+    from matplotlib.colors import to_rgba
+
+    def draw(axes, page: list[Group]) -> None:
+        data = [total_times(group) for group in page]
+        boxes = axes.boxplot(data, positions=range(len(page)), orientation="horizontal", widths=0.6,
+                             patch_artist=True, showfliers=False, manage_ticks=False, medianprops={"color": "black"})
+        for row, (box, group, values) in enumerate(zip(boxes["boxes"], page, data)):
+            color = look.style(group).color
+            box.set(facecolor=to_rgba(color, 0.35), edgecolor=color)
+            spread = min(len(values), 5)  # dots on up to five lines, centred on the box
+            offsets = [row + 0.07 * (k % spread - (spread - 1) / 2) for k in range(len(values))]
+            axes.plot(values, offsets, POINT_MARKER, color=color, alpha=0.8, markersize=4)
+
+    return row_figures(look, f"{look.metric}: distribution per configuration", groups, draw,
+                       f"{look.metric.lower()} (seconds; box: quartiles and median, dots: runs)")
+
+
+def panel_height(names: Sequence[str]) -> float:
+    """Inches for a panel: at least readable axes, and room for its legend beside them."""
+    return max(MIN_HEIGHT, sum(line_count(name) * TEXT_LINE + 0.08 for name in names) + 0.4)
+
+
+Entry = tuple[Any, str]  # a legend entry: what was drawn (an artist, or a tuple of them) and its label
+
+
+def panel_figures(look: Look, title: str, items: list, label_of: Callable[[Any], str], name_of: Callable[[Any], str],
+                  draw: Callable[[Any, Any, str], Entry], xlabel: str, ylabel: str,
+                  finish: Callable[[Any], None] = lambda axes: None, shared_y: bool = True) -> list:
+    """Pages of stacked panels, at most PANEL_SIZE items each, legends beside them, the same scales throughout.
+
+    ``draw(axes, item, name)`` draws one item (a configuration or a family)
+    into its panel and returns its legend entry; ``finish(axes)`` completes
+    each panel once everything is drawn; ``shared_y``: one y scale for every
+    panel and page (worker counts are not shared: 2 workers and 64 differ).
+    """
+    from matplotlib.legend_handler import HandlerTuple
+
+    figures = []
+    for page in chunks(items, PAGE_SIZE):
+        panels = chunks(page, PANEL_SIZE)
+        names = [[name_of(item) for item in panel] for panel in panels]
+        labels = [label_of(item) for item in page]
+        height = heading_height(look, labels) + sum(map(panel_height, names)) + 0.6
+        figure, axes_list = new_figure(look, title, height, len(panels), labels, shared_y)
+        for axes, panel, panel_names in zip(axes_list, panels, names):
+            entries = [draw(axes, item, name) for item, name in zip(panel, panel_names)]
+            axes.legend([handle for handle, _ in entries], [name for _, name in entries], loc="upper left",
+                        bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0, fontsize="small",
+                        handler_map={tuple: HandlerTuple(ndivide=None)})
+            axes.grid(True, alpha=0.3)
+            axes.set_ylabel(ylabel)
+            finish(axes)
+        axes_list[-1].set_xlabel(xlabel)
+        figures.append(figure)
+    share_scales(figures, y=shared_y)
+    return figures
 
 
 def arrival_times(run: RunResult) -> list[float]:
@@ -102,94 +348,202 @@ def arrival_times(run: RunResult) -> list[float]:
     return sorted(worker["arrival_time"] - requested for worker in run.workers if worker.get("arrival_time") is not None)
 
 
-def plot_arrivals(groups: list[Group], path: str) -> str:
+def runs_arrivals(group: Group) -> list[list[float]]:
+    return [times for times in map(arrival_times, group.ok_runs) if times]
+
+
+def draw_arrivals(groups: list[Group], look: Look) -> list:
     """Workers registered against seconds since they were requested, one line per configuration.
 
-    The line is the median over runs of the k-th worker's arrival; the band
-    spans the fastest and slowest run's k-th arrival.
+    The line is the median over runs of the k-th worker's arrival; the light
+    band spans the fastest and slowest run's k-th arrival.  Bands go under
+    every line, so no line hides under another's band.
     """
-    plt = pyplot()
-    figure, axes = plt.subplots(figsize=(9, 5.5))
-    for group in groups:
-        per_run = [times for times in map(arrival_times, group.ok_runs) if times]
-        if not per_run:
-            continue
+    def draw(axes, group: Group, name: str) -> Entry:
+        per_run = runs_arrivals(group)
         count = min(len(times) for times in per_run)
-        ranks = list(range(0, count + 1))  # from none registered at the request
+        ranks = list(range(count + 1))  # from none registered at the request
         kth = [[0.0] * len(per_run)] + [[times[k] for times in per_run] for k in range(count)]
-        line, = axes.step([statistics.median(values) for values in kth], ranks, where="post",
-                          label=f"{group.label} (n={len(per_run)})")
-        axes.fill_betweenx(ranks, [min(values) for values in kth], [max(values) for values in kth],
-                           step="pre", alpha=0.2, color=line.get_color())
-    axes.yaxis.get_major_locator().set_params(integer=True)
-    return finish_line_plot(figure, axes, path, "seconds since the workers were requested",
-                            "workers registered with the scheduler",
-                            "Worker arrival (median over runs; band: fastest to slowest run)")
+        style = look.style(group)
+        axes.fill_betweenx(ranks, [min(values) for values in kth], [max(values) for values in kth], step="pre",
+                           alpha=0.12, color=style.color, linewidth=0, zorder=1)
+        line, = axes.step([statistics.median(values) for values in kth], ranks, where="post", color=style.color,
+                          linestyle=style.linestyle, marker=style.marker or None, linewidth=2, zorder=2)
+        return line, name
+
+    usable = [group for group in groups if runs_arrivals(group)]
+    return panel_figures(look, "Worker arrival: median over runs, band from the fastest to the slowest run", usable,
+                         lambda group: group.label, lambda group: look.name(group.label, len(runs_arrivals(group))),
+                         draw, "seconds since the workers were requested", "workers registered",
+                         lambda axes: axes.yaxis.get_major_locator().set_params(integer=True), shared_y=False)
 
 
-def plot_memory(groups: list[Group], path: str) -> str:
-    """Cluster memory over each run (Dask's MemorySampler), one colour per configuration."""
-    plt = pyplot()
-    figure, axes = plt.subplots(figsize=(9, 5.5))
-    colors = plt.get_cmap("tab10")
-    for index, group in enumerate(groups):
-        sampled = [run.memory_samples["samples"] for run in group.ok_runs if run.memory_samples]
-        for number, samples in enumerate(sampled):
-            axes.plot([t for t, _ in samples], [size / 2**30 for _, size in samples], color=colors(index % 10),
-                      alpha=0.7, label=f"{group.label} (n={len(sampled)})" if number == 0 else None)
-    return finish_line_plot(figure, axes, path, "seconds since the start of the run", "cluster process memory (GiB)",
-                            "Cluster memory over the run (one line per run)")
+def memory_runs(group: Group) -> list[list[list[float]]]:
+    return [run.memory_samples["samples"] for run in group.ok_runs if run.memory_samples]
 
 
-def plot_scaling(groups: list[Group], path: str) -> str:
-    """Median total time against workers per family (error bars: 1 stddev), with the fitted law."""
-    plt = pyplot()
-    figure, axes = plt.subplots(figsize=(9, 5.5))
-    for family in families(groups):
+def draw_memory(groups: list[Group], look: Look) -> list:
+    """Cluster memory over each run (Dask's MemorySampler), one line per run in its configuration's style."""
+    def draw(axes, group: Group, name: str) -> Entry:
+        style = look.style(group)
+        lines = [axes.plot([t for t, _ in samples], [size / 2**30 for _, size in samples], color=style.color,
+                           linestyle=style.linestyle, marker=style.marker or None,
+                           markevery=max(1, len(samples) // 8), alpha=0.75)[0]
+                 for samples in memory_runs(group)]
+        return lines[0], name
+
+    usable = [group for group in groups if memory_runs(group)]
+    return panel_figures(look, "Cluster memory over the run (one line per run)", usable, lambda group: group.label,
+                         lambda group: look.name(group.label, len(memory_runs(group))), draw,
+                         "seconds since the start of the run", "cluster process memory (GiB)")
+
+
+def worker_ticks(found: list[list[Group]]) -> Callable[[Any], None]:
+    """Finishes a panel with ticks at the worker counts of the families."""
+    from matplotlib.ticker import MaxNLocator
+
+    counts = sorted({group.config["n_workers"] for family in found for group in family})
+
+    def finish(axes) -> None:
+        if len(counts) <= 10:
+            axes.set_xticks(counts)
+        else:
+            axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+
+    return finish
+
+
+def draw_scaling(groups: list[Group], look: Look) -> list:
+    """Median total time against workers per family (error bars: 1 stddev), with the fitted law a + b × workers."""
+    def name(family: list[Group]) -> str:
+        fit = fit_scaling(family)
+        shown = look.name(family_label(family))
+        if fit is None:
+            return shown
+        return shown + "\n" + wrap_parts([f"fit: {fit_text(fit)}", f"R² = {fit.r_squared:.2f}"], LABEL_WIDTH)
+
+    def draw(axes, family: list[Group], name: str) -> Entry:
+        style = look.family_style(family)
         workers = [group.config["n_workers"] for group in family]
         summaries = [total_summary(group) for group in family]
         points = axes.errorbar(workers, [summary.median for summary in summaries],
-                               yerr=[summary.stddev or 0.0 for summary in summaries],
-                               fmt="o", capsize=4, label=family_label(family))
+                               yerr=[summary.stddev or 0.0 for summary in summaries], fmt=style.marker or POINT_MARKER,
+                               color=style.color, capsize=4)
         fit = fit_scaling(family)
-        if fit is not None:
-            ends = [min(workers), max(workers)]
-            axes.plot(ends, [fit.intercept + fit.slope * n for n in ends], "--", color=points[0].get_color(),
-                      label=f"fit: {fit.intercept:.3f} s + {fit.slope:.3f} s x workers (R²={fit.r_squared:.2f})")
-    return finish_line_plot(figure, axes, path, "workers", "total time to ready (seconds; median, error bar 1 stddev)",
-                            "Startup scaling: fixed cost + cost per worker")
+        if fit is None:
+            return points, name
+        ends = [min(workers), max(workers)]
+        fitted, = axes.plot(ends, [fit.intercept + fit.slope * n for n in ends], color=style.color,
+                            linestyle=style.linestyle, linewidth=1.5)
+        return (points, fitted), name
+
+    found = families(groups)
+    return panel_figures(look, f"Startup scaling: median {look.metric.lower()} against workers (error bar: 1 stddev)",
+                         found, family_label, name, draw, "workers", f"{look.metric.lower()} (seconds)",
+                         worker_ticks(found))
 
 
-def plot_weak_scaling(groups: list[Group], path: str) -> str:
-    """Weak-scaling efficiency E(n) per family against the ideal E = 1."""
-    plt = pyplot()
-    figure, axes = plt.subplots(figsize=(9, 5.5))
-    for family in families(groups):
+def draw_weak_scaling(groups: list[Group], look: Look) -> list:
+    """Weak-scaling efficiency E(n) per family against the ideal E = 1 (dashed)."""
+    def draw(axes, family: list[Group], name: str) -> Entry:
+        style = look.family_style(family)
         efficiency = weak_efficiency(family)
-        if efficiency:
-            axes.plot([w for w, _, _ in efficiency], [e for _, _, e in efficiency], "o-", label=family_label(family))
-    axes.axhline(1.0, color="gray", linestyle="--", label="ideal")
-    axes.set_ylim(0, 1.2)
-    return finish_line_plot(figure, axes, path, "workers (work per worker fixed)", "efficiency E(n) = T(n0) / T(n)",
-                            "Weak scaling (weak-array workload)")
+        line, = axes.plot([w for w, _, _ in efficiency], [e for _, _, e in efficiency], color=style.color,
+                          linestyle=style.linestyle, marker=style.marker or POINT_MARKER)
+        return line, name
+
+    found = [family for family in families(groups) if weak_efficiency(family)]
+    highest = max((e for family in found for _, _, e in weak_efficiency(family)), default=1.0)
+    ticks = worker_ticks(found)
+
+    def finish(axes) -> None:
+        axes.axhline(1.0, color="gray", linestyle="--", linewidth=1, zorder=0)
+        axes.set_ylim(0, max(1.2, highest * 1.1))
+        ticks(axes)
+
+    return panel_figures(look, "Weak scaling (weak-array workload): efficiency against the ideal E = 1 (dashed)",
+                         found, family_label, lambda family: look.name(family_label(family)), draw,
+                         "workers (work per worker fixed)", "efficiency E(n) = T(n0) / T(n)", finish)
+
+
+class Plot(NamedTuple):
+    """One kind of plot: its file name, what it shows in words, whether the results allow it, how to draw it."""
+
+    stem: str
+    caption: str
+    wanted: Callable[[list[Group]], bool]
+    draw: Callable[[list[Group], Look], list]
+
+
+def _ok_runs(groups: list[Group]) -> list[RunResult]:
+    return [run for group in groups for run in group.ok_runs]
+
+
+PLOTS = (
+    Plot("timing_phases", "Where the time goes: each configuration's phases, stacked in run order (mean; error bar: "
+         "one standard deviation)", lambda groups: any(map(total_times, groups)), draw_phase_breakdown),
+    Plot("timing_total_time", "How the total varies: per configuration, a box of its runs (quartiles and median) and "
+         "every run as a dot", lambda groups: any(map(total_times, groups)), draw_total_distribution),
+    Plot("timing_arrivals", "When workers arrive: workers registered against seconds since they were requested "
+         "(median over runs; band: fastest to slowest run)",
+         lambda groups: any(arrival_times(run) for run in _ok_runs(groups)), draw_arrivals),
+    Plot("timing_memory", "Cluster memory over each run, one line per run",
+         lambda groups: any(run.memory_samples for run in _ok_runs(groups)), draw_memory),
+    Plot("timing_scaling", "How the total grows with workers: medians per worker count and the fitted line "
+         "a + b × workers, per family of configurations", lambda groups: bool(families(groups)), draw_scaling),
+    Plot("timing_weak_scaling", "Weak scaling: efficiency E(n) = T(n0) / T(n) per family, 1 being ideal",
+         lambda groups: any(map(weak_efficiency, families(groups))), draw_weak_scaling),
+)
+
+
+class Drawing(NamedTuple):
+    """A plot drawn: its file name, caption and figures (one per page)."""
+
+    stem: str
+    caption: str
+    figures: list
+
+
+def draw_all(groups: list[Group]) -> Iterator[Drawing]:
+    """Every plot the results allow, drawn one at a time (the caller saves and closes each before the next)."""
+    look = Look(groups)
+    for plot in PLOTS:
+        if plot.wanted(groups):  # none of the time plots when no run reached ready
+            yield Drawing(plot.stem, plot.caption, plot.draw(groups, look))
+
+
+class PlotFile(str):
+    """A saved plot's path, with what it shows in words (for a caption)."""
+
+    caption: str
+
+    def __new__(cls, path: str, caption: str) -> "PlotFile":
+        saved = super().__new__(cls, path)
+        saved.caption = caption
+        return saved
+
+
+def page_paths(folder: str, stem: str, count: int) -> list[str]:
+    """``stem.png``, or ``stem_1.png``... ``stem_N.png`` for N pages; a set of names none of which exists yet."""
+    if count == 1:
+        return [unused_path(folder, stem, ".png")]
+    candidate, index = stem, 0
+    while True:
+        paths = [os.path.join(folder, f"{candidate}_{page}.png") for page in range(1, count + 1)]
+        if not any(map(os.path.exists, paths)):
+            return paths
+        index += 1
+        candidate = f"{stem}-{index}"
 
 
 def plot_all(groups: list[Group], folder: str, tag: str = "") -> list[str]:
     """Draw every plot the results allow into ``folder``, overwriting nothing; return the paths."""
     os.makedirs(folder, exist_ok=True)
     suffix = f"_{tag}" if tag else ""
-    runs = [run for group in groups for run in group.ok_runs]
-    paths = []
-    if any(total_times(group) for group in groups):  # none when no run reached ready
-        paths.append(plot_phase_breakdown(groups, unused_path(folder, f"timing_phases{suffix}", ".png")))
-        paths.append(plot_total_distribution(groups, unused_path(folder, f"timing_total_time{suffix}", ".png")))
-    if any(arrival_times(run) for run in runs):
-        paths.append(plot_arrivals(groups, unused_path(folder, f"timing_arrivals{suffix}", ".png")))
-    if any(run.memory_samples for run in runs):
-        paths.append(plot_memory(groups, unused_path(folder, f"timing_memory{suffix}", ".png")))
-    found = families(groups)
-    if found:
-        paths.append(plot_scaling(groups, unused_path(folder, f"timing_scaling{suffix}", ".png")))
-    if any(weak_efficiency(family) for family in found):
-        paths.append(plot_weak_scaling(groups, unused_path(folder, f"timing_weak_scaling{suffix}", ".png")))
-    return paths
+    saved: list[str] = []
+    for drawing in draw_all(groups):
+        paths = page_paths(folder, drawing.stem + suffix, len(drawing.figures))
+        for page, (figure, path) in enumerate(zip(drawing.figures, paths), start=1):
+            caption = drawing.caption if len(paths) == 1 else f"{drawing.caption} (page {page} of {len(paths)})"
+            saved.append(PlotFile(save(figure, path), caption))
+    return saved

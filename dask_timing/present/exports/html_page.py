@@ -8,7 +8,6 @@ ranking with their first error, and say so where their phases would be.
 from __future__ import annotations
 
 import html
-import os
 from typing import Any, NamedTuple
 
 from dask_timing.analysis.ranking import Standing
@@ -148,11 +147,11 @@ def _plots(analysis: Analysis) -> str:
     figures = []
     with tempfile.TemporaryDirectory() as folder:
         for path in plot_all(analysis.groups, folder):
-            title = html.escape(os.path.splitext(os.path.basename(path))[0].replace("_", " "))
+            caption = html.escape(path.caption)  # what the plot shows, in words
             with open(path, "rb") as stream:
                 encoded = base64.b64encode(stream.read()).decode("ascii")
-            figures.append(f'<figure><img alt="{title}" src="data:image/png;base64,{encoded}">'
-                           f"<figcaption>{title}</figcaption></figure>")
+            figures.append(f'<figure><img alt="{caption}" src="data:image/png;base64,{encoded}">'
+                           f"<figcaption>{caption}</figcaption></figure>")
     return "<h2>Plots</h2>" + "".join(figures)
 
 

@@ -1,0 +1,357 @@
+"""Plots people read at a glance: nothing overlaps, nothing is cut, one colour per configuration, sensible files.
+
+The figures are drawn from synthetic result files (realistic phases, worker
+arrivals, memory samples, scaling families, long labels) at 1, 4 and 16
+configurations, and their text is measured with matplotlib's own extents.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import random
+import re
+
+import pytest
+from matplotlib.colors import to_hex
+from matplotlib.image import imread
+
+from dask_timing.analysis.groups import Group, group_results
+from dask_timing.analysis.load import load
+from dask_timing.analysis.ranking import rank
+from dask_timing.analysis.scaling import Fit, families
+from dask_timing.present.exports import html_page
+from dask_timing.present.exports.base import Analysis
+from dask_timing.present.plots import (PANEL_SIZE, PLOTS, Look, draw_all, fit_text, label_parts, plot_all,
+                                       pyplot)
+from dask_timing.record.schema import RunResult
+
+pytestmark = pytest.mark.timeout(120)
+
+RUNS = 4
+SLURM_KWARGS = {"queue": "debug", "walltime": "00:10:00", "cores": 1, "memory": "2GB", "account": "dask-startup"}
+PBS_KWARGS = {"queue": "workq", "walltime": "00:20:00", "cores": 1, "memory": "4GB", "resource_spec": "select=1"}
+
+
+def cluster_config(workers: int, variant: int) -> dict:
+    """Job-queue clusters whose labels are long: a manager class, nested arguments, several knobs differing."""
+    slurm = variant % 2 == 0
+    full = variant // 2 % 2 == 0  # dashboard and nanny, workers spawned; else neither, workers forked by a server
+    return {
+        "n_workers": workers, "threads_per_worker": 1,
+        "cluster_class": "dask_jobqueue:SLURMCluster" if slurm else "dask_jobqueue.pbs:PBSCluster",
+        "cluster_kwargs": SLURM_KWARGS if slurm else PBS_KWARGS,
+        "dashboard": full, "nanny": full, "start_method": "spawn" if full else "forkserver",
+        "workload": "weak-array", "workload_chunk": 1000 * (1 + variant // 4),
+    }
+
+
+def cluster_run(config: dict, generator: random.Random, index: int) -> RunResult:
+    """A run with its phases, every worker's arrival, memory samples and the weak-scaling workload timed."""
+    workers = config["n_workers"]
+    slow = 1.0 + 0.4 * ("PBS" in config["cluster_class"]) + 0.2 * config["dashboard"]
+
+    def noisy(seconds: float) -> float:
+        return seconds * slow * generator.uniform(0.85, 1.25)
+
+    phases = {"cluster_init": noisy(1.5), "client_connect": noisy(0.01),
+              "wait_for_workers": noisy(2.0 + 0.6 * workers), "first_task": noisy(0.02)}
+    requested = phases["cluster_init"] + phases["client_connect"]
+    arrivals = sorted(requested + noisy(1.5 + 0.6 * k) for k in range(1, workers + 1))
+    ready = requested + phases["wait_for_workers"]
+    end = ready + phases["first_task"] + 1.0
+    samples = [[t / 10, int(1e8 * min(workers, t / 10) * slow)] for t in range(int(end * 10))]
+    return RunResult(
+        kind="cluster", config=config, phases=phases, total_time=sum(phases.values()), teardown_time=noisy(0.5),
+        after_ready={"workload_weak_array": noisy(0.3 + 0.02 * workers)},
+        arrivals={"requested_at": requested, "first_worker": arrivals[0] - requested,
+                  "half_workers": arrivals[(workers - 1) // 2] - requested, "all_workers": arrivals[-1] - requested},
+        workers=[{"name": str(k), "arrival_time": time} for k, time in enumerate(arrivals)],
+        memory_samples={"measure": "process", "interval": 0.1, "samples": samples},
+        run_id=f"{index:032x}", timestamp=f"2026-01-01T00:{index // 60:02d}:{index % 60:02d}Z",
+    )
+
+
+def scheduler_run(config: dict, generator: random.Random, index: int) -> RunResult:
+    compute = config["n_tasks"] * config["task_ms"] / 1000 / (1 if config["scheduler"] == "synchronous" else 2)
+    compute *= generator.uniform(1.0, 1.3)
+    return RunResult(kind="schedulers", config=config, phases={"compute": compute}, total_time=compute,
+                     run_id=f"{index:032x}", timestamp=f"2026-01-01T00:{index // 60:02d}:{index % 60:02d}Z")
+
+
+def cluster_configs(count: int) -> list[dict]:
+    """``count`` configurations: families of 1, 2, 4 and 8 workers (one family when fewer than four)."""
+    counts = (1, 2, 4, 8)
+    return [cluster_config(counts[k % 4], k // 4) for k in range(count)] if count >= 4 else [
+        cluster_config(2 * k + 2, 0) for k in range(count)]
+
+
+def scheduler_configs(count: int) -> list[dict]:
+    return [{"scheduler": scheduler, "task_kind": kind, "n_tasks": tasks, "task_ms": 100.0, "n_workers": 2,
+             "threads_per_worker": 1}
+            for tasks in (8, 16) for scheduler in ("synchronous", "threads", "processes", "distributed")
+            for kind in ("sleep", "python")][:count]
+
+
+def write_results(folder, count: int, kind: str = "cluster") -> list[Group]:
+    """Result files of ``count`` configurations written to ``folder``, loaded and grouped as the analyzer does."""
+    generator = random.Random(count)
+    configs, make = (cluster_configs(count), cluster_run) if kind == "cluster" else (scheduler_configs(count),
+                                                                                    scheduler_run)
+    index = 0
+    for number, config in enumerate(configs):
+        for run in range(RUNS):
+            index += 1
+            path = folder / f"config{number:02d}_run{run}.json"
+            path.write_text(json.dumps(make(config, generator, index).to_json()))
+    return group_results(load([str(folder)]).results)
+
+
+# -- Measuring what was drawn ----------------------------------------------------------------------------------
+
+
+def overlap(first, second, tolerance: float = 1.0) -> bool:
+    """Whether two window extents share more than a sliver (touching is fine)."""
+    return (min(first.x1, second.x1) - max(first.x0, second.x0) > tolerance
+            and min(first.y1, second.y1) - max(first.y0, second.y0) > tolerance)
+
+
+def inside(box, figure, tolerance: float = 1.0) -> bool:
+    return (box.x0 >= -tolerance and box.y0 >= -tolerance and box.x1 <= figure.bbox.width + tolerance
+            and box.y1 <= figure.bbox.height + tolerance)
+
+
+def shown_tick_labels(axis) -> list:
+    """The tick labels drawn: visible, not empty, at a tick inside the view."""
+    low, high = sorted(axis.get_view_interval())
+    span = high - low
+    return [label for location, label in zip(axis.get_majorticklocs(), axis.get_majorticklabels())
+            if low - 1e-9 * span <= location <= high + 1e-9 * span and label.get_visible() and label.get_text()]
+
+
+def legends(figure) -> list:
+    return list(figure.legends) + [axes.get_legend() for axes in figure.axes if axes.get_legend() is not None]
+
+
+def titles_and_axis_labels(figure) -> list:
+    texts = [figure._suptitle] if figure._suptitle is not None else []
+    for axes in figure.axes:
+        texts += [axes.title, axes._left_title, axes._right_title, axes.xaxis.label, axes.yaxis.label]
+    return [text for text in texts if text.get_visible() and text.get_text()]
+
+
+def problems(figure) -> list[str]:
+    """Everything a reader would stumble on, by the figure's own text extents."""
+    figure.canvas.draw()
+    renderer = figure.canvas.get_renderer()
+    found = []
+    data_areas = [axes.get_window_extent(renderer) for axes in figure.axes]
+    headings = titles_and_axis_labels(figure)
+    for legend in legends(figure):
+        box = legend.get_window_extent(renderer)
+        texts = [text.get_window_extent(renderer) for text in legend.get_texts()]
+        if any(overlap(each, area) for each in [box, *texts] for area in data_areas):
+            found.append(f"legend over the data: {[text.get_text() for text in legend.get_texts()][:2]}")
+        if not inside(box, figure):
+            found.append(f"legend cut at the figure's edge: {box}")
+        if any(overlap(box, text.get_window_extent(renderer)) for text in headings):
+            found.append("legend over a title or an axis label")
+        if any(overlap(box, other.get_window_extent(renderer)) for other in legends(figure) if other is not legend):
+            found.append("two legends overlap")
+    for text in headings:
+        if not inside(text.get_window_extent(renderer), figure):
+            found.append(f"cut at the figure's edge: {text.get_text()!r}")
+    for axes in figure.axes:
+        for axis in (axes.xaxis, axes.yaxis):
+            labels = shown_tick_labels(axis)
+            boxes = [label.get_window_extent(renderer) for label in labels]
+            for first in range(len(boxes)):
+                if not inside(boxes[first], figure):
+                    found.append(f"tick label cut at the figure's edge: {labels[first].get_text()!r}")
+                found += [f"tick labels overlap: {labels[first].get_text()!r} and {labels[second].get_text()!r}"
+                          for second in range(first + 1, len(boxes)) if overlap(boxes[first], boxes[second], 0.0)]
+    return found
+
+
+def png_size(path) -> tuple[int, int]:
+    with open(path, "rb") as stream:
+        header = stream.read(24)
+    assert header[:8] == b"\x89PNG\r\n\x1a\n", f"{path} is not a PNG"
+    return int.from_bytes(header[16:20], "big"), int.from_bytes(header[20:24], "big")
+
+
+# -- The tests ---------------------------------------------------------------------------------------------------
+
+
+def test_the_checks_catch_what_readers_complained_about():
+    """A legend over the data, crowded tick labels and a title wider than its figure are all found."""
+    figure, axes = pyplot().subplots(figsize=(4, 3))
+    try:
+        axes.plot([1, 2], [1, 2], label="cluster SLURMCluster, 2 workers")
+        axes.legend(loc="upper left")
+        axes.set_xticks(range(6), [f"configuration {k}" for k in range(6)])
+        axes.set_title("Where the time goes: phases of the time to ready, for every configuration")
+        found = problems(figure)
+    finally:
+        pyplot().close(figure)
+    assert any(issue.startswith("legend over the data") for issue in found)
+    assert any(issue.startswith("tick labels overlap") for issue in found)
+    assert any(issue.startswith("cut at the figure's edge: 'Where the time goes") for issue in found)
+
+
+@pytest.fixture(scope="module", params=[(1, "cluster"), (4, "cluster"), (16, "cluster"), (16, "schedulers")],
+                ids=lambda param: f"{param[0]}-{param[1]}")
+def drawn(request, tmp_path_factory):
+    """Every plot of ``count`` configurations, drawn once for the tests that measure them."""
+    count, kind = request.param
+    groups = write_results(tmp_path_factory.mktemp(f"{kind}{count}"), count, kind)
+    assert len(groups) == count
+    drawings = list(draw_all(groups))
+    yield groups, drawings
+    for drawing in drawings:
+        for figure in drawing.figures:
+            pyplot().close(figure)
+
+
+def test_every_plot_is_drawn_for_what_the_results_hold(drawn):
+    groups, drawings = drawn
+    stems = [drawing.stem for drawing in drawings]
+    if groups[0].kind == "schedulers":
+        assert stems == ["timing_phases", "timing_total_time"]
+    else:  # one configuration has no worker-count family to scale over
+        scaling = ["timing_scaling", "timing_weak_scaling"] if len(groups) > 1 else []
+        assert stems == ["timing_phases", "timing_total_time", "timing_arrivals", "timing_memory", *scaling]
+    assert all(len(drawing.figures) == 1 for drawing in drawings)  # 16 configurations still fit one page
+
+
+def test_no_legend_over_the_data_no_tick_labels_overlapping_nothing_cut(drawn):
+    _, drawings = drawn
+    found = {f"{drawing.stem} page {page}": problems(figure)
+             for drawing in drawings for page, figure in enumerate(drawing.figures, start=1)}
+    assert {name: issues for name, issues in found.items() if issues} == {}
+
+
+def test_axis_titles_name_the_metric(drawn):
+    groups, drawings = drawn
+    texts = [text.get_text() for drawing in drawings for figure in drawing.figures
+             for text in figure.findobj(lambda artist: hasattr(artist, "get_text"))]
+    totals = next(drawing for drawing in drawings if drawing.stem == "timing_total_time").figures[0].axes[0]
+    if groups[0].kind == "schedulers":
+        assert totals.get_xlabel().startswith("compute time (seconds")
+        assert not [text for text in texts if "time to ready" in text.lower()]
+    else:
+        assert totals.get_xlabel().startswith("total time to ready (seconds")
+
+
+def entry_styles(axes) -> list[tuple[str, str, str]]:
+    """(colour, line style, marker) of each legend entry of a panel; a family's points stand for it."""
+    if axes.containers:  # scaling: each family's error bars, its points drawn in the family's colour and marker
+        return [(to_hex(bars.lines[0].get_color()), "", bars.lines[0].get_marker()) for bars in axes.containers]
+    return [(to_hex(handle.get_color()), handle.get_linestyle(), handle.get_marker())
+            for handle in axes.get_legend().legend_handles]
+
+
+def test_panels_hold_at_most_eight_each_drawn_its_own_way(drawn):
+    _, drawings = drawn
+    for drawing in drawings:
+        for figure in drawing.figures:
+            for axes in figure.axes:
+                if axes.get_legend() is None:
+                    continue
+                styles = entry_styles(axes)
+                assert len(styles) == len(axes.get_legend().get_texts()) <= PANEL_SIZE
+                assert len(set(styles)) == len(styles), f"{drawing.stem}: two entries drawn alike"
+
+
+def test_a_configuration_has_one_colour_in_every_plot(drawn):
+    groups, drawings = drawn
+    by_stem = {drawing.stem: drawing.figures for drawing in drawings}
+    boxes = [to_hex(patch.get_edgecolor()) for patch in by_stem["timing_total_time"][0].axes[0].patches]
+    assert len(boxes) == len(groups)
+    assert len(set(boxes)) == len(groups)  # up to 20 configurations: 20 colours
+    for stem in ("timing_arrivals", "timing_memory", "timing_scaling", "timing_weak_scaling"):
+        if stem not in by_stem:
+            continue
+        colours = [colour for figure in by_stem[stem] for axes in figure.axes for colour, _, _ in entry_styles(axes)]
+        if stem in ("timing_arrivals", "timing_memory"):
+            assert colours == boxes, stem
+        else:  # a family takes the colour of its first configuration
+            assert colours == [boxes[groups.index(family[0])] for family in families(groups)], stem
+
+
+def test_worker_counts_are_whole_numbers(drawn):
+    groups, drawings = drawn
+    for drawing in drawings:
+        if drawing.stem in ("timing_scaling", "timing_weak_scaling"):
+            axes = drawing.figures[0].axes[-1]
+            assert [label.get_text() for label in shown_tick_labels(axes.xaxis)] == ["1", "2", "4", "8"]
+        if drawing.stem == "timing_arrivals":
+            for axes in drawing.figures[0].axes:
+                assert all(float(location).is_integer() for location in axes.yaxis.get_majorticklocs())
+
+
+def test_files_are_readable_pngs_of_sensible_size(tmp_path):
+    groups = write_results(tmp_path, 16)
+    paths = plot_all(groups, str(tmp_path / "plots"))
+    assert len(paths) == 6
+    for path in paths:
+        width, height = png_size(path)
+        assert 800 <= width <= 1600 and 300 <= height <= 2400, (path, width, height)
+        assert height / width < 2.0 and width / height < 4.0, (path, width, height)
+        pixels = imread(path)[..., :3]
+        assert (pixels.min(axis=-1) < 0.9).mean() > 0.03, f"{path} is nearly blank"
+        assert path.caption and "timing_" not in path.caption
+
+
+def test_more_than_a_page_goes_on_pages_with_the_same_scales_overwriting_nothing(tmp_path):
+    groups = write_results(tmp_path, 24)
+    folder = tmp_path / "plots"
+    first = plot_all(groups, str(folder))
+    names = [os.path.basename(path) for path in first]
+    for stem in ("timing_phases", "timing_total_time", "timing_arrivals", "timing_memory"):
+        assert f"{stem}_1.png" in names and f"{stem}_2.png" in names and f"{stem}_3.png" not in names
+    assert "timing_scaling.png" in names  # six families: one page
+    assert [path.caption for path in first if "timing_phases" in path] == [
+        PLOTS[0].caption + " (page 1 of 2)", PLOTS[0].caption + " (page 2 of 2)"]
+    contents = {path: open(path, "rb").read() for path in first}
+    again = [os.path.basename(path) for path in plot_all(groups, str(folder))]
+    assert "timing_phases-1_1.png" in again and "timing_phases-1_2.png" in again
+    assert all(open(path, "rb").read() == content for path, content in contents.items())
+
+    drawings = {drawing.stem: drawing.figures for drawing in draw_all(groups)}
+    try:
+        for stem in ("timing_phases", "timing_arrivals"):
+            assert len({axes.get_xlim() for figure in drawings[stem] for axes in figure.axes}) == 1, stem
+            assert all(not problems(figure) for figure in drawings[stem])
+    finally:
+        for figures in drawings.values():
+            for figure in figures:
+                pyplot().close(figure)
+
+
+def test_labels_leave_out_what_is_shared_and_key_long_values():
+    labels = ["cluster SLURMCluster, 2 workers, 1 thread(s) per worker, cluster_kwargs={'queue': 'debug', "
+              "'walltime': '00:10:00'}, dashboard=on",
+              "cluster SLURMCluster, 4 workers, 1 thread(s) per worker, cluster_kwargs={'queue': 'long', "
+              "'walltime': '01:00:00'}, dashboard=on"]
+    assert label_parts(labels[0])[3] == "cluster_kwargs={'queue': 'debug', 'walltime': '00:10:00'}"
+    look = Look([Group("cluster", {}, label=label) for label in labels])
+    assert look.name(labels[0], 3) == "2 workers,\ncluster_kwargs=[1] (n=3)"  # wrapped between settings
+    assert look.name(labels[1]) == "4 workers, cluster_kwargs=[2]"
+    heading = look.heading(labels[1:])
+    assert heading.startswith("All configurations: cluster SLURMCluster, 1 thread(s) per worker, dashboard=on\n")
+    assert "[2] cluster_kwargs={'queue': 'long'" in heading and "[1]" not in heading
+
+
+def test_fitted_law_is_written_with_its_signs():
+    assert fit_text(Fit(0.077, -0.008, 0.5, None, None, 2)) == "0.077 s \N{MINUS SIGN} 0.008 s × workers"
+    assert fit_text(Fit(-0.05, 0.21, 0.9, None, None, 2)) == "\N{MINUS SIGN}0.05 s + 0.21 s × workers"
+
+
+def test_html_report_captions_plots_in_words(tmp_path):
+    groups = write_results(tmp_path, 4)
+    page = html_page.render(Analysis(groups=groups, ranking=rank(groups)))
+    captions = re.findall(r"<figcaption>(.*?)</figcaption>", page)
+    assert captions == [html.escape(plot.caption) for plot in PLOTS]
+    assert "timing_" not in page
