@@ -131,7 +131,6 @@ class Sweep:
         """Kill until nothing of ours is left or SWEEP_BOUND passes; return the killed and the left."""
         began = time.monotonic()
         killed: set[int] = set()
-        found: list[int] = []
         quiet_scans = 0
         while quiet_scans < 2 and time.monotonic() - began < SWEEP_BOUND:
             found = self.find()
@@ -144,7 +143,7 @@ class Sweep:
                 if self.kill(pid):
                     killed.add(pid)
             time.sleep(SCAN_INTERVAL)
-        return killed, found
+        return killed, [] if quiet_scans == 2 else self.find()
 
 
 def wait_for_death(driver: int) -> None:
