@@ -14,7 +14,9 @@ import time
 
 import psutil
 import pytest
-from conftest import COMPARE_SCHEDULERS, DISTRIBUTED_TOOL, LOCAL_TOOL, STUDY, is_alive, read_json, wait_until_gone
+from conftest import (
+    COMPARE_SCHEDULERS, DISTRIBUTED_TOOL, LOCAL_TOOL, REPOSITORY, STUDY, is_alive, read_json, wait_until_gone,
+)
 
 from dask_timing.deploy.reaper_process import MARKER
 
@@ -183,6 +185,45 @@ def test_compare_schedulers_killed_during_a_processes_compute(tmp_path):
     driver.read_until("Comparing Dask schedulers")
     driver.wait_for(SPAWNED)  # a worker process of the pool
     driver.kill_and_check(expect=(SPAWNED, TRACKER))
+
+
+# --- what the reaper recognises, and what it leaves alone ---
+
+WATCHED_DRIVER = """
+import os, subprocess, sys, time
+sys.path.insert(0, sys.argv[1])
+from dask_timing.deploy.reaper import run_watched
+
+def work():
+    subprocess.Popen(["sleep", "300"])  # exec'd: carries the token
+    subprocess.Popen(["bash", "-c", "sleep 300 & wait"], start_new_session=True)  # a grandchild, another session
+    if os.fork() == 0:  # forked without exec: holds the pipe, its environ shows no token
+        time.sleep(300)
+        os._exit(0)
+    print("started", flush=True)
+    time.sleep(300)
+    return 0
+
+sys.exit(run_watched(work))
+"""
+
+
+def test_reaper_kills_exec_fork_and_grandchildren_and_nothing_else(tmp_path):
+    bystanders = [  # the same programs: one marked for another run, one unmarked
+        subprocess.Popen(["sleep", "300"], env={MARKER: "0123456789abcdef"}),
+        subprocess.Popen(["bash", "-c", "sleep 300 & wait"], start_new_session=True),
+    ]
+    try:
+        driver = Driver(["-c", WATCHED_DRIVER, REPOSITORY], tmp_path)
+        driver.read_until("started")
+        commands = driver.kill_and_check(expect=("sleep 300", "bash -c sleep 300 & wait", "import os, subprocess"))
+        assert len(commands) == 5  # the reaper, sleep, bash and its sleep, the fork child
+        assert all(process.poll() is None for process in bystanders)
+        assert "killed the 4 process(es)" in driver.stderr_path.read_text()
+    finally:
+        for process in bystanders:
+            process.kill()
+            process.wait()
 
 
 # --- only the dead run's processes go ---
