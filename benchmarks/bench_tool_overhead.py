@@ -6,16 +6,21 @@ Prints, measured side by side in one run:
 (a) whole-process wall time of ``time_local_cluster.py --workers 4`` against a
     minimal script making the same Dask calls, alternated run by run; the goal
     is a ratio of medians of 1.05 or less;
-(b) teardown seconds of 8 separate-process workers (scheduler, nannies and
-    workers all gone), as recorded by ``time_scheduler_workers.py``; the goal
-    is under 1 s.
+(b) teardown seconds of 8 separate-process workers (scheduler, nannies,
+    worker processes and resource trackers all gone), as recorded by
+    ``time_scheduler_workers.py`` over N runs, and the processes of those runs
+    still alive after each (must be none); the goal is a median of 0.3 s or less;
+(c) the same teardown timed in this process, alternated run by run with the
+    graceful one it replaced (SIGTERM to every process group, then waiting for
+    Dask's own shutdown), with the processes left after each (must be none).
 
-Usage: python benchmarks/bench_tool_overhead.py [--repeats N]
+Usage: python benchmarks/bench_tool_overhead.py [--repeats N] [--teardown-only]
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import statistics
@@ -24,7 +29,18 @@ import sys
 import tempfile
 import time
 
+import psutil
 from installed import REPOSITORY, compile_package
+
+sys.path.insert(0, REPOSITORY)
+
+from dask_timing.deploy.managed import families, terminate  # noqa: E402
+from dask_timing.deploy.processes import SeparateProcessDeployment  # noqa: E402
+from dask_timing.deploy.reaper_process import MARKER  # noqa: E402
+
+TEARDOWN_WORKERS = 8
+# The teardown before: SIGTERM to every process group, SIGKILL after this many seconds.
+GRACEFUL_GRACE = 3.0
 
 MINIMAL_SCRIPT = """
 import asyncio, operator
@@ -70,29 +86,89 @@ def overhead(repeats: int) -> None:
     print(f"    ratio of medians: {tool_median / minimal_median:.3f}   (goal: 1.05 or less)")
 
 
-def teardown(repeats: int, workers: int = 8) -> None:
-    seconds = []
+def spread(seconds: list[float]) -> str:
+    return (f"median {statistics.median(seconds):.3f} s (min {min(seconds):.3f}, max {max(seconds):.3f}, "
+            f"{len(seconds)} runs)")
+
+
+def carrying(token: str) -> list[int]:
+    """Living processes whose environment carries ``token`` in the runs' marker."""
+    found = []
+    for process in psutil.process_iter():
+        try:
+            if token in process.environ().get(MARKER, "").split() and process.status() != psutil.STATUS_ZOMBIE:
+                found.append(process.pid)
+        except psutil.Error:
+            continue
+    return found
+
+
+def teardown(repeats: int) -> None:
+    token = f"bench-{os.getpid()}"  # the tool adds its own token: everything it starts carries both
+    seconds, left = [], []
     with tempfile.TemporaryDirectory() as folder:
         for index in range(repeats):
             output = os.path.join(folder, f"run{index}.json")
             subprocess.run(
-                [sys.executable, os.path.join(REPOSITORY, "time_scheduler_workers.py"), "--workers", str(workers),
-                 "--batch", "0", "--timeout", "120", "--output", output],
-                check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                [sys.executable, os.path.join(REPOSITORY, "time_scheduler_workers.py"),
+                 "--workers", str(TEARDOWN_WORKERS), "--batch", "0", "--timeout", "120", "--output", output],
+                check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, MARKER: token},
             )
+            left += carrying(token)
             with open(output) as stream:
                 seconds.append(json.load(stream)["teardown_time"])
-    print(f"(b) teardown of {workers} separate-process workers ({repeats} runs): "
-          f"median {statistics.median(seconds):.3f} s, max {max(seconds):.3f} s   (goal: under 1 s)")
+    print(f"(b) teardown of {TEARDOWN_WORKERS} separate-process workers, as time_scheduler_workers.py records it")
+    print(f"    {spread(seconds)}   (goal: median 0.3 s or less)")
+    print(f"    processes of the runs alive after they ended: {len(left)} {left or ''}")
+
+
+async def timed_close(workdir: str, graceful: bool) -> tuple[float, int, int]:
+    """Start a scheduler and 8 workers, close them; return the seconds, the processes, the ones left."""
+    from distributed import Client
+
+    deployment = SeparateProcessDeployment(1, "127.0.0.1", workdir, death_timeout=120)
+    await deployment.start_scheduler()
+    async with Client(deployment.address, asynchronous=True) as client:
+        await deployment.request_workers(TEARDOWN_WORKERS)
+        await client.wait_for_workers(TEARDOWN_WORKERS)
+    family = families([deployment.scheduler, *deployment.workers])
+    started = time.perf_counter()
+    if graceful:
+        await asyncio.to_thread(terminate, [*deployment.workers, deployment.scheduler], GRACEFUL_GRACE)
+    else:
+        await deployment.close()
+    seconds = time.perf_counter() - started
+    left = [process for process in family if process.is_running() and process.status() != psutil.STATUS_ZOMBIE]
+    return seconds, len(family), len(left)
+
+
+def teardown_pairs(repeats: int) -> None:
+    seconds: dict[bool, list[float]] = {False: [], True: []}
+    sizes, left = set(), 0
+    for _ in range(repeats):  # alternate, so drift on a shared machine hits both alike
+        for graceful in (False, True):
+            with tempfile.TemporaryDirectory() as workdir:
+                elapsed, processes, alive = asyncio.run(timed_close(workdir, graceful))
+            seconds[graceful].append(elapsed)
+            sizes.add(processes)
+            left += alive
+    print(f"(c) close() of {TEARDOWN_WORKERS} separate-process workers ({'/'.join(map(str, sorted(sizes)))} "
+          "processes), timed here, alternated")
+    print(f"    now: SIGKILL at once, trackers clean up : {spread(seconds[False])}")
+    print(f"    before: SIGTERM, Dask's own shutdown    : {spread(seconds[True])}")
+    print(f"    processes alive after close(): {left}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=5, help="runs of each measurement (default: 5)")
+    parser.add_argument("--teardown-only", action="store_true", help="measure (b) and (c) only")
     args = parser.parse_args()
     compile_package()
-    overhead(args.repeats)
-    teardown(max(1, args.repeats // 2))
+    if not args.teardown_only:
+        overhead(args.repeats)
+    teardown(args.repeats)
+    teardown_pairs(args.repeats)
 
 
 if __name__ == "__main__":

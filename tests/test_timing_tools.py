@@ -198,24 +198,6 @@ def test_signal_during_startup_leaves_nothing(tmp_path, signum, code):
     assert result["teardown_time"] is not None
 
 
-def test_killed_driver_takes_its_processes_along(tmp_path):
-    """Even SIGKILL, which no handler sees, leaves no scheduler or worker running."""
-    import psutil
-
-    tool = subprocess.Popen(
-        [sys.executable, DISTRIBUTED_TOOL, "-w", "1"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-    )
-    for line in tool.stdout:
-        if "Dask workers..." in line:
-            break
-    subprocess.run(["sleep", "0.5"])
-    family = [child.pid for child in psutil.Process(tool.pid).children(recursive=True)]
-    tool.kill()
-    tool.wait(10)
-    assert family
-    assert wait_until_gone(family, timeout=15) == set()
-
-
 @pytest.mark.parametrize("script", [LOCAL_TOOL, DISTRIBUTED_TOOL, COMPARE_SCHEDULERS])
 def test_spawned_workers_do_not_import_the_tool(script):
     """A spawned worker process runs the parent's script as __mp_main__; the tool must stay out of it,

@@ -21,8 +21,18 @@ class Command:
     name: str
     target: str  # "module:function", called as function(argv, prog)
     summary: str
+    # Starts clusters or processes: runs watched by a reaper (``deploy.reaper``), so that
+    # nothing it started outlives it, even when it is killed with SIGKILL.
+    starts_processes: bool = True
 
     def run(self, argv: list[str] | None, prog: str) -> int:
+        if self.starts_processes:  # the reaper first: it must be there before anything is started
+            from dask_timing.deploy.reaper import run_watched
+
+            return run_watched(lambda: self._run_main(argv, prog))
+        return self._run_main(argv, prog)
+
+    def _run_main(self, argv: list[str] | None, prog: str) -> int:
         module_name, _, function = self.target.partition(":")
         try:
             module = import_module(module_name)
@@ -43,7 +53,7 @@ COMMANDS = {
         Command("study", "dask_timing.cli.study:main",
                 "repeat runs in fresh processes, interleaved, over sweeps; save statistics"),
         Command("analyze", "dask_timing.cli.analyze:main",
-                "summarise, compare, gate, plot and export result files"),
+                "summarise, compare, gate, plot and export result files", starts_processes=False),
         Command("schedulers", "dask_timing.cli.schedulers:main",
                 "one graph under the synchronous, threads, processes and distributed schedulers"),
     )

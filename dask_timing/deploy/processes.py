@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import sys
@@ -10,15 +11,13 @@ from typing import Any
 
 from dask_timing import phases
 from dask_timing.deploy.base import START_METHOD_SETTING, ClusterRequest, Deployment, LaunchSettings
-from dask_timing.deploy.managed import ManagedProcess, terminate
+from dask_timing.deploy.managed import ManagedProcess, kill_now
 from dask_timing.record.schema import KIND_DISTRIBUTED
 
 # How often the scheduler file is looked for while a scheduler process starts.
 SCHEDULER_FILE_POLL_INTERVAL = 0.002
 # How often started processes are checked for an early death (failure detection only).
 PROCESS_WATCH_INTERVAL = 0.05
-# Seconds a SIGTERM'd process gets before SIGKILL.
-TERMINATE_GRACE = 3.0
 
 
 class SeparateProcessDeployment(Deployment):
@@ -72,6 +71,9 @@ class SeparateProcessDeployment(Deployment):
         return process
 
     async def start_scheduler(self) -> None:
+        # a scheduler file left by an earlier run killed in the same --log-dir names a dead scheduler
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.scheduler_file)
         self.scheduler = self._spawn(
             "scheduler",
             "distributed.cli.dask_scheduler",
@@ -138,5 +140,11 @@ class SeparateProcessDeployment(Deployment):
             await asyncio.sleep(PROCESS_WATCH_INTERVAL)
 
     async def close(self) -> list[int]:
+        """Kill the scheduler and the workers at once: the run's figures are taken, nothing is left to save."""
         started = [process for process in [*self.workers, self.scheduler] if process is not None]
-        return await asyncio.to_thread(terminate, started, TERMINATE_GRACE)
+        survivors = await asyncio.to_thread(kill_now, started)
+        try:  # a killed scheduler leaves its file: remove it, so no later run in --log-dir reads a dead address
+            os.remove(self.scheduler_file)
+        except FileNotFoundError:
+            pass
+        return survivors
