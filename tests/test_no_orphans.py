@@ -248,10 +248,12 @@ def test_a_killed_run_takes_nothing_of_another_run_along(tmp_path):
 def test_teardown_leaves_nothing_and_lets_resource_trackers_clean_up(tmp_path):
     from distributed import Client
 
+    from dask_timing.deploy.base import LaunchSettings
     from dask_timing.deploy.processes import SeparateProcessDeployment
 
     async def run() -> tuple[list[psutil.Process], list[str], list[int]]:
-        deployment = SeparateProcessDeployment(1, "127.0.0.1", str(tmp_path), death_timeout=60)
+        launch = LaunchSettings(threads_per_worker=1, workdir=str(tmp_path), host="127.0.0.1")
+        deployment = SeparateProcessDeployment(launch, death_timeout=60)
         await deployment.start_scheduler()
         async with Client(deployment.address, asynchronous=True) as client:
             await deployment.request_workers(2)
