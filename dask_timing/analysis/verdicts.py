@@ -275,7 +275,7 @@ def comparison_warnings(comparison: Comparison) -> list[str]:
     """pyperf-style warnings: sides that ran one after the other, or under clearly different load or clock."""
     found = []
     old, new = _timestamps(comparison.pairs, "baseline"), _timestamps(comparison.pairs, "new")
-    if old and new and (old[-1] < new[0] or new[-1] < old[0]):
+    if len(old) > 1 and len(new) > 1 and (old[-1] < new[0] or new[-1] < old[0]):  # one run a side: can't tell
         found.append(f"the two sides ran at different times ({old[0]} to {old[-1]}, and {new[0]} to {new[-1]}), "
                      f"not interleaved: a difference may be the machine's, not the change's; {INTERLEAVED_HINT}")
     for pair in comparison.pairs:

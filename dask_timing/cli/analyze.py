@@ -95,12 +95,17 @@ def run(argv: list[str] | None, prog: str) -> int:
     if not loaded.results:
         print(f"{prog}: error: no usable result among the matched files", file=sys.stderr)
         return cli.EXIT_FAILED
+    groups = group_results(loaded.results, include_warmup=args.include_warmup)
+    comparison = None  # paired before anything is printed: a comparison refused is one line
+    if args.baseline:
+        comparison = pair_with_baseline(prog, groups, args.baseline, args.include_warmup)
+    elif args.baseline_env:
+        comparison = pair_environments_named(groups, args.baseline_env)
     print(f"Loading results from: {' '.join(args.patterns)}")
     print(f"Loaded {len(loaded.results)} result file(s)"
           + (f", skipped {len(loaded.skipped)} unusable file(s)" if loaded.skipped else "")
           + (f", left out {len(loaded.summaries)} study summary or manifest file(s)" if loaded.summaries else ""))
     print()
-    groups = group_results(loaded.results, include_warmup=args.include_warmup)
     plot_dir = None
     if args.plot:
         plot_dir = args.plot_dir or os.path.dirname(os.path.abspath(loaded.results[0][0]))
@@ -109,9 +114,7 @@ def run(argv: list[str] | None, prog: str) -> int:
     present(groups, len(loaded.results), args.compare, plot_dir, args.summary_json, precision=args.precision / 100,
             ranking=ranking)
     verdicts, gate, code = None, None, cli.EXIT_OK
-    if compares:
-        comparison = (pair_with_baseline(prog, groups, args.baseline, args.include_warmup) if args.baseline
-                      else pair_environments_named(groups, args.baseline_env))
+    if comparison is not None:
         verdicts, gate = present_comparison(comparison, args.fail_if_slower, args.verdict_json, prog)
         code = gate.exit_code
     if exports:

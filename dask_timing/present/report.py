@@ -173,11 +173,11 @@ def write_verdicts(comparison: Comparison, verdicts: list[Verdict], gate: Gate, 
     write(WIDE_RULE)
     write("COMPARISON (new / baseline: ratio of medians, bootstrap 95% CI, Mann-Whitney U p)")
     write(WIDE_RULE)
-    label = None
+    pair = None
     for verdict in verdicts:
-        if verdict.label != label:
-            label = verdict.label
-            write(f"Configuration: {label} ({verdict.baseline_name}: n={verdict.n_baseline}, "
+        if (verdict.label, verdict.baseline_name, verdict.new_name) != pair:
+            pair = (verdict.label, verdict.baseline_name, verdict.new_name)
+            write(f"Configuration: {verdict.label} ({verdict.baseline_name}: n={verdict.n_baseline}, "
                   f"{verdict.new_name}: n={verdict.n_new})")
             write(f"  {'metric':<28}{'baseline':>10}{'new':>10}{'ratio':>9}  {'95% CI':<14}{'p':>8}  verdict")
         write(
