@@ -43,7 +43,7 @@ def test_two_interpreters_run_interleaved_are_compared_and_never_pooled(interpre
     a, b = interpreters
     verdict_path = tmp_path / "verdict.json"
     completed = run_tool([STUDY, "--python", f"A={a}", "--python", f"B={b}", "--workers", "1", "--processes", "off",
-                          "--runs", "4", "--fail-if-slower", "100", "--verdict-json", str(verdict_path),
+                          "--runs", "4", "--verdict-json", str(verdict_path),
                           "-o", str(tmp_path / "out")], timeout=220)
     assert completed.returncode == 0, completed.stdout + completed.stderr
     assert f"A: {a} (Python" in completed.stdout and "Preparing the environments took" in completed.stdout
@@ -54,12 +54,11 @@ def test_two_interpreters_run_interleaved_are_compared_and_never_pooled(interpre
     assert {run["environment"]["name"]: run["environment"]["python_executable"] for run in runs} == {"A": a, "B": b}
     assert all(run["environment"]["load"]["load_per_cpu"] >= 0 for run in runs)
     assert "B is " in completed.stdout and " than A (95 % CI [" in completed.stdout and "n = 4 + 4)" in completed.stdout
-    assert "Regression gate passed" in completed.stdout
-    verdicts = read_json(verdict_path)
-    assert (verdicts["outcome"], verdicts["exit_code"], verdicts["threshold_percent"]) == ("passed", 0, 100)
+    verdicts = read_json(verdict_path)  # no gate asked: compared (the gate's outcomes: test_gates.py)
+    assert (verdicts["outcome"], verdicts["exit_code"], verdicts["threshold_percent"]) == ("compared", 0, None)
     (total,) = [row for row in verdicts["verdicts"] if row["metric"] == "total_time"]
     assert (total["baseline_name"], total["new_name"], total["n_baseline"], total["n_new"]) == ("A", "B", 4, 4)
-    assert total["gated"] and total["sentence"].startswith("B is ")
+    assert not total["gated"] and total["sentence"].startswith("B is ")
     # The analyzer keeps the two environments apart and compares them the same way.
     analyzed = run_tool([ANALYZER, str(tmp_path / "out"), "--compare", "--baseline-env", "A",
                          "--markdown", str(tmp_path / "report.md")])

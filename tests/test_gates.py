@@ -111,6 +111,17 @@ def test_an_interval_and_a_p_value_that_disagree_follow_the_rule(tmp_path):
     assert "the measures disagree" in lenient.stdout and "Regression gate passed" in lenient.stdout
 
 
+def test_runs_too_noisy_to_rule_a_regression_out_do_not_pass(tmp_path):
+    write_results(tmp_path / "old", [1.0, 2.0, 1.5, 3.0, 1.2, 2.5, 1.1, 1.8], every=2)
+    write_results(tmp_path / "new", [1.9, 1.05, 2.9, 1.3, 2.4, 1.6, 1.15, 2.1], minute=1, every=2)
+    noisy = gate(tmp_path, tmp_path / "new", tmp_path / "old", "--fail-if-slower", "10")
+    assert noisy.returncode == EXIT_INCONCLUSIVE, noisy.stdout
+    assert "no significant change" in noisy.stdout and "past the 10% allowed" in noisy.stdout
+    assert "Regression gate passed" not in noisy.stdout
+    wide = gate(tmp_path, tmp_path / "new", tmp_path / "old", "--fail-if-slower", "200")
+    assert wide.returncode == EXIT_OK and "less than 200% slower" in wide.stdout
+
+
 def test_a_regression_fails_and_its_table_is_in_the_verdict_file_and_the_markdown(tmp_path):
     write_results(tmp_path / "old", STEADY, every=2)
     write_results(tmp_path / "new", [value * 1.3 for value in STEADY], minute=1, every=2)

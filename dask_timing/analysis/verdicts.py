@@ -25,16 +25,17 @@ Mann-Whitney U p-value.  The one verdict rule:
   more runs settle it.
 
 The gate (``--fail-if-slower PCT``) judges the total time to ready of every pair
-(``errors`` holds the codes):
+(``errors`` holds the codes), and passes only what the runs show to be under
+the threshold:
 
 * 2, nothing to compare: no configuration on both sides, or a side of a pair
   without a successful run;
-* 1, regression: a total time is *slower* by more than PCT;
-* 3, inconclusive: a total time is *inconclusive* because of too few runs, or
-  because its measures disagree while its interval reaches past 1 + PCT (a
-  disagreement whose whole interval lies under the threshold cannot hide a
-  regression over it);
-* 0, passed: otherwise.
+* 1, regression: a total time is *slower*, its ratio over 1 + PCT/100;
+* 3, inconclusive: a total time is *inconclusive* for too few runs, or its
+  interval reaches past 1 + PCT/100 (the runs cannot rule out a slowdown over
+  the threshold: too few of them, or too noisy a machine; this covers measures
+  that disagree, unless all of the interval lies under the threshold);
+* 0, passed: every total time's interval lies under 1 + PCT/100.
 """
 
 from __future__ import annotations
@@ -321,13 +322,22 @@ def decide(comparison: Comparison, verdicts: list[Verdict], percent: float | Non
     if failures:
         return Gate(REGRESSION, GATE_EXIT_CODES[REGRESSION], percent,
                     [f"{verdict.label}: {verdict.sentence()}, over the {percent:g}% allowed" for verdict in failures])
-    undecided = [verdict for verdict in totals if verdict.verdict == INCONCLUSIVE
-                 and (verdict.smallest_p >= SIGNIFICANCE or verdict.ci_high > 1 + percent / 100)]
+    undecided = [verdict for verdict in totals
+                 if verdict.smallest_p >= SIGNIFICANCE or verdict.ci_high > 1 + percent / 100]
     if undecided:
-        return Gate(UNDECIDED, GATE_EXIT_CODES[UNDECIDED], percent,
-                    [f"{verdict.label}: {verdict.note}" for verdict in undecided])
+        return Gate(UNDECIDED, GATE_EXIT_CODES[UNDECIDED], percent, [_undecided(verdict, percent) for verdict in undecided])
     return Gate(PASSED, GATE_EXIT_CODES[PASSED], percent,
-                [f"no total time significantly slower by more than {percent:g}%"])
+                [f"every total time is, at 95 % confidence, less than {percent:g}% slower"])
+
+
+def _undecided(verdict: Verdict, percent: float) -> str:
+    """Why the gate cannot decide on this total time."""
+    if verdict.smallest_p >= SIGNIFICANCE:
+        return f"{verdict.label}: {verdict.note}"
+    disagreement = f" ({verdict.note})" if verdict.note else ""
+    return (f"{verdict.label}: {verdict.sentence()}: its 95 % CI reaches {verdict.ci_high:.3f}, past the "
+            f"{percent:g}% allowed{disagreement}; the runs cannot rule such a slowdown out: run more, or on a "
+            "quieter machine")
 
 
 def verdict_document(comparison: Comparison, verdicts: list[Verdict], gate: Gate, warnings: list[str],

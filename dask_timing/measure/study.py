@@ -29,12 +29,12 @@ from typing import Any
 from dask_timing.defaults import DEFAULT_TIMEOUT
 from dask_timing.analysis.groups import group_results
 from dask_timing.analysis.load import load
+from dask_timing.analysis.verdicts import Gate, pair_environments
 from dask_timing.deploy.managed import ManagedProcess, terminate
 from dask_timing.deploy.manager import check_cluster_arguments
 from dask_timing.errors import EXIT_FAILED, EXIT_OK, UsageError, signal_exit_code
-from dask_timing.measure.workloads import DEFAULT_CHUNK
-from dask_timing.analysis.verdicts import Gate, pair_environments
 from dask_timing.measure.environments import RUN_MODULES, Environment, environments_of, package_path
+from dask_timing.measure.workloads import DEFAULT_CHUNK
 from dask_timing.present.analysis import present, present_comparison
 from dask_timing.present.report import write_comparison
 from dask_timing.record.environment import ENVIRONMENT_NAME_VARIABLE, utc_timestamp
@@ -51,7 +51,7 @@ STUDY_TYPES = (KIND_LOCAL, KIND_DISTRIBUTED, *MANAGED_TYPES)
 # The command that times one run of each study type: ``python -m dask_timing COMMAND``.
 RUN_COMMANDS = {KIND_LOCAL: "local", KIND_DISTRIBUTED: "processes", TYPE_SLURM: "processes", TYPE_CLUSTER: "processes"}
 SLURM_CLASS = "dask_jobqueue:SLURMCluster"
-# One single-process worker per job, with --threads cores; the job runs this interpreter.
+# One single-process worker per job, with --threads cores; the job runs the run's interpreter.
 SLURM_DEFAULTS = {"processes": 1, "memory": "1GB", "walltime": "00:30:00"}
 # A run that outlives this many times its wait bound (plus a margin) is stopped.
 RUN_DEADLINE_FACTOR = 6

@@ -208,7 +208,7 @@ def _write_gate(gate: Gate, write: Write) -> None:
         for reason in gate.reasons:
             write(f"INCONCLUSIVE: {reason}")
         write(f"Regression gate inconclusive (exit code {gate.exit_code}): the runs cannot say whether the total "
-              f"time is slower by more than {gate.threshold:g}%; run more.")
+              f"time is slower by more than {gate.threshold:g}%.")
     elif gate.outcome == PASSED:
         write(f"Regression gate passed: {gate.reasons[0]}.")
 
