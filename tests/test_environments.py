@@ -70,6 +70,28 @@ def test_two_interpreters_run_interleaved_are_compared_and_never_pooled(interpre
     assert "environments are A, B" in unknown.stderr
 
 
+def test_an_interrupted_comparison_resumes_in_its_environments(interpreters, tmp_path):
+    a, b = interpreters
+    study = subprocess.Popen([STUDY, "--python", f"A={a}", "--python", f"B={b}", "--workers", "1", "--processes",
+                              "off", "--runs", "2", "-o", str(tmp_path)], stdout=subprocess.PIPE, text=True)
+    try:
+        for line in study.stdout:
+            if "✓ total time to ready" in line:
+                break
+        study.send_signal(signal.SIGTERM)
+        study.communicate(timeout=120)
+    finally:
+        if study.poll() is None:
+            study.kill()
+    assert study.returncode == 143
+    resumed = run_tool([STUDY, "-o", str(tmp_path), "--resume", "--fail-if-slower", "1000"], timeout=200)
+    assert resumed.returncode == 3, resumed.stdout + resumed.stderr  # 2 runs a side: too few for any verdict
+    assert "run at least 4 of each" in resumed.stdout
+    assert f"B: {b} (Python" in resumed.stdout and "B is " in resumed.stdout
+    runs = sorted(results(tmp_path), key=lambda run: run["timestamp"])
+    assert [run["environment"]["name"] for run in runs] == ["A", "B", "A", "B"]
+
+
 def test_an_interpreter_without_the_requirements_is_refused_before_anything_starts(tmp_path):
     bare = tmp_path / "bare"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(bare)], check=True)
