@@ -33,7 +33,7 @@ from dask_timing.analysis.verdicts import Gate, pair_environments
 from dask_timing.deploy.managed import ManagedProcess, terminate
 from dask_timing.deploy.manager import check_cluster_arguments
 from dask_timing.errors import EXIT_FAILED, EXIT_OK, UsageError, signal_exit_code
-from dask_timing.measure.environments import RUN_MODULES, Environment, environments_of, package_path
+from dask_timing.measure.environments import PACKAGE_DIR, RUN_MODULES, Environment, environments_of, package_path
 from dask_timing.measure.workloads import DEFAULT_CHUNK
 from dask_timing.present.analysis import present, present_comparison
 from dask_timing.present.report import write_comparison
@@ -50,6 +50,8 @@ MANAGED_TYPES = (TYPE_SLURM, TYPE_CLUSTER)
 STUDY_TYPES = (KIND_LOCAL, KIND_DISTRIBUTED, *MANAGED_TYPES)
 # The command that times one run of each study type: ``python -m dask_timing COMMAND``.
 RUN_COMMANDS = {KIND_LOCAL: "local", KIND_DISTRIBUTED: "processes", TYPE_SLURM: "processes", TYPE_CLUSTER: "processes"}
+# Where the package lives, so the study's own interpreter's runs find it whether it is installed or in a clone.
+PACKAGE_PARENT = os.path.dirname(PACKAGE_DIR)
 SLURM_CLASS = "dask_jobqueue:SLURMCluster"
 # One single-process worker per job, with --threads cores; the job runs the run's interpreter.
 SLURM_DEFAULTS = {"processes": 1, "memory": "1GB", "walltime": "00:30:00"}
@@ -273,7 +275,7 @@ class Study:
         self.failed: list[str] = []
         self.stop_signal: int | None = None
         self.current: ManagedProcess | None = None
-        self.package_path = ""  # while the runs go: a folder holding only this package (runs find it there)
+        self.package_path = ""  # with environments: a folder holding only this package, while the runs go
 
     def result_path(self, configuration: Configuration, run: int, warmup: bool) -> str:
         name = f"{configuration.stem()}_{'warmup' if warmup else 'run'}{run:03d}_{self.plan.study_id}.json"
@@ -314,12 +316,13 @@ class Study:
         """The run's environment variables: this package on its path, and the environment's name.
 
         A named environment's runs see its interpreter's packages and this one,
-        nothing of the study's own path; the study's own interpreter keeps it.
+        nothing of the study's own (an installed copy of this package lives among
+        them); the study's own interpreter's runs keep the study's path.
         """
         variables = {key: value for key, value in os.environ.items() if key != ENVIRONMENT_NAME_VARIABLE}
         path = os.environ.get("PYTHONPATH")
         if configuration.environment is None:
-            variables["PYTHONPATH"] = self.package_path + (os.pathsep + path if path else "")
+            variables["PYTHONPATH"] = PACKAGE_PARENT + (os.pathsep + path if path else "")
         else:
             variables.update(PYTHONPATH=self.package_path, **{ENVIRONMENT_NAME_VARIABLE: configuration.environment})
         return variables
@@ -379,6 +382,8 @@ class Study:
             print("    " + tail.replace("\n", "\n    "), flush=True)
 
     def execute(self) -> int:
+        if not self.plan.environments:
+            return self._execute()
         with package_path() as folder:
             self.package_path = folder
             return self._execute()
