@@ -4,7 +4,8 @@ from __future__ import annotations
 
 EXIT_OK = 0
 EXIT_FAILED = 1  # the tool ran and something failed (a run, a gate)
-EXIT_USAGE = 2  # input refused before anything started, one line on stderr
+EXIT_USAGE = 2  # input refused before anything started, one line on stderr; or a comparison of nothing
+EXIT_INCONCLUSIVE = 3  # a regression gate that could not decide: too few runs, or its measures disagree
 
 
 class UsageError(Exception):

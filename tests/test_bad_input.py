@@ -46,6 +46,18 @@ BAD_STUDY_ARGUMENTS = [
     ["--resume"],  # no timing_results folder here
     ["--warmup", "x"],
     ["--bogus"],
+    ["--type", "local,kubernetes"],
+    ["--type", "slurm,cluster"],  # cluster needs --cluster-class
+    ["--python", "A"],
+    ["--python", "=/usr/bin/python3"],
+    ["--python", "A=/no/such/python"],
+    ["--python", "A=/usr/bin/python3", "--python", "A=/usr/bin/python3"],
+    ["--python", "dask-2026.8.0=/usr/bin/python3", "--dask-versions", "2026.8.0"],
+    ["--dask-versions", ""],
+    ["--dask-versions", ","],
+    ["--dask-versions", "latest"],
+    ["--fail-if-slower", "5"],  # a gate needs two environments
+    ["--verdict-json", "verdict.json", "--python", "A=/usr/bin/python3"],
 ]
 
 

@@ -18,7 +18,7 @@ from dask_timing.analysis.groups import Group
 from dask_timing.record.schema import RunResult
 from dask_timing.analysis.scaling import fit_scaling
 from dask_timing.analysis.stats import outlier_indices, runs_needed, summarize, t_quantile_975, warnings_for
-from dask_timing.analysis.verdicts import FASTER, NO_CHANGE, SLOWER, judge
+from dask_timing.analysis.verdicts import FASTER, INCONCLUSIVE, NO_CHANGE, SLOWER, judge
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -110,7 +110,8 @@ def test_a_b_comparisons_find_the_change():
     faster = judge("x", "total_time", sample(2.0, 12, 5), sample(1.5, 12, 6))
     assert faster.verdict == FASTER and faster.ci_high < 1
     tiny = judge("x", "total_time", [1.0, 1.1, 1.2], [2.0, 2.1, 2.2])  # 3 vs 3: p cannot go below 0.1
-    assert tiny.verdict == NO_CHANGE
+    assert tiny.verdict == INCONCLUSIVE and tiny.verdict != NO_CHANGE  # never "no significant change"
+    assert tiny.smallest_p == pytest.approx(0.1) and "run at least 4 of each" in tiny.note
 
 
 def write_runs(folder, workers: int, totals: list[float], start: int = 0) -> None:

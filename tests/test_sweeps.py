@@ -62,3 +62,16 @@ def test_an_interrupted_study_resumes_without_redoing_runs(tmp_path):
     finished = [read_json(path) for path in results(tmp_path)]
     assert [run["status"] for run in finished] == ["ok", "ok", "ok"]
     assert all((tmp_path / name).read_bytes() == content for name, content in before.items())
+
+
+def test_types_are_interleaved_in_one_study(tmp_path):
+    completed = run_tool([STUDY, "--type", "local,distributed,cluster", "--cluster-class", "distributed:LocalCluster",
+                          "--cluster-kwargs", '{"threads_per_worker": 1}', "--processes", "off", "--nanny", "off",
+                          "-w", "1", "-r", "2", "-o", str(tmp_path)], timeout=220)
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    assert "Study type: local, distributed, cluster" in completed.stdout
+    runs = sorted((read_json(path) for path in tmp_path.glob("*_run00*.json")), key=lambda run: run["timestamp"])
+    assert [run["kind"] for run in runs] == ["local", "distributed", "cluster"] * 2
+    assert {run["kind"]: run["config"].get("processes", run["config"].get("nanny")) for run in runs} == {
+        "local": False, "distributed": False, "cluster": None}
+    assert read_json(next(tmp_path.glob("study_*.json")))["types"] == ["local", "distributed", "cluster"]

@@ -1,19 +1,24 @@
 """Grouping runs by configuration: never pooled across configurations.
 
-Results are grouped by the full configuration (kind, workers, threads and every
-other recorded setting); each group names itself by what sets it apart.
+Results are grouped by the full configuration: kind, workers, threads, every
+other recorded setting, and the environment that ran them (the interpreter,
+its Python, dask and distributed versions, and the study's name for it), so
+runs of two Dask versions are never pooled.  Each group names itself by what
+sets it apart.
 """
 
 from __future__ import annotations
 
 from functools import cached_property
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import msgspec
 
 from dask_timing import phases
 from dask_timing.phases import TOTAL_KEY
-from dask_timing.record.schema import LEGACY_SCHEMA_VERSION, RESULT_DOCUMENT, SCHEMA_VERSION, SUMMARY_DOCUMENT, TimedRun, metric_columns
+from dask_timing.record.schema import (
+    LEGACY_SCHEMA_VERSION, RESULT_DOCUMENT, SCHEMA_VERSION, SUMMARY_DOCUMENT, RunEnvironment, TimedRun, metric_columns,
+)
 from dask_timing.analysis.stats import Summary, summarize
 
 # Settings named in every label, in this order; others are named only when they differ.
@@ -28,8 +33,16 @@ SETTING_NAMES = {
 }
 
 
-def configuration_key(result: TimedRun, leave_out: tuple[str, ...] = ()) -> tuple[str, bytes]:
-    """What makes two runs comparable: the kind and every configuration setting.
+# What a label calls each part of an environment that differs between groups.
+ENVIRONMENT_PARTS = (
+    ("dask", lambda environment: environment.packages.dask),
+    ("distributed", lambda environment: environment.packages.distributed),
+    ("Python", lambda environment: environment.python_version),
+)
+
+
+def settings_key(result: TimedRun, leave_out: tuple[str, ...] = ()) -> tuple[str, bytes]:
+    """The kind and every configuration setting: what a run measured, whatever ran it.
 
     The settings (cluster arguments may nest dicts and lists) are compared as
     canonical JSON, keys sorted at every level: one C call per run.
@@ -40,6 +53,11 @@ def configuration_key(result: TimedRun, leave_out: tuple[str, ...] = ()) -> tupl
     return (result.kind, msgspec.json.encode(config, order="sorted"))
 
 
+def configuration_key(result: TimedRun, leave_out: tuple[str, ...] = ()) -> tuple:
+    """What makes two runs comparable: the settings, and the environment that ran them."""
+    return (*settings_key(result, leave_out), result.run_environment().identity())
+
+
 class Group(msgspec.Struct, dict=True):  # dict: room for the cached properties
     """The runs of one configuration."""
 
@@ -47,9 +65,17 @@ class Group(msgspec.Struct, dict=True):  # dict: room for the cached properties
     config: dict[str, Any]
     runs: list[TimedRun] = []
     paths: list[str] = []
-    label: str = ""
+    label: str = ""  # the settings' label, then the environment's
     include_warmup: bool = False
     key: tuple = ()
+    environment: RunEnvironment = RunEnvironment()  # of the first run (the load differs run to run)
+    settings_label: str = ""  # kind, workers, threads and the settings that differ
+    environment_label: str = ""  # the parts of the environment that differ between groups ("" if none)
+
+    @property
+    def settings_key(self) -> tuple:
+        """The key without the environment: what two environments' groups must share to be compared."""
+        return self.key[:2]
 
     # The derived lists below are computed once, after grouping has filled ``runs``.
 
@@ -106,12 +132,15 @@ class Group(msgspec.Struct, dict=True):  # dict: room for the cached properties
     def sort_key(self) -> tuple:
         numbers = tuple(_as_number(self.config.get(key)) for key in LABEL_KEYS)
         rest = tuple(sorted((key, repr(value)) for key, value in self.config.items() if key not in LABEL_KEYS))
-        return (self.kind, numbers, rest)
+        return (self.kind, numbers, rest, tuple(map(str, self.environment.identity())))
 
     def to_json(self) -> dict[str, Any]:
+        environment = self.environment
         return {
             "kind": self.kind,
             "config": self.config,
+            "environment": {"name": environment.name, "python_executable": environment.python_executable,
+                            "python_version": environment.python_version, **msgspec.structs.asdict(environment.packages)},
             "label": self.label,
             "n_runs": len(self.runs),
             "n_failed": len(self.failed_runs),
@@ -143,7 +172,8 @@ def group_results(results: Iterable[tuple[str, TimedRun]], include_warmup: bool 
         key = configuration_key(result)
         group = groups.get(key)
         if group is None:
-            group = groups[key] = Group(result.kind, dict(result.config), include_warmup=include_warmup, key=key)
+            group = groups[key] = Group(result.kind, dict(result.config), include_warmup=include_warmup, key=key,
+                                        environment=result.run_environment())
         group.runs.append(result)
         group.paths.append(path)
     ordered = sorted(groups.values(), key=Group.sort_key)
@@ -152,6 +182,31 @@ def group_results(results: Iterable[tuple[str, TimedRun]], include_warmup: bool 
 
 
 def _label(groups: list[Group]) -> None:
+    """Name each group by its settings, then by what differs between the groups' environments."""
+    _label_settings(groups)
+    name_environment = _environment_namer([group.environment for group in groups])
+    for group in groups:
+        group.environment_label = name_environment(group.environment)
+        group.label = ", ".join(part for part in (group.settings_label, group.environment_label) if part)
+
+
+def _environment_namer(environments: list[RunEnvironment]) -> Callable[[RunEnvironment], str]:
+    """How to name an environment among these: by the study's names when they differ (chosen to tell
+    them apart); else by the versions that differ; else by the interpreter's path; "" when all are one."""
+    def differ(read: Callable[[RunEnvironment], Any]) -> bool:
+        return len({read(environment) for environment in environments}) > 1
+
+    if differ(lambda environment: environment.name):
+        return lambda environment: f"env={environment.name or 'unnamed'}"
+    parts = [(title, read) for title, read in ENVIRONMENT_PARTS if differ(read)]
+    if parts:
+        return lambda environment: ", ".join(f"{title}={read(environment) or 'unknown'}" for title, read in parts)
+    if differ(lambda environment: environment.python_executable):
+        return lambda environment: f"python={environment.python_executable or 'unknown'}"
+    return lambda environment: ""
+
+
+def _label_settings(groups: list[Group]) -> None:
     """Name each group by kind, workers, threads, and the settings that differ within its kind."""
     values: dict[tuple[str, str], set[str]] = {}
     for group in groups:
@@ -171,7 +226,7 @@ def _label(groups: list[Group]) -> None:
                 parts.append(f"{SETTING_NAMES.get(key, key)}={_show(group.config[key])}")
         if all(run.schema_version == LEGACY_SCHEMA_VERSION for run in group.runs):
             parts.append("legacy flat files")
-        group.label = ", ".join(parts)
+        group.settings_label = ", ".join(parts)
 
 
 def _kind_name(group: Group) -> str:

@@ -79,8 +79,9 @@ def read_files(paths: list[str], model: type[TimedRun]) -> list[tuple[str, str, 
 def load(patterns: Iterable[str], model: type[TimedRun] = RunResult) -> LoadedResults:
     """Read every file the patterns match; keep results, note the rest and why.
 
-    ``model=TimedRun`` reads only what statistics need (enough for every text
-    output); plots and the HTML report need the whole ``RunResult``.
+    ``model=AnalyzedRun`` reads only what statistics need, the environment's identity
+    included (enough for every text output); plots and the HTML report need the
+    whole ``RunResult``.
     """
     paths, empty = expand(patterns)
     loaded = LoadedResults(empty_patterns=empty)

@@ -1,58 +1,126 @@
-"""The regression gate: is the new side faster, slower, or not significantly different?
+"""Comparisons and the regression gate: is the new side faster, slower, no different, or can it not say?
 
-For each configuration present on both sides and each metric, the ratio of
-medians (new / baseline) with a bootstrap 95 % confidence interval and a
-two-sided Mann-Whitney U p-value.  A change is significant only when both
-agree: p below 0.05 and a confidence interval that excludes 1.  With few runs
-the test cannot reach significance (3 against 3 runs gives p >= 0.1), which is
-the honest answer: run more.
+What is compared is a list of pairs (baseline group, new group), one per configuration:
+
+* two sets of results (``--baseline``): the same settings on both sides; where a
+  side holds several environments of the same settings, only equal environments
+  are paired.  Two studies run at different times also compare the machine's
+  state at those times, and the report says when the sides did not overlap.
+* the environments of one interleaved study (``--python NAME=PATH``,
+  ``--dask-versions``): for each setting, every environment against the
+  reference one.  This is the comparison to trust: both sides ran alternately,
+  under the same conditions.
+
+For each pair and metric: the ratio of medians (new / baseline), its 95 %
+percentile-bootstrap interval and bootstrap standard error, and a two-sided
+Mann-Whitney U p-value.  The one verdict rule:
+
+* *inconclusive* when there are too few runs: the smallest p Mann-Whitney can
+  reach with n1 against n2 runs (exact, two-sided: 2 / C(n1 + n2, n1)) is not
+  below 0.05, so no difference could ever be significant (3 against 3: 0.1);
+* *slower* or *faster* when p < 0.05 and the interval excludes 1;
+* *no significant change* when p >= 0.05 and the interval includes 1;
+* *inconclusive* when the two disagree (one sees a change, the other not):
+  either reading would be a guess, the note says which way they disagree, and
+  more runs settle it.
+
+The gate (``--fail-if-slower PCT``) judges the total time to ready of every pair
+(``errors`` holds the codes), and passes only what the runs show to be under
+the threshold:
+
+* 2, nothing to compare: no configuration on both sides, or a side of a pair
+  without a successful run;
+* 1, regression: a total time is *slower*, its ratio over 1 + PCT/100;
+* 3, inconclusive: a total time is *inconclusive* for too few runs, or its
+  interval reaches past 1 + PCT/100 (the runs cannot rule out a slowdown over
+  the threshold: too few of them, or too noisy a machine; this covers measures
+  that disagree, unless all of the interval lies under the threshold);
+* 0, passed: every total time's interval lies under 1 + PCT/100.
 """
 
 from __future__ import annotations
 
+import math
 import statistics
-from typing import Sequence
+from typing import Any, Callable, Sequence
 
 import msgspec
 
 from dask_timing.analysis.groups import Group
+from dask_timing.errors import EXIT_FAILED, EXIT_INCONCLUSIVE, EXIT_OK, EXIT_USAGE
 from dask_timing.phases import TOTAL_KEY
+from dask_timing.record.schema import SCHEMA_VERSION, VERDICT_DOCUMENT, MachineLoad
 
 SIGNIFICANCE = 0.05
 BOOTSTRAP_RESAMPLES = 4000
 BOOTSTRAP_SEED = 20261123  # fixed: the same files always give the same verdict
-FASTER, SLOWER, NO_CHANGE = "faster", "slower", "no significant change"
+FASTER, SLOWER, NO_CHANGE, INCONCLUSIVE = "faster", "slower", "no significant change", "inconclusive"
+# What the gate concluded; "compared" is a comparison without a threshold.
+PASSED, REGRESSION, UNDECIDED, NOTHING_TO_COMPARE, COMPARED = (
+    "passed", "regression", "inconclusive", "nothing to compare", "compared")
+GATE_EXIT_CODES = {PASSED: EXIT_OK, COMPARED: EXIT_OK, REGRESSION: EXIT_FAILED, UNDECIDED: EXIT_INCONCLUSIVE,
+                   NOTHING_TO_COMPARE: EXIT_USAGE}
+# Sides whose median load differs by more than half a CPU's worth per CPU ran on clearly different
+# machines: on 2 CPUs, one more busy process all along.  (Each run adds its own processes to the
+# one-minute average it records, alike on both sides, so smaller differences are the runs' own.)
+LOAD_PER_CPU_DIFFERENCE = 0.5
+# CPU clocks more than 10 % apart (frequency scaling, thermal throttling) change every timing.
+CPU_CLOCK_DIFFERENCE = 0.10
+RULE = ("a change is significant when Mann-Whitney's p < 0.05 and the ratio's 95 % bootstrap CI excludes 1; "
+        "when they disagree, or when too few runs make p < 0.05 unreachable, the verdict is inconclusive")
+INTERLEAVED_HINT = ("for a comparison to trust, run both sides interleaved in one study "
+                    "(run_timing_study.sh --python A=PATH --python B=PATH, or --dask-versions V1,V2)")
 
 
 class Verdict(msgspec.Struct, frozen=True):
     """One metric of one configuration, baseline against new."""
 
-    label: str
+    label: str  # the configuration (its settings: what is compared is named apart)
     metric: str
     n_baseline: int
     n_new: int
     median_baseline: float
     median_new: float
-    ratio: float
+    ratio: float  # median new / median baseline
     ci_low: float
     ci_high: float
     p_value: float
     verdict: str
+    baseline_name: str = "baseline"
+    new_name: str = "new"
+    ratio_error: float = 0.0  # the bootstrap standard error of the ratio
+    smallest_p: float = 0.0  # the smallest p Mann-Whitney can reach with these numbers of runs
+    note: str = ""  # why the verdict is inconclusive
 
     def slower_than(self, percent: float) -> bool:
         """Significantly slower, and by more than ``percent``."""
         return self.verdict == SLOWER and self.ratio > 1 + percent / 100
+
+    def sentence(self) -> str:
+        """Hyperfine's way: "B is 1.04 ± 0.03 times slower than A (95 % CI [...]; p = ...; n = 20 + 20)"."""
+        factor, low, high, error, word = self.ratio, self.ci_low, self.ci_high, self.ratio_error, "slower"
+        if self.ratio < 1:  # as a factor above 1, the interval and the error turned over with it
+            factor, low, high, error, word = (1 / self.ratio, 1 / self.ci_high, 1 / self.ci_low,
+                                              self.ratio_error / self.ratio**2, "faster")
+        return (f"{self.new_name} is {factor:.2f} ± {error:.2f} times {word} than {self.baseline_name} "
+                f"(95 % CI [{low:.2f}, {high:.2f}]; p = {self.p_value:.2g}; n = {self.n_new} + {self.n_baseline})")
+
+
+def _bootstrap_ratios(baseline: Sequence[float], new: Sequence[float]) -> Any:
+    """Medians of new over medians of baseline, over the resamples (fixed seed)."""
+    import numpy
+
+    generator = numpy.random.default_rng(BOOTSTRAP_SEED)
+    old = generator.choice(numpy.asarray(baseline), size=(BOOTSTRAP_RESAMPLES, len(baseline)))
+    fresh = generator.choice(numpy.asarray(new), size=(BOOTSTRAP_RESAMPLES, len(new)))
+    return numpy.median(fresh, axis=1) / numpy.median(old, axis=1)
 
 
 def bootstrap_ratio_interval(baseline: Sequence[float], new: Sequence[float]) -> tuple[float, float]:
     """95 % percentile-bootstrap interval of median(new) / median(baseline)."""
     import numpy
 
-    generator = numpy.random.default_rng(BOOTSTRAP_SEED)
-    old = generator.choice(numpy.asarray(baseline), size=(BOOTSTRAP_RESAMPLES, len(baseline)))
-    fresh = generator.choice(numpy.asarray(new), size=(BOOTSTRAP_RESAMPLES, len(new)))
-    ratios = numpy.median(fresh, axis=1) / numpy.median(old, axis=1)
-    low, high = numpy.percentile(ratios, [2.5, 97.5])
+    low, high = numpy.percentile(_bootstrap_ratios(baseline, new), [2.5, 97.5])
     return float(low), float(high)
 
 
@@ -65,37 +133,229 @@ def mann_whitney_p(baseline: Sequence[float], new: Sequence[float]) -> float:
     return float(mannwhitneyu(new, baseline, alternative="two-sided").pvalue)
 
 
-def judge(label: str, metric: str, baseline: Sequence[float], new: Sequence[float]) -> Verdict:
-    """The verdict for one metric."""
+def smallest_p(n_baseline: int, n_new: int) -> float:
+    """The smallest two-sided p Mann-Whitney's exact test can give: every run of one side below every
+    run of the other, one of the C(n1 + n2, n1) orders, counted on both sides."""
+    return min(1.0, 2 / math.comb(n_baseline + n_new, n_baseline))
+
+
+def runs_for_significance(n_baseline: int, n_new: int) -> int:
+    """The fewest runs of each side (keeping those there are) with which p < 0.05 can be reached."""
+    runs = 1
+    while smallest_p(max(n_baseline, runs), max(n_new, runs)) >= SIGNIFICANCE:
+        runs += 1
+    return runs
+
+
+def judge(label: str, metric: str, baseline: Sequence[float], new: Sequence[float],
+          baseline_name: str = "baseline", new_name: str = "new") -> Verdict:
+    """The verdict for one metric, by the rule of this module."""
+    import numpy
+
     median_baseline, median_new = statistics.median(baseline), statistics.median(new)
-    ratio = median_new / median_baseline
-    low, high = bootstrap_ratio_interval(baseline, new)
+    ratios = _bootstrap_ratios(baseline, new)
+    low, high = (float(bound) for bound in numpy.percentile(ratios, [2.5, 97.5]))
     p_value = mann_whitney_p(baseline, new)
-    verdict = NO_CHANGE
-    if p_value < SIGNIFICANCE and not low <= 1 <= high:
+    reachable = smallest_p(len(baseline), len(new))
+    significant, excludes_one = p_value < SIGNIFICANCE, not low <= 1 <= high
+    ratio = median_new / median_baseline
+    verdict, note = NO_CHANGE, ""
+    if reachable >= SIGNIFICANCE:
+        verdict = INCONCLUSIVE
+        note = (f"too few runs: with {len(new)} against {len(baseline)}, Mann-Whitney's p cannot go below "
+                f"{reachable:.3g}; run at least {runs_for_significance(len(baseline), len(new))} of each")
+    elif significant and excludes_one:
         verdict = SLOWER if ratio > 1 else FASTER
+    elif excludes_one:
+        verdict, note = INCONCLUSIVE, (f"the 95 % CI excludes 1 but p = {p_value:.2g} is not below "
+                                       f"{SIGNIFICANCE:g}: the measures disagree; more runs settle it")
+    elif significant:
+        verdict, note = INCONCLUSIVE, (f"p = {p_value:.2g} is below {SIGNIFICANCE:g} but the 95 % CI includes 1: "
+                                       "the measures disagree; more runs settle it")
     return Verdict(label, metric, len(baseline), len(new), median_baseline, median_new, ratio, low, high,
-                   p_value, verdict)
+                   p_value, verdict, baseline_name, new_name, float(numpy.std(ratios)), reachable, note)
 
 
-def compare(baseline: list[Group], new: list[Group]) -> tuple[list[Verdict], list[str], list[str]]:
-    """Verdicts for every configuration and metric on both sides; the labels found on one side only."""
-    old_by_key = {group.key: group for group in baseline}
-    new_by_key = {group.key: group for group in new}
-    verdicts = []
-    for key, fresh in new_by_key.items():
-        old = old_by_key.get(key)
-        if old is None:
+class Pair(msgspec.Struct, frozen=True):
+    """One configuration's two sides, and what each is called in the report."""
+
+    label: str
+    baseline: Group
+    new: Group
+    baseline_name: str = "baseline"
+    new_name: str = "new"
+
+
+class Comparison(msgspec.Struct, frozen=True):
+    """The pairs to judge, and the configurations found on one side only (by label)."""
+
+    pairs: list[Pair]
+    only_baseline: list[str] = []
+    only_new: list[str] = []
+
+
+def _by_settings(groups: list[Group]) -> dict[tuple, list[Group]]:
+    found: dict[tuple, list[Group]] = {}
+    for group in groups:
+        found.setdefault(group.settings_key, []).append(group)
+    return found
+
+
+def pair_results(baseline: list[Group], new: list[Group]) -> Comparison:
+    """Two sets of results: the same settings on both sides.  One environment a side: they are what is
+    compared; several: only equal environments are paired, the others are on one side only."""
+    old_by_settings = _by_settings(baseline)
+    pairs, only_baseline, only_new = [], [], []
+    for settings, fresh in _by_settings(new).items():
+        old = old_by_settings.get(settings, [])
+        if len(old) == 1 and len(fresh) == 1:
+            pairs.append(Pair(fresh[0].settings_label, old[0], fresh[0]))
             continue
-        old_values, new_values = old.values_by_metric(), fresh.values_by_metric()
-        for metric in fresh.metric_names():
+        old_by_environment = {group.environment.identity(): group for group in old}
+        for group in fresh:
+            match = old_by_environment.pop(group.environment.identity(), None)
+            if match is None:
+                only_new.append(group.label)
+            else:
+                pairs.append(Pair(group.label, match, group))
+        only_baseline += [group.label for group in old_by_environment.values()]
+    new_settings = {group.settings_key for group in new}
+    only_baseline += [group.label for settings, groups in old_by_settings.items() if settings not in new_settings
+                      for group in groups]
+    return Comparison(pairs, only_baseline, only_new)
+
+
+def environment_names(groups: list[Group]) -> list[str]:
+    """The study's names of the environments among the groups, in order of first appearance."""
+    return list(dict.fromkeys(group.environment.name for group in groups if group.environment.name))
+
+
+def pair_environments(groups: list[Group], reference: str) -> Comparison:
+    """One study's environments: for each setting, every other environment against ``reference``."""
+    pairs, only_reference, only_others = [], [], []
+    for same_settings in _by_settings(groups).values():
+        references = [group for group in same_settings if group.environment.name == reference]
+        others = [group for group in same_settings if group.environment.name != reference]
+        if not references:
+            only_others += [group.label for group in others]
+            continue
+        if not others:
+            only_reference.append(references[0].label)
+        for group in others:
+            pairs.append(Pair(references[0].settings_label, references[0], group, reference,
+                              group.environment.name or group.environment_label or "the other environment"))
+    return Comparison(pairs, only_reference, only_others)
+
+
+def judge_pairs(comparison: Comparison) -> list[Verdict]:
+    """Verdicts for every pair and every metric measured on both of its sides."""
+    verdicts = []
+    for pair in comparison.pairs:
+        old_values, new_values = pair.baseline.values_by_metric(), pair.new.values_by_metric()
+        for metric in pair.new.metric_names():
             if old_values.get(metric) and new_values.get(metric):
-                verdicts.append(judge(fresh.label, metric, old_values[metric], new_values[metric]))
-    only_baseline = [group.label for key, group in old_by_key.items() if key not in new_by_key]
-    only_new = [group.label for key, group in new_by_key.items() if key not in old_by_key]
-    return verdicts, only_baseline, only_new
+                verdicts.append(judge(pair.label, metric, old_values[metric], new_values[metric],
+                                      pair.baseline_name, pair.new_name))
+    return verdicts
 
 
-def gate_failures(verdicts: list[Verdict], percent: float) -> list[Verdict]:
-    """Total times significantly slower by more than ``percent``: what fails the gate."""
-    return [verdict for verdict in verdicts if verdict.metric == TOTAL_KEY and verdict.slower_than(percent)]
+def _median_or_none(values: list[float]) -> float | None:
+    return statistics.median(values) if values else None
+
+
+def _median_load(group: Group, read: Callable[[MachineLoad], float | None]) -> float | None:
+    loads = [run.run_environment().load for run in group.ok_runs]
+    return _median_or_none([value for value in (read(load) for load in loads if load) if value is not None])
+
+
+def _timestamps(pairs: list[Pair], side: str) -> list[str]:
+    return sorted(run.timestamp for pair in pairs for run in getattr(pair, side).ok_runs if run.timestamp)
+
+
+def comparison_warnings(comparison: Comparison) -> list[str]:
+    """pyperf-style warnings: sides that ran one after the other, or under clearly different load or clock."""
+    found = []
+    old, new = _timestamps(comparison.pairs, "baseline"), _timestamps(comparison.pairs, "new")
+    if len(old) > 1 and len(new) > 1 and (old[-1] < new[0] or new[-1] < old[0]):  # one run a side: can't tell
+        found.append(f"the two sides ran at different times ({old[0]} to {old[-1]}, and {new[0]} to {new[-1]}), "
+                     f"not interleaved: a difference may be the machine's, not the change's; {INTERLEAVED_HINT}")
+    for pair in comparison.pairs:
+        old_load, new_load = (_median_load(group, lambda load: load.load_per_cpu) for group in (pair.baseline, pair.new))
+        if old_load is not None and new_load is not None and abs(new_load - old_load) > LOAD_PER_CPU_DIFFERENCE:
+            found.append(f"{pair.label}: {pair.baseline_name} ran under a median load of {old_load:.2f} per CPU and "
+                         f"{pair.new_name} under {new_load:.2f} (more than {LOAD_PER_CPU_DIFFERENCE:g} apart): "
+                         "the machine was busier on one side; the comparison may measure that")
+        old_clock, new_clock = (_median_load(group, lambda load: load.cpu_mhz) for group in (pair.baseline, pair.new))
+        if old_clock and new_clock and abs(new_clock / old_clock - 1) > CPU_CLOCK_DIFFERENCE:
+            found.append(f"{pair.label}: the CPU clock was {old_clock:.0f} MHz for {pair.baseline_name} and "
+                         f"{new_clock:.0f} MHz for {pair.new_name} (more than {CPU_CLOCK_DIFFERENCE:.0%} apart)")
+    return found
+
+
+class Gate(msgspec.Struct, frozen=True):
+    """What the comparison concluded, its exit code, and why."""
+
+    outcome: str
+    exit_code: int
+    threshold: float | None  # --fail-if-slower PCT; None: compared without a gate
+    reasons: list[str] = []
+
+
+def _empty_sides(comparison: Comparison) -> list[str]:
+    """Why the comparison compares nothing: no pair, or a side of a pair without a successful run."""
+    if not comparison.pairs:
+        return ["no configuration is on both sides: nothing to compare"]
+    return [f"{pair.label}: {name} has no successful run ({len(group.failed_runs)} failed): nothing to compare"
+            for pair in comparison.pairs
+            for name, group in ((pair.baseline_name, pair.baseline), (pair.new_name, pair.new)) if not group.ok_runs]
+
+
+def decide(comparison: Comparison, verdicts: list[Verdict], percent: float | None) -> Gate:
+    """The gate, by the rule of this module (``percent`` None: a comparison without a gate)."""
+    empty = _empty_sides(comparison)
+    if empty:
+        return Gate(NOTHING_TO_COMPARE, GATE_EXIT_CODES[NOTHING_TO_COMPARE], percent, empty)
+    if percent is None:
+        return Gate(COMPARED, GATE_EXIT_CODES[COMPARED], None)
+    totals = [verdict for verdict in verdicts if verdict.metric == TOTAL_KEY]
+    failures = [verdict for verdict in totals if verdict.slower_than(percent)]
+    if failures:
+        return Gate(REGRESSION, GATE_EXIT_CODES[REGRESSION], percent,
+                    [f"{verdict.label}: {verdict.sentence()}, over the {percent:g}% allowed" for verdict in failures])
+    undecided = [verdict for verdict in totals
+                 if verdict.smallest_p >= SIGNIFICANCE or verdict.ci_high > 1 + percent / 100]
+    if undecided:
+        return Gate(UNDECIDED, GATE_EXIT_CODES[UNDECIDED], percent, [_undecided(verdict, percent) for verdict in undecided])
+    return Gate(PASSED, GATE_EXIT_CODES[PASSED], percent,
+                [f"every total time is, at 95 % confidence, less than {percent:g}% slower"])
+
+
+def _undecided(verdict: Verdict, percent: float) -> str:
+    """Why the gate cannot decide on this total time."""
+    if verdict.smallest_p >= SIGNIFICANCE:
+        return f"{verdict.label}: {verdict.note}"
+    disagreement = f" ({verdict.note})" if verdict.note else ""
+    return (f"{verdict.label}: {verdict.sentence()}: its 95 % CI reaches {verdict.ci_high:.3f}, past the "
+            f"{percent:g}% allowed{disagreement}; the runs cannot rule such a slowdown out: run more, or on a "
+            "quieter machine")
+
+
+def verdict_document(comparison: Comparison, verdicts: list[Verdict], gate: Gate, warnings: list[str],
+                     created: str) -> dict[str, Any]:
+    """The gate's table and conclusion as one JSON document, ready for a pull-request comment."""
+    return {
+        "document": VERDICT_DOCUMENT,
+        "schema_version": SCHEMA_VERSION,
+        "created": created,
+        "outcome": gate.outcome,
+        "exit_code": gate.exit_code,
+        "threshold_percent": gate.threshold,
+        "rule": RULE,
+        "reasons": gate.reasons,
+        "warnings": warnings,
+        "only_baseline": comparison.only_baseline,
+        "only_new": comparison.only_new,
+        "verdicts": [{**msgspec.structs.asdict(verdict), "sentence": verdict.sentence(),
+                      "gated": gate.threshold is not None and verdict.metric == TOTAL_KEY}
+                     for verdict in verdicts],
+    }

@@ -1,4 +1,4 @@
-"""The analyzer's command line: load, warn, summarise, compare, plot."""
+"""The analyzer's command line: load, warn, summarise, compare, gate, plot, export."""
 
 from __future__ import annotations
 
@@ -10,13 +10,13 @@ from dask_timing.cli import common as cli
 from dask_timing.analysis.groups import Group, group_results
 from dask_timing.analysis.load import load
 from dask_timing.analysis.ranking import rank
-from dask_timing.present.analysis import present
+from dask_timing.analysis.verdicts import Comparison, environment_names, pair_environments, pair_results
+from dask_timing.present.analysis import present, present_comparison
 from dask_timing.present.exports import EXPORTERS, Analysis, export
-from dask_timing.present.report import write_verdicts
-from dask_timing.record.schema import RunResult, TimedRun
+from dask_timing.record.schema import AnalyzedRun, RunResult
 
-# Plots and verdicts are imported when asked for: the text summary of 10,000
-# files should not wait for modules it does not use.  The export formats are
+# Plots, numpy and scipy (the verdicts' statistics) are imported when asked for: the
+# text summary of 10,000 files should not wait for modules it does not use.  The export formats are
 # imported here to offer their options; each imports what is heavy when it renders.
 
 DEFAULT_PATTERN = "timing_results/*.json"
@@ -40,10 +40,18 @@ def build_parser(prog: str) -> cli.OneLineParser:
                         help="where plots go (default: the folder of the first result file)")
     parser.add_argument("--baseline", action="append", metavar="PATTERN",
                         help="compare the results (PATTERNs) against these baseline results: ratio of "
-                             "medians, bootstrap CI, Mann-Whitney U, verdict (repeatable)")
+                             "medians, bootstrap CI, Mann-Whitney U, verdict (repeatable); results of "
+                             "another time compare the machine's state too: prefer --baseline-env")
+    parser.add_argument("--baseline-env", metavar="NAME",
+                        help="compare, configuration by configuration, every other environment of the results "
+                             "(an interleaved study's --python NAME or dask-VERSION) against environment NAME")
     parser.add_argument("--fail-if-slower", type=cli.non_negative_float, metavar="PCT",
-                        help="with --baseline: exit 1 if a configuration's total time is significantly "
-                             "slower than the baseline by more than PCT percent")
+                        help="with --baseline or --baseline-env: a gate; exit 1 if a configuration's total time "
+                             "is significantly slower by more than PCT percent, 3 if the runs cannot tell "
+                             "(too few, or measures that disagree), 2 if nothing is compared")
+    parser.add_argument("--verdict-json", metavar="FILE",
+                        help="with --baseline or --baseline-env: save the verdicts and the gate's conclusion "
+                             "as JSON to FILE (never overwritten)")
     parser.add_argument("--precision", type=cli.positive_float, default=1.0, metavar="PCT",
                         help="precision the number of runs is judged against, in percent at 95%% "
                              "confidence (default: 1)")
@@ -58,18 +66,23 @@ def build_parser(prog: str) -> cli.OneLineParser:
 
 def run(argv: list[str] | None, prog: str) -> int:
     args = build_parser(prog).parse_args(argv)
-    if args.fail_if_slower is not None and not args.baseline:
-        raise cli.UsageError("--fail-if-slower needs --baseline PATTERN to compare against")
+    if args.baseline and args.baseline_env:
+        raise cli.UsageError("--baseline and --baseline-env are two ways to compare: choose one")
+    compares = args.baseline or args.baseline_env
+    if args.fail_if_slower is not None and not compares:
+        raise cli.UsageError("--fail-if-slower needs --baseline PATTERN or --baseline-env NAME to compare against")
+    if args.verdict_json and not compares:
+        raise cli.UsageError("--verdict-json needs --baseline PATTERN or --baseline-env NAME to compare against")
     exports = {option: getattr(args, option.replace("-", "_")) for option in EXPORTERS}
     exports = {option: path for option, path in exports.items() if path}
     if args.plot_dir and not args.plot:
         raise cli.UsageError("--plot-dir says where --plot draws; add --plot")
-    for option, path in {"summary-json": args.summary_json, **exports}.items():
+    for option, path in {"summary-json": args.summary_json, "verdict-json": args.verdict_json, **exports}.items():
         cli.check_output_file(path, None, f"--{option}")
     cli.check_output_dir(args.plot_dir, "--plot-dir")
     # Plots and some exports (the HTML report) draw from whole runs; the rest needs only the timed part.
     whole_runs = args.plot or any(EXPORTERS[option].whole_runs for option in exports)
-    loaded = load(args.patterns, RunResult if whole_runs else TimedRun)
+    loaded = load(args.patterns, RunResult if whole_runs else AnalyzedRun)
     if not (loaded.results or loaded.skipped or loaded.summaries):
         raise cli.UsageError(
             f"no file matches {' '.join(repr(p) for p in args.patterns)}; check the pattern "
@@ -82,12 +95,17 @@ def run(argv: list[str] | None, prog: str) -> int:
     if not loaded.results:
         print(f"{prog}: error: no usable result among the matched files", file=sys.stderr)
         return cli.EXIT_FAILED
+    groups = group_results(loaded.results, include_warmup=args.include_warmup)
+    comparison = None  # paired before anything is printed: a comparison refused is one line
+    if args.baseline:
+        comparison = pair_with_baseline(prog, groups, args.baseline, args.include_warmup)
+    elif args.baseline_env:
+        comparison = pair_environments_named(groups, args.baseline_env)
     print(f"Loading results from: {' '.join(args.patterns)}")
     print(f"Loaded {len(loaded.results)} result file(s)"
           + (f", skipped {len(loaded.skipped)} unusable file(s)" if loaded.skipped else "")
           + (f", left out {len(loaded.summaries)} study summary or manifest file(s)" if loaded.summaries else ""))
     print()
-    groups = group_results(loaded.results, include_warmup=args.include_warmup)
     plot_dir = None
     if args.plot:
         plot_dir = args.plot_dir or os.path.dirname(os.path.abspath(loaded.results[0][0]))
@@ -95,37 +113,33 @@ def run(argv: list[str] | None, prog: str) -> int:
     ranking = rank(groups) if args.compare or exports else None  # once: its bootstrap is the slow part
     present(groups, len(loaded.results), args.compare, plot_dir, args.summary_json, precision=args.precision / 100,
             ranking=ranking)
-    verdicts, code = None, cli.EXIT_OK
-    if args.baseline:
-        verdicts, code = judge_against_baseline(prog, groups, args.baseline, args.include_warmup, args.fail_if_slower)
+    verdicts, gate, code = None, None, cli.EXIT_OK
+    if comparison is not None:
+        verdicts, gate = present_comparison(comparison, args.fail_if_slower, args.verdict_json, prog)
+        code = gate.exit_code
     if exports:
-        export(Analysis(groups, ranking, verdicts), exports)
+        export(Analysis(groups, ranking, verdicts, gate), exports)
     return code
 
 
-def judge_against_baseline(prog: str, groups: list[Group], baseline_patterns: list[str], include_warmup: bool,
-                           fail_if_slower: float | None) -> tuple[list, int]:
-    """Print the verdicts against the baseline; fail only on a significant slowdown over ``fail_if_slower`` %."""
-    from dask_timing.analysis.verdicts import compare, gate_failures
-
-    baseline = load(baseline_patterns, TimedRun)
+def pair_with_baseline(prog: str, groups: list[Group], baseline_patterns: list[str],
+                       include_warmup: bool) -> Comparison:
+    """The results against the baseline's, configuration by configuration."""
+    baseline = load(baseline_patterns, AnalyzedRun)
     for path, reason in baseline.skipped:
         print(f"{prog}: warning: skipped {path}: {reason}", file=sys.stderr)
     if not baseline.results:
         raise cli.UsageError(f"no usable baseline result in {' '.join(repr(p) for p in baseline_patterns)}")
-    verdicts, only_baseline, only_new = compare(group_results(baseline.results, include_warmup=include_warmup), groups)
-    write_verdicts(verdicts, only_baseline, only_new, print)
-    if fail_if_slower is None:
-        return verdicts, cli.EXIT_OK
-    failures = gate_failures(verdicts, fail_if_slower)
-    for verdict in failures:
-        print(f"REGRESSION: {verdict.label}: total time {verdict.ratio:.3f}x the baseline "
-              f"(95% CI {verdict.ci_low:.3f}-{verdict.ci_high:.3f}, p={verdict.p_value:.4f}), "
-              f"over the {fail_if_slower:g}% allowed")
-    if failures:
-        return verdicts, cli.EXIT_FAILED
-    print(f"Regression gate passed: no total time significantly slower by more than {fail_if_slower:g}%.")
-    return verdicts, cli.EXIT_OK
+    return pair_results(group_results(baseline.results, include_warmup=include_warmup), groups)
+
+
+def pair_environments_named(groups: list[Group], reference: str) -> Comparison:
+    """Every other environment of the results against ``reference``; a name not found is refused."""
+    names = environment_names(groups)
+    if reference not in names:
+        found = f"the results' environments are {', '.join(names)}" if names else "the results name no environment"
+        raise cli.UsageError(f"--baseline-env {reference}: no such environment ({found})")
+    return pair_environments(groups, reference)
 
 
 def main(argv: list[str] | None, prog: str) -> int:

@@ -93,6 +93,18 @@ def comma_list(item: Callable[[str], Any]) -> Callable[[str], list]:
     return parse
 
 
+def checked(parse: Callable[[str], Any]) -> Callable[[str], Any]:
+    """argparse type from a parser that raises ValueError with a message saying what was expected."""
+
+    def convert(text: str) -> Any:
+        try:
+            return parse(text)
+        except ValueError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+
+    return convert
+
+
 def one_of(allowed) -> Callable[[str], str]:
     """argparse type: one of the ``allowed`` names."""
 

@@ -12,6 +12,7 @@ from dask_timing.deploy.base import START_METHODS
 from dask_timing.measure.study import (
     ON_OFF, PLAN_OPTIONS, SLURM_DEFAULTS, STUDY_TYPES, Plan, Study, find_manifest, manifest_path,
 )
+from dask_timing.measure.environments import dask_version, named_interpreter, prepare
 from dask_timing.measure.workloads import DEFAULT_CHUNK, WORKLOADS
 from dask_timing.record.files import write_json
 from dask_timing.record.load import ResultFileError, read_document
@@ -29,13 +30,32 @@ def build_parser(prog: str) -> cli.OneLineParser:
         f"  {prog} --type distributed --workers 8 --threads 2\n"
         f"  {prog} --type local --runs 5 --output-dir results_dir --plot\n"
         f"  {prog} --type local --workers 1,2,4 --start-method spawn,fork --runs 5 --warmup 1\n"
+        f"  {prog} --python A=/path/to/a/python --python B=/path/to/b/python --runs 20 --workers 2 "
+        "--fail-if-slower 10\n"
+        f"  {prog} --dask-versions 2025.12.0,2026.8.0 --type local,distributed --runs 10\n"
         f"  {prog} --output-dir results_dir --resume latest",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("-t", "--type", choices=STUDY_TYPES,
+    parser.add_argument("-t", "--type", type=cli.comma_list(cli.one_of(STUDY_TYPES)),
+                        metavar="{" + ",".join(STUDY_TYPES) + "}",
                         help="local: LocalCluster; distributed: separate scheduler and worker processes; "
                              "slurm: dask-jobqueue's SLURMCluster, one job per worker; cluster: any cluster "
-                             "manager given with --cluster-class (default: local)")
+                             "manager given with --cluster-class; a comma-separated list interleaves them "
+                             "(default: local)")
+    parser.add_argument("--python", action="append", type=cli.checked(named_interpreter), metavar="NAME=PATH",
+                        help="an environment to run in: any interpreter with dask, distributed and this tool's "
+                             "requirements (repeatable; environments are interleaved, and two or more are "
+                             "compared at the end, each against the first)")
+    parser.add_argument("--dask-versions", type=cli.comma_list(cli.checked(dask_version)), metavar="V[,V...]",
+                        help="an environment per Dask release (dask and distributed pinned to it), named "
+                             "dask-V, built once in the user's cache folder and reused by later studies")
+    parser.add_argument("--fail-if-slower", type=cli.non_negative_float, metavar="PCT",
+                        help="with two environments or more: a gate; exit 1 if an environment's total time is "
+                             "significantly slower than the first's by more than PCT percent, 3 if the runs "
+                             "cannot tell (too few, or measures that disagree)")
+    parser.add_argument("--verdict-json", metavar="FILE",
+                        help="with two environments or more: save the comparison's verdicts and the gate's "
+                             "conclusion as JSON to FILE (never overwritten)")
     parser.add_argument("--cluster-class", metavar="MODULE:CLASS",
                         help="with --type cluster: the cluster manager, e.g. distributed:LocalCluster")
     parser.add_argument("--cluster-kwargs", metavar="JSON|FILE",
@@ -92,11 +112,17 @@ def run(argv: list[str] | None, prog: str) -> int:
         options = {name: getattr(args, name) for name in PLAN_OPTIONS}
         options["cluster_kwargs"] = cli.parse_cluster_kwargs(args.cluster_kwargs)
         plan = Plan.from_options(options)
+    if (args.fail_if_slower is not None or args.verdict_json) and len(plan.environments) < 2:
+        option = "--fail-if-slower" if args.fail_if_slower is not None else "--verdict-json"
+        raise cli.UsageError(f"{option} judges a comparison of environments: give two or more "
+                             "(--python NAME=PATH twice, or --dask-versions V1,V2)")
     cli.require_dask()
     cli.check_output_dir(args.output_dir)
+    cli.check_output_file(args.verdict_json, None, "--verdict-json")
+    prepare(plan.environments, plan.required_modules())
     if not args.resume:
         write_json(manifest_path(args.output_dir, plan.study_id), plan.to_json())
-    study = Study(plan, args.output_dir, args.plot, prog, invocation(prog))
+    study = Study(plan, args.output_dir, args.plot, prog, invocation(prog), args.fail_if_slower, args.verdict_json)
     StopSignals(study.stop, announce="stopping after the current run tears down").install()
     return study.execute()
 

@@ -1,12 +1,17 @@
 """A timing study: runs of one or more configurations, each run in a fresh process.
 
 The command line (``cli.study``, ``run_timing_study.sh``) checks every option
-before the first run.  Lists on any axis (``--workers
-1,2,4``) make a sweep; runs are interleaved (every configuration once, then
-again) so drift on a shared machine spreads evenly.  A failed run is counted
-and the study goes on; files are never overwritten (each study has its own id
-in every file name); the plan is kept in a manifest so ``--resume`` can finish
-an interrupted study; the statistics are saved beside the results.
+before the first run.  Lists on any axis (``--workers 1,2,4``, ``--type
+local,distributed``) make a sweep; so do environments (``--python NAME=PATH``,
+``--dask-versions``: ``measure.environments``), each run started with its
+environment's interpreter.  Runs are interleaved (every configuration once,
+then again; a setting's environments one after the other) so drift on a shared
+machine spreads evenly, and with two environments or more the study ends with
+their comparison, the reference being the first: the comparison to trust,
+since both sides ran under the same conditions.  A failed run is counted and
+the study goes on; files are never overwritten (each study has its own id in
+every file name); the plan is kept in a manifest so ``--resume`` can finish an
+interrupted study; the statistics are saved beside the results.
 """
 
 from __future__ import annotations
@@ -18,20 +23,21 @@ import shlex
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-import dask_timing
 from dask_timing.defaults import DEFAULT_TIMEOUT
 from dask_timing.analysis.groups import group_results
 from dask_timing.analysis.load import load
+from dask_timing.analysis.verdicts import Gate, pair_environments
 from dask_timing.deploy.managed import ManagedProcess, terminate
 from dask_timing.deploy.manager import check_cluster_arguments
 from dask_timing.errors import EXIT_FAILED, EXIT_OK, UsageError, signal_exit_code
+from dask_timing.measure.environments import PACKAGE_DIR, RUN_MODULES, Environment, environments_of, package_path
 from dask_timing.measure.workloads import DEFAULT_CHUNK
-from dask_timing.present.analysis import present
+from dask_timing.present.analysis import present, present_comparison
 from dask_timing.present.report import write_comparison
-from dask_timing.record.environment import utc_timestamp
+from dask_timing.record.environment import ENVIRONMENT_NAME_VARIABLE, utc_timestamp
 from dask_timing.record.files import unused_path
 from dask_timing.record.load import ResultFileError, load_result
 from dask_timing.record.schema import (
@@ -44,10 +50,10 @@ MANAGED_TYPES = (TYPE_SLURM, TYPE_CLUSTER)
 STUDY_TYPES = (KIND_LOCAL, KIND_DISTRIBUTED, *MANAGED_TYPES)
 # The command that times one run of each study type: ``python -m dask_timing COMMAND``.
 RUN_COMMANDS = {KIND_LOCAL: "local", KIND_DISTRIBUTED: "processes", TYPE_SLURM: "processes", TYPE_CLUSTER: "processes"}
-# Where the package lives, so runs find it whether it is installed or in a clone.
-PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.abspath(dask_timing.__file__)))
+# Where the package lives, so the study's own interpreter's runs find it whether it is installed or in a clone.
+PACKAGE_PARENT = os.path.dirname(PACKAGE_DIR)
 SLURM_CLASS = "dask_jobqueue:SLURMCluster"
-# One single-process worker per job, with --threads cores; the job runs this interpreter.
+# One single-process worker per job, with --threads cores; the job runs the run's interpreter.
 SLURM_DEFAULTS = {"processes": 1, "memory": "1GB", "walltime": "00:30:00"}
 # A run that outlives this many times its wait bound (plus a margin) is stopped.
 RUN_DEADLINE_FACTOR = 6
@@ -59,17 +65,19 @@ ON_OFF = {"on": True, "off": False}
 
 @dataclass(frozen=True)
 class Configuration:
-    """One point of the sweep: the settings passed to the timing tool."""
+    """One point of the sweep: the study type, the settings passed to the timing tool, and the environment."""
 
+    kind: str
     workers: int
     threads: int
     start_method: str | None
     dashboard: str
     isolation: str | None  # nanny on/off (distributed) or processes on/off (local)
+    environment: str | None = None  # the environment's name; None: the study's own interpreter
 
-    def arguments(self, kind: str) -> list[str]:
+    def arguments(self) -> list[str]:
         arguments = ["--workers", str(self.workers)]
-        if kind in MANAGED_TYPES:  # threads and the rest come from the cluster's own arguments
+        if self.kind in MANAGED_TYPES:  # threads and the rest come from the cluster's own arguments
             return arguments
         arguments += ["--threads", str(self.threads)]
         if self.start_method:
@@ -77,27 +85,30 @@ class Configuration:
         if self.dashboard == "off":
             arguments.append("--no-dashboard")
         if self.isolation == "off":
-            arguments.append("--no-nanny" if kind == KIND_DISTRIBUTED else "--no-processes")
+            arguments.append("--no-nanny" if self.kind == KIND_DISTRIBUTED else "--no-processes")
         return arguments
 
-    def stem(self, kind: str) -> str:
-        """File-name part: type, workers, threads and whichever knobs are set."""
-        parts = [kind, f"w{self.workers}", f"t{self.threads}"]
+    def stem(self) -> str:
+        """File-name part: type, workers, threads, whichever knobs are set, and the environment."""
+        parts = [self.kind, f"w{self.workers}", f"t{self.threads}"]
         if self.start_method:
             parts.append(self.start_method)
         if self.dashboard == "off":
             parts.append("nodash")
         if self.isolation == "off":
-            parts.append("nonanny" if kind == KIND_DISTRIBUTED else "threads")
+            parts.append("nonanny" if self.kind == KIND_DISTRIBUTED else "threads")
+        if self.environment:
+            parts.append(self.environment)
         return "_".join(parts)
 
 
 # The options that make a plan (None: the default below).
 PLAN_OPTIONS = ("type", "workers", "threads", "start_method", "dashboard", "nanny", "processes", "workload",
-                "workload_chunk", "runs", "warmup", "timeout", "cluster_class", "cluster_kwargs")
+                "workload_chunk", "runs", "warmup", "timeout", "cluster_class", "cluster_kwargs", "python",
+                "dask_versions")
 KNOBS = ("start_method", "dashboard", "nanny", "processes")
-DEFAULTS = {"type": KIND_LOCAL, "workers": [4], "threads": [1], "runs": 1, "warmup": 0,
-            "timeout": DEFAULT_TIMEOUT, "workload_chunk": DEFAULT_CHUNK}
+DEFAULTS = {"type": [KIND_LOCAL], "workers": [4], "threads": [1], "runs": 1, "warmup": 0,
+            "timeout": DEFAULT_TIMEOUT, "workload_chunk": DEFAULT_CHUNK, "python": [], "dask_versions": []}
 
 
 @dataclass
@@ -105,37 +116,35 @@ class Plan:
     """Everything that defines a study; saved in its manifest."""
 
     study_id: str
-    kind: str
+    kinds: list[str]
     configurations: list[Configuration]
     runs: int
     warmup: int
     timeout: float
     workload: str | None
     workload_chunk: int
-    cluster_class: str | None = None
-    cluster_kwargs: dict[str, Any] | None = None
+    cluster_class: str | None = None  # of --type cluster (slurm's is SLURM_CLASS)
+    cluster_kwargs: dict[str, Any] | None = None  # as given; slurm's defaults are added per run
+    environments: list[Environment] = field(default_factory=list)
 
     @classmethod
     def from_options(cls, options: dict[str, Any]) -> "Plan":
         """A new study's plan from the options given (None: the default); UsageError for misfits."""
         values = dict(options)
         values.update({name: DEFAULTS[name] for name in DEFAULTS if values[name] is None})
-        kind = values["type"]
-        cluster_class, arguments = managed_cluster(kind, values)
-        if kind == KIND_LOCAL and values["nanny"]:
-            raise UsageError("--nanny is for --type distributed; for local use --processes")
-        if kind == KIND_DISTRIBUTED and values["processes"]:
-            raise UsageError("--processes is for --type local; for distributed use --nanny")
-        isolation = values["nanny"] or values["processes"] or [None]
+        kinds = values["type"]
+        check_knobs(kinds, values)
+        cluster_class, cluster_kwargs = managed_cluster(kinds, values)
+        environments = environments_of(values["python"], values["dask_versions"])
+        names = [environment.name for environment in environments] or [None]
         configurations = [
-            Configuration(*point)
-            for point in itertools.product(
-                values["workers"], values["threads"], values["start_method"] or [None],
-                values["dashboard"] or ["on"], isolation,
-            )
+            Configuration(kind, *point, name)
+            for kind in kinds
+            for point in itertools.product(values["workers"], values["threads"], *knob_values(kind, values))
+            for name in names  # innermost: each setting's environments run one after the other
         ]
-        return cls(new_study_id(), kind, configurations, values["runs"], values["warmup"], values["timeout"],
-                   values["workload"], values["workload_chunk"], cluster_class, arguments)
+        return cls(new_study_id(), kinds, configurations, values["runs"], values["warmup"], values["timeout"],
+                   values["workload"], values["workload_chunk"], cluster_class, cluster_kwargs, environments)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -143,8 +152,9 @@ class Plan:
             "schema_version": SCHEMA_VERSION,
             "study_id": self.study_id,
             "created": utc_timestamp(),
-            "kind": self.kind,
+            "types": self.kinds,
             "configurations": [configuration.__dict__ for configuration in self.configurations],
+            "environments": [environment.to_json() for environment in self.environments],
             "runs": self.runs,
             "warmup": self.warmup,
             "timeout": self.timeout,
@@ -156,11 +166,13 @@ class Plan:
 
     @classmethod
     def from_json(cls, document: dict[str, Any]) -> "Plan":
+        kinds = document.get("types") or [document["kind"]]  # a manifest of one type had "kind"
         return cls(
-            document["study_id"], document["kind"],
-            [Configuration(**configuration) for configuration in document["configurations"]],
+            document["study_id"], kinds,
+            [Configuration(**{"kind": kinds[0], **configuration}) for configuration in document["configurations"]],
             document["runs"], document["warmup"], document["timeout"], document["workload"],
             document["workload_chunk"], document.get("cluster_class"), document.get("cluster_kwargs"),
+            [Environment.from_json(environment) for environment in document.get("environments", [])],
         )
 
     def schedule(self) -> list[tuple[Configuration, int, bool]]:
@@ -169,32 +181,65 @@ class Plan:
         order += [(configuration, run, False) for run in range(1, self.runs + 1) for configuration in self.configurations]
         return order
 
+    def environment(self, name: str | None) -> Environment | None:
+        return next((environment for environment in self.environments if environment.name == name), None)
 
-def managed_cluster(kind: str, values: dict[str, Any]) -> tuple[str | None, dict[str, Any] | None]:
-    """The cluster class and arguments of a slurm or cluster study; usage errors for misfits."""
-    if kind not in MANAGED_TYPES:
+    def cluster(self, kind: str, python: str) -> tuple[str, dict[str, Any]]:
+        """The cluster class and arguments of a managed type's runs under interpreter ``python``."""
+        return cluster_for(kind, self.cluster_class, self.cluster_kwargs, python)
+
+    def required_modules(self) -> tuple[str, ...]:
+        """What every environment's interpreter must have: a run's requirements, and the cluster's module."""
+        clusters = [self.cluster(kind, sys.executable)[0] for kind in self.kinds if kind in MANAGED_TYPES]
+        return tuple(dict.fromkeys([*RUN_MODULES, *(name.split(":")[0].split(".")[0] for name in clusters)]))
+
+
+def cluster_for(kind: str, cluster_class: str | None, cluster_kwargs: dict[str, Any] | None,
+                python: str) -> tuple[str, dict[str, Any]]:
+    """A managed type's cluster class and arguments; Slurm's jobs run the run's own interpreter."""
+    if kind == TYPE_SLURM:
+        return SLURM_CLASS, {**SLURM_DEFAULTS, "python": python, **(cluster_kwargs or {})}
+    return cluster_class, dict(cluster_kwargs or {})
+
+
+def knob_values(kind: str, values: dict[str, Any]) -> list[list[Any]]:
+    """The start methods, dashboard settings and isolation settings a kind's configurations take."""
+    if kind in MANAGED_TYPES:  # set in the cluster's own arguments
+        return [[None], ["on"], [None]]
+    isolation = values["nanny"] if kind == KIND_DISTRIBUTED else values["processes"]
+    return [values["start_method"] or [None], values["dashboard"] or ["on"], isolation or [None]]
+
+
+def check_knobs(kinds: list[str], values: dict[str, Any]) -> None:
+    """Each knob given must apply to one of the study's types (the others do without it)."""
+    if values["nanny"] and KIND_DISTRIBUTED not in kinds:
+        raise UsageError("--nanny is for --type distributed; for local use --processes")
+    if values["processes"] and KIND_LOCAL not in kinds:
+        raise UsageError("--processes is for --type local; for distributed use --nanny")
+    knobs = [name for name in KNOBS if values[name]]
+    if knobs and all(kind in MANAGED_TYPES for kind in kinds):
+        raise UsageError(f"--{knobs[0].replace('_', '-')} is not for --type {kinds[0]}: "
+                         "set it in the cluster's own arguments (--cluster-kwargs)")
+
+
+def managed_cluster(kinds: list[str], values: dict[str, Any]) -> tuple[str | None, dict[str, Any] | None]:
+    """The cluster class (of --type cluster) and the arguments of the managed types; usage errors for misfits."""
+    if not any(kind in MANAGED_TYPES for kind in kinds):
         if values["cluster_class"] or values["cluster_kwargs"]:
             raise UsageError("--cluster-class and --cluster-kwargs go with --type slurm or --type cluster")
         return None, None
-    knobs = [name for name in KNOBS if values[name]]
-    if knobs:
-        raise UsageError(f"--{knobs[0].replace('_', '-')} is not for --type {kind}: "
-                             "set it in the cluster's own arguments (--cluster-kwargs)")
-    arguments = dict(values["cluster_kwargs"] or {})
-    if kind == TYPE_SLURM:
-        if values["cluster_class"]:
-            raise UsageError("--type slurm uses dask_jobqueue:SLURMCluster; for another class use --type cluster")
-        arguments = {**SLURM_DEFAULTS, "python": sys.executable, **arguments}
-        cluster_class = SLURM_CLASS
-    else:
-        if not values["cluster_class"]:
-            raise UsageError("--type cluster needs --cluster-class MODULE:CLASS")
-        cluster_class = values["cluster_class"]
-    try:
-        check_cluster_arguments(cluster_class, arguments)
-    except ValueError as error:
-        raise UsageError(f"--cluster-class: {error}") from None
-    return cluster_class, arguments
+    if values["cluster_class"] and TYPE_CLUSTER not in kinds:
+        raise UsageError("--type slurm uses dask_jobqueue:SLURMCluster; for another class use --type cluster")
+    if TYPE_CLUSTER in kinds and not values["cluster_class"]:
+        raise UsageError("--type cluster needs --cluster-class MODULE:CLASS")
+    cluster_class, cluster_kwargs = values["cluster_class"], dict(values["cluster_kwargs"] or {})
+    for kind in kinds:
+        if kind in MANAGED_TYPES:
+            try:
+                check_cluster_arguments(*cluster_for(kind, cluster_class, cluster_kwargs, sys.executable))
+            except ValueError as error:
+                raise UsageError(f"--cluster-class: {error}") from None
+    return cluster_class, cluster_kwargs
 
 
 def manifest_path(folder: str, study_id: str) -> str:
@@ -217,34 +262,42 @@ def find_manifest(folder: str, study_id: str) -> str:
 class Study:
     """Runs the schedule, one fresh process per run."""
 
-    def __init__(self, plan: Plan, output_dir: str, plot: bool, prog: str, invocation: list[str]) -> None:
+    def __init__(self, plan: Plan, output_dir: str, plot: bool, prog: str, invocation: list[str],
+                 fail_if_slower: float | None = None, verdict_json: str | None = None) -> None:
         self.plan = plan
         self.prog = prog
         self.invocation = invocation  # the command that runs the study command again
         self.output_dir = output_dir
         self.plot = plot
+        self.fail_if_slower = fail_if_slower  # with two environments or more: the gate of their comparison
+        self.verdict_json = verdict_json
         self.log_dir = os.path.join(output_dir, "logs")
         self.written: list[str] = []
         self.failed: list[str] = []
         self.stop_signal: int | None = None
         self.current: ManagedProcess | None = None
+        self.package_path = ""  # with environments: a folder holding only this package, while the runs go
 
     def result_path(self, configuration: Configuration, run: int, warmup: bool) -> str:
-        name = f"{configuration.stem(self.plan.kind)}_{'warmup' if warmup else 'run'}{run:03d}_{self.plan.study_id}.json"
+        name = f"{configuration.stem()}_{'warmup' if warmup else 'run'}{run:03d}_{self.plan.study_id}.json"
         return os.path.join(self.output_dir, name)
 
+    def _python(self, configuration: Configuration) -> str:
+        environment = self.plan.environment(configuration.environment)
+        return sys.executable if environment is None else environment.python
+
     def command(self, configuration: Configuration, output: str, warmup: bool) -> list[str]:
-        plan = self.plan
-        command = [sys.executable, "-m", "dask_timing", RUN_COMMANDS[plan.kind], *configuration.arguments(plan.kind),
+        plan, kind, python = self.plan, configuration.kind, self._python(configuration)
+        command = [python, "-m", "dask_timing", RUN_COMMANDS[kind], *configuration.arguments(),
                    "--timeout", str(plan.timeout), "--output", output]
         if plan.workload:
             command += ["--workload", plan.workload, "--workload-chunk", str(plan.workload_chunk)]
-        if plan.cluster_class:
-            arguments = dict(plan.cluster_kwargs or {})
-            if plan.kind == TYPE_SLURM:
+        if kind in MANAGED_TYPES:
+            cluster_class, arguments = plan.cluster(kind, python)
+            if kind == TYPE_SLURM:
                 arguments.setdefault("cores", configuration.threads)
                 arguments.setdefault("log_directory", os.path.abspath(os.path.join(self.log_dir, "slurm")))
-            command += ["--cluster-class", plan.cluster_class, "--cluster-kwargs", json.dumps(arguments)]
+            command += ["--cluster-class", cluster_class, "--cluster-kwargs", json.dumps(arguments)]
         if warmup:
             command.append("--warmup-run")
         return command
@@ -260,10 +313,20 @@ class Study:
         if self.stop_signal is not None and run is not None and run.pid is not None and run.exit_code() is None:
             os.kill(run.pid, self.stop_signal)
 
-    @staticmethod
-    def _run_environment() -> dict[str, str]:
+    def _run_environment(self, configuration: Configuration) -> dict[str, str]:
+        """The run's environment variables: this package on its path, and the environment's name.
+
+        A named environment's runs see its interpreter's packages and this one,
+        nothing of the study's own (an installed copy of this package lives among
+        them); the study's own interpreter's runs keep the study's path.
+        """
+        variables = {key: value for key, value in os.environ.items() if key != ENVIRONMENT_NAME_VARIABLE}
         path = os.environ.get("PYTHONPATH")
-        return {**os.environ, "PYTHONPATH": PACKAGE_PARENT + (os.pathsep + path if path else "")}
+        if configuration.environment is None:
+            variables["PYTHONPATH"] = PACKAGE_PARENT + (os.pathsep + path if path else "")
+        else:
+            variables.update(PYTHONPATH=self.package_path, **{ENVIRONMENT_NAME_VARIABLE: configuration.environment})
+        return variables
 
     def is_finished(self, output: str) -> bool:
         """A finished run has a readable result that is not 'interrupted'; any other is set aside
@@ -287,7 +350,7 @@ class Study:
         output = self.result_path(configuration, run, warmup)
         stem = os.path.splitext(os.path.basename(output))[0]
         self.current = ManagedProcess(stem, self.command(configuration, output, warmup),
-                                      os.path.join(self.log_dir, f"{stem}.log"), env=self._run_environment())
+                                      os.path.join(self.log_dir, f"{stem}.log"), env=self._run_environment(configuration))
         started = time.monotonic()
         self.current.start()
         self._pass_on_signal()  # a signal that came while the run was being launched
@@ -320,6 +383,13 @@ class Study:
             print("    " + tail.replace("\n", "\n    "), flush=True)
 
     def execute(self) -> int:
+        if not self.plan.environments:
+            return self._execute()
+        with package_path() as folder:
+            self.package_path = folder
+            return self._execute()
+
+    def _execute(self) -> int:
         plan = self.plan
         os.makedirs(self.log_dir, exist_ok=True)
         self._print_header()
@@ -335,13 +405,13 @@ class Study:
             elapsed = time.monotonic() - began
             left = f", about {sum(durations) / len(durations) * (len(pending) - index + 1):.0f} s left" if durations else ""
             what = f"warmup {run} of {plan.warmup}" if warmup else f"run {run} of {plan.runs}"
-            print(f"\n=== {index}/{len(pending)}: {configuration.stem(plan.kind)}, {what} "
+            print(f"\n=== {index}/{len(pending)}: {configuration.stem()}, {what} "
                   f"(elapsed {elapsed:.1f} s{left}) ===", flush=True)
             durations.append(self.run_one(configuration, run, warmup))
         self.current = None
         print(f"\nStudy {plan.study_id}: {len(self.written)} result file(s) in {self.output_dir}, "
               f"{len(self.failed)} failed run(s), {time.monotonic() - began:.1f} s in all")
-        self._summarise()
+        gate = self._summarise()
         if self.stop_signal is not None:
             resume = shlex.join([*self.invocation, "--output-dir", self.output_dir, "--resume", plan.study_id])
             print(f"{self.prog}: stopped; finish it with: {resume}", file=sys.stderr)
@@ -350,14 +420,17 @@ class Study:
             print(f"{self.prog}: {len(self.failed)} of {len(pending)} run(s) failed: {', '.join(self.failed)}",
                   file=sys.stderr)
             return EXIT_FAILED
-        return EXIT_OK
+        return EXIT_OK if gate is None else gate.exit_code
 
     def _print_header(self) -> None:
         plan = self.plan
         print("=" * 64)
         print("Dask Timing Study Runner")
         print("=" * 64)
-        print(f"Study type: {plan.kind}")
+        print(f"Study type: {', '.join(plan.kinds)}")
+        if plan.environments:
+            print(f"Environments: {', '.join(environment.name for environment in plan.environments)} "
+                  f"(the first is the reference)")
         print(f"Workers: {', '.join(str(w) for w in dict.fromkeys(c.workers for c in plan.configurations))}")
         print(f"Threads per worker: {', '.join(str(t) for t in dict.fromkeys(c.threads for c in plan.configurations))}")
         print(f"Configurations: {len(plan.configurations)}")
@@ -366,9 +439,10 @@ class Study:
         print(f"Study id: {plan.study_id}")
         print("=" * 64, flush=True)
 
-    def _summarise(self) -> None:
+    def _summarise(self) -> Gate | None:
+        """The statistics, the ranking, and with several environments their comparison (its gate)."""
         if not self.written:
-            return
+            return None
         loaded = load(self.written)
         for path, reason in loaded.skipped:
             print(f"{self.prog}: warning: skipped {path}: {reason}", file=sys.stderr)
@@ -380,3 +454,7 @@ class Study:
                 summary_path=summary, plot_tag=self.plan.study_id)
         if len(groups) > 1:
             write_comparison(groups, print)
+        if len(self.plan.environments) < 2:
+            return None
+        comparison = pair_environments(groups, self.plan.environments[0].name)
+        return present_comparison(comparison, self.fail_if_slower, self.verdict_json, self.prog)[1]

@@ -10,7 +10,7 @@ from dask_timing.analysis.groups import Group, total_summary, total_times
 from dask_timing.analysis.ranking import Standing, rank
 from dask_timing.record.schema import KIND_SCHEDULERS
 from dask_timing.analysis.scaling import families, family_label, fit_scaling, weak_efficiency
-from dask_timing.analysis.verdicts import Verdict
+from dask_timing.analysis.verdicts import PASSED, REGRESSION, RULE, UNDECIDED, Comparison, Gate, Verdict
 from dask_timing.analysis.stats import DEFAULT_PRECISION, Summary, outlier_indices, warnings_for
 
 WIDE_RULE = "=" * 70
@@ -165,30 +165,52 @@ def _ranked_figures(standing: Standing) -> str:
     return f"{standing.total.median:>11.4f} {standing.relative:>8.2f}x  {standing.interval_text}"
 
 
-def write_verdicts(verdicts: list[Verdict], only_baseline: list[str], only_new: list[str], write: Write) -> None:
-    """Baseline against new, per configuration and metric: ratio, interval, p-value, verdict."""
+def write_verdicts(comparison: Comparison, verdicts: list[Verdict], gate: Gate, warnings: list[str],
+                   write: Write) -> None:
+    """Per pair and metric: ratio, interval, p-value and verdict; the total time as hyperfine says it;
+    the warnings, the rule, and what the gate concluded."""
     write("")
     write(WIDE_RULE)
-    write("BASELINE COMPARISON (new / baseline: ratio of medians, bootstrap 95% CI, Mann-Whitney U p)")
+    write("COMPARISON (new / baseline: ratio of medians, bootstrap 95% CI, Mann-Whitney U p)")
     write(WIDE_RULE)
-    label = None
+    pair = None
     for verdict in verdicts:
-        if verdict.label != label:
-            label = verdict.label
-            write(f"Configuration: {label} (baseline n={verdict.n_baseline}, new n={verdict.n_new})")
+        if (verdict.label, verdict.baseline_name, verdict.new_name) != pair:
+            pair = (verdict.label, verdict.baseline_name, verdict.new_name)
+            write(f"Configuration: {verdict.label} ({verdict.baseline_name}: n={verdict.n_baseline}, "
+                  f"{verdict.new_name}: n={verdict.n_new})")
             write(f"  {'metric':<28}{'baseline':>10}{'new':>10}{'ratio':>9}  {'95% CI':<14}{'p':>8}  verdict")
         write(
             f"  {verdict.metric:<28}{verdict.median_baseline:>10.4f}{verdict.median_new:>10.4f}"
             f"{verdict.ratio:>8.3f}x  [{verdict.ci_low:.3f}, {verdict.ci_high:.3f}]".ljust(75)
             + f"{verdict.p_value:>8.4f}  {verdict.verdict}"
         )
-    for name in only_baseline:
+        if verdict.metric == phases.TOTAL_KEY:
+            write(f"  => {verdict.sentence()}: {verdict.verdict}" + (f" ({verdict.note})" if verdict.note else ""))
+    for name in comparison.only_baseline:
         write(f"Only in the baseline: {name}")
-    for name in only_new:
+    for name in comparison.only_new:
         write(f"Only in the new results: {name}")
-    if not verdicts:
-        write("No configuration is on both sides: nothing to compare.")
+    for warning in warnings:
+        write(f"WARNING: {warning}")
+    if verdicts:
+        write(f"Rule: {RULE}.")
     write(WIDE_RULE)
+    _write_gate(gate, write)
+
+
+def _write_gate(gate: Gate, write: Write) -> None:
+    """The gate's conclusion (nothing to compare is the caller's error to report)."""
+    if gate.outcome == REGRESSION:
+        for reason in gate.reasons:
+            write(f"REGRESSION: {reason}")
+    elif gate.outcome == UNDECIDED:
+        for reason in gate.reasons:
+            write(f"INCONCLUSIVE: {reason}")
+        write(f"Regression gate inconclusive (exit code {gate.exit_code}): the runs cannot say whether the total "
+              f"time is slower by more than {gate.threshold:g}%.")
+    elif gate.outcome == PASSED:
+        write(f"Regression gate passed: {gate.reasons[0]}.")
 
 
 def write_scaling(groups: list[Group], write: Write) -> None:

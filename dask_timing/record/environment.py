@@ -13,6 +13,9 @@ from importlib import metadata
 
 # Versions worth recording; read from package metadata so none is imported.
 RECORDED_PACKAGES = ("dask", "distributed", "numpy", "tornado", "msgpack", "cloudpickle")
+# Set by a study for each run: the name of the environment (``--python NAME=PATH``,
+# ``--dask-versions``) the run belongs to, recorded so the analyzer can tell them apart.
+ENVIRONMENT_NAME_VARIABLE = "DASK_TIMING_ENVIRONMENT_NAME"
 
 
 def package_version(name: str) -> str | None:
@@ -47,18 +50,22 @@ def _dask_worker_start_method() -> str | None:
     return dask.config.get("distributed.worker.multiprocessing-method", None)
 
 
-def collect_environment() -> dict:
-    """Describe this host, its Python and its Dask stack."""
+def _usable_cpus() -> int:
     try:
-        usable_cpus = len(os.sched_getaffinity(0))
+        return len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
-        usable_cpus = os.cpu_count()
+        return os.cpu_count() or 1
+
+
+def collect_environment() -> dict:
+    """Describe this host, its Python and its Dask stack, the environment's name, and the machine's load."""
     return {
+        "name": os.environ.get(ENVIRONMENT_NAME_VARIABLE) or None,
         "host": socket.gethostname(),
         "os": platform.platform(),
         "machine": platform.machine(),
         "cpu_count": os.cpu_count(),
-        "usable_cpu_count": usable_cpus,
+        "usable_cpu_count": _usable_cpus(),
         "total_memory_bytes": _total_memory(),
         "python_version": platform.python_version(),
         "python_implementation": platform.python_implementation(),
@@ -67,27 +74,41 @@ def collect_environment() -> dict:
         "multiprocessing_start_method": multiprocessing.get_start_method(allow_none=True)
         or multiprocessing.get_context().get_start_method(),
         "dask_worker_start_method": _dask_worker_start_method(),
+        "load": machine_load(),
     }
 
 
 def machine_load() -> dict:
     """How busy the machine is now: load averages per usable CPU, and the CPU clock if readable.
 
-    Taken before a run starts (a run's own processes raise the load), so that
-    two sides of a comparison run under different load can be told apart.
+    Recorded with every result, so that two sides of a comparison run under
+    different load can be told apart.  A run's own processes add to the
+    one-minute average; they add alike to both sides of a comparison.
     """
+    cpus = _usable_cpus()
     try:
-        cpus = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        cpus = os.cpu_count() or 1
-    one, five, fifteen = os.getloadavg()
-    load = {"load_average": [one, five, fifteen], "load_per_cpu": one / cpus, "cpus": cpus}
+        one, five, fifteen = os.getloadavg()
+    except (AttributeError, OSError):  # not available on this system
+        return {"load_average": None, "load_per_cpu": None, "cpus": cpus, "cpu_mhz": _cpu_mhz()}
+    return {"load_average": [one, five, fifteen], "load_per_cpu": one / cpus, "cpus": cpus, "cpu_mhz": _cpu_mhz()}
+
+
+def _cpu_mhz() -> float | None:
+    """The first CPU's clock now: the frequency scaling driver's figure, else the kernel's
+    /proc/cpuinfo figure (virtual machines often have only that); None when neither is readable."""
     try:
         with open("/sys/devices/system/cpu/cpu0/cpufreq/scaling_cur_freq", encoding="ascii") as stream:
-            load["cpu_mhz"] = int(stream.read()) / 1000
+            return int(stream.read()) / 1000
     except (OSError, ValueError):
-        load["cpu_mhz"] = None
-    return load
+        pass
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as stream:
+            for line in stream:
+                if line.startswith("cpu MHz"):
+                    return float(line.split(":", 1)[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
 
 
 def process_age() -> tuple[float, float]:

@@ -14,7 +14,7 @@ from dask_timing import phases
 from dask_timing.record.files import read_bytes
 from dask_timing.record.schema import (
     KIND_DISTRIBUTED, KIND_LOCAL, LEGACY_SCHEMA_VERSION, RESULT_DOCUMENT, SCHEMA_VERSION, STUDY_DOCUMENT,
-    SUMMARY_DOCUMENT, RunResult, TimedRun,
+    SUMMARY_DOCUMENT, VERDICT_DOCUMENT, AnalyzedRun, RunResult, TimedRun,
 )
 
 
@@ -23,7 +23,7 @@ class ResultFileError(Exception):
 
 
 class SummaryFile(ResultFileError):
-    """A study summary or manifest written by the wrapper: ours, but not a run result."""
+    """A study summary or manifest, or a verdict file: ours, but not a run result."""
 
 
 def from_json(document: Any, model: type[TimedRun] = RunResult) -> TimedRun:
@@ -31,8 +31,8 @@ def from_json(document: Any, model: type[TimedRun] = RunResult) -> TimedRun:
     if not isinstance(document, dict):
         raise ResultFileError("not a JSON object")
     tag = document.get("document")
-    if tag in (SUMMARY_DOCUMENT, STUDY_DOCUMENT):
-        raise SummaryFile("a study summary or manifest, not a run result")
+    if tag in (SUMMARY_DOCUMENT, STUDY_DOCUMENT, VERDICT_DOCUMENT):
+        raise SummaryFile("a study summary, manifest or verdict, not a run result")
     if tag == RESULT_DOCUMENT or (tag is None and "kind" in document):  # as the decoder reads them
         _check_version(document.get("schema_version", SCHEMA_VERSION))  # absent: as the decoder reads it
         try:
@@ -84,7 +84,7 @@ def _from_legacy(document: dict[str, Any]) -> RunResult:
         raise ResultFileError(f"malformed flat result ({error})") from None
 
 
-_DECODERS = {model: msgspec.json.Decoder(model) for model in (TimedRun, RunResult)}
+_DECODERS = {model: msgspec.json.Decoder(model) for model in (TimedRun, AnalyzedRun, RunResult)}
 
 
 # What decoding an arbitrary file can raise: malformed or mistyped JSON, text that is
@@ -123,7 +123,8 @@ def _reason(error: BaseException) -> str:
 def load_result(path: str, model: type[TimedRun] = RunResult) -> TimedRun:
     """Read one result file; raise ResultFileError saying why it is unusable.
 
-    ``model=TimedRun`` reads only what statistics need.  A current result is
+    ``model=TimedRun`` reads only the timing; ``AnalyzedRun`` also which environment ran it
+    (what the analyzer groups by).  A current result is
     decoded straight into the model, checked as it goes; anything else (a flat
     file of the earlier format, a study summary, a newer schema, a malformed
     file) is parsed as plain JSON to tell which.

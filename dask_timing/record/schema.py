@@ -23,6 +23,7 @@ SCHEMA_VERSION = 1
 RESULT_DOCUMENT = "dask-timing-result"
 SUMMARY_DOCUMENT = "dask-timing-summary"
 STUDY_DOCUMENT = "dask-timing-study"  # a study's manifest: its plan
+VERDICT_DOCUMENT = "dask-timing-verdict"  # a comparison's verdicts and gate (--verdict-json)
 LEGACY_SCHEMA_VERSION = 0
 
 KIND_LOCAL = "local"
@@ -46,6 +47,40 @@ Seconds = Annotated[float, msgspec.Meta(ge=0)]
 STATUS_OK = "ok"
 STATUS_FAILED = "failed"
 STATUS_INTERRUPTED = "interrupted"
+
+
+class PackageVersions(msgspec.Struct, frozen=True):
+    """The versions of the packages being timed."""
+
+    dask: str | None = None
+    distributed: str | None = None
+
+
+class MachineLoad(msgspec.Struct, frozen=True):
+    """How busy the machine was (``record.environment.machine_load``)."""
+
+    load_per_cpu: float | None = None
+    cpu_mhz: float | None = None
+
+
+class RunEnvironment(msgspec.Struct, frozen=True):
+    """What statistics read of a run's environment: which interpreter and Dask ran it, and the load.
+
+    The interpreter, its Python and its Dask versions are part of a configuration
+    (runs of two versions are never pooled); the rest of the environment is
+    skipped unread.  Old results without an environment read as all unknown.
+    """
+
+    name: str | None = None  # the study's name for the environment (--python NAME=PATH), if any
+    python_executable: str | None = None
+    python_version: str | None = None
+    packages: PackageVersions = PackageVersions()
+    load: MachineLoad | None = None
+
+    def identity(self) -> tuple[str | None, ...]:
+        """What tells two environments apart (the load does not)."""
+        return (self.name, self.python_executable, self.python_version, self.packages.dask,
+                self.packages.distributed)
 
 
 class TimedRun(msgspec.Struct, kw_only=True, tag_field="document", tag=RESULT_DOCUMENT):
@@ -75,6 +110,10 @@ class TimedRun(msgspec.Struct, kw_only=True, tag_field="document", tag=RESULT_DO
     @property
     def ok(self) -> bool:
         return self.status == STATUS_OK
+
+    def run_environment(self) -> RunEnvironment:
+        """The part of the environment statistics read (this model reads none of it: all unknown)."""
+        return RunEnvironment()
 
     @property
     def warmup(self) -> bool:
@@ -115,17 +154,38 @@ def _add_column(columns: dict[str, list[float]], name: str, values: list[float |
         columns[name] = present
 
 
+class AnalyzedRun(TimedRun, kw_only=True):
+    """What the analyzer reads of a run: its timing, and which interpreter and Dask ran it.
+
+    The environment's identity and load are decoded; the rest of it (host,
+    memory, every other package) is skipped unread, as are the worker records.
+    """
+
+    environment: RunEnvironment = RunEnvironment()
+
+    def run_environment(self) -> RunEnvironment:
+        return self.environment
+
+
 class RunResult(TimedRun, kw_only=True):
     """One timed run, as written to and read from a result file."""
 
     command_line: list[str] = []
-    environment: dict[str, Any] = {}
+    environment: dict[str, Any] = {}  # all of it: host, CPUs, memory, every recorded package...
     memory_samples: dict[str, Any] | None = None
     versions: dict[str, Any] | None = None
     jobs: list[dict[str, Any]] | None = None
     workers: list[dict[str, Any]] = []
     scheduler: dict[str, Any] = {}
     measurement: dict[str, Any] = {}
+
+    def __post_init__(self) -> None:
+        # The environment is kept whole, but its timed part must read as the timed model
+        # reads it: a file is usable in both models or in neither.
+        self.run_environment()
+
+    def run_environment(self) -> RunEnvironment:
+        return msgspec.convert(self.environment, RunEnvironment)
 
     def to_json(self) -> dict[str, Any]:
         """The JSON document: structured keys first, then the flat keys."""

@@ -2,7 +2,7 @@
 
 Every exporter takes the same input, an ``Analysis``: the grouped results, the
 ranking of ``analysis.ranking`` (the one rule the text comparison uses too)
-and the verdicts against a baseline (None without one), and returns the
+and the verdicts and the gate of a comparison (None without one), and returns the
 file's text.  The analyzer offers ``--OPTION FILE`` for every registered
 exporter, in registration order, and writes each file asked for with
 ``export``; none is ever overwritten.

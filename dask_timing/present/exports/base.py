@@ -8,7 +8,8 @@ import msgspec
 
 from dask_timing.analysis.groups import Group
 from dask_timing.analysis.ranking import Standing
-from dask_timing.analysis.verdicts import Verdict
+from dask_timing.analysis.verdicts import Gate, Verdict
+from dask_timing.phases import TOTAL_KEY
 from dask_timing.record.files import write_text
 
 
@@ -17,7 +18,8 @@ class Analysis(msgspec.Struct, frozen=True):
 
     groups: list[Group]
     ranking: list[Standing]  # analysis.ranking.rank(groups): every format shows this one ranking
-    verdicts: list[Verdict] | None = None  # against a baseline, when one was given
+    verdicts: list[Verdict] | None = None  # of a comparison (--baseline, --baseline-env), when one was asked
+    gate: Gate | None = None  # the comparison's conclusion, with the threshold of --fail-if-slower
 
 
 class Exporter(msgspec.Struct, frozen=True, kw_only=True):
@@ -28,6 +30,29 @@ class Exporter(msgspec.Struct, frozen=True, kw_only=True):
     help: str
     render: Callable[[Analysis], str]
     whole_runs: bool = False  # reads more of each run than its timing (the environment): load whole results
+
+
+# The comparison's table, the same in every format: one row per configuration and metric.
+COMPARISON_HEADER = ["configuration", "compared", "metric", "n", "ratio", "95% CI", "p", "verdict", "threshold",
+                     "note"]
+
+
+def comparison_rows(analysis: Analysis) -> list[list[str]]:
+    """The verdicts as table rows; the threshold is on the rows the gate judges (total time)."""
+    gate = analysis.gate
+    rows = []
+    for verdict in analysis.verdicts or []:
+        gated = gate is not None and gate.threshold is not None and verdict.metric == TOTAL_KEY
+        rows.append([verdict.label, f"{verdict.new_name} / {verdict.baseline_name}", verdict.metric,
+                     f"{verdict.n_new} + {verdict.n_baseline}", f"{verdict.ratio:.3f} ± {verdict.ratio_error:.3f}",
+                     f"[{verdict.ci_low:.3f}, {verdict.ci_high:.3f}]", f"{verdict.p_value:.2g}", verdict.verdict,
+                     f"+{gate.threshold:g}%" if gated else "–", verdict.note])
+    return rows
+
+
+def gate_summary(gate: Gate) -> str:
+    """The gate's conclusion in one line: outcome, exit code, and why."""
+    return f"{gate.outcome} (exit code {gate.exit_code})" + (f": {'; '.join(gate.reasons)}" if gate.reasons else "")
 
 
 EXPORTERS: dict[str, Exporter] = {}  # by option, in the order the analyzer lists and writes them

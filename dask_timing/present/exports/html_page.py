@@ -13,8 +13,7 @@ from typing import Any, NamedTuple
 from dask_timing.analysis.ranking import Standing
 from dask_timing.analysis.scaling import families, family_label, fit_scaling, weak_efficiency
 from dask_timing.analysis.stats import Summary
-from dask_timing.analysis.verdicts import Verdict
-from dask_timing.present.exports.base import Analysis, Exporter
+from dask_timing.present.exports.base import COMPARISON_HEADER, Analysis, Exporter, comparison_rows, gate_summary
 
 TITLE = "Dask timing report"
 MISSING = "–"
@@ -60,13 +59,15 @@ def _seconds(value: float | None) -> str:
 
 
 def _environment(analysis: Analysis) -> str:
+    """Every environment the runs were taken in: each is part of a configuration."""
     environments = {
-        (run.environment.get("host"), run.environment.get("python_version"),
+        (run.environment.get("name"), run.environment.get("host"), run.environment.get("python_executable"),
+         run.environment.get("python_version"), (run.environment.get("packages") or {}).get("dask"),
          (run.environment.get("packages") or {}).get("distributed"), run.environment.get("cpu_count"))
         for group in analysis.groups for run in group.runs
     }
     return "<h2>Environment</h2>" + table(
-        ["host", "Python", "distributed", "CPUs"],
+        ["name", "host", "interpreter", "Python", "dask", "distributed", "CPUs"],
         [[value or "?" for value in env] for env in sorted(environments, key=str)],
     )
 
@@ -121,19 +122,12 @@ def _scaling(analysis: Analysis) -> str:
         ["family", "fixed cost a [s]", "per worker b [s]", "R²", "weak-scaling efficiency E(n)"], fits)
 
 
-def _verdict_row(verdict: Verdict) -> list[Any]:
-    return [verdict.label, verdict.metric, f"{verdict.median_baseline:.4f}", f"{verdict.median_new:.4f}",
-            f"{verdict.ratio:.3f}x", f"[{verdict.ci_low:.3f}, {verdict.ci_high:.3f}]", f"{verdict.p_value:.4f}",
-            Cell(verdict.verdict, verdict.verdict.split()[0])]
-
-
 def _verdicts(analysis: Analysis) -> str:
     if not analysis.verdicts:
         return ""
-    return "<h2>Against the baseline</h2>" + table(
-        ["configuration", "metric", "baseline median [s]", "new median [s]", "ratio", "95% CI", "p", "verdict"],
-        list(map(_verdict_row, analysis.verdicts)),
-    )
+    rows = [[*row[:7], Cell(row[7], row[7].split()[0]), *row[8:]] for row in comparison_rows(analysis)]
+    gate = "" if analysis.gate is None else f"<p>Gate: {html.escape(gate_summary(analysis.gate))}</p>"
+    return "<h2>Comparison</h2>" + table(COMPARISON_HEADER, rows) + gate
 
 
 def _plots(analysis: Analysis) -> str:

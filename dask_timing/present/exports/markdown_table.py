@@ -1,4 +1,5 @@
-"""Markdown, as hyperfine's: total time per configuration, in ranking order, relative to the fastest.
+"""Markdown, as hyperfine's: total time per configuration, in ranking order, relative to the fastest;
+with a comparison, its table and the gate's conclusion.
 
 The last column is the ranking's ratio of medians, ``± d`` where d is the
 distance from the ratio to the farther end of its 95 % bootstrap interval
@@ -10,7 +11,7 @@ under the table.
 from __future__ import annotations
 
 from dask_timing.analysis.ranking import Standing
-from dask_timing.present.exports.base import Analysis, Exporter
+from dask_timing.present.exports.base import COMPARISON_HEADER, Analysis, Exporter, comparison_rows, gate_summary
 
 HEADER = (
     "| Configuration | Runs | Failed | Mean [s] | Median [s] | Min [s] | Max [s] | Relative |",
@@ -41,8 +42,24 @@ def _row(standing: Standing) -> str:
     return "| " + " | ".join(cells) + " |"
 
 
+def _table_line(cells: list[str]) -> str:
+    return "| " + " | ".join(_cell(cell) for cell in cells) + " |"
+
+
+def _comparison(analysis: Analysis) -> list[str]:
+    """The comparison's table and the gate's conclusion, ready for a pull-request comment."""
+    if analysis.verdicts is None:
+        return []
+    lines = ["", "Comparison: ratio of medians (new / baseline) ± its bootstrap standard error, 95 % bootstrap "
+             "interval, Mann-Whitney U p.", "", _table_line(COMPARISON_HEADER),
+             "|:---|:---|:---|---:|---:|---:|---:|:---|---:|:---|", *map(_table_line, comparison_rows(analysis))]
+    if analysis.gate is not None:
+        lines += ["", f"**Gate: {_cell(gate_summary(analysis.gate))}**"]
+    return lines
+
+
 def render(analysis: Analysis) -> str:
-    """The table, a note on the relative column, and the failures with their first error."""
+    """The table, a note on the relative column, the failures with their first error, and the comparison."""
     lines = [*HEADER, *map(_row, analysis.ranking), "", NOTE]
     failed = [standing for standing in analysis.ranking if standing.n_failed]
     if failed:
@@ -50,11 +67,12 @@ def render(analysis: Analysis) -> str:
     for standing in failed:
         error = standing.first_error.replace("`", "'")  # one line, shown as code
         lines.append(f"- {standing.group.label}: {standing.failures}: `{error}`")
+    lines += _comparison(analysis)
     return "\n".join(lines) + "\n"
 
 
 EXPORTER = Exporter(
     option="markdown", saved_as="Markdown", render=render,
     help="save a Markdown table of total time per configuration, ranked, with a relative column and "
-         "the failures",
+         "the failures; with a comparison, the gate's table (metric, ratio, CI, p, verdict, threshold)",
 )
