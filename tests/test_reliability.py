@@ -241,3 +241,30 @@ def test_the_resume_hint_is_a_command_that_can_be_pasted(tmp_path):
     assert resumed.returncode == 0, resumed.stdout[-2000:] + resumed.stderr
     assert "hi" not in resumed.stdout.splitlines()  # the folder's name stayed a name, not a command
     assert len([name for name in os.listdir(folder) if name.endswith(".json") and "_run" in name]) == 3
+
+
+@pytest.mark.timeout(180)
+def test_a_manifest_keeps_no_secret_and_resume_asks_for_them_again(tmp_path):
+    folder = tmp_path / "study"
+    arguments = json.dumps({"threads_per_worker": 1, "env": {"API_TOKEN": "s3cret-value"}})
+    study = subprocess.Popen([STUDY, "--type", "cluster", "--cluster-class", "distributed:LocalCluster",
+                              "--cluster-kwargs", arguments, "--workers", "1", "--runs", "2",
+                              "--output-dir", str(folder)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        for line in study.stdout:
+            if "2/2" in line:
+                break
+        study.send_signal(signal.SIGTERM)
+        study.communicate(timeout=90)
+    finally:
+        if study.poll() is None:
+            study.kill()
+    manifest = next(folder.glob("study_*.json"))
+    assert "s3cret-value" not in manifest.read_text()
+    refused = run_tool([STUDY, "--output-dir", str(folder), "--resume"])
+    assert refused.returncode == 2 and "add --cluster-kwargs" in refused.stderr
+    resumed = run_tool([STUDY, "--output-dir", str(folder), "--resume", "--cluster-kwargs", arguments])
+    assert resumed.returncode == 0, resumed.stdout[-2000:] + resumed.stderr
+    results = [path for path in folder.glob("cluster_*.json")]
+    assert len(results) == 2 and all(read_json(path)["status"] == "ok" for path in results)
+    assert not any("s3cret-value" in path.read_text() for path in folder.rglob("*") if path.is_file())

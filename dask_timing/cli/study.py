@@ -15,6 +15,7 @@ from dask_timing.measure.study import (
 from dask_timing.measure.environments import dask_version, named_interpreter, prepare
 from dask_timing.measure.workloads import DEFAULT_CHUNK, WORKLOADS
 from dask_timing.record.files import write_json
+from dask_timing.record.secrets import fill_masked, holds_masked
 from dask_timing.record.load import ResultFileError, read_document
 from dask_timing.signals import StopSignals
 
@@ -97,7 +98,7 @@ def build_parser(prog: str) -> cli.OneLineParser:
 def run(argv: list[str] | None, prog: str) -> int:
     args = build_parser(prog).parse_args(argv)
     if args.resume:
-        given = [name for name in PLAN_OPTIONS if getattr(args, name) is not None]
+        given = [name for name in PLAN_OPTIONS if getattr(args, name) is not None and name != "cluster_kwargs"]
         if given:
             raise cli.UsageError(f"--resume takes the plan from the study's manifest; drop --{given[0].replace('_', '-')}")
         if not os.path.isdir(args.output_dir):
@@ -108,6 +109,7 @@ def run(argv: list[str] | None, prog: str) -> int:
         except (ResultFileError, KeyError, TypeError, ValueError, AttributeError) as error:
             raise cli.UsageError(f"{path} is not a readable study manifest ({error}); start a new study "
                                  "or give another --resume STUDY_ID") from None
+        plan.cluster_kwargs = secrets_given_again(plan.cluster_kwargs, args.cluster_kwargs)
     else:
         options = {name: getattr(args, name) for name in PLAN_OPTIONS}
         options["cluster_kwargs"] = cli.parse_cluster_kwargs(args.cluster_kwargs)
@@ -125,6 +127,22 @@ def run(argv: list[str] | None, prog: str) -> int:
     study = Study(plan, args.output_dir, args.plot, prog, invocation(prog), args.fail_if_slower, args.verdict_json)
     StopSignals(study.stop, announce="stopping after the current run tears down").install()
     return study.execute()
+
+
+def secrets_given_again(manifest_kwargs: dict | None, given: str | None) -> dict | None:
+    """A manifest keeps cluster arguments with their secrets masked: --resume takes them again
+    from --cluster-kwargs (the same JSON or file as the first time), and nothing else from it."""
+    if not holds_masked(manifest_kwargs):
+        if given is not None:
+            raise cli.UsageError("--resume takes the plan from the study's manifest; drop --cluster-kwargs")
+        return manifest_kwargs
+    if given is None:
+        raise cli.UsageError("the study's manifest masks secrets in its cluster arguments; add --cluster-kwargs "
+                             "with them (the same JSON or file as the first time)")
+    try:
+        return fill_masked(manifest_kwargs, cli.parse_cluster_kwargs(given))
+    except ValueError as missing:
+        raise cli.UsageError(f"--cluster-kwargs does not give {missing}, which the study's manifest masks") from None
 
 
 def invocation(prog: str) -> list[str]:

@@ -43,6 +43,7 @@ from dask_timing.record.load import ResultFileError, load_result
 from dask_timing.record.schema import (
     KIND_DISTRIBUTED, KIND_LOCAL, SCHEMA_VERSION, STATUS_INTERRUPTED, STUDY_DOCUMENT, new_study_id,
 )
+from dask_timing.record.secrets import mask_secrets
 
 TYPE_SLURM = "slurm"  # dask-jobqueue's SLURMCluster on the Slurm this machine submits to
 TYPE_CLUSTER = "cluster"  # any cluster manager given with --cluster-class
@@ -161,7 +162,8 @@ class Plan:
             "workload": self.workload,
             "workload_chunk": self.workload_chunk,
             "cluster_class": self.cluster_class,
-            "cluster_kwargs": self.cluster_kwargs,
+            # results are meant to be shared, and so is the folder they are in: no secrets
+            "cluster_kwargs": mask_secrets(self.cluster_kwargs),
         }
 
     @classmethod

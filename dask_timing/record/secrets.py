@@ -63,3 +63,33 @@ def mask_command_line(arguments: list[str]) -> list[str]:
         if argument.startswith("-") and "=" not in argument and is_secret_name(argument):
             masked[index + 1] = MASK
     return masked
+
+
+_ABSENT = object()
+
+
+def holds_masked(value: Any) -> bool:
+    """Whether anything in ``value`` was masked."""
+    if isinstance(value, dict):
+        return any(holds_masked(item) for item in value.values())
+    if isinstance(value, (list, tuple)):
+        return any(holds_masked(item) for item in value)
+    return isinstance(value, str) and MASK in value
+
+
+def fill_masked(masked: Any, given: Any, where: str = "") -> Any:
+    """``masked`` with every masked value taken from ``given`` at the same place (the real
+    values, given again); ValueError naming the first place ``given`` does not fill."""
+    if isinstance(masked, dict):
+        given = given if isinstance(given, dict) else {}
+        return {key: fill_masked(value, given.get(key, _ABSENT), f"{where}.{key}" if where else str(key))
+                for key, value in masked.items()}
+    if isinstance(masked, list):
+        given = given if isinstance(given, list) and len(given) == len(masked) else [_ABSENT] * len(masked)
+        return [fill_masked(value, other, f"{where}[{index}]") for index, (value, other) in
+                enumerate(zip(masked, given))]
+    if not (isinstance(masked, str) and MASK in masked):
+        return masked
+    if given is _ABSENT or (masked != MASK and not (isinstance(given, str) and mask_text(given) == masked)):
+        raise ValueError(where or "the value")
+    return given
