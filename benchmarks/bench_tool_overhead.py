@@ -35,6 +35,7 @@ from installed import REPOSITORY, compile_package
 sys.path.insert(0, REPOSITORY)
 
 from dask_timing.deploy.managed import families, terminate  # noqa: E402
+from dask_timing.deploy.base import LaunchSettings
 from dask_timing.deploy.processes import SeparateProcessDeployment  # noqa: E402
 from dask_timing.deploy.reaper_process import MARKER  # noqa: E402
 
@@ -126,7 +127,8 @@ async def timed_close(workdir: str, graceful: bool) -> tuple[float, int, int]:
     """Start a scheduler and 8 workers, close them; return the seconds, the processes, the ones left."""
     from distributed import Client
 
-    deployment = SeparateProcessDeployment(1, "127.0.0.1", workdir, death_timeout=120)
+    launch = LaunchSettings(threads_per_worker=1, workdir=workdir, host="127.0.0.1")
+    deployment = SeparateProcessDeployment(launch, death_timeout=120)
     await deployment.start_scheduler()
     async with Client(deployment.address, asynchronous=True) as client:
         await deployment.request_workers(TEARDOWN_WORKERS)
