@@ -218,10 +218,11 @@ def run_tool(kind: str, argv: list[str] | None, prog: str) -> int:
 
     with contextlib.nullcontext() if args.verbose else diverted_stderr(workdir):
         result = run_stoppable(timed_run, stop)
-        # What Dask leaves to the garbage collector (a client its teardown abandoned, say) says so now,
-        # into the log, rather than on the terminal at exit.
-        run = None
-        gc.collect()
+        if result.status != STATUS_OK:
+            # What Dask left to the garbage collector (a client the teardown abandoned, say) says so now,
+            # into the log, rather than on the terminal at exit.
+            run = None
+            gc.collect()
     if stop.received is not None and result.status == STATUS_OK:
         result.status, result.error = STATUS_INTERRUPTED, "interrupted during teardown"
     saved = True
