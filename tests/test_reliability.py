@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -268,3 +269,16 @@ def test_a_manifest_keeps_no_secret_and_resume_asks_for_them_again(tmp_path):
     results = [path for path in folder.glob("cluster_*.json")]
     assert len(results) == 2 and all(read_json(path)["status"] == "ok" for path in results)
     assert not any("s3cret-value" in path.read_text() for path in folder.rglob("*") if path.is_file())
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.skipif(shutil.which("qsub") is not None, reason="PBS is installed here: qsub would not be missing")
+def test_a_batch_system_that_is_not_there_is_named_as_the_cause(tmp_path):
+    """A PBS cluster on a machine without PBS: the result names the missing command, never an internal assertion."""
+    output = tmp_path / "run.json"
+    completed = run_tool([DISTRIBUTED_TOOL, "--cluster-class", "dask_jobqueue:PBSCluster", "--cluster-kwargs",
+                          '{"cores": 1, "memory": "1GB"}', "-w", "1", "--timeout", "20", "-o", str(output)])
+    assert completed.returncode == 1
+    assert_quiet(completed.stderr)
+    error = read_json(output)["error"]
+    assert "qsub" in error and "AssertionError" not in error
