@@ -243,3 +243,18 @@ def test_study_of_any_cluster_manager(tmp_path):
     assert completed.returncode == 0, completed.stdout + completed.stderr
     (result,) = [read_json(path) for path in tmp_path.glob("cluster_w1_*_run001_*.json")]
     assert result["kind"] == "cluster" and result["config"]["cluster_class"] == "distributed:LocalCluster"
+
+
+@slurm
+def test_a_timeout_while_jobs_are_queued_says_so(tmp_path):
+    """More worker jobs than the partition has CPUs: the failure names the queue, not just the timeout."""
+    output = tmp_path / "queued.json"
+    partition_cpus = int(subprocess.run(["sinfo", "-h", "-o", "%C"], capture_output=True, text=True,
+                                        check=True).stdout.split("/")[-1])
+    completed = run_tool([DISTRIBUTED_TOOL, "-w", str(partition_cpus + 1), "--cluster-class",
+                          "dask_jobqueue:SLURMCluster", "--cluster-kwargs", SLURM_KWARGS, "--batch", "0",
+                          "--timeout", "15", "-o", str(output)], timeout=200)
+    assert completed.returncode == 1
+    error = read_json(output)["error"]
+    assert "still queued in Slurm" in error and "(Resources)" in error and f"{partition_cpus} CPUs" in error
+    assert our_jobs() == []

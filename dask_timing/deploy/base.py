@@ -147,6 +147,10 @@ class Deployment(ABC):
     def observe_workers(self, workers: list[dict[str, Any]]) -> None:
         """Learn from the workers found (for deployments whose configuration says less)."""
 
+    async def held_back(self) -> str | None:
+        """Why workers have not registered yet, when something outside Dask holds them (a batch queue)."""
+        return None
+
     async def job_records(self, workers: list[dict[str, Any]], wall_to_run_time: Any) -> list[dict[str, Any]] | None:
         """Batch-queue records of the worker jobs, for deployments whose workers are jobs."""
         return None

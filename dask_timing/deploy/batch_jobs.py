@@ -56,6 +56,25 @@ async def slurm_times(job_id: str) -> tuple[float, float] | None:
         return None
 
 
+async def queued(cluster: Any) -> str | None:
+    """Why workers have not come, when the batch queue holds them back: which jobs are still
+    pending and the reason Slurm gives (``Resources``: the partition has no room for them)."""
+    if not is_slurm(cluster):
+        return None
+    pending = []
+    for job_id in job_ids(cluster).values():
+        fields = parse_scontrol(await _run(["scontrol", "show", "job", "-o", job_id]))
+        if fields.get("JobState") == "PENDING":
+            pending.append(f"{job_id} ({fields.get('Reason', 'no reason given')})")
+    if not pending:
+        return None
+    partition = parse_scontrol(await _run(["scontrol", "show", "partition", "-o"]))
+    room = f"; the partition {partition['PartitionName']} has {partition['TotalCPUs']} CPUs" \
+        if {"PartitionName", "TotalCPUs"} <= partition.keys() else ""
+    return (f"{len(pending)} of {len(job_ids(cluster))} worker jobs are still queued in Slurm, pending: "
+            f"{', '.join(pending)}{room}")
+
+
 async def job_records(cluster: Any, workers: list[dict[str, Any]], wall_to_run_time) -> list[dict[str, Any]] | None:
     """Per worker job: submitted and started (run time), queue wait, and running to registered."""
     if not is_slurm(cluster):

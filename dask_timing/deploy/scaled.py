@@ -38,6 +38,9 @@ class ScaledClusterDeployment(Deployment):
     def make_cluster(self) -> Any:
         """The cluster object, not started yet (asynchronous)."""
 
+    async def held_back(self) -> str | None:
+        return await batch_jobs.queued(self.cluster)
+
     async def job_records(self, workers: list[dict[str, Any]], wall_to_run_time: Any) -> list[dict[str, Any]] | None:
         return await batch_jobs.job_records(self.cluster, workers, wall_to_run_time)
 

@@ -36,6 +36,8 @@ from dask_timing.record.schema import STATUS_FAILED, STATUS_INTERRUPTED, STATUS_
 
 # Seconds the client gets to close during teardown before it is abandoned.
 CLIENT_CLOSE_TIMEOUT = 5.0
+# Seconds to ask a batch system why workers have not come, after a timeout.
+HELD_BACK_TIMEOUT = 5.0
 # Seconds the deployment gets to close (its processes are killed well within it).
 DEPLOYMENT_CLOSE_TIMEOUT = 20.0
 # Tasks of a batch submitted at once: between two slices the run can notice its
@@ -195,13 +197,23 @@ class Run:
             if not self.stopped:
                 raise  # not ours to handle
             measured.fail(STATUS_INTERRUPTED, "interrupted before the run finished")
-        except (RunTimeout, DeploymentError, ChildFailed) as failure:
+        except RunTimeout as failure:
+            measured.fail(STATUS_FAILED, await self._why_timed_out(failure))
+        except (DeploymentError, ChildFailed) as failure:
             measured.fail(STATUS_FAILED, str(failure))
         except Exception as failure:  # noqa: BLE001 - any failure inside Dask fails the run
             measured.fail(STATUS_FAILED, describe_with_cause(failure))
         self._measuring = None
         await self._teardown()
         return measured
+
+    async def _why_timed_out(self, timeout: RunTimeout) -> str:
+        """The timeout, or what held the workers back when that is known (jobs still queued)."""
+        try:
+            held = await asyncio.wait_for(self.deployment.held_back(), HELD_BACK_TIMEOUT)
+        except Exception:  # noqa: BLE001 - only an explanation: the timeout stands without it
+            held = None
+        return str(timeout) if held is None else f"{held}; the run gave up at its --timeout of {self.plan.timeout:g} s"
 
     def _header_settings(self) -> list[tuple[str, Any]]:
         settings = self.deployment.header(self.plan.n_workers)
