@@ -75,3 +75,18 @@ def test_types_are_interleaved_in_one_study(tmp_path):
     assert {run["kind"]: run["config"].get("processes", run["config"].get("nanny")) for run in runs} == {
         "local": False, "distributed": False, "cluster": None}
     assert read_json(next(tmp_path.glob("study_*.json")))["types"] == ["local", "distributed", "cluster"]
+
+
+def test_combinations_that_cannot_differ_are_left_out_with_a_note():
+    """A start method means nothing for thread workers or workers without a nanny: one configuration each."""
+    from dask_timing.measure.study import PLAN_OPTIONS, Plan
+
+    options = dict.fromkeys(PLAN_OPTIONS)
+    options.update(type=["local"], workers=[2], processes=["on", "off"], start_method=["spawn", "fork"])
+    plan = Plan.from_options(options)
+    described = {(configuration.isolation, configuration.start_method) for configuration in plan.configurations}
+    assert described == {("on", "spawn"), ("on", "fork"), ("off", None)}
+    assert len(plan.configurations) == 3
+    assert plan.notes and plan.notes[0].startswith("1 combination(s) left out")
+    options.update(type=["distributed"], processes=None, nanny=["on", "off"])
+    assert len(Plan.from_options(options).configurations) == 3

@@ -10,7 +10,7 @@ import shlex
 from dask_timing.cli import common as cli
 from dask_timing.deploy.base import START_METHODS
 from dask_timing.measure.study import (
-    ON_OFF, PLAN_OPTIONS, SLURM_DEFAULTS, STUDY_TYPES, Plan, Study, find_manifest, manifest_path,
+    DEFAULT_RUNS, ON_OFF, PLAN_OPTIONS, SLURM_DEFAULTS, STUDY_TYPES, Plan, Study, find_manifest, manifest_path,
 )
 from dask_timing.measure.environments import dask_version, named_interpreter, prepare
 from dask_timing.measure.workloads import DEFAULT_CHUNK, WORKLOADS
@@ -81,7 +81,8 @@ def build_parser(prog: str) -> cli.OneLineParser:
     parser.add_argument("-o", "--output-dir", default="timing_results", metavar="DIR",
                         help="folder for results, logs and the summary (default: timing_results)")
     parser.add_argument("-r", "--runs", type=cli.positive_int, metavar="NUM",
-                        help="runs of each configuration (default: 1)")
+                        help=f"runs of each configuration (default: {DEFAULT_RUNS}, the fewest with which a comparison "
+                             "can be significant at p < 0.01)")
     parser.add_argument("--warmup", type=cli.non_negative_int, metavar="NUM",
                         help="extra runs of each configuration first, saved but marked warmup and left "
                              "out of statistics (default: 0)")
