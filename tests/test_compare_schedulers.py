@@ -13,7 +13,7 @@ import pytest
 from conftest import ANALYZER, run_tool, wait_until_gone
 from conftest import COMPARE_SCHEDULERS as TOOL
 
-from dask_timing.record.schema import KIND_SCHEDULERS
+from dask_timing.record.kinds import KIND_SCHEDULERS
 from dask_timing.record.load import load_result
 
 

@@ -216,6 +216,9 @@ def test_reaper_kills_exec_fork_and_grandchildren_and_nothing_else(tmp_path):
     try:
         driver = Driver(["-c", WATCHED_DRIVER, REPOSITORY], tmp_path)
         driver.read_until("started")
+        deadline = time.monotonic() + 10  # bash starts its sleep on its own time
+        while len(driver.descendants()) < 5 and time.monotonic() < deadline:
+            time.sleep(0.05)
         commands = driver.kill_and_check(expect=("sleep 300", "bash -c sleep 300 & wait", "import os, subprocess"))
         assert len(commands) == 5  # the reaper, sleep, bash and its sleep, the fork child
         assert all(process.poll() is None for process in bystanders)

@@ -57,10 +57,10 @@ def test_study_goes_on_past_failed_runs_and_reports_them(tmp_path):
 
 
 def test_a_second_study_in_the_same_folder_overwrites_nothing(tmp_path):
-    first = run_tool([STUDY, "-w", "1", "-o", str(tmp_path), "--plot"], timeout=200)
+    first = run_tool([STUDY, "-w", "1", "--runs", "1", "-o", str(tmp_path), "--plot"], timeout=200)
     assert first.returncode == 0, first.stdout + first.stderr
     before = {path.name: path.read_bytes() for path in tmp_path.iterdir() if path.is_file()}
-    second = run_tool([STUDY, "-w", "1", "-o", str(tmp_path), "--plot"], timeout=200)
+    second = run_tool([STUDY, "-w", "1", "--runs", "1", "-o", str(tmp_path), "--plot"], timeout=200)
     assert second.returncode == 0, second.stdout + second.stderr
     after = {path.name: path.read_bytes() for path in tmp_path.iterdir() if path.is_file()}
     assert all(after[name] == content for name, content in before.items())

@@ -26,9 +26,8 @@ from dask_timing.phases import INTERPRETER_AND_IMPORTS
 from dask_timing.present.console import RunConsole
 from dask_timing.record.environment import process_age
 from dask_timing.record.files import write_json, write_text
-from dask_timing.record.schema import (
-    KIND_CLUSTER, KIND_DISTRIBUTED, KIND_EXISTING, KIND_LOCAL, STATUS_INTERRUPTED, STATUS_OK, RunResult,
-)
+from dask_timing.record.kinds import KIND_CLUSTER, KIND_DISTRIBUTED, KIND_EXISTING, KIND_LOCAL
+from dask_timing.record.schema import STATUS_INTERRUPTED, STATUS_OK, RunResult
 from dask_timing.record.dask_log import diverted_stderr
 from dask_timing.signals import StopSignals, run_stoppable
 

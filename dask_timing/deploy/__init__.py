@@ -12,7 +12,7 @@ from __future__ import annotations
 from importlib import import_module
 from typing import TYPE_CHECKING
 
-from dask_timing.record.schema import KIND_CLUSTER, KIND_DISTRIBUTED, KIND_EXISTING, KIND_LOCAL
+from dask_timing.record.kinds import KIND_CLUSTER, KIND_DISTRIBUTED, KIND_EXISTING, KIND_LOCAL
 
 if TYPE_CHECKING:
     from dask_timing.deploy.base import ClusterRequest, Deployment

@@ -7,7 +7,7 @@ from typing import Any
 
 from dask_timing import phases
 from dask_timing.deploy.base import ClusterRequest, Deployment, common_threads
-from dask_timing.record.schema import KIND_EXISTING
+from dask_timing.record.kinds import KIND_EXISTING
 
 
 def client_security(ca_file: str | None, cert: str | None, key: str | None) -> Any:

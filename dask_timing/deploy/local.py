@@ -6,7 +6,7 @@ from typing import Any
 
 from dask_timing.deploy.base import ClusterRequest, LaunchSettings
 from dask_timing.deploy.scaled import ScaledClusterDeployment
-from dask_timing.record.schema import KIND_LOCAL
+from dask_timing.record.kinds import KIND_LOCAL
 
 
 class LocalClusterDeployment(ScaledClusterDeployment):

@@ -10,7 +10,7 @@ from typing import Any
 
 from dask_timing.deploy.base import ClusterRequest, LaunchSettings, common_threads
 from dask_timing.deploy.scaled import ScaledClusterDeployment
-from dask_timing.record.schema import KIND_CLUSTER
+from dask_timing.record.kinds import KIND_CLUSTER
 from dask_timing.record.secrets import mask_secrets
 
 

@@ -12,7 +12,7 @@ from typing import Any
 from dask_timing import phases
 from dask_timing.deploy.base import START_METHOD_SETTING, ClusterRequest, Deployment, LaunchSettings
 from dask_timing.deploy.managed import ManagedProcess, kill_now
-from dask_timing.record.schema import KIND_DISTRIBUTED
+from dask_timing.record.kinds import KIND_DISTRIBUTED
 
 # How often the scheduler file is looked for while a scheduler process starts.
 SCHEDULER_FILE_POLL_INTERVAL = 0.002

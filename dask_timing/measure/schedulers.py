@@ -29,7 +29,8 @@ from dask_timing.errors import describe_failure
 from dask_timing.measure.scheduler_tasks import PYTHON, SLEEP, TASK_FUNCTIONS, TASK_KINDS
 from dask_timing.present.console import RunConsole
 from dask_timing.record.environment import collect_environment, utc_timestamp
-from dask_timing.record.schema import KIND_SCHEDULERS, STATUS_FAILED, STATUS_OK, RunResult, new_study_id
+from dask_timing.record.kinds import KIND_SCHEDULERS
+from dask_timing.record.schema import STATUS_FAILED, STATUS_OK, RunResult, new_study_id
 from dask_timing.signals import StopSignals
 from dask_timing.record.files import write_json
 from dask_timing.analysis.stats import Summary, summarize

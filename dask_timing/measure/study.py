@@ -41,9 +41,8 @@ from dask_timing.present.report import write_comparison
 from dask_timing.record.environment import ENVIRONMENT_NAME_VARIABLE, utc_timestamp
 from dask_timing.record.files import unused_path
 from dask_timing.record.load import ResultFileError, load_result
-from dask_timing.record.schema import (
-    KIND_DISTRIBUTED, KIND_LOCAL, SCHEMA_VERSION, STATUS_INTERRUPTED, STUDY_DOCUMENT, new_study_id,
-)
+from dask_timing.record.kinds import KIND_DISTRIBUTED, KIND_LOCAL
+from dask_timing.record.schema import SCHEMA_VERSION, STATUS_INTERRUPTED, STUDY_DOCUMENT, new_study_id
 from dask_timing.record.secrets import mask_secrets
 
 TYPE_SLURM = "slurm"  # dask-jobqueue's SLURMCluster on the Slurm this machine submits to

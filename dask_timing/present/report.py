@@ -8,7 +8,7 @@ from typing import Callable, Iterable
 from dask_timing import phases
 from dask_timing.analysis.groups import Group, total_summary, total_times
 from dask_timing.analysis.ranking import Standing, rank
-from dask_timing.record.schema import KIND_SCHEDULERS
+from dask_timing.record.kinds import KIND_SCHEDULERS
 from dask_timing.analysis.scaling import families, family_label, fit_scaling, weak_efficiency
 from dask_timing.analysis.verdicts import PASSED, REGRESSION, RULE, UNDECIDED, Comparison, Gate, Verdict
 from dask_timing.analysis.stats import DEFAULT_PRECISION, Summary, outlier_indices, warnings_for

@@ -12,9 +12,9 @@ import msgspec
 
 from dask_timing import phases
 from dask_timing.record.files import read_bytes
+from dask_timing.record.kinds import KIND_DISTRIBUTED, KIND_LOCAL
 from dask_timing.record.schema import (
-    KIND_DISTRIBUTED, KIND_LOCAL, LEGACY_SCHEMA_VERSION, RESULT_DOCUMENT, SCHEMA_VERSION, STUDY_DOCUMENT,
-    SUMMARY_DOCUMENT, VERDICT_DOCUMENT, AnalyzedRun, RunResult, TimedRun,
+    LEGACY_SCHEMA_VERSION, RESULT_DOCUMENT, SCHEMA_VERSION, STUDY_DOCUMENT, SUMMARY_DOCUMENT, VERDICT_DOCUMENT, AnalyzedRun, RunResult, TimedRun,
 )
 
 

@@ -26,11 +26,6 @@ STUDY_DOCUMENT = "dask-timing-study"  # a study's manifest: its plan
 VERDICT_DOCUMENT = "dask-timing-verdict"  # a comparison's verdicts and gate (--verdict-json)
 LEGACY_SCHEMA_VERSION = 0
 
-KIND_LOCAL = "local"
-KIND_DISTRIBUTED = "distributed"
-KIND_CLUSTER = "cluster"  # any Dask cluster manager class
-KIND_EXISTING = "existing"  # a running cluster: no startup phases
-KIND_SCHEDULERS = "schedulers"  # compare_schedulers.py: one compute per run, not a startup
 
 # Worker arrival milestones, in seconds after the workers were requested.
 ARRIVAL_MILESTONES = ("first_worker", "half_workers", "all_workers")
