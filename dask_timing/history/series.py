@@ -26,7 +26,6 @@ from dask_timing.history.store import RunFilter, display_order
 from dask_timing.history.tables import metrics, runs
 from dask_timing.record.schema import STATUS_OK
 
-ORDERS = ("version", "revision", "label", "time")
 
 
 class HistoryKey(msgspec.Struct, frozen=True):
@@ -94,7 +93,7 @@ class History(msgspec.Struct):
 
 def load_history(database: Database, config_hash: str, host: str | None, order: str = "version",
                  filters: RunFilter | None = None) -> History:
-    """Read one history's values, grouped into points in ``order`` (one of ORDERS)."""
+    """Read one history's values, grouped into points in ``order`` (one of ``history.ORDERS``)."""
     columns, label_of = _POINT_KEYS[order]
     filters = filters or RunFilter()
     query = (sa.select(runs.c.id, runs.c.measured_at, *columns, metrics.c.section, metrics.c.metric, metrics.c.seconds)
