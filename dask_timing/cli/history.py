@@ -42,7 +42,8 @@ FILTERS = {"kind": "kind", "label": "label", "revision": "revision", "host": "ho
 
 
 def filters_given(args: argparse.Namespace) -> list[str]:
-    return [f"--{option}" for option in FILTERS if getattr(args, option, None) is not None]
+    """The filter options given, as typed (``--label nightly``)."""
+    return [f"--{option} {getattr(args, option)}" for option in FILTERS if getattr(args, option, None) is not None]
 
 
 def run_filter(args: argparse.Namespace):
