@@ -149,3 +149,16 @@ def test_fail_on_step_never_passes_on_nothing(db_url, tmp_path):
     empty = history("show", "--db", str(tmp_path / "empty.db"), "--fail-on-step", "10")
     assert empty.returncode == EXIT_USAGE, empty.stdout
     assert sys.executable and os.path.exists(tmp_path / "empty.db")
+
+
+@pytest.mark.timeout(120)
+def test_html_report_has_a_history_by_release_with_its_step(tmp_path):
+    db = str(tmp_path / "h.db")
+    history_of(tmp_path / "results", db, [0.3, 0.3, 0.3, 0.6, 0.6])
+    page = tmp_path / "report.html"
+    completed = run_tool([ANALYZER, "--db", db, "--html", str(page)])
+    assert completed.returncode == 0, completed.stderr
+    text = page.read_text()
+    assert "<h2>History by release</h2>" in text
+    assert "distributed 2026.1.0 -&gt; 2026.2.0: total_time +" in text
+    assert text.count("data:image/png;base64,") >= 2

@@ -20,9 +20,9 @@ import sys
 
 from dask_timing.cli import common as cli
 from dask_timing.errors import EXIT_FAILED, EXIT_INCONCLUSIVE, EXIT_OK
-from dask_timing.history import ORDERS
+from dask_timing.history import ORDERS, TOTAL_METRIC
 
-GATE_METRIC = "total_time"  # what --fail-on-step judges, as the two-sided gate judges the total time
+GATE_METRIC = TOTAL_METRIC  # what --fail-on-step judges, as the two-sided gate judges the total time
 
 
 def add_filter_options(parser: argparse.ArgumentParser) -> None:
@@ -108,13 +108,8 @@ def import_files(database, patterns: list[str], prog: str) -> int:
     return EXIT_OK
 
 
-def configuration_name(kind: str, config: dict, host: str | None) -> str:
-    settings = ", ".join(f"{key}={value}" for key, value in sorted(config.items()) if value is not None)
-    return f"{kind}, {settings} on {host or 'an unknown machine'}"
-
-
 def show(database, filters, args: argparse.Namespace) -> int:
-    from dask_timing.history.series import histories, load_history, summarise
+    from dask_timing.history.series import histories, load_history, settings_name, summarise
 
     keys = histories(database, filters)
     if not keys:
@@ -124,7 +119,7 @@ def show(database, filters, args: argparse.Namespace) -> int:
     drawn = []
     outcomes = []
     for key in keys:
-        name = configuration_name(key.kind, key.config, key.host)
+        name = f"{settings_name(key.kind, key.config)} on {key.host or 'an unknown machine'}"
         history = load_history(database, key.config_hash, key.host, args.order, filters)
         metrics = [metric for metric in summarise(history) if wanted is None or metric.metric in wanted]
         points = history.points.get(GATE_METRIC, [])

@@ -14,3 +14,5 @@ database can be rebuilt by importing the files again.
 
 # What a history is ordered by (``series``); here so the command line offers them without loading the database.
 ORDERS = ("version", "revision", "label", "time")
+# The metric a history is judged and drawn by unless told otherwise: the total time to ready.
+TOTAL_METRIC = "total_time"

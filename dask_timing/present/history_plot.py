@@ -10,12 +10,40 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from dask_timing.history.series import MetricHistory
+from dask_timing.history import TOTAL_METRIC
+from dask_timing.analysis.groups import Group, settings_key, total_times
+from dask_timing.history.series import MetricHistory, metric_history, settings_name, version_key, version_label
+from dask_timing.history.steps import Point
 from dask_timing.present.plots import LABEL_WIDTH, legend, pyplot, save, style_at, wrap_parts, label_parts
 
 HEIGHT = 4.5  # inches
 WIDTH_PER_POINT = 0.9  # inches per point on the axis, within the bounds below
 MIN_WIDTH, MAX_WIDTH = 7.0, 18.0
+
+
+def release_histories(groups: Sequence[Group]) -> list[tuple[str, MetricHistory]]:
+    """The total time's history of each configuration the groups hold at two releases or more, in release order.
+
+    What the database's history (``history.series``) is by version, taken from one
+    analysis's runs: the HTML report's history section, on files or a database alike.
+    """
+    families: dict[tuple, list[Group]] = {}
+    for group in groups:
+        if total_times(group):
+            families.setdefault(settings_key(group.runs[0]), []).append(group)
+    found = []
+    for family in families.values():
+        packages = {id(group): group.environment.packages for group in family}
+        labelled = [(version_label(packages[id(group)].dask, packages[id(group)].distributed), group)
+                    for group in family]
+        labelled = [(label, group) for label, group in labelled if label is not None]
+        if len({label for label, _group in labelled}) < 2 or len(labelled) != len(family):
+            continue  # not a history of releases: one release, or the same release in two environments
+        labelled.sort(key=lambda item: (version_key(packages[id(item[1])].distributed),
+                                        version_key(packages[id(item[1])].dask)))
+        points = [Point(label, tuple(total_times(group))) for label, group in labelled]
+        found.append((settings_name(family[0].kind, family[0].config), metric_history(TOTAL_METRIC, points)))
+    return found
 
 
 def draw_history(series: Sequence[tuple[str, MetricHistory]], order: str, path: str) -> str:
@@ -26,7 +54,7 @@ def draw_history(series: Sequence[tuple[str, MetricHistory]], order: str, path: 
         labels.extend(label for label, _summary in history.points if label not in labels)
     width = min(MAX_WIDTH, max(MIN_WIDTH, WIDTH_PER_POINT * len(labels) + 3))
     figure, axes = plt.subplots(figsize=(width, HEIGHT))
-    metric = series[0][1].metric if series else "total_time"
+    metric = series[0][1].metric if series else TOTAL_METRIC
     for position, (name, history) in enumerate(series):
         style = style_at(position)
         places = [labels.index(label) for label, _summary in history.points]
