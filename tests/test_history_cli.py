@@ -6,16 +6,17 @@ from __future__ import annotations
 import glob
 import os
 import random
-import sys
 
 import pytest
 from conftest import ANALYZER, LOCAL_TOOL, REPOSITORY, STUDY, run_tool
-from test_history import VERSIONS, db_url, synthetic, write_results  # noqa: F401 - db_url is a fixture
+import test_history
+from test_history import VERSIONS, synthetic, write_results
 
 from dask_timing.errors import EXIT_FAILED, EXIT_INCONCLUSIVE, EXIT_OK, EXIT_USAGE
 from dask_timing.history.connection import open_database
 from dask_timing.history.store import RunFilter, read_runs
 
+db_url = pytest.fixture(params=["sqlite", "postgresql"])(test_history.db_url.__wrapped__)  # the same databases
 UNREACHABLE = "postgresql://nobody:secret@127.0.0.1:9/nothing"
 
 
@@ -146,9 +147,11 @@ def test_fail_on_step_never_passes_on_nothing(db_url, tmp_path):
     completed = history("show", "--db", db_url, "--label", "no-such-label", "--fail-on-step", "10")
     assert completed.returncode == EXIT_USAGE
     assert completed.stderr.strip().count("\n") == 0 and "--label no-such-label" in completed.stderr
-    empty = history("show", "--db", str(tmp_path / "empty.db"), "--fail-on-step", "10")
-    assert empty.returncode == EXIT_USAGE, empty.stdout
-    assert sys.executable and os.path.exists(tmp_path / "empty.db")
+    missing = history("show", "--db", str(tmp_path / "missing.db"), "--fail-on-step", "10")
+    assert missing.returncode == EXIT_USAGE and "no database" in missing.stderr, missing.stdout
+    assert not os.path.exists(tmp_path / "missing.db")
+    analyzed = run_tool([ANALYZER, "--db", str(tmp_path / "missing.db")])
+    assert analyzed.returncode == EXIT_USAGE and "no database" in analyzed.stderr
 
 
 @pytest.mark.timeout(120)

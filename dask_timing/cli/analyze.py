@@ -9,7 +9,7 @@ import sys
 from dask_timing.cli import common as cli
 from dask_timing.analysis.groups import Group, group_results
 from dask_timing.analysis.load import LoadedResults, load
-from dask_timing.cli.history import add_filter_options, filters_given, run_filter
+from dask_timing.cli.history import add_filter_options, filters_given, open_existing, run_filter
 from dask_timing.analysis.ranking import rank
 from dask_timing.analysis.verdicts import Comparison, environment_names, pair_environments, pair_results
 from dask_timing.present.analysis import present, present_comparison
@@ -140,11 +140,10 @@ def run(argv: list[str] | None, prog: str) -> int:
 def load_database(args) -> tuple[str, LoadedResults]:
     """The runs of the database the filters match, as the files would give them (whole runs: the
     environment is what groups them)."""
-    from dask_timing.history.connection import open_database
     from dask_timing.history.store import read_runs
 
     filters = run_filter(args)
-    database = open_database(args.db)
+    database = open_existing(args.db)
     try:
         results = read_runs(database, filters, RunResult)
         source = database.name

@@ -16,6 +16,7 @@ the trend of one metric.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from dask_timing.cli import common as cli
@@ -55,6 +56,18 @@ def run_filter(args: argparse.Namespace):
     return found
 
 
+def open_existing(db: str | None):
+    """Open a database to read: a SQLite file that is not there is refused, never created empty."""
+    from dask_timing.history.connection import database_url, open_database
+
+    url = database_url(db)
+    sqlite_file = url.startswith("sqlite:///") and url[len("sqlite:///"):]
+    if sqlite_file and not os.path.exists(sqlite_file):
+        raise cli.UsageError(f"no database {sqlite_file} (record runs with --db, or import them: "
+                             "dask-timing history import)")
+    return open_database(db)
+
+
 def build_parser(prog: str) -> cli.OneLineParser:
     parser = cli.OneLineParser(prog=prog, description="The results database: import result files, show each "
                                "configuration's history and the steps in it.")
@@ -85,7 +98,7 @@ def run(argv: list[str] | None, prog: str) -> int:
         filters = run_filter(args)
     from dask_timing.history.connection import open_database
 
-    database = open_database(args.db)
+    database = open_database(args.db) if args.action == "import" else open_existing(args.db)
     try:
         if args.action == "import":
             return import_files(database, args.patterns, prog)
