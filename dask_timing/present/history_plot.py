@@ -75,5 +75,5 @@ def draw_history(series: Sequence[tuple[str, MetricHistory]], order: str, path: 
     axes.set_ylim(bottom=0)
     axes.set_title(f"History of {metric}, by {order}; dashed: steps found")
     axes.grid(True, alpha=0.3)
-    legend(axes, fontsize=7, loc="lower left")
+    legend(axes, fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # beside the axes: never over a point
     return save(figure, path)
