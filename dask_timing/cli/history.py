@@ -23,6 +23,7 @@ from dask_timing.cli import common as cli
 from dask_timing.errors import EXIT_FAILED, EXIT_INCONCLUSIVE, EXIT_OK
 from dask_timing.history import ORDERS, TOTAL_METRIC
 
+NOTHING = "nothing"  # a history without a point to judge: never counted as passed
 GATE_METRIC = TOTAL_METRIC  # what --fail-on-step judges, as the two-sided gate judges the total time
 
 
@@ -167,7 +168,7 @@ def judge(points, fail_percent: float) -> str:
         verdict = judge_newest(points, fail_percent, GATE_METRIC)
     except EmptyHistory as nothing:
         print(f"  verdict: nothing to judge ({nothing})")
-        return "nothing"
+        return NOTHING
     print(f"  verdict: {verdict.outcome}: {verdict.reason}")
     return verdict.outcome
 
@@ -175,11 +176,13 @@ def judge(points, fail_percent: float) -> str:
 def gate_exit(outcomes: list[str]) -> int:
     """The gate's exit code: 1 if any history failed, else 3 if any could not tell, else 2 if none had anything
     to judge, else 0: never a pass on nothing."""
-    judged = [outcome for outcome in outcomes if outcome != "nothing"]
-    if "failed" in judged:
+    from dask_timing.history.steps import FAILED, INCONCLUSIVE
+
+    judged = [outcome for outcome in outcomes if outcome != NOTHING]
+    if FAILED in judged:
         print("Gate: failed: a new step up in the newest point")
         return EXIT_FAILED
-    if "inconclusive" in judged:
+    if INCONCLUSIVE in judged:
         print("Gate: inconclusive: a history too short to judge its newest point")
         return EXIT_INCONCLUSIVE
     if not judged:
