@@ -54,6 +54,9 @@ COMMANDS = {
                 "repeat runs in fresh processes, interleaved, over sweeps; save statistics"),
         Command("analyze", "dask_timing.cli.analyze:main",
                 "summarise, compare, gate, plot and export result files", starts_processes=False),
+        Command("history", "dask_timing.cli.history:main",
+                "import result files into the results database; each configuration's history and its steps",
+                starts_processes=False),
         Command("schedulers", "dask_timing.cli.schedulers:main",
                 "one graph under the synchronous, threads, processes and distributed schedulers"),
     )

@@ -8,7 +8,8 @@ import sys
 
 from dask_timing.cli import common as cli
 from dask_timing.analysis.groups import Group, group_results
-from dask_timing.analysis.load import load
+from dask_timing.analysis.load import LoadedResults, load
+from dask_timing.cli.history import add_filter_options, filters_given, open_existing, run_filter
 from dask_timing.analysis.ranking import rank
 from dask_timing.analysis.verdicts import Comparison, environment_names, pair_environments, pair_results
 from dask_timing.present.analysis import present, present_comparison
@@ -28,16 +29,20 @@ def build_parser(prog: str) -> cli.OneLineParser:
         description="Summarise dask-timing result files: statistics per configuration, "
         "comparisons and plots. Files that are not results are skipped with a warning.",
     )
-    parser.add_argument("patterns", nargs="*", default=[DEFAULT_PATTERN], metavar="PATTERN",
+    parser.add_argument("patterns", nargs="*", metavar="PATTERN",
                         help=f"glob pattern(s) or folder(s) of result files (default: {DEFAULT_PATTERN!r}); "
                              "quote patterns so the shell does not expand them")
+    parser.add_argument("--db", metavar="URL",
+                        help="read the runs from this results database instead of files (a SQLite file or URL, "
+                             "or postgresql://...), narrowed by the filters below")
+    add_filter_options(parser)
     parser.add_argument("--compare", action="store_true",
                         help="rank configurations by median total time to ready, each relative to the fastest "
                              "with a 95%% interval, and list every configuration's failures")
     parser.add_argument("--plot", action="store_true",
                         help="draw the phase breakdown and the distribution of total time (PNG)")
     parser.add_argument("--plot-dir", metavar="DIR",
-                        help="where plots go (default: the folder of the first result file)")
+                        help="where plots go (default: the folder of the first result file; with --db, here)")
     parser.add_argument("--baseline", action="append", metavar="PATTERN",
                         help="compare the results (PATTERNs) against these baseline results: ratio of "
                              "medians, bootstrap CI, Mann-Whitney U, verdict (repeatable); results of "
@@ -66,6 +71,11 @@ def build_parser(prog: str) -> cli.OneLineParser:
 
 def run(argv: list[str] | None, prog: str) -> int:
     args = build_parser(prog).parse_args(argv)
+    if args.db and args.patterns:
+        raise cli.UsageError("--db reads the runs from the database: drop the file patterns, or drop --db")
+    if filters_given(args) and not args.db:
+        raise cli.UsageError(f"{filters_given(args)[0].split()[0]} filters the runs of a database: add --db URL")
+    args.patterns = args.patterns or [DEFAULT_PATTERN]
     if args.baseline and args.baseline_env:
         raise cli.UsageError("--baseline and --baseline-env are two ways to compare: choose one")
     compares = args.baseline or args.baseline_env
@@ -82,7 +92,11 @@ def run(argv: list[str] | None, prog: str) -> int:
     cli.check_output_dir(args.plot_dir, "--plot-dir")
     # Plots and some exports (the HTML report) draw from whole runs; the rest needs only the timed part.
     whole_runs = args.plot or any(EXPORTERS[option].whole_runs for option in exports)
-    loaded = load(args.patterns, RunResult if whole_runs else AnalyzedRun)
+    if args.db:
+        source, loaded = load_database(args)
+        args.patterns = [source]
+    else:
+        loaded = load(args.patterns, RunResult if whole_runs else AnalyzedRun)
     if not (loaded.results or loaded.skipped or loaded.summaries):
         raise cli.UsageError(
             f"no file matches {' '.join(repr(p) for p in args.patterns)}; check the pattern "
@@ -108,7 +122,8 @@ def run(argv: list[str] | None, prog: str) -> int:
     print()
     plot_dir = None
     if args.plot:
-        plot_dir = args.plot_dir or os.path.dirname(os.path.abspath(loaded.results[0][0]))
+        first_folder = os.curdir if args.db else os.path.dirname(os.path.abspath(loaded.results[0][0]))
+        plot_dir = args.plot_dir or first_folder
         cli.check_output_dir(plot_dir, "--plot-dir (by default the first result's folder)")
     ranking = rank(groups) if args.compare or exports else None  # once: its bootstrap is the slow part
     present(groups, len(loaded.results), args.compare, plot_dir, args.summary_json, precision=args.precision / 100,
@@ -120,6 +135,24 @@ def run(argv: list[str] | None, prog: str) -> int:
     if exports:
         export(Analysis(groups, ranking, verdicts, gate), exports)
     return code
+
+
+def load_database(args) -> tuple[str, LoadedResults]:
+    """The runs of the database the filters match, as the files would give them (whole runs: the
+    environment is what groups them)."""
+    from dask_timing.history.store import read_runs
+
+    filters = run_filter(args)
+    database = open_existing(args.db)
+    try:
+        results = read_runs(database, filters, RunResult)
+        source = database.name
+    finally:
+        database.close()
+    if not results:
+        given = " ".join(filters_given(args))
+        raise cli.UsageError(f"no stored run in {source} matches{' ' + given if given else ''}")
+    return source, LoadedResults(results=results)
 
 
 def pair_with_baseline(prog: str, groups: list[Group], baseline_patterns: list[str],

@@ -177,6 +177,18 @@ def add_common_run_options(parser: argparse.ArgumentParser, default_batch: int) 
                              "(default: a temporary folder, removed after a successful run)")
 
 
+def add_history_options(parser: argparse.ArgumentParser, records: str) -> None:
+    """--db, --label and --revision: where runs are recorded, and what they are recorded as."""
+    group = parser.add_argument_group("history (the results database)")
+    group.add_argument("--db", metavar="URL",
+                       help=f"also record {records} in this database (a SQLite file or URL, or "
+                            "postgresql://...), after the JSON file is written; checked before anything runs")
+    group.add_argument("--label", metavar="TEXT",
+                       help="a label recorded with each run (e.g. a branch or a machine's role)")
+    group.add_argument("--revision", metavar="TEXT",
+                       help="the commit or revision measured, recorded with each run")
+
+
 def add_diagnostic_options(parser: argparse.ArgumentParser) -> None:
     """Dask's own diagnostics and the overhead probes, all after ready and opt-in."""
     group = parser.add_argument_group("diagnostics (after the cluster is ready; not in the total)")

@@ -9,6 +9,7 @@ import shlex
 
 from dask_timing.cli import common as cli
 from dask_timing.deploy.base import START_METHODS
+from dask_timing.history.recording import Recorder
 from dask_timing.measure.study import (
     DEFAULT_RUNS, ON_OFF, PLAN_OPTIONS, SLURM_DEFAULTS, STUDY_TYPES, Plan, Study, find_manifest, manifest_path,
 )
@@ -90,6 +91,7 @@ def build_parser(prog: str) -> cli.OneLineParser:
                         help=f"bound on every wait inside a run (default: {cli.DEFAULT_TIMEOUT:g})")
     parser.add_argument("--plot", action="store_true",
                         help="also draw the plots into DIR")
+    cli.add_history_options(parser, "each run")
     parser.add_argument("--resume", nargs="?", const="latest", metavar="STUDY_ID",
                         help="finish an interrupted study in DIR (default: the latest) without redoing "
                              "finished runs; the plan comes from the study's manifest")
@@ -122,10 +124,12 @@ def run(argv: list[str] | None, prog: str) -> int:
     cli.require_dask()
     cli.check_output_dir(args.output_dir)
     cli.check_output_file(args.verdict_json, None, "--verdict-json")
+    recorder = Recorder.opened(args.db, prog) if args.db else None  # a bad database: one line, before any run
     prepare(plan.environments, plan.required_modules())
     if not args.resume:
         write_json(manifest_path(args.output_dir, plan.study_id), plan.to_json())
-    study = Study(plan, args.output_dir, args.plot, prog, invocation(prog), args.fail_if_slower, args.verdict_json)
+    study = Study(plan, args.output_dir, args.plot, prog, invocation(prog), args.fail_if_slower, args.verdict_json,
+                  recorder, args.label, args.revision)
     StopSignals(study.stop, announce="stopping after the current run tears down").install()
     return study.execute()
 

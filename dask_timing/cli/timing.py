@@ -40,6 +40,7 @@ DESCRIPTIONS = {
 DEFAULT_BATCH = {KIND_LOCAL: 0, KIND_DISTRIBUTED: 100}
 RECORDED_OPTIONS = (
     "timeout", "output", "log_dir", "probes", "performance_report", "memory_sample", "task_stream",
+    "label", "revision", "study_id",
 )
 
 
@@ -47,6 +48,8 @@ def build_parser(kind: str, prog: str) -> argparse.ArgumentParser:
     parser = cli.OneLineParser(prog=prog, description=DESCRIPTIONS[kind])
     cli.add_common_run_options(parser, DEFAULT_BATCH[kind])
     cli.add_diagnostic_options(parser)
+    cli.add_history_options(parser, "the run")
+    parser.add_argument("--study-id", help=argparse.SUPPRESS)  # given by the study that launches the run
     parser.add_argument("--workload", choices=WORKLOADS,
                         help="after ready, time a workload: weak-array is a weak-scaling array reduction "
                              "with one chunk per worker")
@@ -148,6 +151,8 @@ def check_request(kind: str, args: argparse.Namespace) -> None:
     scheme = checks.check_scheduler_address(address) if address else None
     checks.check_tls(scheme, getattr(args, "tls_ca_file", None), getattr(args, "tls_cert", None),
                      getattr(args, "tls_key", None))
+    if args.db and not args.output:
+        raise cli.UsageError("--db records the result file after it is written: add --output FILE")
     if getattr(args, "cluster_kwargs", None) and not args.cluster_class:
         raise cli.UsageError("--cluster-kwargs goes with --cluster-class")
     if address is None:
@@ -192,6 +197,11 @@ def save_result(result: RunResult, path: str, overwrite: bool, workdir: str, pro
 def run_tool(kind: str, argv: list[str] | None, prog: str) -> int:
     args = build_parser(kind, prog).parse_args(argv)
     check_request(kind, args)
+    recorder = None
+    if args.db:  # imported only then: a run's own imports stay what they measure; a bad database: exit 2 now
+        from dask_timing.history.recording import Recorder
+
+        recorder = Recorder.opened(args.db, prog)
     interpreter_and_imports, start_resolution = process_age()
     keep_logs = args.log_dir is not None
     if keep_logs:
@@ -230,6 +240,9 @@ def run_tool(kind: str, argv: list[str] | None, prog: str) -> int:
         if saved:
             console.line()
             console.saved("Results", args.output)
+        if saved and recorder is not None:
+            recorder.record_file(args.output)
+            recorder.close()
     has_logs = any(name.endswith(".log") and os.path.getsize(os.path.join(workdir, name))
                    for name in os.listdir(workdir))
     if result.status != STATUS_OK:

@@ -11,3 +11,8 @@ database can be rebuilt by importing the files again.
 - ``series``: one configuration's history on one machine, metric by metric.
 - ``steps``: step detection on a history, and the CI verdict on its newest point.
 """
+
+# What a history is ordered by (``series``); here so the command line offers them without loading the database.
+ORDERS = ("version", "revision", "label", "time")
+# The metric a history is judged and drawn by unless told otherwise: the total time to ready.
+TOTAL_METRIC = "total_time"

@@ -26,7 +26,6 @@ from dask_timing.history.store import RunFilter, display_order
 from dask_timing.history.tables import metrics, runs
 from dask_timing.record.schema import STATUS_OK
 
-ORDERS = ("version", "revision", "label", "time")
 
 
 class HistoryKey(msgspec.Struct, frozen=True):
@@ -56,7 +55,7 @@ def histories(database: Database, filters: RunFilter | None = None) -> list[Hist
     return [key for key in found if filters.matches_config(key.config)]
 
 
-def _version(text: str | None) -> tuple:
+def version_key(text: str | None) -> tuple:
     """A sort key for a version string: releases in release order, anything unparsable after them."""
     from packaging.version import InvalidVersion, Version
 
@@ -66,7 +65,7 @@ def _version(text: str | None) -> tuple:
         return (1, Version("0"), text or "")
 
 
-def _version_label(dask: str | None, distributed: str | None) -> str | None:
+def version_label(dask: str | None, distributed: str | None) -> str | None:
     if distributed is None:
         return None if dask is None else f"dask {dask}"
     return f"distributed {distributed}" if dask in (None, distributed) else f"distributed {distributed} (dask {dask})"
@@ -74,7 +73,7 @@ def _version_label(dask: str | None, distributed: str | None) -> str | None:
 
 # Per order: the columns a point is told by, and its label from their values.
 _POINT_KEYS: dict[str, tuple[tuple[sa.Column, ...], Callable[..., str | None]]] = {
-    "version": ((runs.c.dask_version, runs.c.distributed_version), _version_label),
+    "version": ((runs.c.dask_version, runs.c.distributed_version), version_label),
     "revision": ((runs.c.revision,), lambda revision: revision),
     "label": ((runs.c.label,), lambda label: label),
     "time": ((runs.c.study_id, runs.c.measured_at),
@@ -94,7 +93,7 @@ class History(msgspec.Struct):
 
 def load_history(database: Database, config_hash: str, host: str | None, order: str = "version",
                  filters: RunFilter | None = None) -> History:
-    """Read one history's values, grouped into points in ``order`` (one of ORDERS)."""
+    """Read one history's values, grouped into points in ``order`` (one of ``history.ORDERS``)."""
     columns, label_of = _POINT_KEYS[order]
     filters = filters or RunFilter()
     query = (sa.select(runs.c.id, runs.c.measured_at, *columns, metrics.c.section, metrics.c.metric, metrics.c.seconds)
@@ -122,7 +121,7 @@ def load_history(database: Database, config_hash: str, host: str | None, order: 
         if label not in first_seen or moment < first_seen[label]:
             first_seen[label] = moment
         if order == "version" and label not in sort_keys:
-            sort_keys[label] = (_version(key[1]), _version(key[0]))
+            sort_keys[label] = (version_key(key[1]), version_key(key[0]))
     labels = sorted(values, key=(sort_keys.__getitem__ if order == "version" else first_seen.__getitem__))
     points: dict[str, list[Point]] = {metric: [] for metric in sorted(sections, key=lambda name: display_order(
         sections[name], name))}
@@ -150,10 +149,17 @@ class MetricHistory(msgspec.Struct):
 
 def summarise(history: History) -> list[MetricHistory]:
     """Statistics and steps of every metric of a history."""
-    found = []
-    for metric, points in history.points.items():
-        medians = [point.median for point in points]
-        changes = [abs(after / before - 1) for before, after in zip(medians, medians[1:]) if before > 0]
-        found.append(MetricHistory(metric, [(point.label, summarize(point.values)) for point in points],
-                                   detect_steps(points), max(changes, default=0.0)))
-    return found
+    return [metric_history(metric, points) for metric, points in history.points.items()]
+
+
+def metric_history(metric: str, points: list[Point]) -> MetricHistory:
+    """One metric's points summarised, with the steps found in them."""
+    medians = [point.median for point in points]
+    changes = [abs(after / before - 1) for before, after in zip(medians, medians[1:]) if before > 0]
+    return MetricHistory(metric, [(point.label, summarize(point.values)) for point in points],
+                         detect_steps(points), max(changes, default=0.0))
+
+
+def settings_name(kind: str, config: dict[str, Any]) -> str:
+    """A configuration in words: its kind and every setting that is set."""
+    return ", ".join([kind, *(f"{key}={value}" for key, value in sorted(config.items()) if value is not None)])

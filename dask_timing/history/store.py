@@ -23,7 +23,7 @@ import msgspec
 import sqlalchemy as sa
 
 from dask_timing import phases
-from dask_timing.analysis.groups import configuration_key
+from dask_timing.analysis.groups import settings_key
 from dask_timing.errors import UsageError
 from dask_timing.analysis.load import expand, read_files
 from dask_timing.history.connection import Database
@@ -51,7 +51,7 @@ _DETAIL_FIELDS = tuple(name for name in RunResult.__struct_fields__ if name not 
 
 def configuration_hash(kind: str, config: dict[str, Any]) -> str:
     """What groups runs into one history: the kind and the canonical configuration, hashed."""
-    return _hash_of_key(configuration_key(TimedRun(kind=kind, config=config)))
+    return _hash_of_key(settings_key(TimedRun(kind=kind, config=config)))
 
 
 def _hash_of_key(key: tuple[str, bytes]) -> str:
@@ -83,7 +83,7 @@ def _text(value: Any) -> str | None:
 
 def run_row(result: RunResult, path: str | None = None) -> dict[str, Any]:
     """The ``runs`` row of a result (``path``: the file it came from, for a study id in its name)."""
-    kind, canonical = key = configuration_key(result)
+    kind, canonical = key = settings_key(result)
     options = result.options
     environment = result.environment
     packages = environment.get("packages") or {}

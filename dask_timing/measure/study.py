@@ -33,6 +33,7 @@ from dask_timing.analysis.load import load
 from dask_timing.analysis.verdicts import Gate, pair_environments
 from dask_timing.deploy.managed import ManagedProcess, terminate
 from dask_timing.deploy.manager import check_cluster_arguments
+from dask_timing.history.recording import Recorder
 from dask_timing.errors import EXIT_FAILED, EXIT_OK, UsageError, signal_exit_code
 from dask_timing.measure.environments import PACKAGE_DIR, RUN_MODULES, Environment, environments_of, package_path
 from dask_timing.measure.workloads import DEFAULT_CHUNK
@@ -282,8 +283,11 @@ class Study:
     """Runs the schedule, one fresh process per run."""
 
     def __init__(self, plan: Plan, output_dir: str, plot: bool, prog: str, invocation: list[str],
-                 fail_if_slower: float | None = None, verdict_json: str | None = None) -> None:
+                 fail_if_slower: float | None = None, verdict_json: str | None = None,
+                 recorder: Recorder | None = None, label: str | None = None, revision: str | None = None) -> None:
         self.plan = plan
+        self.recorder = recorder  # with --db: records each run's file once it is written
+        self.tags = [*(["--label", label] if label else []), *(["--revision", revision] if revision else [])]
         self.prog = prog
         self.invocation = invocation  # the command that runs the study command again
         self.output_dir = output_dir
@@ -308,7 +312,7 @@ class Study:
     def command(self, configuration: Configuration, output: str, warmup: bool) -> list[str]:
         plan, kind, python = self.plan, configuration.kind, self._python(configuration)
         command = [python, "-m", "dask_timing", RUN_COMMANDS[kind], *configuration.arguments(),
-                   "--timeout", str(plan.timeout), "--output", output]
+                   "--timeout", str(plan.timeout), "--output", output, "--study-id", plan.study_id, *self.tags]
         if plan.workload:
             command += ["--workload", plan.workload, "--workload-chunk", str(plan.workload_chunk)]
         if kind in MANAGED_TYPES:
@@ -358,6 +362,7 @@ class Study:
             finished, why = False, f"unreadable: {error}"
         if finished:
             self.written.append(output)
+            self._record(output)  # stored once however often: a resumed study records what a failed write missed
             return True
         folder, name = os.path.split(output)
         aside = unused_path(folder, name, ".interrupted")
@@ -381,8 +386,13 @@ class Study:
         seconds = time.monotonic() - started
         if os.path.exists(output):
             self.written.append(output)
+            self._record(output)
         self._report(output, code, seconds)
         return seconds
+
+    def _record(self, output: str) -> None:
+        if self.recorder is not None:
+            self.recorder.record_file(output)
 
     def _report(self, output: str, code: int | None, seconds: float) -> None:
         total = None
@@ -430,6 +440,10 @@ class Study:
         self.current = None
         print(f"\nStudy {plan.study_id}: {len(self.written)} result file(s) in {self.output_dir}, "
               f"{len(self.failed)} failed run(s), {time.monotonic() - began:.1f} s in all")
+        if self.recorder is not None:
+            missed = len(self.recorder.failed)
+            print(f"Recorded in {self.recorder.database.name}: {len(self.written) - missed} run(s)"
+                  + (f"; {missed} not recorded (their files are kept: import them later)" if missed else ""))
         gate = self._summarise()
         if self.stop_signal is not None:
             resume = shlex.join([*self.invocation, "--output-dir", self.output_dir, "--resume", plan.study_id])

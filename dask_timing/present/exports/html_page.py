@@ -149,10 +149,31 @@ def _plots(analysis: Analysis) -> str:
     return "<h2>Plots</h2>" + "".join(figures)
 
 
+def _history(analysis: Analysis) -> str:
+    """Each configuration measured at two releases or more: its steps and its trend (``present.history_plot``)."""
+    import base64
+    import tempfile
+
+    from dask_timing.present.history_plot import draw_history, release_histories
+
+    series = release_histories(analysis.groups)
+    if not series:
+        return ""
+    rows = [[name, " · ".join(label for label, _summary in history.points),
+             Cell("; ".join(history.describe()), "text")] for name, history in series]
+    with tempfile.TemporaryDirectory() as folder:
+        with open(draw_history(series, "version", f"{folder}/history.png"), "rb") as stream:
+            encoded = base64.b64encode(stream.read()).decode("ascii")
+    caption = "Total time to ready by release: median, 5-95 % bars, steps dashed"
+    return ("<h2>History by release</h2>" + table(["configuration", "releases", "steps"], rows)
+            + f'<figure><img alt="{caption}" src="data:image/png;base64,{encoded}"><figcaption>{caption}'
+              "</figcaption></figure>")
+
+
 def render(analysis: Analysis) -> str:
     """The whole analysis on one page."""
     sections = [f"<h1>{html.escape(TITLE)}</h1>", _environment(analysis), _ranking(analysis), _phases(analysis),
-                _scaling(analysis), _verdicts(analysis), _plots(analysis)]
+                _scaling(analysis), _verdicts(analysis), _history(analysis), _plots(analysis)]
     return (
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
         f"<title>{html.escape(TITLE)}</title><style>{STYLE}</style><script>{CHECK_IMAGES}</script></head>"

@@ -1,0 +1,167 @@
+"""The history through the command line: --db on the study and the tools, import, the analyzer on a database,
+the history command's steps and its gate (on SQLite and on PostgreSQL, as in test_history)."""
+
+from __future__ import annotations
+
+import glob
+import os
+import random
+
+import pytest
+from conftest import ANALYZER, LOCAL_TOOL, REPOSITORY, STUDY, run_tool
+import test_history
+from test_history import VERSIONS, synthetic, write_results
+
+from dask_timing.errors import EXIT_FAILED, EXIT_INCONCLUSIVE, EXIT_OK, EXIT_USAGE
+from dask_timing.history.connection import open_database
+from dask_timing.history.store import RunFilter, read_runs
+
+db_url = pytest.fixture(params=["sqlite", "postgresql"])(test_history.db_url.__wrapped__)  # the same databases
+UNREACHABLE = "postgresql://nobody:secret@127.0.0.1:9/nothing"
+
+
+def history(*args: str, timeout: float = 120):
+    return run_tool(["-m", "dask_timing", "history", *args], cwd=REPOSITORY, timeout=timeout)
+
+
+def stored(db: str, **filters):
+    database = open_database(db)
+    try:
+        return read_runs(database, RunFilter(**filters))
+    finally:
+        database.close()
+
+
+@pytest.mark.timeout(300)
+def test_study_records_each_run_with_its_study_label_and_revision(db_url, tmp_path):
+    out = tmp_path / "results"
+    completed = run_tool([STUDY, "--workers", "1", "--runs", "2", "--output-dir", str(out), "--db", db_url,
+                          "--label", "nightly", "--revision", "abc1234"], timeout=280)
+    assert completed.returncode == 0, completed.stderr
+    files = sorted(glob.glob(str(out / "local_*_run*.json")))
+    assert len(files) == 2
+    runs = stored(db_url)
+    assert len(runs) == 2
+    assert "Recorded in" in completed.stdout
+    study_id = files[0].rsplit("_", 1)[1][: -len(".json")]
+    for _path, run in runs:
+        assert run.options["label"] == "nightly"
+        assert run.options["revision"] == "abc1234"
+        assert run.options["study_id"] == study_id
+    assert len(stored(db_url, label="nightly", revision="abc1234", study_id=study_id)) == 2
+
+
+@pytest.mark.timeout(200)
+def test_timing_tool_records_its_output_file(tmp_path):
+    db, output = str(tmp_path / "h.db"), str(tmp_path / "one.json")
+    completed = run_tool([LOCAL_TOOL, "-w", "1", "-o", output, "--db", db, "--label", "solo"], timeout=170)
+    assert completed.returncode == 0, completed.stderr
+    [(path, run)] = stored(db)
+    assert run.options["label"] == "solo" and path.startswith("db:")
+    refused = run_tool([LOCAL_TOOL, "-w", "1", "--db", db], timeout=60)
+    assert refused.returncode == EXIT_USAGE and "--output" in refused.stderr
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("tool", ["study", "local"])
+def test_unreachable_database_is_one_line_and_starts_nothing(tool, tmp_path):
+    out = tmp_path / "out"
+    if tool == "study":
+        command = [STUDY, "--workers", "1", "--runs", "1", "--output-dir", str(out), "--db", UNREACHABLE]
+    else:
+        command = [LOCAL_TOOL, "-w", "1", "-o", str(out / "one.json"), "--db", UNREACHABLE]
+    completed = run_tool(command, timeout=100)
+    assert completed.returncode == EXIT_USAGE
+    lines = completed.stderr.strip().splitlines()
+    assert len(lines) == 1 and "cannot reach the database" in lines[0] and "secret" not in lines[0], completed.stderr
+    assert "Traceback" not in completed.stderr
+    assert not glob.glob(str(out / "*.json")) and not glob.glob(str(out / "logs" / "*"))
+
+
+def statistics_lines(stdout: str) -> list[str]:
+    """The analyzer's output after its two lines on where the runs came from."""
+    return stdout.splitlines()[2:]
+
+
+@pytest.mark.timeout(200)
+def test_import_is_idempotent_and_the_analyzer_reads_the_database_as_the_files(db_url, tmp_path):
+    rng = random.Random(3)
+    folder = tmp_path / "results"
+    write_results(folder, [synthetic(version, rng=rng, timestamp=f"2026-01-0{index + 1}T00:00:00Z")
+                           for index, version in enumerate(VERSIONS[:2]) for _ in range(4)])
+    first = history("import", "--db", db_url, str(folder / "*.json"))
+    assert first.returncode == 0, first.stderr
+    assert "8 new run(s), 0 already stored" in first.stdout
+    again = history("import", "--db", db_url, str(folder))
+    assert again.returncode == 0, again.stderr
+    assert "0 new run(s), 8 already stored" in again.stdout
+    assert len(stored(db_url)) == 8
+
+    from_files = run_tool([ANALYZER, str(folder / "*.json"), "--compare"])
+    from_db = run_tool([ANALYZER, "--db", db_url, "--compare"])
+    assert from_files.returncode == from_db.returncode == 0, from_db.stderr
+    assert statistics_lines(from_db.stdout) == statistics_lines(from_files.stdout)
+    assert "total" in from_db.stdout.lower()
+
+    one_version = run_tool([ANALYZER, "--db", db_url, "--since", "2026-01-02"])
+    assert one_version.returncode == 0, one_version.stderr
+    assert "Loaded 4 result" in one_version.stdout
+    nothing = run_tool([ANALYZER, "--db", db_url, "--label", "never-used"])
+    assert nothing.returncode == EXIT_USAGE and "--label never-used" in nothing.stderr
+    mixed = run_tool([ANALYZER, str(folder), "--db", db_url])
+    assert mixed.returncode == EXIT_USAGE
+
+
+def history_of(folder, db: str, levels: list[float]) -> None:
+    """One configuration measured at the first len(levels) releases, 5 runs each, imported into ``db``."""
+    rng = random.Random(7)
+    results = [synthetic(version, seconds=seconds, rng=rng, timestamp=f"2026-0{index + 1}-01T00:00:00Z")
+               for index, (version, seconds) in enumerate(zip(VERSIONS, levels)) for _ in range(5)]
+    write_results(folder, results)
+    completed = history("import", "--db", db, str(folder))
+    assert completed.returncode == 0, completed.stderr
+
+
+@pytest.mark.timeout(200)
+@pytest.mark.parametrize("levels, code, said", [
+    ([0.3, 0.3, 0.3, 0.3, 0.3], EXIT_OK, "Gate: passed"),
+    ([0.3, 0.3, 0.3, 0.3, 0.6], EXIT_FAILED, "Gate: failed"),
+    ([0.3, 0.6], EXIT_INCONCLUSIVE, "Gate: inconclusive"),
+])
+def test_fail_on_step_exit_codes(levels, code, said, db_url, tmp_path):
+    history_of(tmp_path / "results", db_url, levels)
+    plot = tmp_path / "trend.png"
+    completed = history("show", "--db", db_url, "--fail-on-step", "10", "--plot", str(plot))
+    assert completed.returncode == code, completed.stdout + completed.stderr
+    assert said in completed.stdout
+    assert plot.stat().st_size > 0
+    if code == EXIT_FAILED:
+        assert "distributed 2026.2.0 -> 2026.3.0: total_time +" in completed.stdout
+    if code == EXIT_OK:
+        assert "total_time: no step over 5 point(s)" in completed.stdout
+
+
+@pytest.mark.timeout(120)
+def test_fail_on_step_never_passes_on_nothing(db_url, tmp_path):
+    history_of(tmp_path / "results", db_url, [0.3, 0.3, 0.3, 0.3])
+    completed = history("show", "--db", db_url, "--label", "no-such-label", "--fail-on-step", "10")
+    assert completed.returncode == EXIT_USAGE
+    assert completed.stderr.strip().count("\n") == 0 and "--label no-such-label" in completed.stderr
+    missing = history("show", "--db", str(tmp_path / "missing.db"), "--fail-on-step", "10")
+    assert missing.returncode == EXIT_USAGE and "no database" in missing.stderr, missing.stdout
+    assert not os.path.exists(tmp_path / "missing.db")
+    analyzed = run_tool([ANALYZER, "--db", str(tmp_path / "missing.db")])
+    assert analyzed.returncode == EXIT_USAGE and "no database" in analyzed.stderr
+
+
+@pytest.mark.timeout(120)
+def test_html_report_has_a_history_by_release_with_its_step(tmp_path):
+    db = str(tmp_path / "h.db")
+    history_of(tmp_path / "results", db, [0.3, 0.3, 0.3, 0.6, 0.6])
+    page = tmp_path / "report.html"
+    completed = run_tool([ANALYZER, "--db", db, "--html", str(page)])
+    assert completed.returncode == 0, completed.stderr
+    text = page.read_text()
+    assert "<h2>History by release</h2>" in text
+    assert "distributed 2026.1.0 -&gt; 2026.2.0: total_time +" in text
+    assert text.count("data:image/png;base64,") >= 2
