@@ -191,11 +191,13 @@ WORKER_PHASES = (
                 "until the worker's process exists (spawned, forked or launched)"),
     WorkerPhase("imports", "imports_done", "Interpreter and imports", "imports",
                 "until the interpreter is up and distributed and the worker's modules are imported"),
-    WorkerPhase("worker", "worker_started", "Worker start", "worker",
+    WorkerPhase("start", "worker_started", "Worker start", "start",
                 "until the Worker listens (its dashboard too) with its preloads set up, about to register"),
     WorkerPhase("registration", "registered", "Registration", "register",
                 "until the scheduler has registered the worker (its add-worker event)"),
 )
 WORKER_PHASES_BY_KEY = {phase.key: phase for phase in WORKER_PHASES}
 WORKER_PHASE_ENDING = {phase.ends_at: phase for phase in WORKER_PHASES}
-REGISTRATION_TIME_LABEL = "Registered"  # the sum of a worker's phases: requested to registered
+# A worker's registration time: the sum of its phases, from "requested" to "registered" (the key of its
+# values among a run's worker phases is the boundary's name).
+REGISTRATION_TIME_LABEL = "Registered"

@@ -42,6 +42,7 @@ class ScaledClusterDeployment(Deployment):
         self._scaled_event: asyncio.Event | None = None
         self.instrumentation: WorkerInstrumentation | None = None
         self._saved_environment: dict[str, str | None] = {}
+        self._requested_names: list[str] = []  # kept: closing the cluster forgets its workers
 
     @abstractmethod
     def make_cluster(self) -> Any:
@@ -91,6 +92,7 @@ class ScaledClusterDeployment(Deployment):
 
     async def request_workers(self, n_workers: int) -> None:
         scaled = self.cluster.scale(n_workers)
+        self._requested_names = [str(name) for name in getattr(self.cluster, "worker_spec", None) or {}]
         if inspect.isawaitable(scaled):
             await scaled
         self._scaled.set()
@@ -134,7 +136,7 @@ class ScaledClusterDeployment(Deployment):
         return [child.pid for child in leftovers]
 
     def started_worker_names(self) -> list[str]:
-        return [str(name) for name in getattr(self.cluster, "worker_spec", None) or {}]
+        return self._requested_names
 
     def worker_log_patterns(self) -> list[str]:
         """Batch jobs write their own files; workers started here write to this process's standard

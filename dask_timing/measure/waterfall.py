@@ -304,9 +304,12 @@ def assemble(startups: WorkerStartups | None, workers: list[dict[str, Any]], req
 
 
 def _worker_phases(records: list[dict[str, Any]]) -> dict[str, list[float]]:
-    """Each phase's seconds over the workers that have it, in phase order (what the analyzer pools)."""
-    return {phase.key: values for phase in WORKER_PHASES
-            if (values := [record["phases"][phase.key] for record in records if phase.key in record["phases"]])}
+    """Each phase's seconds over the workers that have it, in phase order, then each worker's registration
+    time under "registered" (what the analyzer pools)."""
+    found = {phase.key: values for phase in WORKER_PHASES
+             if (values := [record["phases"][phase.key] for record in records if phase.key in record["phases"]])}
+    registered = [record["registration_time"] for record in records if "registration_time" in record]
+    return {**found, REGISTERED_BOUNDARY: registered} if registered else found
 
 
 def _unavailable(records: list[dict[str, Any]], driver: dict[str, Any], jobs: list | None) -> dict[str, str]:

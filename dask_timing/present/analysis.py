@@ -6,6 +6,7 @@ from dask_timing.analysis.groups import Group, summary_document
 from dask_timing.analysis.ranking import Standing
 from dask_timing.analysis.stats import DEFAULT_PRECISION
 from dask_timing.present.report import write_analysis, write_comparison, write_scaling
+from dask_timing.present.worker_tables import write_worker_phases
 from dask_timing.record.files import write_json
 
 
@@ -24,6 +25,7 @@ def present(
     ``ranking``: ``analysis.ranking.rank(groups)``, when already computed for the exports.
     """
     write_analysis(groups, n_results, print, precision)
+    write_worker_phases(groups, print)
     write_scaling(groups, print)
     if compare:
         write_comparison(groups, print, ranking)
