@@ -164,21 +164,26 @@ class RunConsole:
         self.line("WORKER STARTUP (seconds, from the request for workers)")
         if ok:
             shown = {"median": ok[(len(ok) - 1) // 2], "slowest": ok[-1]}
-            self.line(f"{'phase':<{LABEL_WIDTH}}" + "".join(
-                f"{role + ' (' + name + ')':>{WORKER_COLUMN}}" for role, (name, _) in shown.items()))
-            for phase in WORKER_PHASES:
-                values = [record["phases"].get(phase.key) for _, record in shown.values()]
+            headers = [f"{role} ({name})" for role, (name, _) in shown.items()]
+            width = max(WORKER_COLUMN, *(len(header) + 2 for header in headers))
+            rows = [(phase.label, [record["phases"].get(phase.key) for _, record in shown.values()])
+                    for phase in WORKER_PHASES]
+            rows.append((REGISTRATION_TIME_LABEL, [record["registration_time"] for _, record in shown.values()]))
+            self.line(f"{'phase':<{LABEL_WIDTH}}" + "".join(f"{header:>{width}}" for header in headers))
+            for label, values in rows:
                 if any(value is not None for value in values):
-                    self.line(f"{phase.label:<{LABEL_WIDTH}}" + "".join(map(worker_cell, values)))
-            self.line(f"{REGISTRATION_TIME_LABEL:<{LABEL_WIDTH}}"
-                      + "".join(worker_cell(record["registration_time"]) for _, record in shown.values()))
+                    self.line(f"{label:<{LABEL_WIDTH}}"
+                              + "".join(f"{'-' if value is None else f'{value:.4f}':>{width}}" for value in values))
         self.stragglers(result.stragglers)
         for name, record in failed:
             self.line(f"Worker {name} failed to start: it stopped after {record['last_boundary']}")
         profile = result.import_profile
         if profile and profile.get("top"):
-            text = f"Worker imports (seconds per worker, top {len(profile['top'])}): {import_profile.describe(profile)}"
-            self.line(textwrap.fill(text, len(RULE), subsequent_indent="  "))
+            # wrapped between packages, never inside "numpy 0.12 s" (no-break spaces there while wrapping)
+            text = import_profile.describe(profile).replace(" ", "\N{NO-BREAK SPACE}").replace(",\N{NO-BREAK SPACE}", ", ")
+            text = textwrap.fill(f"Worker imports (seconds per worker, top {len(profile['top'])}): {text}", len(RULE),
+                                 subsequent_indent="  ")
+            self.line(text.replace("\N{NO-BREAK SPACE}", " "))
         elif profile:
             self.line(f"Worker imports: not available ({profile['unavailable']})")
 
@@ -193,6 +198,3 @@ class RunConsole:
             self.line(f"Straggler: worker {straggler['name']} registered {straggler['excess']:.4f} s after the "
                       f"median worker; it lost {straggler['phase_excess']:.4f} s in {phase}")
 
-
-def worker_cell(value: float | None) -> str:
-    return f"{'-' if value is None else f'{value:.4f}':>{WORKER_COLUMN}}"
