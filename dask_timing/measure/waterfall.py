@@ -31,7 +31,6 @@ import json
 import os
 import statistics
 import time
-from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -367,12 +366,6 @@ def find_stragglers(records: dict[str, dict[str, Any]]) -> list[dict[str, Any]] 
         found.append({"name": name, "registration_time": seconds, "median_registration_time": median,
                       "excess": seconds - median, "phase": phase, "phase_excess": excess[phase]})
     return found
-
-
-def failed_workers_summary(workers: list[dict[str, Any]]) -> Counter:
-    """How many workers failed, by the last boundary they reached."""
-    return Counter(worker["waterfall"].get("last_boundary") for worker in workers
-                   if worker.get("waterfall", {}).get("status") == "failed")
 
 
 async def bounded(awaitable: Any, seconds: float = AFTER_FAILURE_TIMEOUT) -> Any:
