@@ -128,7 +128,7 @@ class ScaledClusterDeployment(Deployment):
         leftovers = [
             child
             for child in _living_children()
-            if child.pid not in self._children_before and not _is_resource_tracker(child)
+            if child.pid not in self._children_before and not _is_multiprocessing_server(child)
         ]
         for child in leftovers:
             child.kill()
@@ -172,9 +172,10 @@ def _living_children() -> list[psutil.Process]:
     return living
 
 
-def _is_resource_tracker(process: psutil.Process) -> bool:
-    """multiprocessing's resource tracker: it lives as long as this process, by design."""
+def _is_multiprocessing_server(process: psutil.Process) -> bool:
+    """multiprocessing's resource tracker, or the fork server that starts workers with ``forkserver``: each
+    lives as long as this process, by design (the workers it forked are still found, as its children)."""
     try:
-        return any("resource_tracker" in part for part in process.cmdline())
+        return any("resource_tracker" in part or "forkserver" in part for part in process.cmdline())
     except psutil.NoSuchProcess:
         return False
