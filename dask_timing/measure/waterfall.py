@@ -90,7 +90,8 @@ class WorkerStartups:
     @classmethod
     def prepare(cls, deployment: Deployment, plan: WaterfallPlan) -> WorkerStartups:
         """Have the deployment load the stamping module into what it starts (before anything starts)."""
-        folder = os.path.join(plan.folder, f"{STAMPS_FOLDER}-{os.getpid()}-{time.monotonic_ns()}")
+        # absolute: worker processes may run in another folder
+        folder = os.path.abspath(os.path.join(plan.folder, f"{STAMPS_FOLDER}-{os.getpid()}-{time.monotonic_ns()}"))
         instrumentation = WorkerInstrumentation(folder, plan.import_profile)
         unavailable = deployment.instrument(instrumentation)
         if unavailable is not None:

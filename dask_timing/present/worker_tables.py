@@ -17,7 +17,7 @@ from dask_timing.phases import REGISTERED_BOUNDARY
 
 TITLE = "Worker startup phases"
 UNITS = "seconds; median/p95 across workers and runs"
-IMPORTS_TITLE = "Worker imports (seconds per worker; top packages by cumulative import time)"
+IMPORTS_TITLE = "Worker imports (seconds per worker; the packages whose modules took longest to import)"
 MISSING = "-"
 Write = Callable[[str], None]
 
