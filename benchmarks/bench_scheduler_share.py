@@ -8,11 +8,14 @@ before the first worker starts and once all N have registered; its add-worker
 events give the registration times.  After that the cluster idles for a few
 seconds, which measures what the heartbeats of N workers cost it.
 
-Prints, for each N: registrations per second as measured (here bounded by
-the one process that starts all the workers), the scheduler's CPU per
-registration, what that CPU alone would allow (1 / CPU per registration),
-and the scheduler's CPU per heartbeat; then the scheduler-side projection for
-1,000 and 10,000 workers.
+Prints, for each N: add-worker events per second as measured (from the first
+to the last; the one process that starts all the workers shares the machine's
+two cores with the scheduler), the scheduler's CPU per registration (all it
+does for a joining worker: accepting its connection, the handshake,
+add-worker, its stream, over the whole window), its inverse, and the
+scheduler's CPU per heartbeat; then the scheduler-side projection for 1,000
+and 10,000 workers from a straight line fitted to the CPU per registration
+against N.
 
 Usage: python benchmarks/bench_scheduler_share.py [--workers 100,200,400] [--idle SECONDS]
 """
@@ -106,7 +109,7 @@ def fit_line(points: list[tuple[float, float]]) -> tuple[float, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--workers", default="100,200,400", help="worker counts, comma-separated")
+    parser.add_argument("--workers", default="100,200,400,800", help="worker counts, comma-separated")
     parser.add_argument("--idle", type=float, default=6.0, help="seconds of idling to time the heartbeats")
     parser.add_argument("--repeats", type=int, default=3, help="runs of each worker count (medians are shown)")
     args = parser.parse_args()
@@ -115,7 +118,7 @@ def main() -> None:
     points, heartbeat_costs = [], []
     print("thread workers registering with a scheduler process (the workers share one process; "
           f"{args.repeats} runs each, medians)")
-    print(f"{'workers':>8} {'registered/s':>13} {'CPU/registration':>17} {'CPU-bound rate':>15} "
+    print(f"{'workers':>8} {'registered/s':>13} {'CPU/registration':>17} {'1 / CPU':>11} "
           f"{'heartbeats/s':>13} {'CPU/heartbeat':>14}")
     for workers in counts:
         runs = [measure(workers, args.idle) for _ in range(args.repeats)]
@@ -125,7 +128,7 @@ def main() -> None:
         beats = workers / heartbeat_interval(workers)
         per_heartbeat = statistics.median(run["idle_cpu"] / run["idle"] / beats for run in runs)
         heartbeat_costs.append(per_heartbeat)
-        print(f"{workers:>8} {rate:>13.0f} {per_registration * 1e3:>14.2f} ms {1 / per_registration:>11.0f} /s "
+        print(f"{workers:>8} {rate:>13.0f} {per_registration * 1e3:>14.2f} ms {1 / per_registration:>8.0f} /s "
               f"{beats:>13.0f} {per_heartbeat * 1e3:>11.3f} ms")
     fixed, growth = fit_line(points)
     per_heartbeat = statistics.median(heartbeat_costs)
