@@ -238,16 +238,20 @@ def waterfall(stamps: dict[str, Any], known: dict[str, float | None], clock: Clo
     return record
 
 
+def _belongs_to(name: str, spec: str) -> bool:
+    """Whether a worker of that name was started by that worker spec (a batch job's workers are named
+    after it: ``SLURMCluster-0``, or ``SLURMCluster-0-1`` with several processes a job)."""
+    return name == spec or name.startswith(f"{spec}-")
+
+
+def _registered(spec: str, names: set[str]) -> bool:
+    return any(_belongs_to(name, spec) for name in names)
+
+
 def _job_starts(jobs: list[dict[str, Any]] | None, names: list[str]) -> dict[str, float]:
-    """Worker name -> when its batch job started running (a job's workers are named after it)."""
-    starts: dict[str, float] = {}
-    for job in jobs or []:
-        if job.get("started_at") is None:
-            continue
-        for name in names:
-            if name == job["worker"] or name.startswith(f"{job['worker']}-"):
-                starts[name] = job["started_at"]
-    return starts
+    """Worker name -> when its batch job started running."""
+    return {name: job["started_at"] for job in jobs or [] if job.get("started_at") is not None
+            for name in names if _belongs_to(name, job["worker"])}
 
 
 @dataclass
@@ -272,7 +276,7 @@ def assemble(startups: WorkerStartups | None, workers: list[dict[str, Any]], req
     driver = driver_identity()
     files = startups.stamp_files()
     registered = {worker["name"] for worker in workers}
-    lost = [name for name in deployment.started_worker_names() if name not in registered] if failed else []
+    lost = [name for name in deployment.started_worker_names() if not _registered(name, registered)] if failed else []
     job_starts = _job_starts(jobs, [*registered, *lost])
     for worker in workers:
         stamps = {**files.get(worker["name"], {}), **startups.registrations.get(worker["address"], {})}

@@ -520,6 +520,11 @@ def waterfall_rows(workers: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [ordered[round(index * step)] for index in range(WATERFALL_ROWS)]
 
 
+def has_waterfall(groups: list[Group]) -> bool:
+    group = representative_group(groups)
+    return group is not None and bool(waterfall_rows(median_run(group).workers))
+
+
 def draw_waterfall(groups: list[Group], look: Look) -> list:
     """A Gantt chart of one run (the median run of the configuration whose workers take longest to
     register): one row per worker, its phases as coloured segments from the request for workers."""
@@ -593,9 +598,7 @@ PLOTS = (
          "registration time)", lambda groups: any(map(has_worker_phases, groups)), draw_worker_phases),
     Plot("timing_waterfall", "Inside the workers: one run drawn worker by worker, each worker's phases from the "
          "request to its registration (tick: its first task); the run is the median one, by total time, of the "
-         "configuration whose workers take longest to register",
-         lambda groups: representative_group(groups) is not None and bool(
-             waterfall_rows(median_run(representative_group(groups)).workers)), draw_waterfall),
+         "configuration whose workers take longest to register", has_waterfall, draw_waterfall),
 )
 
 
