@@ -9,7 +9,9 @@ Prints, measured side by side in one run:
     order inside a pair alternates); goal: a ratio of medians of 1.02 or less;
 (b) tiling: for every worker of every run above, how far its phases' sum is
     from its registration time (goal: within 5 ms), and how far its
-    registration time is from the scheduler's stamp minus the request;
+    registration time is from the scheduler's stamp minus the request; and
+    the clock offsets: applied (0 on one machine) and as the round trips
+    estimate them (goal: within 5 ms of the driver's clock);
 (c) the median worker's phases of a 4-worker LocalCluster started with spawn
     and with fork, side by side (medians over workers and runs).
 
@@ -65,17 +67,22 @@ def cost(folder: str, pairs: int, workers: int) -> list[dict]:
 
 def tiling(results: list[dict]) -> None:
     """(b): every worker's phases against its registration time."""
-    gaps, stamps = [], []
+    gaps, stamps, applied, estimates = [], [], [], []
     for result in results:
         requested = result["arrivals"]["requested_at"]
         for worker in result["workers"]:
             record = worker["waterfall"]
             gaps.append(abs(sum(record["phases"].values()) - record["registration_time"]))
             stamps.append(abs(record["registration_time"] - (worker["arrival_time"] - requested)))
+            applied.append(abs(record["clock_offset"]))
+            estimates.append(abs(record["clock_offset_estimate"]))
     within = sum(gap <= TILING_GOAL for gap in gaps)
     print(f"(b) tiling: {within} of {len(gaps)} workers' phases add up to their registration time within "
           f"{TILING_GOAL * 1e3:.0f} ms (largest difference {max(gaps) * 1e3:.6f} ms); registration time against the "
           f"scheduler's stamp: largest difference {max(stamps) * 1e3:.6f} ms")
+    print(f"    clock offsets: largest applied {max(applied) * 1e3:.3f} ms (one machine, one clock); estimated by "
+          f"round trips: median {statistics.median(estimates) * 1e3:.3f} ms, largest {max(estimates) * 1e3:.3f} ms "
+          "(goal: within 5 ms)")
 
 
 def phase_medians(results: list[dict]) -> dict[str, float]:

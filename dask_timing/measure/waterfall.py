@@ -141,6 +141,8 @@ class WorkerStartups:
 
 
 def driver_identity() -> dict[str, Any]:
+    """This process and its kernel: stamps of the same process are not a worker's own, of the same kernel
+    share this clock."""
     return {"pid": os.getpid(), "boot_id": inside.boot_id()}
 
 
@@ -155,7 +157,8 @@ class Clock:
         estimate = None if sample is None else sample["now"] - sample["midpoint"]
         if estimate is not None:
             self.record = {"clock_offset_estimate": estimate, "clock_offset_uncertainty": sample["round_trip"] / 2}
-        if driver["boot_id"] is not None and stamps.get("boot_id") == driver["boot_id"]:
+        host = stamps.get("boot_id") or (stamps.get("nanny") or {}).get("boot_id")  # a nanny shares its worker's host
+        if driver["boot_id"] is not None and host == driver["boot_id"]:
             self.offset, self.record["clock"] = 0.0, "same"
         elif estimate is not None:
             self.offset, self.record["clock"] = estimate, "estimated"
