@@ -154,3 +154,50 @@ def phase_order(key: str) -> int:
         if phase.key == key:
             return position
     return len(ALL_PHASES)
+
+
+# -- Inside each worker: its startup, boundary by boundary (measure.waterfall) ------------------------------------
+
+# The boundaries of a worker's startup, in the order they happen; a boundary a deployment does not have
+# (no batch system, no nanny, a thread worker's process) is absent, never zero.
+WORKER_BOUNDARIES = (
+    "requested", "job_running", "nanny_created", "nanny_ready", "process_created", "imports_done",
+    "worker_started", "registered", "first_task",
+)
+FIRST_WORKER_BOUNDARY = "requested"
+REGISTERED_BOUNDARY = "registered"
+
+
+class WorkerPhase(msgspec.Struct, frozen=True):
+    """A stretch of one worker's startup: from the previous boundary it reached to ``ends_at``."""
+
+    key: str
+    ends_at: str  # the boundary that ends it
+    label: str
+    column: str  # a short name for table columns
+    meaning: str
+
+
+# They tile "requested" to "registered": each runs from the latest earlier boundary the worker has, so a
+# worker's phases add up to its registration time whatever it lacks.
+WORKER_PHASES = (
+    WorkerPhase("queue", "job_running", "Submission and queue", "queue",
+                "workers requested until the batch job runs (the batch system's start time)"),
+    WorkerPhase("launch", "nanny_created", "Nanny launch", "launch",
+                "until the nanny's process exists"),
+    WorkerPhase("nanny", "nanny_ready", "Nanny start", "nanny",
+                "until the nanny listens, about to register and start its worker's process"),
+    WorkerPhase("process", "process_created", "Worker process creation", "process",
+                "until the worker's process exists (spawned, forked or launched)"),
+    WorkerPhase("imports", "imports_done", "Interpreter and imports", "imports",
+                "until the interpreter is up and distributed and the worker's modules are imported"),
+    WorkerPhase("start", "worker_started", "Worker start", "start",
+                "until the Worker listens (its dashboard too) with its preloads set up, about to register"),
+    WorkerPhase("registration", "registered", "Registration", "register",
+                "until the scheduler has registered the worker (its add-worker event)"),
+)
+WORKER_PHASES_BY_KEY = {phase.key: phase for phase in WORKER_PHASES}
+WORKER_PHASE_ENDING = {phase.ends_at: phase for phase in WORKER_PHASES}
+# A worker's registration time: the sum of its phases, from "requested" to "registered" (the key of its
+# values among a run's worker phases is the boundary's name).
+REGISTRATION_TIME_LABEL = "Registered"

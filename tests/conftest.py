@@ -22,10 +22,12 @@ DASK_PROCESS_MARKERS = ("distributed.cli", "multiprocessing.spawn", "multiproces
 sys.path.insert(0, REPOSITORY)
 
 
-def run_tool(args: list[str], cwd: str | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
-    """Run a repository script or the study wrapper; capture its output."""
+def run_tool(args: list[str], cwd: str | None = None, timeout: float = 120,
+             env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """Run a repository script or the study wrapper; capture its output (``env``: variables to add)."""
     command = args if args[0].endswith(".sh") else [sys.executable, *args]
-    return subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+    return subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL,
+                          env={**os.environ, **env} if env else None)
 
 
 def read_json(path) -> dict:

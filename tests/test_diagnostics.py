@@ -101,7 +101,8 @@ def test_analyzer_shows_probes_and_plots_arrivals_and_memory(diagnosed_run, tmp_
     assert "scheduler overhead probes" in completed.stdout
     assert "all_workers_time" in completed.stdout
     names = sorted(path.name for path in tmp_path.iterdir())
-    assert names == ["timing_arrivals.png", "timing_memory.png", "timing_phases.png", "timing_total_time.png"]
+    assert names == ["timing_arrivals.png", "timing_memory.png", "timing_phases.png", "timing_total_time.png",
+                     "timing_waterfall.png", "timing_worker_phases.png"]  # the run holds its workers' waterfalls
 
 
 def test_probes_on_separate_processes(tmp_path):

@@ -25,6 +25,7 @@ from dask_timing.present.exports import html_page
 from dask_timing.present.exports.base import Analysis
 from dask_timing.present.plots import (PANEL_SIZE, PLOTS, Look, draw_all, fit_text, label_parts, plot_all,
                                        pyplot)
+from dask_timing.phases import WORKER_PHASES
 from dask_timing.record.schema import RunResult
 
 pytestmark = pytest.mark.timeout(120)
@@ -47,8 +48,25 @@ def cluster_config(workers: int, variant: int) -> dict:
     }
 
 
+# Shares of a worker's registration time taken by each phase inside it (a batch job with a nanny).
+WORKER_SHARES = {"queue": 0.3, "launch": 0.05, "nanny": 0.1, "process": 0.02, "imports": 0.4, "start": 0.1,
+                 "registration": 0.03}
+
+
+def worker_waterfall(requested: float, registered: float) -> dict:
+    """A worker's waterfall: boundaries from the request to its registration, phases tiling it."""
+    phases = {key: share * (registered - requested) for key, share in WORKER_SHARES.items()}
+    boundaries, at = {"requested": requested}, requested
+    for phase in WORKER_PHASES:
+        at += phases[phase.key]
+        boundaries[phase.ends_at] = at
+    boundaries["registered"] = registered
+    return {"status": "ok", "boundaries": boundaries, "phases": phases, "registration_time": registered - requested}
+
+
 def cluster_run(config: dict, generator: random.Random, index: int) -> RunResult:
-    """A run with its phases, every worker's arrival, memory samples and the weak-scaling workload timed."""
+    """A run with its phases, every worker's arrival and waterfall, memory samples and the weak-scaling
+    workload timed."""
     workers = config["n_workers"]
     slow = 1.0 + 0.4 * ("PBS" in config["cluster_class"]) + 0.2 * config["dashboard"]
 
@@ -67,7 +85,11 @@ def cluster_run(config: dict, generator: random.Random, index: int) -> RunResult
         after_ready={"workload_weak_array": noisy(0.3 + 0.02 * workers)},
         arrivals={"requested_at": requested, "first_worker": arrivals[0] - requested,
                   "half_workers": arrivals[(workers - 1) // 2] - requested, "all_workers": arrivals[-1] - requested},
-        workers=[{"name": str(k), "arrival_time": time} for k, time in enumerate(arrivals)],
+        workers=[{"name": str(k), "arrival_time": time, "waterfall": worker_waterfall(requested, time)}
+                 for k, time in enumerate(arrivals)],
+        worker_phases={**{key: [share * (time - requested) for time in arrivals]
+                          for key, share in WORKER_SHARES.items()},
+                       "registered": [time - requested for time in arrivals]},
         memory_samples={"measure": "process", "interval": 0.1, "samples": samples},
         run_id=f"{index:032x}", timestamp=f"2026-01-01T00:{index // 60:02d}:{index % 60:02d}Z",
     )
@@ -221,7 +243,8 @@ def test_every_plot_is_drawn_for_what_the_results_hold(drawn):
         assert stems == ["timing_phases", "timing_total_time"]
     else:  # one configuration has no worker-count family to scale over
         scaling = ["timing_scaling", "timing_weak_scaling"] if len(groups) > 1 else []
-        assert stems == ["timing_phases", "timing_total_time", "timing_arrivals", "timing_memory", *scaling]
+        assert stems == ["timing_phases", "timing_total_time", "timing_arrivals", "timing_memory", *scaling,
+                         "timing_worker_phases", "timing_waterfall"]
     assert all(len(drawing.figures) == 1 for drawing in drawings)  # 16 configurations still fit one page
 
 
@@ -294,7 +317,7 @@ def test_worker_counts_are_whole_numbers(drawn):
 def test_files_are_readable_pngs_of_sensible_size(tmp_path):
     groups = write_results(tmp_path, 16)
     paths = plot_all(groups, str(tmp_path / "plots"))
-    assert len(paths) == 6
+    assert len(paths) == 8
     for path in paths:
         width, height = png_size(path)
         assert 800 <= width <= 1600 and 300 <= height <= 2400, (path, width, height)

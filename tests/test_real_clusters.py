@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import shutil
 import signal
 import subprocess
@@ -13,6 +14,7 @@ import pytest
 from conftest import DISTRIBUTED_TOOL, STUDY, read_json, run_tool
 
 from dask_timing.deploy.managed import ManagedProcess, terminate
+from dask_timing.phases import WORKER_BOUNDARIES
 
 pytestmark = [pytest.mark.timeout(240), pytest.mark.usefixtures("no_leftovers")]
 
@@ -61,6 +63,19 @@ def test_existing_cluster_is_timed_and_left_running(tmp_path, running_cluster):
     again = run_tool([DISTRIBUTED_TOOL, "--scheduler-file", str(scheduler_file), "--batch", "0",
                       "-o", str(tmp_path / "again.json")])
     assert again.returncode == 0, again.stderr  # still there: nothing was torn down
+
+
+def test_existing_cluster_says_its_workers_startup_is_not_available(tmp_path, running_cluster):
+    _, address = running_cluster
+    output = tmp_path / "existing.json"
+    completed = run_tool([DISTRIBUTED_TOOL, "--scheduler-address", address, "--batch", "0", "-o", str(output)])
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    result = read_json(output)
+    assert all("waterfall" not in worker for worker in result["workers"])  # never invented
+    unavailable = result["measurement"]["worker_waterfall"]["unavailable"]
+    assert set(unavailable) == set(WORKER_BOUNDARIES) and "not started by this run" in unavailable["registered"]
+    assert result["worker_phases"] is None and result["stragglers"] is None
+    assert "Worker startup: not available (the workers were not started by this run)" in completed.stdout
 
 
 def test_unreachable_scheduler_says_what_to_do(tmp_path):
@@ -195,6 +210,32 @@ def test_slurm_cluster_separates_queue_wait_from_dask(tmp_path):
         assert job["submitted_at"] <= job["started_at"]
         assert 0 < job["start_to_registered"] < result["total_time"] + 1  # Slurm's whole seconds
     assert "queued" in completed.stdout and "running to registered" in completed.stdout
+    assert our_jobs() == []
+
+
+@slurm
+def test_slurm_workers_have_their_waterfall_from_the_queue_to_the_registration(tmp_path):
+    output = tmp_path / "slurm.json"
+    completed = run_tool([DISTRIBUTED_TOOL, "-w", "2", "--cluster-class", "dask_jobqueue:SLURMCluster",
+                          "--cluster-kwargs", SLURM_KWARGS, "--batch", "0", "--import-profile", "-o", str(output)],
+                         timeout=200)
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    result = read_json(output)
+    requested = result["arrivals"]["requested_at"]
+    for worker in result["workers"]:
+        record = worker["waterfall"]
+        boundaries = record["boundaries"]
+        # every boundary up to the registration: the batch job, its nanny's process, the worker's process
+        assert list(boundaries)[:8] == list(WORKER_BOUNDARIES[:8])
+        assert list(boundaries.values()) == sorted(boundaries.values())
+        assert boundaries["requested"] == requested and boundaries["registered"] == worker["arrival_time"]
+        assert math.isclose(sum(record["phases"].values()), record["registration_time"], abs_tol=0.005)
+        job = next(job for job in result["jobs"] if worker["name"].startswith(job["worker"]))
+        assert boundaries["job_running"] == max(job["started_at"], requested)  # Slurm's whole second, in order
+        assert record["clock"] == "same"  # the jobs run on this machine
+    assert "queue" in result["worker_phases"] and "launch" in result["worker_phases"]
+    assert "distributed" in [entry["module"] for entry in result["import_profile"]["top"]]
+    assert "Submission and queue" in completed.stdout
     assert our_jobs() == []
 
 

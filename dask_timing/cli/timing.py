@@ -14,12 +14,13 @@ import tempfile
 from dask_timing.cli import checks
 from dask_timing.cli import common as cli
 from dask_timing.deploy import build_deployment
-from dask_timing.deploy.base import START_METHODS, ClusterRequest, LaunchSettings
-from dask_timing.deploy.manager import check_cluster_arguments
+from dask_timing.deploy.base import START_METHODS, ClusterRequest, LaunchSettings, default_start_method
+from dask_timing.deploy.manager import check_cluster_arguments, import_cluster_class, takes_this_environment
 from dask_timing.measure.assemble import assemble_result
 from dask_timing.measure.events import ProbesMeasured, RunEvent, RunObserver
 from dask_timing.measure.probes import ProbeSettings
 from dask_timing.measure.run import Diagnostics, Run, RunPlan
+from dask_timing.measure.waterfall import WaterfallPlan
 from dask_timing.measure.workloads import DEFAULT_CHUNK, WORKLOADS
 from dask_timing import phases
 from dask_timing.phases import INTERPRETER_AND_IMPORTS
@@ -39,7 +40,7 @@ DESCRIPTIONS = {
 }
 DEFAULT_BATCH = {KIND_LOCAL: 0, KIND_DISTRIBUTED: 100}
 RECORDED_OPTIONS = (
-    "timeout", "output", "log_dir", "probes", "performance_report", "memory_sample", "task_stream",
+    "timeout", "output", "log_dir", "probes", "performance_report", "memory_sample", "task_stream", "waterfall",
     "label", "revision", "study_id",
 )
 
@@ -55,6 +56,13 @@ def build_parser(kind: str, prog: str) -> argparse.ArgumentParser:
                              "with one chunk per worker")
     parser.add_argument("--workload-chunk", type=cli.positive_int, default=DEFAULT_CHUNK, metavar="N",
                         help=f"side of each worker's square chunk for --workload (default: {DEFAULT_CHUNK})")
+    inside = parser.add_argument_group("inside each worker (its startup, boundary by boundary)")
+    inside.add_argument("--no-waterfall", dest="waterfall", action="store_false",
+                        help="do not load the stamping module into the nannies and workers: no per-worker "
+                             "waterfall, stragglers or import profile")
+    inside.add_argument("--import-profile", action="store_true",
+                        help="profile the imports of every worker's interpreter (PYTHONPROFILEIMPORTTIME) and "
+                             "record the 15 costliest packages; part of the configuration, as it slows imports")
     knobs = parser.add_argument_group("what is started (each part of the recorded configuration)")
     knobs.add_argument("--no-dashboard", dest="dashboard", action="store_false",
                        help="start the scheduler (and workers) without the dashboard")
@@ -107,7 +115,7 @@ def cluster_request(kind: str, args: argparse.Namespace, workdir: str) -> Cluste
     return ClusterRequest(KIND_DISTRIBUTED, launch, death_timeout=args.timeout, nanny=args.nanny)
 
 
-def run_plan(args: argparse.Namespace) -> RunPlan:
+def run_plan(args: argparse.Namespace, workdir: str) -> RunPlan:
     """What the options ask to measure."""
     diagnostics = Diagnostics(
         probes=ProbeSettings() if args.probes else None,
@@ -116,7 +124,8 @@ def run_plan(args: argparse.Namespace) -> RunPlan:
     )
     return RunPlan(n_workers=args.workers, wait_for_workers=args.wait, batch_size=args.batch,
                    timeout=args.timeout, diagnostics=diagnostics, workload=args.workload,
-                   workload_chunk=args.workload_chunk)
+                   workload_chunk=args.workload_chunk,
+                   waterfall=WaterfallPlan(workdir, args.import_profile) if args.waterfall else None)
 
 
 class TaskStreamFile:
@@ -168,6 +177,32 @@ def check_request(kind: str, args: argparse.Namespace) -> None:
     checks.check_batch(args.batch)
     if args.workload:
         checks.check_chunk(args.workers, args.workload_chunk)
+    if args.import_profile:
+        check_import_profile(kind, args, address)
+
+
+def check_import_profile(kind: str, args: argparse.Namespace, address: str | None) -> None:
+    """--import-profile needs worker processes this run starts with a new interpreter, and their
+    standard error in a file of the run: refused otherwise, in one line, before anything starts."""
+    cluster_class = getattr(args, "cluster_class", None)
+    with_nanny = kind == KIND_LOCAL or cluster_class or getattr(args, "nanny", True)
+    if not args.waterfall:
+        raise cli.UsageError("--import-profile works through the stamping module that --no-waterfall leaves out")
+    if address is not None:
+        raise cli.UsageError("--import-profile needs workers this run starts: a running cluster's workers were "
+                             "started without it")
+    if not getattr(args, "processes", True):
+        raise cli.UsageError("--import-profile: thread workers (--no-processes) start no interpreter of their own")
+    if with_nanny and (args.start_method or default_start_method()) == "fork":
+        raise cli.UsageError("--import-profile with the fork start method: forked workers inherit the nanny's "
+                             "interpreter and imports; use --start-method spawn or forkserver")
+    if cluster_class and not takes_this_environment(import_cluster_class(cluster_class)):
+        raise cli.UsageError(f"--import-profile: the workers of {cluster_class} do not start with this process's "
+                             "environment (LocalCluster, SubprocessCluster and dask-jobqueue's clusters do)")
+    jobs = cluster_class is not None and hasattr(import_cluster_class(cluster_class), "job_cls")
+    if args.verbose and (kind == KIND_LOCAL or (cluster_class and not jobs)):  # their workers write to our stderr
+        raise cli.UsageError("--import-profile reads the workers' import times from the run's dask.log, and "
+                             "--verbose sends them to the terminal instead: drop --verbose")
 
 
 def failure_text(result: RunResult) -> str:
@@ -208,7 +243,7 @@ def run_tool(kind: str, argv: list[str] | None, prog: str) -> int:
         os.makedirs(args.log_dir, exist_ok=True)
     workdir = args.log_dir or tempfile.mkdtemp(prefix="dask-timing-")
     deployment = build_deployment(cluster_request(kind, args, workdir))
-    plan = run_plan(args)
+    plan = run_plan(args, workdir)
     options = {**cli.options_of(args, RECORDED_OPTIONS), "warmup": args.warmup_run,
                "process_start_resolution": start_resolution}
     console = RunConsole()
@@ -223,6 +258,7 @@ def run_tool(kind: str, argv: list[str] | None, prog: str) -> int:
         result = assemble_result(measured, deployment, plan, options,
                                  before_start={INTERPRETER_AND_IMPORTS: interpreter_and_imports})
         console.summary(result)
+        console.worker_startups(result)
         return result
 
     with contextlib.nullcontext() if args.verbose else diverted_stderr(workdir):

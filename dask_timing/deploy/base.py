@@ -9,17 +9,28 @@ in a ``ClusterRequest`` and the registry builds the deployment from it.
 from __future__ import annotations
 
 import asyncio
+import json
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any
 
 from dask_timing import phases
 from dask_timing.defaults import DEFAULT_HOST, DEFAULT_TIMEOUT
+from dask_timing.deploy import dask_timing_worker as stamps
 from dask_timing.phases import Phase
 
 # Dask's setting for how worker processes are started (spawn, forkserver or fork).
 START_METHOD_SETTING = "distributed.worker.multiprocessing-method"
 START_METHODS = ("spawn", "forkserver", "fork")
+
+
+# Dask's settings for modules every nanny and every worker loads at its start.
+PRELOAD_SETTINGS = ("distributed.nanny.preload", "distributed.worker.preload")
+
+
+def dask_environment_name(setting: str) -> str:
+    """The environment variable Dask reads a setting from (``distributed.x-y`` -> ``DASK_DISTRIBUTED__X_Y``)."""
+    return "DASK_" + setting.upper().replace(".", "__").replace("-", "_")
 
 
 def default_start_method() -> str:
@@ -77,6 +88,45 @@ class ClusterRequest:
     tls_ca_file: str | None = None  # TLS files for the client of such a cluster
     tls_cert: str | None = None
     tls_key: str | None = None
+
+
+@dataclass(frozen=True)
+class WorkerInstrumentation:
+    """What a deployment loads into its nannies and workers so they stamp their own startup.
+
+    The module (``dask_timing_worker.py``) is added last to Dask's preloads,
+    after the user's own; its stamps are read back by ``measure.waterfall``.
+    """
+
+    stamp_dir: str  # where the processes write their stamps (the run's work folder)
+    import_profile: bool = False  # nannies start their workers with PYTHONPROFILEIMPORTTIME
+    preload: str = stamps.__file__
+
+    def preloads(self) -> dict[str, list[str]]:
+        """Dask's preload settings with the stamping module added after the configured ones."""
+        import dask.config
+
+        return {setting: [*dask.config.get(setting, []), self.preload] for setting in PRELOAD_SETTINGS}
+
+    def environment(self) -> dict[str, str]:
+        """What every process of the cluster is given: the preloads as Dask reads them from the
+        environment, the stamps' folder, and whether nannies profile their workers' imports."""
+        found = {dask_environment_name(setting): repr(value) for setting, value in self.preloads().items()}
+        found[stamps.STAMPS_VARIABLE] = self.stamp_dir
+        if self.import_profile:
+            found[stamps.IMPORT_PROFILE_VARIABLE] = "1"
+        return found
+
+    def nanny_arguments(self) -> list[str]:
+        """For ``dask worker --nanny``, whose nanny never reads Dask's nanny preload setting."""
+        return ["--preload-nanny", self.preload]
+
+    def own_process_environment(self, name: str) -> dict[str, str]:
+        """For a worker with no nanny: its name, and the import profile a nanny would have asked for."""
+        found = {stamps.WORKER_VARIABLE: json.dumps({"name": name})}
+        if self.import_profile:
+            found["PYTHONPROFILEIMPORTTIME"] = "1"
+        return found
 
 
 class DeploymentError(RuntimeError):
@@ -153,6 +203,23 @@ class Deployment(ABC):
 
     async def job_records(self, workers: list[dict[str, Any]], wall_to_run_time: Any) -> list[dict[str, Any]] | None:
         """Batch-queue records of the worker jobs, for deployments whose workers are jobs."""
+        return None
+
+    def instrument(self, instrumentation: WorkerInstrumentation) -> str | None:
+        """Load the stamping module into the nannies and workers this deployment starts (called
+        before anything starts); return why it cannot, or None."""
+        return "the workers were not started by this run"
+
+    def started_worker_names(self) -> list[str]:
+        """Names of the workers asked for so far (those that never registered included)."""
+        return []
+
+    def worker_log_patterns(self) -> list[str]:
+        """Glob patterns of the files the worker processes' standard error goes to."""
+        return []
+
+    def worker_log_tail(self, name: str) -> str | None:
+        """The last lines of a worker's log, for a worker that failed to start."""
         return None
 
     @abstractmethod

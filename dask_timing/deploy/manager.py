@@ -6,9 +6,10 @@ from __future__ import annotations
 import importlib
 import inspect
 import json
+import shlex
 from typing import Any
 
-from dask_timing.deploy.base import ClusterRequest, LaunchSettings, common_threads
+from dask_timing.deploy.base import ClusterRequest, LaunchSettings, WorkerInstrumentation, common_threads
 from dask_timing.deploy.scaled import ScaledClusterDeployment
 from dask_timing.record.kinds import KIND_CLUSTER
 from dask_timing.record.secrets import mask_secrets
@@ -65,7 +66,38 @@ class ClusterManagerDeployment(ScaledClusterDeployment):
                 arguments[name] = {**arguments[name], **value}
             else:
                 arguments[name] = value
+        if self.instrumentation is not None and hasattr(cls, "job_cls"):
+            arguments["job_script_prologue"] = job_prologue(cls, arguments, self.instrumentation)
+            if arguments.get("nanny", True):  # its job runs `dask worker --nanny`
+                arguments["worker_extra_args"] = [*arguments.get("worker_extra_args", []),
+                                                  *self.instrumentation.nanny_arguments()]
         return cls(**arguments, asynchronous=True)
+
+
+def job_prologue(cls: Any, arguments: dict[str, Any], instrumentation: WorkerInstrumentation) -> list[str]:
+    """A dask-jobqueue job script's prologue: the configured one, then the stamping module's variables.
+
+    Batch jobs start from the batch system's environment, not this process's:
+    the job script exports what the nanny and the worker need.
+    """
+    import dask.config
+
+    given = arguments.get("job_script_prologue")
+    if given is None:
+        given = dask.config.get(f"jobqueue.{cls.job_cls.config_name}.job-script-prologue", None) or []
+    environment = instrumentation.environment()
+    if instrumentation.import_profile and arguments.get("nanny") is False:  # no nanny to ask for it
+        environment["PYTHONPROFILEIMPORTTIME"] = "1"
+    return [*given, *(f"export {name}={shlex.quote(value)}" for name, value in environment.items())]
+
+
+def takes_this_environment(cls: Any) -> bool:
+    """Whether a cluster class's workers start with this process's Dask settings and environment:
+    distributed's in-process and subprocess clusters, and dask-jobqueue's jobs (their job script)."""
+    from distributed import LocalCluster
+    from distributed.deploy.subprocess import SubprocessCluster
+
+    return hasattr(cls, "job_cls") or cls is SubprocessCluster or (inspect.isclass(cls) and issubclass(cls, LocalCluster))
 
 
 def import_cluster_class(path: str) -> Any:

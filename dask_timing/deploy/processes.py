@@ -10,7 +10,9 @@ import sys
 from typing import Any
 
 from dask_timing import phases
-from dask_timing.deploy.base import START_METHOD_SETTING, ClusterRequest, Deployment, LaunchSettings
+from dask_timing.deploy.base import (
+    START_METHOD_SETTING, ClusterRequest, Deployment, LaunchSettings, WorkerInstrumentation, dask_environment_name,
+)
 from dask_timing.deploy.managed import ManagedProcess, kill_now
 from dask_timing.record.kinds import KIND_DISTRIBUTED
 
@@ -42,11 +44,12 @@ class SeparateProcessDeployment(Deployment):
         self.scheduler: ManagedProcess | None = None
         self.workers: list[ManagedProcess] = []
         self.scheduler_file = os.path.join(launch.workdir, "scheduler.json")
+        self.instrumentation: WorkerInstrumentation | None = None
         self._env = {
             **os.environ,
             "PYTHONUNBUFFERED": "1",
             # Dask's environment form of its setting: how nannies start worker processes.
-            "DASK_" + START_METHOD_SETTING.upper().replace(".", "__").replace("-", "_"): launch.start_method,
+            dask_environment_name(START_METHOD_SETTING): launch.start_method,
         }
 
     @classmethod
@@ -59,12 +62,18 @@ class SeparateProcessDeployment(Deployment):
     def header(self, n_workers: int) -> list[tuple[str, Any]]:
         return self.launch.header(n_workers)
 
-    def _spawn(self, name: str, module: str, arguments: list[str]) -> ManagedProcess:
+    def instrument(self, instrumentation: WorkerInstrumentation) -> str | None:
+        """Every process started here gets the stamping module through Dask's environment variables."""
+        self.instrumentation = instrumentation
+        self._env.update(instrumentation.environment())
+        return None
+
+    def _spawn(self, name: str, module: str, arguments: list[str], env: dict[str, str] | None = None) -> ManagedProcess:
         process = ManagedProcess(
             name,
             [sys.executable, "-m", module, *arguments],
             os.path.join(self.launch.workdir, f"{name}.log"),
-            env=self._env,
+            env=env or self._env,
             cwd=self.launch.workdir,
         )
         process.start()
@@ -112,22 +121,40 @@ class SeparateProcessDeployment(Deployment):
 
     async def request_workers(self, n_workers: int) -> None:
         for index in range(len(self.workers), n_workers):
+            name = f"worker-{index}"
             self.workers.append(
                 self._spawn(
-                    f"worker-{index}",
+                    name,
                     "distributed.cli.dask_worker",
                     [
                         self.address,
-                        "--name", f"worker-{index}",
+                        "--name", name,
                         "--nthreads", str(self.launch.threads_per_worker),
                         "--host", self.launch.host,
                         *self._dashboard_arguments(),
                         "--death-timeout", str(self.death_timeout),
                         "--local-directory", self.launch.workdir,
                         "--nanny" if self.nanny else "--no-nanny",
+                        *(self.instrumentation.nanny_arguments() if self.instrumentation and self.nanny else []),
                     ],
+                    self._worker_environment(name),
                 )
             )
+
+    def _worker_environment(self, name: str) -> dict[str, str] | None:
+        """A worker with no nanny is its own process: it is told its name (a nanny would tell it)."""
+        if self.instrumentation is None or self.nanny:
+            return None
+        return {**self._env, **self.instrumentation.own_process_environment(name)}
+
+    def started_worker_names(self) -> list[str]:
+        return [process.name for process in self.workers]
+
+    def worker_log_patterns(self) -> list[str]:
+        return [os.path.join(self.launch.workdir, "worker-*.log")]
+
+    def worker_log_tail(self, name: str) -> str | None:
+        return next((process.log_tail() for process in self.workers if process.name == name), None)
 
     def expected_worker_names(self, n_workers: int) -> set[str] | None:
         return {f"worker-{index}" for index in range(n_workers)}

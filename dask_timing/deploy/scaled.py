@@ -8,15 +8,22 @@ starts the workers, timed until each has registered.
 from __future__ import annotations
 
 import asyncio
+import glob
 import inspect
+import os
 from abc import abstractmethod
+from collections import deque
 from typing import Any
 
 import psutil
 
 from dask_timing import phases
 from dask_timing.deploy import batch_jobs
-from dask_timing.deploy.base import START_METHOD_SETTING, Deployment, LaunchSettings
+from dask_timing.deploy.base import START_METHOD_SETTING, Deployment, LaunchSettings, WorkerInstrumentation
+from dask_timing.record.dask_log import LOG_NAME
+
+# Set by Dask's nannies in their own process (here) before they start a worker: restored after the run too.
+SPAWN_VARIABLES = ("PYTHONPROFILEIMPORTTIME",)
 
 
 class ScaledClusterDeployment(Deployment):
@@ -33,6 +40,9 @@ class ScaledClusterDeployment(Deployment):
         self.cluster: Any = None
         self._children_before: set[int] = set()
         self._scaled_event: asyncio.Event | None = None
+        self.instrumentation: WorkerInstrumentation | None = None
+        self._saved_environment: dict[str, str | None] = {}
+        self._requested_names: list[str] = []  # kept: closing the cluster forgets its workers
 
     @abstractmethod
     def make_cluster(self) -> Any:
@@ -44,11 +54,34 @@ class ScaledClusterDeployment(Deployment):
     async def job_records(self, workers: list[dict[str, Any]], wall_to_run_time: Any) -> list[dict[str, Any]] | None:
         return await batch_jobs.job_records(self.cluster, workers, wall_to_run_time)
 
+    def instrument(self, instrumentation: WorkerInstrumentation) -> str | None:
+        """Nannies and workers made here read Dask's settings of this process; worker processes started
+        from it (spawned, forked, subprocesses) inherit its environment: both get the stamping module."""
+        self.instrumentation = instrumentation
+        return None
+
+    def _apply_instrumentation(self) -> None:
+        import dask.config
+
+        dask.config.set(self.instrumentation.preloads())
+        environment = self.instrumentation.environment()
+        self._saved_environment = {name: os.environ.get(name) for name in [*environment, *SPAWN_VARIABLES]}
+        os.environ.update(environment)
+
+    def _restore_environment(self) -> None:
+        for name, value in self._saved_environment.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
     async def start_scheduler(self) -> None:
         import dask.config
 
         # How nannies start worker processes; read by distributed when it spawns them.
         dask.config.set({START_METHOD_SETTING: self.launch.start_method})
+        if self.instrumentation is not None:
+            self._apply_instrumentation()
         self._children_before = {child.pid for child in psutil.Process().children(recursive=True)}
         # Made first and started by awaiting it, so close() can reach a half-started cluster.
         self.cluster = self.make_cluster()
@@ -62,6 +95,7 @@ class ScaledClusterDeployment(Deployment):
 
     async def request_workers(self, n_workers: int) -> None:
         scaled = self.cluster.scale(n_workers)
+        self._requested_names = [str(name) for name in getattr(self.cluster, "worker_spec", None) or {}]
         if inspect.isawaitable(scaled):
             await scaled
         self._scaled.set()
@@ -106,11 +140,37 @@ class ScaledClusterDeployment(Deployment):
         leftovers = [
             child
             for child in _living_children()
-            if child.pid not in self._children_before and not _is_resource_tracker(child)
+            if child.pid not in self._children_before and not _is_multiprocessing_server(child)
         ]
         for child in leftovers:
             child.kill()
+        self._restore_environment()
         return [child.pid for child in leftovers]
+
+    def started_worker_names(self) -> list[str]:
+        return self._requested_names
+
+    def worker_log_patterns(self) -> list[str]:
+        """Batch jobs write their own files; workers started here write to this process's standard
+        error, which the run sends to its dask.log."""
+        if hasattr(self.cluster, "job_cls"):  # dask-jobqueue
+            return [os.path.join(self.launch.workdir, "*.err")]
+        return [os.path.join(self.launch.workdir, LOG_NAME)]
+
+    def worker_log_tail(self, name: str) -> str | None:
+        job_id = batch_jobs.job_ids(self.cluster).get(name)
+        pattern = f"*-{job_id}.err" if job_id else LOG_NAME
+        paths = glob.glob(os.path.join(self.launch.workdir, pattern))
+        return log_tail(paths[0]) if paths else None
+
+
+def log_tail(path: str, lines: int = 20) -> str | None:
+    """The last lines of a log file, or None when it cannot be read."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as log:
+            return "".join(deque(log, maxlen=lines)).rstrip()
+    except OSError:
+        return None
 
 
 def _living_children() -> list[psutil.Process]:
@@ -124,9 +184,10 @@ def _living_children() -> list[psutil.Process]:
     return living
 
 
-def _is_resource_tracker(process: psutil.Process) -> bool:
-    """multiprocessing's resource tracker: it lives as long as this process, by design."""
+def _is_multiprocessing_server(process: psutil.Process) -> bool:
+    """multiprocessing's resource tracker, or the fork server that starts workers with ``forkserver``: each
+    lives as long as this process, by design (the workers it forked are still found, as its children)."""
     try:
-        return any("resource_tracker" in part for part in process.cmdline())
+        return any("resource_tracker" in part or "forkserver" in part for part in process.cmdline())
     except psutil.NoSuchProcess:
         return False

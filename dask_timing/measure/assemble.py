@@ -9,10 +9,11 @@ from typing import Any
 from dask_timing import phases
 from dask_timing.deploy.base import Deployment
 from dask_timing.measure.arrivals import DETECTION_METHOD, arrival_summary
+from dask_timing.measure import waterfall
 from dask_timing.measure.clock import CLOCK_NAME
 from dask_timing.measure.run import FIRST_TASK_CALL, Measurements, RunPlan
 from dask_timing.record.environment import collect_environment
-from dask_timing.record.schema import STATUS_OK, RunResult
+from dask_timing.record.schema import STATUS_FAILED, STATUS_OK, RunResult
 from dask_timing.record.secrets import mask_command_line, mask_secrets
 
 
@@ -34,6 +35,8 @@ def assemble_result(
     """
     timeline = measured.timeline
     after_ready = {key: value for key, value in timeline.extras.items() if key != phases.TEARDOWN.key}
+    inside = waterfall.assemble(measured.startups, measured.workers, measured.workers_requested_at, measured.jobs,
+                                timeline.wall_to_run_time, deployment, failed=measured.status == STATUS_FAILED)
     return RunResult(
         kind=deployment.kind,
         config=mask_secrets({**plan.config(), **deployment.config()}),
@@ -53,6 +56,9 @@ def assemble_result(
         probes=measured.probes,
         memory_samples=_memory_samples(measured, plan.diagnostics.memory_sample_interval),
         workers=measured.workers,
+        worker_phases=inside.worker_phases,
+        stragglers=inside.stragglers,
+        import_profile=inside.import_profile,
         scheduler={"address": deployment.address, "dashboard": deployment.dashboard},
         versions=measured.versions,
         jobs=measured.jobs,
@@ -64,6 +70,7 @@ def assemble_result(
             "first_task": FIRST_TASK_CALL,
             "run_started_utc": timeline.origin_wall,
             "excluded_from_total": dict(timeline.excluded),
+            **({"worker_waterfall": inside.measurement} if inside.measurement else {}),
         },
     )
 

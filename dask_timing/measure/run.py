@@ -26,10 +26,11 @@ from dask_timing.defaults import DEFAULT_TIMEOUT
 from dask_timing.deploy.base import Deployment, DeploymentError
 from dask_timing.deploy.managed import ChildFailed
 from dask_timing.errors import describe_failure
-from dask_timing.measure import events
+from dask_timing.measure import events, waterfall
 from dask_timing.measure.arrivals import WorkerArrivals
 from dask_timing.measure.clock import Timeline
 from dask_timing.measure.probes import ProbeSettings, run_probes
+from dask_timing.measure.waterfall import WaterfallPlan, WorkerStartups
 from dask_timing.measure.workloads import DEFAULT_CHUNK, run_workload
 from dask_timing.record.environment import utc_timestamp
 from dask_timing.record.schema import STATUS_FAILED, STATUS_INTERRUPTED, STATUS_OK
@@ -67,6 +68,7 @@ class RunPlan:
     diagnostics: Diagnostics = Diagnostics()
     workload: str | None = None
     workload_chunk: int = DEFAULT_CHUNK
+    waterfall: WaterfallPlan | None = None  # each worker's startup, stamped from inside it
 
     def config(self) -> dict[str, Any]:
         """What defines the experiment, for the result's configuration."""
@@ -77,6 +79,8 @@ class RunPlan:
         }
         if self.workload:
             config.update(workload=self.workload, workload_chunk=self.workload_chunk)
+        if self.waterfall is not None and self.waterfall.import_profile:  # profiling slows the imports it times
+            config["import_profile"] = True
         return config
 
 
@@ -141,6 +145,7 @@ class Measurements:
     memory_samples: list[tuple[float, int]] | None = None  # (wall-clock stamp, bytes) from Dask's sampler
     versions: dict[str, Any] | None = None
     jobs: list[dict[str, Any]] | None = None
+    startups: WorkerStartups | None = None  # what the workers stamped of their own startup
 
     def fail(self, status: str, error: str) -> None:
         """Record how the run ended; an earlier failure keeps its status and its reason comes first."""
@@ -187,6 +192,8 @@ class Run:
         """Time the run; tear down whatever happens; return what was measured."""
         measured = self.measured
         self._tell(events.RunStarted(self.deployment.title, self._header_settings()))
+        if self.plan.waterfall is not None:
+            measured.startups = WorkerStartups.prepare(self.deployment, self.plan.waterfall)
         self.deadline = Deadline(self.plan.timeout)
         self._measuring = asyncio.ensure_future(self._measure())
         if self.stopped:  # asked to stop before the measurement began
@@ -204,6 +211,8 @@ class Run:
         except Exception as failure:  # noqa: BLE001 - any failure inside Dask fails the run
             measured.fail(STATUS_FAILED, describe_with_cause(failure))
         self._measuring = None
+        if measured.status == STATUS_FAILED and not measured.workers:
+            await self._workers_after_failure()
         await self._teardown()
         return measured
 
@@ -214,6 +223,15 @@ class Run:
         except Exception:  # noqa: BLE001 - only an explanation: the timeout stands without it
             held = None
         return str(timeout) if held is None else f"{held}; the run gave up at its --timeout of {self.plan.timeout:g} s"
+
+    async def _workers_after_failure(self) -> None:
+        """The workers that did register, so that every worker's waterfall says how far it got (best
+        effort, bounded on its own: the run's timeout may be spent)."""
+        if self.arrivals is None:
+            return
+        identity = await waterfall.bounded(self.client.scheduler.identity(n_workers=-1))
+        if identity is not None:
+            self.measured.workers = self._worker_records(identity)
 
     def _header_settings(self) -> list[tuple[str, Any]]:
         settings = self.deployment.header(self.plan.n_workers)
@@ -284,6 +302,8 @@ class Run:
         """What is timed once the cluster is ready: the batch, the workload, the probes."""
         if self.plan.batch_size:
             await self._batch()
+        if self.measured.startups is not None:  # between the timed blocks, while the workers' logs hold the tasks
+            await self.deadline.bounded(self.measured.startups.sample(self.client), "the workers' clocks")
         if self.plan.workload:
             await self._workload()
         if self.plan.diagnostics.probes is not None:
@@ -395,6 +415,12 @@ class Run:
 
     async def _worker_details(self) -> list[dict[str, Any]]:
         identity = await self.deadline.bounded(self.client.scheduler.identity(n_workers=-1), "the worker list")
+        return self._worker_records(identity)
+
+    def _worker_records(self, identity: dict[str, Any]) -> list[dict[str, Any]]:
+        """A record of each registered worker, in the order the scheduler registered them."""
+        if self.measured.startups is not None:
+            self.measured.startups.note_registrations(identity.get("workers", {}))
         arrivals = {arrival.address: arrival for arrival in self.arrivals.ordered()}
         details = []
         for address, info in identity.get("workers", {}).items():

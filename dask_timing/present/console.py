@@ -8,17 +8,20 @@ summary of the assembled result and where files were saved.
 from __future__ import annotations
 
 import sys
+import textwrap
 from typing import Any, TextIO
 
 from dask_timing import phases
-from dask_timing.measure import events
+from dask_timing.measure import events, import_profile
 from dask_timing.measure.probes import describe
-from dask_timing.phases import Phase
+from dask_timing.measure.waterfall import STRAGGLER_RULE
+from dask_timing.phases import REGISTRATION_TIME_LABEL, WORKER_PHASES, WORKER_PHASES_BY_KEY, Phase
 from dask_timing.record.schema import RunResult
 
 RULE = "=" * 60
 THIN_RULE = "-" * 60
 LABEL_WIDTH = 29
+WORKER_COLUMN = 15
 GIB = 2**30
 
 
@@ -143,3 +146,55 @@ class RunConsole:
         if result.teardown_time is not None:
             self.line(summary_line(phases.TEARDOWN.summary_label, result.teardown_time, "   (not in total)"))
         self.line(RULE)
+
+    def worker_startups(self, result: RunResult) -> None:
+        """After the summary: the phases of the median and of the slowest worker side by side, the
+        stragglers, the workers that never registered, and the import profile."""
+        waterfalls = [(worker["name"], worker["waterfall"]) for worker in result.workers if "waterfall" in worker]
+        ok = sorted(((name, record) for name, record in waterfalls if "registration_time" in record),
+                    key=lambda item: item[1]["registration_time"])
+        failed = [(name, record) for name, record in waterfalls if record["status"] == "failed"]
+        if not waterfalls:
+            reason = result.measurement.get("worker_waterfall", {}).get("unavailable", {}).get("registered")
+            if reason:
+                self.line()
+                self.line(f"Worker startup: not available ({reason})")
+            return
+        self.line()
+        self.line("WORKER STARTUP (seconds, from the request for workers)")
+        if ok:
+            shown = {"median": ok[(len(ok) - 1) // 2], "slowest": ok[-1]}
+            headers = [f"{role} ({name})" for role, (name, _) in shown.items()]
+            width = max(WORKER_COLUMN, *(len(header) + 2 for header in headers))
+            rows = [(phase.label, [record["phases"].get(phase.key) for _, record in shown.values()])
+                    for phase in WORKER_PHASES]
+            rows.append((REGISTRATION_TIME_LABEL, [record["registration_time"] for _, record in shown.values()]))
+            self.line(f"{'phase':<{LABEL_WIDTH}}" + "".join(f"{header:>{width}}" for header in headers))
+            for label, values in rows:
+                if any(value is not None for value in values):
+                    self.line(f"{label:<{LABEL_WIDTH}}"
+                              + "".join(f"{'-' if value is None else f'{value:.4f}':>{width}}" for value in values))
+        self.stragglers(result.stragglers)
+        for name, record in failed:
+            self.line(f"Worker {name} failed to start: it stopped after {record['last_boundary']}")
+        profile = result.import_profile
+        if profile and profile.get("top"):
+            # wrapped between packages, never inside "numpy 0.12 s" (no-break spaces there while wrapping)
+            text = import_profile.describe(profile).replace(" ", "\N{NO-BREAK SPACE}").replace(",\N{NO-BREAK SPACE}", ", ")
+            text = textwrap.fill(f"Worker imports (seconds per worker, top {len(profile['top'])}): {text}", len(RULE),
+                                 subsequent_indent="  ")
+            self.line(text.replace("\N{NO-BREAK SPACE}", " "))
+        elif profile:
+            self.line(f"Worker imports: not available ({profile['unavailable']})")
+
+    def stragglers(self, stragglers: list[dict[str, Any]] | None) -> None:
+        """Each straggler with the phase that lost its time; nothing when too few workers to tell."""
+        if stragglers is None:
+            return
+        if not stragglers:
+            self.line(f"Stragglers: none (rule: {STRAGGLER_RULE})")
+        for straggler in stragglers:
+            phase = WORKER_PHASES_BY_KEY[straggler["phase"]].label
+            self.line(f"Straggler: worker {straggler['name']} registered {straggler['excess']:.4f} s after the "
+                      f"median worker; it lost {straggler['phase_excess']:.4f} s in {phase}")
+

@@ -26,7 +26,8 @@ from typing import Any, Callable, Iterator, NamedTuple, Sequence
 
 from dask_timing.analysis.groups import Group, total_summary, total_times
 from dask_timing.analysis.scaling import Fit, families, family_label, fit_scaling, weak_efficiency
-from dask_timing.phases import ALL_PHASES, phase_order
+from dask_timing.analysis.workers import median_run, representative_group, worker_phase_values
+from dask_timing.phases import ALL_PHASES, REGISTERED_BOUNDARY, WORKER_BOUNDARIES, WORKER_PHASES, phase_order
 from dask_timing.present.report import total_label
 from dask_timing.record.files import unused_path
 from dask_timing.record.schema import RunResult
@@ -50,6 +51,8 @@ LINE_STYLES = ("-", "--", "-.", ":")
 MARKERS = ("", "o", "s", "^", "D", "v")  # lines get markers only once colours and line styles come round again
 POINT_MARKER = "o"
 PHASE_PALETTE = "Set2"  # phases are not configurations: colours of their own
+WORKER_PHASE_PALETTE = "Dark2"  # nor are the phases inside a worker, which differ from the run's
+WATERFALL_ROWS = 40  # workers drawn in a waterfall: more are sampled evenly, the slowest always kept
 
 
 def pyplot():
@@ -466,6 +469,103 @@ def draw_weak_scaling(groups: list[Group], look: Look) -> list:
                          "workers (work per worker fixed)", "efficiency E(n) = T(n0) / T(n)", finish)
 
 
+def worker_phase_colour(key: str):
+    """The colour of a worker phase, the same in every plot."""
+    return pyplot().get_cmap(WORKER_PHASE_PALETTE)([phase.key for phase in WORKER_PHASES].index(key))
+
+
+def worker_phase_legend(figure, keys: Sequence[str], extra: Sequence[tuple[Any, str]] = ()) -> None:
+    """One legend of the worker phases drawn, below the axes (outside the data)."""
+    labels = {phase.key: phase.label for phase in WORKER_PHASES}
+    handles = [pyplot().Rectangle((0, 0), 1, 1, color=worker_phase_colour(key)) for key in keys]
+    entries = [*zip(handles, [labels[key] for key in keys]), *extra]
+    figure.legend([handle for handle, _ in entries], [label for _, label in entries], loc="outside lower center",
+                  ncols=min(len(entries), 4), fontsize="small", frameon=False)
+
+
+def has_worker_phases(group: Group) -> bool:
+    return bool(total_times(group) and worker_phase_values(group))
+
+
+def draw_worker_phases(groups: list[Group], look: Look) -> list:
+    """One bar per configuration: the median of each worker phase (over workers and runs), stacked in order."""
+    keys = [phase.key for phase in WORKER_PHASES
+            if any(phase.key in worker_phase_values(group) for group in groups)]
+
+    def draw(axes, page: list[Group]) -> None:
+        for row, group in enumerate(page):
+            left, values = 0.0, worker_phase_values(group)
+            for key in keys:
+                if key in values:
+                    median = statistics.median(values[key])
+                    axes.barh(row, median, left=left, height=0.6, color=worker_phase_colour(key), edgecolor="white")
+                    left += median
+        worker_phase_legend(axes.figure, keys)
+        axes.set_xlim(left=0)
+
+    return row_figures(look, "Inside the workers: the median of each phase of a worker's startup",
+                       [group for group in groups if has_worker_phases(group)], draw,
+                       "seconds from the request for workers (median of each phase over workers and runs)",
+                       extra=0.5)
+
+
+def waterfall_rows(workers: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The workers a waterfall shows, first registered on top: all of them, or WATERFALL_ROWS sampled
+    evenly in registration order (the first and the slowest kept)."""
+    ordered = sorted((worker for worker in workers if worker.get("waterfall", {}).get("phases")),
+                     key=lambda worker: worker["waterfall"].get("registration_time", float("inf")))
+    if len(ordered) <= WATERFALL_ROWS:
+        return ordered
+    step = (len(ordered) - 1) / (WATERFALL_ROWS - 1)
+    return [ordered[round(index * step)] for index in range(WATERFALL_ROWS)]
+
+
+def has_waterfall(groups: list[Group]) -> bool:
+    group = representative_group(groups)
+    return group is not None and bool(waterfall_rows(median_run(group).workers))
+
+
+def draw_waterfall(groups: list[Group], look: Look) -> list:
+    """A Gantt chart of one run (the median run of the configuration whose workers take longest to
+    register): one row per worker, its phases as coloured segments from the request for workers."""
+    group = representative_group(groups)
+    run = median_run(group)
+    rows = waterfall_rows(run.workers)
+    stragglers = {straggler["name"] for straggler in run.stragglers or []}
+    names = [f"{worker['name']}" + (" (straggler)" if worker["name"] in stragglers else "") for worker in rows]
+    height = max(MIN_HEIGHT, heading_height(look, [group.label]) + 0.22 * len(rows) + 1.6)
+    title = f"Inside the workers: the median run of {look.name(group.label).replace(chr(10), ' ')}"
+    figure, (axes,) = new_figure(look, textwrap.fill(title, LINE_WIDTH - 20), height, labels=[group.label])
+    drawn: list[str] = []
+    first_task = None
+    for row, worker in enumerate(rows):
+        record = worker["waterfall"]
+        boundaries, start = record["boundaries"], record["boundaries"]["requested"]
+        previous = None
+        for name in WORKER_BOUNDARIES:
+            if name not in boundaries:
+                continue
+            phase = next((phase for phase in WORKER_PHASES if phase.ends_at == name), None)
+            if previous is not None and phase is not None:
+                axes.barh(row, boundaries[name] - boundaries[previous], left=boundaries[previous] - start,
+                          height=0.7, color=worker_phase_colour(phase.key), linewidth=0)
+                drawn.append(phase.key)
+            if name == REGISTERED_BOUNDARY:
+                break
+            previous = name
+        if "first_task" in boundaries:
+            first_task, = axes.plot([boundaries["first_task"] - start], [row], "k|", markersize=9)
+    axes.set_yticks(range(len(rows)), names, fontsize="small")
+    axes.set_ylim(len(rows) - 0.5, -0.5)
+    axes.set_ylabel(f"worker ({len(rows)} of {len(run.workers)})" if len(rows) < len(run.workers) else "worker")
+    axes.set_xlabel("seconds from the request for workers")
+    axes.set_xlim(left=0)
+    axes.grid(True, axis="x", alpha=0.3)
+    worker_phase_legend(figure, [key for key in dict.fromkeys(phase.key for phase in WORKER_PHASES)
+                                 if key in drawn], [(first_task, "first task")] if first_task else [])
+    return [figure]
+
+
 class Plot(NamedTuple):
     """One kind of plot: its file name, what it shows in words, whether the results allow it, how to draw it."""
 
@@ -493,6 +593,12 @@ PLOTS = (
          "a + b × workers, per family of configurations", lambda groups: bool(families(groups)), draw_scaling),
     Plot("timing_weak_scaling", "Weak scaling: efficiency E(n) = T(n0) / T(n) per family, 1 being ideal",
          lambda groups: any(map(weak_efficiency, families(groups))), draw_weak_scaling),
+    Plot("timing_worker_phases", "Inside the workers: per configuration, the median of each phase of a worker's "
+         "startup, stacked in order (medians over workers and runs: they need not add up to the median "
+         "registration time)", lambda groups: any(map(has_worker_phases, groups)), draw_worker_phases),
+    Plot("timing_waterfall", "Inside the workers: one run drawn worker by worker, each worker's phases from the "
+         "request to its registration (tick: its first task); the run is the median one, by total time, of the "
+         "configuration whose workers take longest to register", has_waterfall, draw_waterfall),
 )
 
 

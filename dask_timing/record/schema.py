@@ -100,6 +100,10 @@ class TimedRun(msgspec.Struct, kw_only=True, tag_field="document", tag=RESULT_DO
     before_start: dict[str, Seconds] = {}
     arrivals: dict[str, Any] | None = None
     probes: dict[str, Any] | None = None
+    # Inside the workers (measure.waterfall): each worker phase's seconds over the run's workers, and the
+    # import profile; absent (None) in results that have no waterfalls, never zero.
+    worker_phases: dict[str, list[Seconds]] | None = None
+    import_profile: dict[str, Any] | None = None
     schema_version: int = SCHEMA_VERSION
 
     @property
@@ -171,6 +175,7 @@ class RunResult(TimedRun, kw_only=True):
     versions: dict[str, Any] | None = None
     jobs: list[dict[str, Any]] | None = None
     workers: list[dict[str, Any]] = []
+    stragglers: list[dict[str, Any]] | None = None  # workers much slower to register than the others
     scheduler: dict[str, Any] = {}
     measurement: dict[str, Any] = {}
 
@@ -209,6 +214,9 @@ class RunResult(TimedRun, kw_only=True):
             "jobs": self.jobs,
             "scheduler": self.scheduler,
             "workers": self.workers,
+            "worker_phases": self.worker_phases,
+            "stragglers": self.stragglers,
+            "import_profile": self.import_profile,
             "n_workers": self.config.get("n_workers"),
             "threads_per_worker": self.config.get("threads_per_worker"),
         }

@@ -7,8 +7,9 @@ Columns, in order:
   configuration setting found in any configuration, in name order (blank
   where a configuration has no such setting; nested settings as JSON; a
   setting named like another column gets the prefix ``config_``);
-* ``metric`` (``total_time``, ``first_task_time``, ...) and ``unit``
-  (``seconds``);
+* ``metric`` (``total_time``, ``first_task_time``, ..., and the worker
+  phases ``worker_imports_time``, ..., ``worker_registered_time`` pooled over
+  workers and runs) and ``unit`` (``seconds``);
 * ``n``, ``mean``, ``stddev``, ``median``, ``mad``, ``min``, ``max``, ``p5``,
   ``p95``: over the successful runs (``stddev`` blank for a single run);
 * ``n_failed`` and ``first_error``: the configuration's failed runs and the
@@ -32,6 +33,7 @@ from typing import Any
 from dask_timing.analysis.groups import LABEL_KEYS
 from dask_timing.analysis.ranking import Standing
 from dask_timing.analysis.stats import Summary
+from dask_timing.analysis.workers import worker_phase_summaries
 from dask_timing.phases import TOTAL_KEY
 from dask_timing.present.exports.base import Analysis, Exporter
 
@@ -60,7 +62,7 @@ def _rows(standing: Standing, columns: dict[str, str]) -> list[dict[str, Any]]:
     shared = {"label": group.label, "kind": group.kind, "unit": UNIT, "n_failed": standing.n_failed,
               "first_error": standing.first_error}
     shared.update({column: _cell(group.config.get(key)) for key, column in columns.items()})
-    summaries = group.summaries()
+    summaries = {**group.summaries(), **worker_phase_summaries(group)}
     rows = []
     for metric, summary in summaries.items():
         rows.append({**shared, "metric": metric, **summary.to_json()})

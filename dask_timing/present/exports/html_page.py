@@ -13,6 +13,7 @@ from typing import Any, NamedTuple
 from dask_timing.analysis.ranking import Standing
 from dask_timing.analysis.scaling import families, family_label, fit_scaling, weak_efficiency
 from dask_timing.analysis.stats import Summary
+from dask_timing.present import worker_tables
 from dask_timing.present.exports.base import COMPARISON_HEADER, Analysis, Exporter, comparison_rows, gate_summary
 
 TITLE = "Dask timing report"
@@ -109,6 +110,18 @@ def _phases(analysis: Analysis) -> str:
     return "".join(sections)
 
 
+def _workers(analysis: Analysis) -> str:
+    """Inside the workers: the worker phase table and the import profiles (nothing without waterfalls)."""
+    phases = worker_tables.worker_phase_table(analysis.groups)
+    if phases is None:
+        return ""
+    profiles = worker_tables.import_profiles(analysis.groups)
+    imports = (f"<h3>{html.escape(worker_tables.IMPORTS_TITLE)}</h3>"
+               + table(["configuration", "packages"], [list(row) for row in profiles])) if profiles else ""
+    return (f"<h2>{html.escape(worker_tables.TITLE)}</h2><p>{html.escape(worker_tables.UNITS)}</p>"
+            + table(*phases) + imports)
+
+
 def _scaling(analysis: Analysis) -> str:
     fits = []
     for family in families(analysis.groups):
@@ -173,7 +186,7 @@ def _history(analysis: Analysis) -> str:
 def render(analysis: Analysis) -> str:
     """The whole analysis on one page."""
     sections = [f"<h1>{html.escape(TITLE)}</h1>", _environment(analysis), _ranking(analysis), _phases(analysis),
-                _scaling(analysis), _verdicts(analysis), _history(analysis), _plots(analysis)]
+                _workers(analysis), _scaling(analysis), _verdicts(analysis), _history(analysis), _plots(analysis)]
     return (
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
         f"<title>{html.escape(TITLE)}</title><style>{STYLE}</style><script>{CHECK_IMAGES}</script></head>"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dask_timing.analysis.ranking import Standing
 from dask_timing.present.exports.base import COMPARISON_HEADER, Analysis, Exporter, comparison_rows, gate_summary
+from dask_timing.present.worker_tables import TITLE, UNITS, worker_phase_table
 
 HEADER = (
     "| Configuration | Runs | Failed | Mean [s] | Median [s] | Min [s] | Max [s] | Relative |",
@@ -68,7 +69,17 @@ def render(analysis: Analysis) -> str:
         error = standing.first_error.replace("`", "'")  # one line, shown as code
         lines.append(f"- {standing.group.label}: {standing.failures}: `{error}`")
     lines += _comparison(analysis)
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + _worker_phases(analysis)) + "\n"
+
+
+def _worker_phases(analysis: Analysis) -> list[str]:
+    """The worker startup phases, a second table (none for results without waterfalls)."""
+    table = worker_phase_table(analysis.groups)
+    if table is None:
+        return []
+    header, rows = table
+    return ["", f"{TITLE} ({UNITS}):", "", "| " + " | ".join(map(_cell, header)) + " |",
+            "|:---|" + "---:|" * (len(header) - 1), *("| " + " | ".join(map(_cell, row)) + " |" for row in rows)]
 
 
 EXPORTER = Exporter(

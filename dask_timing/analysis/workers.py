@@ -1,0 +1,76 @@
+"""Inside the workers, per configuration: every worker phase pooled over workers and runs.
+
+Each run records each worker phase's seconds over its workers
+(``worker_phases``); a configuration's statistics pool them across the
+workers and the successful runs, so the median and p95 say what a worker
+typically takes and what the slow ones take.  Runs without waterfalls
+(older files, the earlier flat format) add nothing: their worker metrics are
+absent, not zero.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dask_timing.analysis.groups import Group, total_times
+from dask_timing.analysis.stats import Summary, summarize
+from dask_timing.measure.import_profile import merge
+from dask_timing.phases import REGISTERED_BOUNDARY as REGISTERED_KEY
+from dask_timing.phases import REGISTRATION_TIME_LABEL, WORKER_PHASES, WORKER_PHASES_BY_KEY
+from dask_timing.record.schema import TimedRun
+
+METRIC_PREFIX = "worker_"
+
+
+def worker_metric(key: str) -> str:
+    """The metric name of a worker phase in summaries and exports: ``worker_imports_time``."""
+    return f"{METRIC_PREFIX}{key}_time"
+
+
+def worker_label(key: str, short: bool = False) -> str:
+    """How tables head a worker phase's column (``short``: one word)."""
+    phase = WORKER_PHASES_BY_KEY.get(key)
+    if phase is None:
+        return REGISTRATION_TIME_LABEL.lower() if short else REGISTRATION_TIME_LABEL
+    return phase.column if short else phase.label
+
+
+def worker_phase_values(group: Group) -> dict[str, list[float]]:
+    """Each worker phase's seconds pooled over the workers of the successful runs, in phase order;
+    ``registered`` last: each worker's time from the request to its registration."""
+    pooled: dict[str, list[float]] = {}
+    for run in group.ok_runs:
+        for key, values in (run.worker_phases or {}).items():
+            pooled.setdefault(key, []).extend(values)
+    order = [phase.key for phase in WORKER_PHASES] + [REGISTERED_KEY]
+    return {key: pooled[key] for key in order if key in pooled}
+
+
+def worker_phase_summaries(group: Group) -> dict[str, Summary]:
+    """Statistics of each worker phase, by metric name (``worker_imports_time``...)."""
+    return {worker_metric(key): summarize(values) for key, values in worker_phase_values(group).items()}
+
+
+def shown_worker_phases(groups: list[Group]) -> list[str]:
+    """The worker phases any configuration has, in phase order (``registered`` last)."""
+    found = {key for group in groups for key in worker_phase_values(group)}
+    return [key for key in [phase.key for phase in WORKER_PHASES] + [REGISTERED_KEY] if key in found]
+
+
+def import_profile(group: Group) -> dict[str, Any] | None:
+    """The configuration's import profile over its successful runs, seconds per worker."""
+    return merge([run.import_profile for run in group.ok_runs if run.import_profile])
+
+
+def median_run(group: Group) -> TimedRun | None:
+    """The run whose total time is the median of its configuration's (the lower one of an even count)."""
+    runs = sorted((run for run in group.ok_runs if run.total_time is not None), key=lambda run: run.total_time)
+    return runs[(len(runs) - 1) // 2] if runs else None
+
+
+def representative_group(groups: list[Group]) -> Group | None:
+    """The configuration whose workers take longest to register (median): the one with most to explain."""
+    candidates = [group for group in groups if total_times(group) and worker_phase_values(group).get(REGISTERED_KEY)]
+    if not candidates:
+        return None
+    return max(candidates, key=lambda group: worker_phase_summaries(group)[worker_metric(REGISTERED_KEY)].median)
