@@ -185,7 +185,7 @@ def check_import_profile(kind: str, args: argparse.Namespace, address: str | Non
     """--import-profile needs worker processes this run starts with a new interpreter, and their
     standard error in a file of the run: refused otherwise, in one line, before anything starts."""
     cluster_class = getattr(args, "cluster_class", None)
-    with_nanny = kind == KIND_LOCAL or cluster_class or getattr(args, "nanny", True)
+    with_nanny = kind == KIND_LOCAL or cluster_class is not None or getattr(args, "nanny", True)
     if not args.waterfall:
         raise cli.UsageError("--import-profile works through the stamping module that --no-waterfall leaves out")
     if address is not None:

@@ -42,7 +42,8 @@ class ScaledClusterDeployment(Deployment):
         self._scaled_event: asyncio.Event | None = None
         self.instrumentation: WorkerInstrumentation | None = None
         self._saved_environment: dict[str, str | None] = {}
-        self._requested_names: list[str] = []  # kept: closing the cluster forgets its workers
+        self._requested_names: list[str] = []  # kept: closing the cluster forgets its workers...
+        self._job_ids: dict[str, str] = {}  # ...and their batch jobs
 
     @abstractmethod
     def make_cluster(self) -> Any:
@@ -125,7 +126,7 @@ class ScaledClusterDeployment(Deployment):
         if self.cluster is not None:
             from distributed.core import Status
 
-            jobs = list(batch_jobs.job_ids(self.cluster).values())
+            self._job_ids = batch_jobs.job_ids(self.cluster)
             if self.cluster.status != Status.created:  # a cluster that never started has nothing to close
                 try:
                     await self.cluster.close()
@@ -135,7 +136,7 @@ class ScaledClusterDeployment(Deployment):
                     if not any(worker.status == Status.created for worker in getattr(self.cluster, "_created", ())):
                         raise
             # close() cancels the cluster's jobs; cancel again any it missed (a no-op otherwise).
-            await batch_jobs.cancel(self.cluster, jobs)
+            await batch_jobs.cancel(self.cluster, list(self._job_ids.values()))
         # Worker processes a cluster starts here are our children: none may outlive close().
         leftovers = [
             child
@@ -158,7 +159,7 @@ class ScaledClusterDeployment(Deployment):
         return [os.path.join(self.launch.workdir, LOG_NAME)]
 
     def worker_log_tail(self, name: str) -> str | None:
-        job_id = batch_jobs.job_ids(self.cluster).get(name)
+        job_id = self._job_ids.get(name)
         pattern = f"*-{job_id}.err" if job_id else LOG_NAME
         paths = glob.glob(os.path.join(self.launch.workdir, pattern))
         return log_tail(paths[0]) if paths else None

@@ -225,13 +225,15 @@ class Run:
         return str(timeout) if held is None else f"{held}; the run gave up at its --timeout of {self.plan.timeout:g} s"
 
     async def _workers_after_failure(self) -> None:
-        """The workers that did register, so that every worker's waterfall says how far it got (best
-        effort, bounded on its own: the run's timeout may be spent)."""
-        if self.arrivals is None:
-            return
-        identity = await waterfall.bounded(self.client.scheduler.identity(n_workers=-1))
-        if identity is not None:
-            self.measured.workers = self._worker_records(identity)
+        """The workers that did register and the batch jobs' records, so that every worker's waterfall says
+        how far it got (best effort, bounded on its own: the run's timeout may be spent)."""
+        if self.arrivals is not None:
+            await waterfall.bounded(self._collect_after_failure())
+
+    async def _collect_after_failure(self) -> None:
+        self.measured.workers = self._worker_records(await self.client.scheduler.identity(n_workers=-1))
+        self.measured.jobs = await self.deployment.job_records(self.measured.workers,
+                                                               self.measured.timeline.wall_to_run_time)
 
     def _header_settings(self) -> list[tuple[str, Any]]:
         settings = self.deployment.header(self.plan.n_workers)

@@ -65,7 +65,8 @@ BOUNDARY_METHODS = {
 }
 SAME_CLOCK = "same kernel as the driver (same boot id): offset exactly 0"
 ESTIMATED_CLOCK = "Client.run round trip after ready: midpoint of the shortest, good to half of it"
-# Seconds the collection of worker records gets after a run failed (its --timeout may be spent).
+# Seconds the collection of worker records and job records gets after a run failed (its --timeout may be
+# spent): a failed run ends within --timeout, this, and its teardown's bound.
 AFTER_FAILURE_TIMEOUT = 5.0
 
 
