@@ -241,7 +241,8 @@ def run_tool(kind: str, argv: list[str] | None, prog: str) -> int:
     keep_logs = args.log_dir is not None
     if keep_logs:
         os.makedirs(args.log_dir, exist_ok=True)
-    workdir = args.log_dir or tempfile.mkdtemp(prefix="dask-timing-")
+    # absolute: the started processes run in it, and find the scheduler file by this path
+    workdir = os.path.abspath(args.log_dir) if keep_logs else tempfile.mkdtemp(prefix="dask-timing-")
     deployment = build_deployment(cluster_request(kind, args, workdir))
     plan = run_plan(args, workdir)
     options = {**cli.options_of(args, RECORDED_OPTIONS), "warmup": args.warmup_run,
