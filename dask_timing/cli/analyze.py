@@ -50,13 +50,8 @@ def build_parser(prog: str) -> cli.OneLineParser:
     parser.add_argument("--baseline-env", metavar="NAME",
                         help="compare, configuration by configuration, every other environment of the results "
                              "(an interleaved study's --python NAME or dask-VERSION) against environment NAME")
-    parser.add_argument("--fail-if-slower", type=cli.non_negative_float, metavar="PCT",
-                        help="with --baseline or --baseline-env: a gate; exit 1 if a configuration's total time "
-                             "is significantly slower by more than PCT percent, 3 if the runs cannot tell "
-                             "(too few, or measures that disagree), 2 if nothing is compared")
-    parser.add_argument("--verdict-json", metavar="FILE",
-                        help="with --baseline or --baseline-env: save the verdicts and the gate's conclusion "
-                             "as JSON to FILE (never overwritten)")
+    cli.add_gate_options(parser, "with --baseline or --baseline-env",
+                         "a configuration's total time is significantly slower", ", 2 if nothing is compared")
     parser.add_argument("--precision", type=cli.positive_float, default=1.0, metavar="PCT",
                         help="precision the number of runs is judged against, in percent at 95%% "
                              "confidence (default: 1)")

@@ -189,6 +189,17 @@ def add_history_options(parser: argparse.ArgumentParser, records: str) -> None:
                        help="the commit or revision measured, recorded with each run")
 
 
+def add_gate_options(parser: argparse.ArgumentParser, when: str, slower: str, nothing: str = "") -> None:
+    """The regression gate and its verdict file, for the commands that compare (the analyzer, a study of
+    environments); ``when``: what makes a comparison, ``slower``: what is judged against what."""
+    parser.add_argument("--fail-if-slower", type=non_negative_float, metavar="PCT",
+                        help=f"{when}: a gate; exit 1 if {slower} by more than PCT percent, 3 if the runs cannot "
+                             f"tell (too few, or measures that disagree){nothing}")
+    parser.add_argument("--verdict-json", metavar="FILE",
+                        help=f"{when}: save the verdicts and the gate's conclusion as JSON to FILE (never "
+                             "overwritten)")
+
+
 def add_diagnostic_options(parser: argparse.ArgumentParser) -> None:
     """Dask's own diagnostics and the overhead probes, all after ready and opt-in."""
     group = parser.add_argument_group("diagnostics (after the cluster is ready; not in the total)")

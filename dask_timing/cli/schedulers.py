@@ -23,13 +23,13 @@ def positive_milliseconds(text: str) -> float:
         raise argparse.ArgumentTypeError(f"expected a number of milliseconds above 0, got {text!r}") from None
 
 
+DESCRIPTION = ("Compute one dask.delayed graph (M tasks of d ms, then a sum) under Dask's synchronous, threads, "
+               "processes and distributed schedulers, with GIL-releasing (sleep) and GIL-holding (python) tasks; "
+               "time each compute and compare with the ideal.")
+
+
 def build_parser(prog: str) -> cli.OneLineParser:
-    parser = cli.OneLineParser(
-        prog=prog,
-        description="Compute one dask.delayed graph (M tasks of d ms, then a sum) under Dask's "
-        "synchronous, threads, processes and distributed schedulers, with GIL-releasing (sleep) "
-        "and GIL-holding (python) tasks; time each compute and compare with the ideal.",
-    )
+    parser = cli.OneLineParser(prog=prog, description=DESCRIPTION)
     parser.add_argument("--tasks", type=cli.positive_int, default=DEFAULT_TASKS, metavar="M",
                         help=f"independent tasks in the graph (default: {DEFAULT_TASKS})")
     parser.add_argument("--task-ms", type=positive_milliseconds, default=DEFAULT_TASK_MS, metavar="D",

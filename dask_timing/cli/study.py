@@ -21,12 +21,15 @@ from dask_timing.record.load import ResultFileError, read_document
 from dask_timing.signals import StopSignals
 
 
+DESCRIPTION = ("Run a Dask timing study: RUNS runs of each configuration, each in a fresh process, interleaved, "
+               "then statistics per configuration saved beside the results. Comma-separated lists on any axis make "
+               "a sweep.")
+
+
 def build_parser(prog: str) -> cli.OneLineParser:
     parser = cli.OneLineParser(
         prog=prog,
-        description="Run a Dask timing study: RUNS runs of each configuration, each in a fresh "
-        "process, interleaved, then statistics per configuration saved beside the results. "
-        "Comma-separated lists on any axis make a sweep.",
+        description=DESCRIPTION,
         epilog="examples:\n"
         f"  {prog} --type local --workers 4\n"
         f"  {prog} --type distributed --workers 8 --threads 2\n"
@@ -51,13 +54,8 @@ def build_parser(prog: str) -> cli.OneLineParser:
     parser.add_argument("--dask-versions", type=cli.comma_list(cli.checked(dask_version)), metavar="V[,V...]",
                         help="an environment per Dask release (dask and distributed pinned to it), named "
                              "dask-V, built once in the user's cache folder and reused by later studies")
-    parser.add_argument("--fail-if-slower", type=cli.non_negative_float, metavar="PCT",
-                        help="with two environments or more: a gate; exit 1 if an environment's total time is "
-                             "significantly slower than the first's by more than PCT percent, 3 if the runs "
-                             "cannot tell (too few, or measures that disagree)")
-    parser.add_argument("--verdict-json", metavar="FILE",
-                        help="with two environments or more: save the comparison's verdicts and the gate's "
-                             "conclusion as JSON to FILE (never overwritten)")
+    cli.add_gate_options(parser, "with two environments or more",
+                         "an environment's total time is significantly slower than the first's")
     parser.add_argument("--cluster-class", metavar="MODULE:CLASS",
                         help="with --type cluster: the cluster manager, e.g. distributed:LocalCluster")
     parser.add_argument("--cluster-kwargs", metavar="JSON|FILE",

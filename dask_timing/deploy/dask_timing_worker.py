@@ -110,7 +110,8 @@ def _setup_worker(worker):
 
 
 def report(dask_worker):
-    """The worker's clock now, and when its first task started executing (None if its log lost it).
+    """The worker's clock now, its kernel, and when its first task started executing (None if its log
+    lost it).
 
     Run after ready through ``Client.run``: the driver takes the midpoint of
     its own clock around the call to estimate this host's clock offset.
@@ -120,4 +121,4 @@ def report(dask_worker):
     first = None
     if len(transitions) == state.transition_counter:  # nothing dropped from the bounded log yet
         first = next((entry[6] for entry in transitions if entry[3] == "executing"), None)
-    return {"now": time.time(), "first_task": first}
+    return {"now": time.time(), "first_task": first, "boot_id": boot_id()}

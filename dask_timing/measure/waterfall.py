@@ -42,7 +42,8 @@ from dask_timing.phases import (
 )
 
 STAMPS_FOLDER = "worker-stamps"
-# Client.run round trips after ready; the shortest bounds a host's clock offset best.
+# Client.run round trips after ready; the shortest bounds a host's clock offset best.  Workers that all
+# share the driver's kernel share its clock: one round trip (for their first tasks) is enough.
 CLOCK_SAMPLES = 3
 # A straggler registers later than the median by more than STRAGGLER_K robust standard deviations
 # (1.4826 MAD) and by more than STRAGGLER_SHARE of the median; it takes at least 3 workers to say.
@@ -113,6 +114,7 @@ class WorkerStartups:
         import cloudpickle
 
         cloudpickle.register_pickle_by_value(inside)  # workers load the module from its file, under another name
+        here = inside.boot_id()
         for _ in range(CLOCK_SAMPLES):
             before = time.time()
             replies = await client.run(inside.report, on_error="return")
@@ -121,6 +123,9 @@ class WorkerStartups:
                 kept = self.samples.get(address)
                 if isinstance(reply, dict) and (kept is None or after - before < kept["round_trip"]):
                     self.samples[address] = {**reply, "midpoint": (before + after) / 2, "round_trip": after - before}
+            if here is not None and all(isinstance(reply, dict) and reply.get("boot_id") == here
+                                        for reply in replies.values()):
+                return
 
     def stamp_files(self) -> dict[str, dict[str, Any]]:
         """What each worker's processes wrote down, by worker name (for workers that never registered)."""

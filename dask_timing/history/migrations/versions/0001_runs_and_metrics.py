@@ -3,6 +3,10 @@
 Revision ID: 0001
 Revises:
 Create Date: 2026-11-25
+
+The tables are written out here as they were at this revision, not imported
+from ``history/tables.py``: a migration is a fixed step, and the current
+tables will change while this step must keep creating what it created.
 """
 
 import sqlalchemy as sa
