@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import os
 import signal
 import subprocess
@@ -60,11 +61,15 @@ def test_two_interpreters_run_interleaved_are_compared_and_never_pooled(interpre
     assert not total["gated"] and total["sentence"].startswith("B is ")
     # The analyzer keeps the two environments apart and compares them the same way.
     analyzed = run_tool([ANALYZER, str(tmp_path / "out"), "--compare", "--baseline-env", "A",
-                         "--markdown", str(tmp_path / "report.md")])
+                         "--markdown", str(tmp_path / "report.md"), "--csv", str(tmp_path / "report.csv")])
     assert analyzed.returncode == 0, analyzed.stdout + analyzed.stderr
     assert "Only one configuration" not in analyzed.stdout
     assert "1 thread(s) per worker, env=A" in analyzed.stdout and "1 thread(s) per worker, env=B" in analyzed.stdout
     assert "| B / A | total_time | 4 + 4 |" in (tmp_path / "report.md").read_text()
+    with open(tmp_path / "report.csv", newline="") as stream:  # an environment's columns, for pandas
+        totals = [row for row in csv.DictReader(stream) if row["metric"] == "total_time"]
+    assert {row["environment"]: (row["python_executable"], row["n"]) for row in totals} == {"A": (a, "4"), "B": (b, "4")}
+    assert all(row["dask"] and row["distributed"] and row["python_version"] for row in totals)
     unknown = run_tool([ANALYZER, str(tmp_path / "out"), "--baseline-env", "C"])
     assert_usage_error(unknown)
     assert "environments are A, B" in unknown.stderr

@@ -154,7 +154,8 @@ def test_csv_is_tidy_with_a_column_per_setting(results, tmp_path):
     rows = list(csv.DictReader(io.StringIO(analyze_all(results, tmp_path)["csv"])))
     assert list(rows[0])[:7] == ["label", "kind", "n_workers", "threads_per_worker", "cluster_class",
                                  "cluster_kwargs", "dashboard"]
-    assert list(rows[0])[7:] == ["metric", "unit", "n", "mean", "stddev", "median", "mad", "min", "max", "p5", "p95",
+    assert list(rows[0])[7:12] == ["environment", "python_version", "dask", "distributed", "python_executable"]
+    assert list(rows[0])[12:] == ["metric", "unit", "n", "mean", "stddev", "median", "mad", "min", "max", "p5", "p95",
                                  "n_failed", "first_error", "rank", "relative", "relative_low", "relative_high"]
     by_key = {(row["label"], row["metric"]): row for row in rows}
     assert len(by_key) == len(rows) == 3 * 2 + 1  # first task and total per local configuration; Slurm's total

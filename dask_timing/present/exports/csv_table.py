@@ -7,6 +7,10 @@ Columns, in order:
   configuration setting found in any configuration, in name order (blank
   where a configuration has no such setting; nested settings as JSON; a
   setting named like another column gets the prefix ``config_``);
+* ``environment``, ``python_version``, ``dask``, ``distributed``,
+  ``python_executable``: the environment that ran the configuration (its
+  name in an interleaved study of environments, blank otherwise; the
+  versions; the interpreter), part of the configuration as for the text;
 * ``metric`` (``total_time``, ``first_task_time``, ..., and the worker
   phases ``worker_imports_time``, ..., ``worker_registered_time`` pooled over
   workers and runs) and ``unit`` (``seconds``);
@@ -38,6 +42,7 @@ from dask_timing.phases import TOTAL_KEY
 from dask_timing.present.exports.base import Analysis, Exporter
 
 LEADING = ("label", "kind")
+ENVIRONMENT = ("environment", "python_version", "dask", "distributed", "python_executable")
 STATISTICS = tuple(Summary.__struct_fields__)  # n, mean, stddev, median, mad, min, max, p5, p95
 TRAILING = ("metric", "unit", *STATISTICS, "n_failed", "first_error", "rank", "relative", "relative_low",
             "relative_high")
@@ -48,7 +53,7 @@ def _setting_columns(ranking: list[Standing]) -> dict[str, str]:
     """Configuration setting -> its column: workers and threads first, then the rest by name."""
     found = {key for standing in ranking for key in standing.group.config}
     keys = [*LABEL_KEYS, *sorted(found - set(LABEL_KEYS))]
-    taken = set(LEADING) | set(TRAILING)
+    taken = set(LEADING) | set(ENVIRONMENT) | set(TRAILING)
     return {key: f"config_{key}" if key in taken else key for key in keys}
 
 
@@ -62,6 +67,10 @@ def _rows(standing: Standing, columns: dict[str, str]) -> list[dict[str, Any]]:
     shared = {"label": group.label, "kind": group.kind, "unit": UNIT, "n_failed": standing.n_failed,
               "first_error": standing.first_error}
     shared.update({column: _cell(group.config.get(key)) for key, column in columns.items()})
+    environment = group.environment
+    shared.update(environment=environment.name, python_version=environment.python_version,
+                  dask=environment.packages.dask, distributed=environment.packages.distributed,
+                  python_executable=environment.python_executable)
     summaries = {**group.summaries(), **worker_phase_summaries(group)}
     rows = []
     for metric, summary in summaries.items():
@@ -79,7 +88,7 @@ def render(analysis: Analysis) -> str:
     """The tidy table, every configuration in ranking order."""
     columns = _setting_columns(analysis.ranking)
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=[*LEADING, *columns.values(), *TRAILING], restval="",
+    writer = csv.DictWriter(buffer, fieldnames=[*LEADING, *columns.values(), *ENVIRONMENT, *TRAILING], restval="",
                             lineterminator="\n")
     writer.writeheader()
     for standing in analysis.ranking:
@@ -90,5 +99,5 @@ def render(analysis: Analysis) -> str:
 EXPORTER = Exporter(
     option="csv", saved_as="CSV", render=render,
     help="save every statistic of every metric as a tidy CSV: one row per configuration and metric, "
-         "a column per configuration setting, the failures and the ranking",
+         "a column per configuration setting and for the environment, the failures and the ranking",
 )
