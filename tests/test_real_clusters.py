@@ -152,6 +152,19 @@ def test_any_cluster_manager(tmp_path, cluster_class, kwargs, as_file):
     assert ":8787" not in (result["scheduler"]["dashboard"] or "")
 
 
+@pytest.mark.timeout(120)
+def test_a_cluster_manager_of_worker_threads_talks_inproc(tmp_path):
+    """LocalCluster(processes=False) through --cluster-class: its threads use inproc, which takes no host."""
+    output = tmp_path / "threads.json"
+    completed = run_tool([DISTRIBUTED_TOOL, "-w", "2", "--cluster-class", "distributed:LocalCluster",
+                          "--cluster-kwargs", '{"processes": false}', "--batch", "0", "-o", str(output)])
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    result = read_json(output)
+    assert result["status"] == "ok" and len(result["workers"]) == 2
+    assert result["scheduler"]["address"].startswith("inproc://")
+    assert ":8787" not in (result["scheduler"]["dashboard"] or "")  # the dashboard still on a free port
+
+
 @pytest.mark.parametrize("arguments, message", [
     (["--cluster-class", "no_such_module:Cluster"], "cannot import no_such_module"),
     (["--cluster-class", "distributed:NoSuchCluster"], "has no cluster class NoSuchCluster"),

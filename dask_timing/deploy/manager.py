@@ -60,7 +60,7 @@ class ClusterManagerDeployment(ScaledClusterDeployment):
 
     def make_cluster(self) -> Any:
         cls = import_cluster_class(self.cluster_class)
-        arguments = cluster_defaults(cls, self.launch.host, self.launch.workdir)
+        arguments = cluster_defaults(cls, self.launch.host, self.launch.workdir, self.cluster_kwargs)
         for name, value in self.cluster_kwargs.items():  # the user's settings win, nested ones too
             if isinstance(value, dict) and isinstance(arguments.get(name), dict):
                 arguments[name] = {**arguments[name], **value}
@@ -120,8 +120,8 @@ def import_cluster_class(path: str) -> Any:
     return cls
 
 
-def cluster_defaults(cls: Any, host: str, workdir: str) -> dict[str, Any]:
-    """What we pass unless the user's kwargs say otherwise, where the class takes it: no
+def cluster_defaults(cls: Any, host: str, workdir: str, given: dict[str, Any]) -> dict[str, Any]:
+    """What we pass unless the user's kwargs (``given``) say otherwise, where the class takes it: no
     workers at first (LocalCluster's default is one per core), a scheduler and dashboard
     on ``host`` and free ports (some classes default to the fixed 8787), and batch jobs'
     output in the run's work folder rather than wherever the tool was started."""
@@ -130,6 +130,9 @@ def cluster_defaults(cls: Any, host: str, workdir: str) -> dict[str, Any]:
     except (TypeError, ValueError):
         return {}
     network = {"host": host, "scheduler_port": 0, "dashboard_address": f"{host}:0"}
+    if given.get("processes") is False and "protocol" not in given:
+        # Worker threads in the driver's process talk over inproc, which has neither host nor port.
+        network = {"dashboard_address": network["dashboard_address"]}
     if "scheduler_options" in parameters:  # dask-jobqueue: the scheduler's settings go there
         defaults: dict[str, Any] = {"scheduler_options": {"host": host, "dashboard_address": f"{host}:0"}}
     else:
