@@ -4,6 +4,7 @@ the history command's steps and its gate (on SQLite and on PostgreSQL, as in tes
 from __future__ import annotations
 
 import glob
+import json
 import os
 import random
 
@@ -165,3 +166,32 @@ def test_html_report_has_a_history_by_release_with_its_step(tmp_path):
     assert "<h2>History by release</h2>" in text
     assert "distributed 2026.1.0 -&gt; 2026.2.0: total_time +" in text
     assert text.count("data:image/png;base64,") >= 2
+
+
+@pytest.mark.timeout(300)
+def test_a_resumed_study_records_where_and_as_it_began(tmp_path):
+    out, db = tmp_path / "results", str(tmp_path / "h.db")
+    begun = run_tool([STUDY, "--workers", "1", "--processes", "off", "--runs", "2", "--output-dir", str(out),
+                      "--db", db, "--label", "nightly"], timeout=200)
+    assert begun.returncode == 0, begun.stderr
+    begun_ids = {run.run_id for _path, run in stored(db)}
+    lost = sorted(out.glob("local_*_run*.json"))[-1]
+    lost.unlink()  # a run to do again
+    refused = run_tool([STUDY, "--output-dir", str(out), "--resume", "--label", "other"])
+    assert refused.returncode == EXIT_USAGE and "keeps the study's --label (nightly)" in refused.stderr
+    resumed = run_tool([STUDY, "--output-dir", str(out), "--resume"], timeout=200)  # no --db, no --label
+    assert resumed.returncode == 0, resumed.stdout[-2000:] + resumed.stderr
+    assert "Recorded in" in resumed.stdout
+    redone = {run.run_id for _path, run in stored(db)} - begun_ids
+    (again,) = [run for _path, run in stored(db) if run.run_id in redone]
+    assert again.options["label"] == "nightly"
+    assert len(stored(db, label="nightly")) == 3  # the two first runs, and the one done again
+    # A database's password is masked in the manifest: resuming asks for it.
+    manifest = next(out.glob("study_*.json"))
+    document = json.loads(manifest.read_text())
+    document["recording"]["db"] = "postgresql://user:***@db.example/timing"
+    manifest.write_text(json.dumps(document))
+    lost.unlink()
+    masked = run_tool([STUDY, "--output-dir", str(out), "--resume"])
+    assert masked.returncode == EXIT_USAGE and len(masked.stderr.strip().splitlines()) == 1
+    assert "give --db with the password again" in masked.stderr

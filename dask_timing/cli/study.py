@@ -9,6 +9,7 @@ import shlex
 
 from dask_timing.cli import common as cli
 from dask_timing.deploy.base import START_METHODS
+from dask_timing.history.connection import database_url
 from dask_timing.history.recording import Recorder
 from dask_timing.measure.study import (
     DEFAULT_RUNS, ON_OFF, PLAN_OPTIONS, SLURM_DEFAULTS, STUDY_TYPES, Plan, Study, find_manifest, manifest_path,
@@ -111,10 +112,13 @@ def run(argv: list[str] | None, prog: str) -> int:
             raise cli.UsageError(f"{path} is not a readable study manifest ({error}); start a new study "
                                  "or give another --resume STUDY_ID") from None
         plan.cluster_kwargs = secrets_given_again(plan.cluster_kwargs, args.cluster_kwargs)
+        recording_as_begun(plan.recording, args)
     else:
         options = {name: getattr(args, name) for name in PLAN_OPTIONS}
         options["cluster_kwargs"] = cli.parse_cluster_kwargs(args.cluster_kwargs)
         plan = Plan.from_options(options)
+        plan.recording = {"db": database_url(args.db) if args.db else None, "label": args.label,
+                          "revision": args.revision}
     if (args.fail_if_slower is not None or args.verdict_json) and len(plan.environments) < 2:
         option = "--fail-if-slower" if args.fail_if_slower is not None else "--verdict-json"
         raise cli.UsageError(f"{option} judges a comparison of environments: give two or more "
@@ -130,6 +134,22 @@ def run(argv: list[str] | None, prog: str) -> int:
                   recorder, args.label, args.revision)
     StopSignals(study.stop, announce="stopping after the current run tears down").install()
     return study.execute()
+
+
+def recording_as_begun(recording: dict[str, str | None], args: argparse.Namespace) -> None:
+    """A resumed study records its runs where, and as, it began: --db, --label and --revision come from
+    the manifest; given again, they must agree (a database's password, masked there, must be given)."""
+    for name in ("label", "revision"):
+        given, begun = getattr(args, name), recording.get(name)
+        if given is not None and given != begun:
+            raise cli.UsageError(f"--resume keeps the study's --{name} ({begun or 'none'}): drop --{name} {given}")
+        setattr(args, name, begun)
+    begun = recording.get("db")
+    if args.db is None and begun is not None:
+        if holds_masked(begun):
+            raise cli.UsageError(f"the study records its runs in {begun}: give --db with the password again "
+                                 "to resume it")
+        args.db = begun
 
 
 def secrets_given_again(manifest_kwargs: dict | None, given: str | None) -> dict | None:

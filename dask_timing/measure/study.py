@@ -138,6 +138,8 @@ class Plan:
     cluster_class: str | None = None  # of --type cluster (slurm's is SLURM_CLASS)
     cluster_kwargs: dict[str, Any] | None = None  # as given; slurm's defaults are added per run
     environments: list[Environment] = field(default_factory=list)
+    # --db (its URL, the password masked), --label and --revision: a resumed study records as it began
+    recording: dict[str, str | None] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)  # what the sweep left out and why; not in the manifest
 
     @classmethod
@@ -182,6 +184,7 @@ class Plan:
             "cluster_class": self.cluster_class,
             # results are meant to be shared, and so is the folder they are in: no secrets
             "cluster_kwargs": mask_secrets(self.cluster_kwargs),
+            "recording": mask_secrets(self.recording),
         }
 
     @classmethod
@@ -193,6 +196,7 @@ class Plan:
             document["runs"], document["warmup"], document["timeout"], document["workload"],
             document["workload_chunk"], document.get("cluster_class"), document.get("cluster_kwargs"),
             [Environment.from_json(environment) for environment in document.get("environments", [])],
+            dict(document.get("recording") or {}),
         )
 
     def schedule(self) -> list[tuple[Configuration, int, bool]]:
