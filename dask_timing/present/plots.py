@@ -10,7 +10,8 @@ Every plot is meant to be read at a glance, at one configuration or at fifty:
   figure; more go on further pages (``name_1.png``, ``name_2.png``...) drawn
   to the same scales;
 * a configuration keeps one colour, line style and marker in every plot of an
-  analysis (``Look.style``), and axis titles name the metric analysed.
+  analysis (``Look.style``), and axis titles name the metric analysed; the
+  plot of a comparison's two sides gives a colour to each side instead.
 
 Drawing is apart from saving: ``draw_all`` yields the figures (tests measure
 their text), ``plot_all`` writes them.
@@ -335,6 +336,14 @@ def side_names(pairs: Sequence[Pair], side: str) -> str:
     return side if names == [side] else f"{side}: {', '.join(names)}"
 
 
+def side_marks(color: str) -> tuple[dict[str, Any], ...]:
+    """How a side draws, in the plot and its legend alike: its 5th to 95th percentile as a line, its runs as
+    dots over it, its median as a bar over them."""
+    return ({"color": color, "linewidth": 2, "alpha": 0.6, "zorder": 1},
+            {"marker": POINT_MARKER, "linestyle": "", "color": color, "alpha": 0.7, "markersize": 5, "zorder": 2},
+            {"marker": "|", "linestyle": "", "color": color, "markersize": 15, "markeredgewidth": 3, "zorder": 3})
+
+
 def draw_comparison(pairs: Sequence[Pair], look: Look) -> list:
     """Per compared configuration, the baseline's and the new total times side by side (baseline above):
     every run a dot, the median a bar, the 5th to 95th percentile a line, in the side's colour."""
@@ -352,15 +361,13 @@ def draw_comparison(pairs: Sequence[Pair], look: Look) -> list:
         for row, pair in enumerate(page):
             for offset, color, values in zip(SIDE_OFFSETS, SIDE_COLOURS, side_runs(pair)):
                 summary, at = summarize(values), row + offset
-                axes.plot([summary.p5, summary.p95], [at, at], color=color, linewidth=2, alpha=0.6, zorder=1)
-                axes.plot(values, [at] * len(values), POINT_MARKER, color=color, alpha=0.7, markersize=5, zorder=2)
-                axes.plot([summary.median], [at], "|", color=color, markersize=15, markeredgewidth=3, zorder=3)
+                interval, runs, median = side_marks(color)
+                axes.plot([summary.p5, summary.p95], [at, at], **interval)
+                axes.plot(values, [at] * len(values), **runs)
+                axes.plot([summary.median], [at], **median)
             if row:
                 axes.axhline(row - 0.5, color="#cccccc", linewidth=0.8, zorder=0)  # between configurations
-        handles = [(Line2D([], [], color=color, linewidth=2, alpha=0.6),
-                    Line2D([], [], marker=POINT_MARKER, linestyle="", color=color, markersize=5),
-                    Line2D([], [], marker="|", linestyle="", color=color, markersize=15, markeredgewidth=3))
-                   for color in SIDE_COLOURS]
+        handles = [tuple(Line2D([], [], **mark) for mark in side_marks(color)) for color in SIDE_COLOURS]
         axes.figure.legend(handles, [side_names(page, side) for side in ("baseline", "new")],
                            loc="outside lower center", ncols=2, fontsize="small", frameon=False,
                            handler_map={tuple: HandlerTuple(ndivide=1)})
