@@ -19,9 +19,13 @@ from conftest import ANALYZER, run_tool
 from test_gates import STEADY
 from test_gates import write_results as write_environment_results
 
+from dask_timing.analysis.groups import group_results
+from dask_timing.analysis.load import load
+from dask_timing.analysis.ranking import rank
+from dask_timing.analysis.verdicts import COMPARED, NOTHING_TO_COMPARE, PASSED, Gate
 from dask_timing.cli import analyze
 from dask_timing.errors import EXIT_FAILED, UsageError
-from dask_timing.present.exports import EXPORTERS, Exporter, html_page, register
+from dask_timing.present.exports import EXPORTERS, Analysis, Exporter, html_page, register
 from dask_timing.present.plots import COMPARISON
 from dask_timing.record.schema import RunResult
 
@@ -362,3 +366,20 @@ def test_verdict_rows_do_not_wrap_in_a_browser(results, baseline, tmp_path):
     assert json.loads(browser_measures(page, tmp_path, WRAPPED_VERDICT_CELLS)) == []
     squeezed = json.loads(browser_measures(page, tmp_path, WRAPPED_VERDICT_CELLS, width=420))
     assert squeezed == ["wider than the window"]  # the check can fail: a narrow window scrolls the table
+
+
+@pytest.mark.parametrize("gate, said", [
+    (Gate(PASSED, 0, 5.0, ["every total time is, at 95 % confidence, less than 5% slower"]),
+     '<div class="gate passed"><p><strong>Gate: passed, exit code 0.</strong> Threshold: --fail-if-slower 5, '),
+    (Gate(NOTHING_TO_COMPARE, 2, 5.0, ["no configuration is on both sides: nothing to compare"]),
+     '<div class="gate nothing-to-compare"><p><strong>Gate: nothing to compare, exit code 2.</strong> Threshold: '),
+    (Gate(COMPARED, 0, None), '<div class="gate compared"><p><strong>Gate: none, exit code 0.</strong> No '
+                              "threshold: compared without --fail-if-slower, so nothing is gated.</p></div>"),
+], ids=["passed", "nothing to compare", "no gate"])
+def test_the_gate_is_said_in_words_whatever_it_concluded(results, gate, said):
+    groups = group_results(load([str(results)]).results)
+    page = html_page.render(Analysis(groups, rank(groups), [], gate))
+    section = page.split("<h2>Comparison</h2>")[1]
+    assert section.startswith(said)
+    assert "".join(f"<li>{reason}</li>" for reason in gate.reasons) in section
+    assert "<table" not in section.split("<h2>")[0]  # no verdict, no table

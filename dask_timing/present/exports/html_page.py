@@ -244,7 +244,7 @@ def _gate(analysis: Analysis, look: Look) -> str:
                      f"{gate.threshold:g} %, and passes only when the runs show it to be under that.")
     reasons = "".join(f"<li>{_reason(reason, analysis, look)}</li>" for reason in gate.reasons)
     outcome = "none" if gate.outcome == COMPARED else gate.outcome
-    return (f'<div class="gate {html.escape(gate.outcome)}"><p><strong>Gate: {html.escape(outcome)}, exit code '
+    return (f'<div class="gate {html.escape(gate.outcome.replace(" ", "-"))}"><p><strong>Gate: {html.escape(outcome)}, exit code '
             f"{gate.exit_code}.</strong> {html.escape(threshold)}</p>"
             + (f"<ul>{reasons}</ul>" if reasons else "") + "</div>")
 
