@@ -138,6 +138,17 @@ PHASES_BY_KEY = {phase.key: phase for phase in ALL_PHASES}
 PHASES_BY_FLAT_KEY = {phase.flat_key: phase for phase in ALL_PHASES}
 
 
+def metric_label(name: str) -> str:
+    """A metric's name as people read it: its phase's label, else its key in words ("first_worker_time":
+    "First worker")."""
+    phase = PHASES_BY_FLAT_KEY.get(name)
+    if phase is not None:
+        return phase.summary_label
+    if name == TOTAL_KEY:
+        return TOTAL_LABEL
+    return name.removesuffix("_time").replace("_", " ").capitalize()
+
+
 def batch_key(n_tasks: int) -> str:
     """The result key of a batch of ``n_tasks`` tasks, e.g. ``batch_100_tasks``."""
     return BATCH.key.format(n_tasks=n_tasks)

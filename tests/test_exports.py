@@ -2,20 +2,31 @@
 
 from __future__ import annotations
 
+import base64
 import csv
+import html
 import io
 import json
 import re
+import shutil
 import statistics
+import subprocess
 from html.parser import HTMLParser
 
 import numpy
 import pytest
 from conftest import ANALYZER, run_tool
+from test_gates import STEADY
+from test_gates import write_results as write_environment_results
 
+from dask_timing.analysis.groups import group_results
+from dask_timing.analysis.load import load
+from dask_timing.analysis.ranking import rank
+from dask_timing.analysis.verdicts import COMPARED, NOTHING_TO_COMPARE, PASSED, Gate
 from dask_timing.cli import analyze
-from dask_timing.errors import UsageError
-from dask_timing.present.exports import EXPORTERS, Exporter, register
+from dask_timing.errors import EXIT_FAILED, UsageError
+from dask_timing.present.exports import EXPORTERS, Analysis, Exporter, html_page, register
+from dask_timing.present.plots import COMPARISON
 from dask_timing.record.schema import RunResult
 
 pytestmark = pytest.mark.timeout(120)
@@ -88,6 +99,18 @@ class Tables(HTMLParser):
             self.cell = None
 
 
+def phase_table(page: str) -> tuple[list[str], dict[str, list[str]]]:
+    """The HTML page's phases table: its metric columns' header (runs first), and each configuration's cells
+    in that order, whether names sit in a column beside the numbers or in a row of their own above them."""
+    parsed = Tables()
+    parsed.feed(page)
+    header, *rows = next(table for table in parsed.tables if "runs" in table[0] and "Total time to ready" in table[0])
+    if header[0] == "configuration":
+        return header[1:], {row[0]: row[1:] for row in rows}
+    assert all(len(name) == 1 for name in rows[::2]), "a row of its own for each configuration's name"
+    return header, {name[0]: cells for name, cells in zip(rows[::2], rows[1::2])}
+
+
 def analyze_all(results, tmp_path) -> dict[str, str]:
     paths = {option: tmp_path / f"report.{option}" for option in ("csv", "markdown", "html")}
     completed = run_tool([ANALYZER, str(results / "*.json"), "--compare",
@@ -145,7 +168,8 @@ def test_every_format_shows_the_same_ranking_and_the_failures(results, tmp_path)
         assert f"{SLURM_LABEL}: 5 of 5 run(s) failed: " in output and FIRST_SLURM_ERROR in output
         assert "1 of 6 run(s) failed" in output and "worker 1 never arrived" in output
     assert "more detail" not in outputs["markdown"]
-    assert f"<h3>{SLURM_LABEL}</h3><p" in outputs["html"]  # its failures where its phases would be
+    _, phases = phase_table(outputs["html"])  # its failures where its phases would be
+    assert phases[SLURM_LABEL][:2] == ["0", f"5 of 5 run(s) failed; first error: {FIRST_SLURM_ERROR}"]
     assert "<tbody></tbody>" not in outputs["html"]
     assert all("None" not in output for output in outputs.values())
 
@@ -181,6 +205,32 @@ def test_csv_is_tidy_with_a_column_per_setting(results, tmp_path):
     assert (slurm["n"], slurm["median"], slurm["n_failed"], slurm["rank"]) == ("0", "", "5", "")
 
 
+def text_median(text: str, label: str, metric: str) -> str:
+    """The median the text analysis prints for a configuration's metric."""
+    block = text.split(f"Configuration: {label}\n")[1].split("Configuration: ")[0]
+    return re.search(r"Median:\s+([\d.]+) seconds", block.split(f"  {metric}")[1]).group(1)
+
+
+def test_the_html_phases_table_is_one_table_that_agrees_with_the_csv_and_the_text(results, tmp_path):
+    outputs = analyze_all(results, tmp_path)
+    header, phases = phase_table(outputs["html"])
+    assert header == ["runs", "First task execution", "Total time to ready"]  # the unit said once, above it
+    assert "Seconds: each cell is the median" in outputs["html"]
+    assert list(phases) == [SLURM_LABEL, *TOTALS]  # configuration order, as the plots draw them
+    csv_rows = {(row["label"], row["metric"]): row for row in csv.DictReader(io.StringIO(outputs["csv"]))}
+    for label, values in TOTALS.items():
+        failed = 1 if label == ORDER[0] else 0
+        assert phases[label][0] == f"{len(values)}" + (f"+{failed} failed" if failed else "")
+        median = statistics.median(values)
+        mad = statistics.median(abs(value - median) for value in values)
+        for column, metric in (("First task execution", "first_task_time"), ("Total time to ready", "total_time")):
+            cell = phases[label][header.index(column)]
+            assert cell == f"{median:.4f}±{mad:.4f}", (label, column)
+            assert cell.split("±") == [f"{float(csv_rows[(label, metric)][statistic]):.4f}"
+                                       for statistic in ("median", "mad")]
+            assert cell.split("±")[0] == text_median(outputs["text"], label, metric)
+
+
 def one_line(analysis) -> str:
     """A toy format: the ranking as one JSON line."""
     return json.dumps([[standing.rank, standing.group.label] for standing in analysis.ranking]) + "\n"
@@ -204,3 +254,133 @@ def test_a_registered_format_gets_its_option_and_is_written(results, tmp_path, t
         analyze.run([str(results / "*.json"), "--one-line", str(path)], "analyze_results.py")
     with pytest.raises(ValueError, match="--one-line is already the option of One line"):
         register(Exporter(option="one-line", saved_as="Other", help="", render=one_line))
+
+
+@pytest.fixture
+def baseline(tmp_path):
+    """The local configurations of ``results`` as they were before: every run 30 % faster."""
+    folder = tmp_path / "before"
+    folder.mkdir()
+    for workers, label in zip((1, 2, 4), TOTALS):
+        config = {"n_workers": workers, "threads_per_worker": 1, "dashboard": False}
+        for index, total in enumerate(TOTALS[label]):
+            write_result(folder / f"local{workers}_{index}.json", "local", config, 40 + index, total / 1.3)
+    return folder
+
+
+def compare_page(results, baseline, tmp_path, *options: str) -> str:
+    """The HTML page of the results against the baseline, gated at 10 %: a regression."""
+    path = tmp_path / "compared.html"
+    completed = run_tool([ANALYZER, str(results / "*.json"), "--baseline", str(baseline), "--fail-if-slower", "10",
+                          "--html", str(path), *options])
+    assert completed.returncode == EXIT_FAILED, completed.stdout + completed.stderr
+    return path.read_text()
+
+
+FIGURE = re.compile(r'<figure><img alt="([^"]*)" src="data:image/png;base64,([^"]+)"><figcaption>(.*?)</figcaption>')
+
+
+def test_a_comparison_page_draws_both_sides_and_says_the_threshold_and_the_gate(results, baseline, tmp_path):
+    page = compare_page(results, baseline, tmp_path, "--plot", "--plot-dir", str(tmp_path / "plots"))
+    section = page.split("<h2>Comparison</h2>")[1].split("<h2>")[0]
+    caption = html.escape(COMPARISON.caption)
+    (both,) = [(alt, data) for alt, data, shown in FIGURE.findall(section) if shown == caption]
+    assert both[0] == caption and base64.b64decode(both[1])[:8] == b"\x89PNG\r\n\x1a\n"
+    assert caption not in page.split("<h2>Plots</h2>")[1]  # drawn once, beside the verdicts
+    assert (tmp_path / "plots" / "timing_comparison.png").exists()  # --plot draws both sides too
+
+    gate, verdicts = section.split('<table class="verdicts">')  # the gate in words, just above the verdicts
+    assert "Gate: regression, exit code 1." in gate
+    assert ("Threshold: --fail-if-slower 10, so a configuration fails when its total time to ready is "
+            "significantly slower than its baseline&#x27;s by more than 10 %") in gate
+    reasons = [re.sub(r"<[^>]+>", "", reason) for reason in re.findall(r"<li>(.*?)</li>", gate)]
+    # 1 worker's slow run blurs its slowdown: not significant
+    assert [reason.split(": new is ")[0] for reason in reasons] == [ORDER[0], ORDER[2]]
+    assert all("times slower than baseline" in reason and reason.endswith("over the 10% allowed")
+               for reason in reasons)
+    assert f"Only in the new results: {SLURM_LABEL}" in verdicts
+    parsed = Tables()
+    parsed.feed('<table class="verdicts">' + verdicts)
+    header, *rows = parsed.tables[0]
+    assert header == ["metric", "n", "ratio", "95% CI", "p", "verdict", "threshold", "note"]
+    totals = [row for row in rows if row[0] == "total_time"]
+    assert [row[header.index("threshold")] for row in totals] == ["+10%"] * 3
+    assert [row[header.index("verdict")] for row in totals] == ["no significant change", "slower", "slower"]
+    assert [row[0] for row in rows if len(row) == 1] == [f"{label} (new / baseline)" for label in TOTALS]
+
+
+def test_every_figure_is_captioned_in_words(tmp_path):
+    """Every figure of a page with each kind (the plots, a history by release, both sides of a comparison)."""
+    for index, (name, version, slower) in enumerate((("A", "2026.1.0", 1.0), ("B", "2026.2.0", 1.4))):
+        write_environment_results(tmp_path / "runs", [total * slower for total in STEADY], name=name,
+                                  version=version, minute=index, every=2)
+    path = tmp_path / "report.html"
+    completed = run_tool([ANALYZER, str(tmp_path / "runs"), "--baseline-env", "A", "--html", str(path)])
+    assert completed.returncode == 0, completed.stderr
+    figures = FIGURE.findall(path.read_text())
+    captions = [shown for _, _, shown in figures]
+    assert html.escape(COMPARISON.caption) in captions and html_page.HISTORY_CAPTION in captions
+    assert len(captions) >= 4
+    for alt, _, shown in figures:
+        assert alt == shown and not shown.endswith(".png") and ".png" not in shown and "timing_" not in shown
+        assert len(shown.split()) >= 8, shown  # a sentence, not a name
+
+
+def browser_measures(page: str, tmp_path, script: str, width: int = 1280) -> str:
+    """What ``script`` leaves in ``document.body.dataset.measured`` once the page is laid out in Chromium at
+    ``width`` pixels (a normal browser window)."""
+    browser = shutil.which("chromium")
+    if browser is None:
+        pytest.skip("chromium is not installed (.ci/run installs it)")
+    path = tmp_path / "measured.html"
+    path.write_text(page.replace("</body>", f"<script>window.addEventListener('load', function () {{ {script} }});"
+                                            "</script></body>"))
+    dom = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                          "--no-first-run", "--disable-background-networking", "--disable-component-update",
+                          "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=5000",
+                          f"--window-size={width},1000", "--dump-dom", path.as_uri()],
+                         capture_output=True, text=True, timeout=60).stdout
+    return html.unescape(dom.split('data-measured="')[1].split('"')[0])
+
+
+# Every cell of the verdict table not on one line, and whether the table is wider than the window.
+WRAPPED_VERDICT_CELLS = """
+var found = [];
+var table = document.querySelector("table.verdicts");
+table.querySelectorAll("tr:not(.pair) td").forEach(function (cell) {
+  var range = document.createRange();
+  range.selectNodeContents(cell);
+  var lines = new Set(Array.from(range.getClientRects()).map(function (box) { return Math.round(box.top); }));
+  if (lines.size > 1) { found.push(cell.textContent); }
+});
+if (table.getBoundingClientRect().right > document.documentElement.clientWidth) { found.push("wider than the window"); }
+document.body.dataset.measured = JSON.stringify(found);
+"""
+
+
+@pytest.mark.timeout(120)
+def test_verdict_rows_do_not_wrap_in_a_browser(results, baseline, tmp_path):
+    for path in baseline.glob("local1_[234].json"):  # 2 runs against 5: too few, a long note to move
+        path.unlink()
+    page = compare_page(results, baseline, tmp_path)
+    assert '<p>[1] too few runs: with 5 against 2, Mann-Whitney&#x27;s p cannot go below ' in page
+    assert json.loads(browser_measures(page, tmp_path, WRAPPED_VERDICT_CELLS)) == []
+    squeezed = json.loads(browser_measures(page, tmp_path, WRAPPED_VERDICT_CELLS, width=420))
+    assert squeezed == ["wider than the window"]  # the check can fail: a narrow window scrolls the table
+
+
+@pytest.mark.parametrize("gate, said", [
+    (Gate(PASSED, 0, 5.0, ["every total time is, at 95 % confidence, less than 5% slower"]),
+     '<div class="gate passed"><p><strong>Gate: passed, exit code 0.</strong> Threshold: --fail-if-slower 5, '),
+    (Gate(NOTHING_TO_COMPARE, 2, 5.0, ["no configuration is on both sides: nothing to compare"]),
+     '<div class="gate nothing-to-compare"><p><strong>Gate: nothing to compare, exit code 2.</strong> Threshold: '),
+    (Gate(COMPARED, 0, None), '<div class="gate compared"><p><strong>Gate: none, exit code 0.</strong> No '
+                              "threshold: compared without --fail-if-slower, so nothing is gated.</p></div>"),
+], ids=["passed", "nothing to compare", "no gate"])
+def test_the_gate_is_said_in_words_whatever_it_concluded(results, gate, said):
+    groups = group_results(load([str(results)]).results)
+    page = html_page.render(Analysis(groups, rank(groups), [], gate))
+    section = page.split("<h2>Comparison</h2>")[1]
+    assert section.startswith(said)
+    assert "".join(f"<li>{reason}</li>" for reason in gate.reasons) in section
+    assert "<table" not in section.split("<h2>")[0]  # no verdict, no table

@@ -17,14 +17,15 @@ import pytest
 from matplotlib.colors import to_hex
 from matplotlib.image import imread
 
-from dask_timing.analysis.groups import Group, group_results
+from dask_timing.analysis.groups import Group, group_results, total_times
 from dask_timing.analysis.load import load
 from dask_timing.analysis.ranking import rank
 from dask_timing.analysis.scaling import Fit, families
+from dask_timing.analysis.verdicts import pair_results
 from dask_timing.present.exports import html_page
 from dask_timing.present.exports.base import Analysis
-from dask_timing.present.plots import (PANEL_SIZE, PLOTS, Look, draw_all, fit_text, label_parts, plot_all,
-                                       pyplot)
+from dask_timing.present.plots import (COMPARISON, PANEL_SIZE, PLOTS, SIDE_COLOURS, Look, draw_all, fit_text,
+                                       label_parts, plot_all, pyplot)
 from dask_timing.phases import WORKER_PHASES
 from dask_timing.record.schema import RunResult
 
@@ -378,3 +379,34 @@ def test_html_report_captions_plots_in_words(tmp_path):
     captions = re.findall(r"<figcaption>(.*?)</figcaption>", page)
     assert captions == [html.escape(plot.caption) for plot in PLOTS]
     assert "timing_" not in page
+
+
+@pytest.mark.parametrize("count", [1, 4, 16])
+def test_both_sides_of_a_comparison_are_drawn_a_colour_each_nothing_overlapping(tmp_path, count):
+    for side in ("baseline", "new"):
+        (tmp_path / side).mkdir()
+    baseline, new = (write_results(tmp_path / side, count) for side in ("baseline", "new"))
+    pairs = pair_results(baseline, new).pairs
+    assert len(pairs) == count
+    drawings = list(draw_all(new, pairs))
+    try:
+        drawing = drawings[-1]  # after the plots of the results
+        assert (drawing.stem, drawing.caption) == (COMPARISON.stem, COMPARISON.caption)
+        (figure,) = drawing.figures  # 16 configurations still fit one page
+        assert problems(figure) == []
+        axes = figure.axes[0]
+        names = [label.get_text() for label in axes.get_yticklabels()]
+        assert len(names) == count and all(name.endswith("baseline n=4, new n=4") for name in names)
+        (legend,) = figure.legends
+        assert [text.get_text() for text in legend.get_texts()] == ["baseline", "new"]
+        dots = [line for line in axes.lines if line.get_marker() == "o"]
+        assert [to_hex(line.get_color()) for line in dots] == list(SIDE_COLOURS) * count  # one colour a side
+        for row, pair in enumerate(pairs):  # every run drawn, the baseline's above the new ones
+            old, fresh = dots[2 * row], dots[2 * row + 1]
+            assert sorted(old.get_xdata()) == sorted(total_times(pair.baseline))
+            assert sorted(fresh.get_xdata()) == sorted(total_times(pair.new))
+            assert old.get_ydata()[0] < row < fresh.get_ydata()[0]  # y grows downwards: first row on top
+    finally:
+        for figure in (figure for each in drawings for figure in each.figures):
+            pyplot().close(figure)
+    assert os.path.basename(plot_all(new, str(tmp_path / "plots"), pairs=pairs)[-1]) == "timing_comparison.png"

@@ -111,7 +111,7 @@ class Group(msgspec.Struct, dict=True):  # dict: room for the cached properties
     @cached_property
     def _values(self) -> dict[str, list[float]]:
         columns = metric_columns(self.ok_runs)
-        return {name: columns[name] for name in sorted(columns, key=_metric_order)}
+        return {name: columns[name] for name in sorted(columns, key=metric_order)}
 
     def metric_names(self) -> list[str]:
         """Every metric of the successful runs, phases first in run order."""
@@ -150,7 +150,8 @@ class Group(msgspec.Struct, dict=True):  # dict: room for the cached properties
         }
 
 
-def _metric_order(name: str) -> tuple[int, int]:
+def metric_order(name: str) -> tuple[int, int]:
+    """Where a metric goes among others: the phases in run order, the total, the rest, teardown last."""
     key = name[: -len("_time")] if name.endswith("_time") else name
     if key in phases.PHASES_BY_KEY:
         return (0, phases.phase_order(key))

@@ -122,13 +122,13 @@ def run(argv: list[str] | None, prog: str) -> int:
         cli.check_output_dir(plot_dir, "--plot-dir (by default the first result's folder)")
     ranking = rank(groups) if args.compare or exports else None  # once: its bootstrap is the slow part
     present(groups, len(loaded.results), args.compare, plot_dir, args.summary_json, precision=args.precision / 100,
-            ranking=ranking)
+            ranking=ranking, pairs=comparison.pairs if comparison is not None else [])
     verdicts, gate, code = None, None, cli.EXIT_OK
     if comparison is not None:
         verdicts, gate = present_comparison(comparison, args.fail_if_slower, args.verdict_json, prog)
         code = gate.exit_code
     if exports:
-        export(Analysis(groups, ranking, verdicts, gate), exports)
+        export(Analysis(groups, ranking, verdicts, gate, comparison), exports)
     return code
 
 

@@ -7,7 +7,7 @@ import sys
 from dask_timing.analysis.groups import Group, summary_document
 from dask_timing.analysis.ranking import Standing
 from dask_timing.analysis.stats import DEFAULT_PRECISION
-from dask_timing.analysis.verdicts import NOTHING_TO_COMPARE, Comparison, Gate, Verdict
+from dask_timing.analysis.verdicts import NOTHING_TO_COMPARE, Comparison, Gate, Pair, Verdict
 from dask_timing.present.report import write_analysis, write_comparison, write_scaling, write_verdicts
 from dask_timing.present.worker_tables import write_worker_phases
 from dask_timing.record.files import write_json
@@ -22,10 +22,12 @@ def present(
     plot_tag: str = "",
     precision: float = DEFAULT_PRECISION,
     ranking: list[Standing] | None = None,
+    pairs: list[Pair] | None = None,
 ) -> None:
     """Print the analysis, and save the summary and plots if asked.
 
-    ``ranking``: ``analysis.ranking.rank(groups)``, when already computed for the exports.
+    ``ranking``: ``analysis.ranking.rank(groups)``, when already computed for the exports; ``pairs``: of a
+    comparison (--baseline, --baseline-env), whose two sides the plots draw too.
     """
     write_analysis(groups, n_results, print, precision)
     write_worker_phases(groups, print)
@@ -40,7 +42,7 @@ def present(
     if plot_dir is not None:
         from dask_timing.present.plots import plot_all
 
-        for path in plot_all(groups, plot_dir, plot_tag):
+        for path in plot_all(groups, plot_dir, plot_tag, pairs or []):
             print(f"✓ Plot saved to: {path}")
 
 

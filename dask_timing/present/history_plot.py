@@ -8,7 +8,7 @@ between the two points either side, in the configuration's colour, with its size
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import IO, Sequence
 
 from dask_timing.history import TOTAL_METRIC
 from dask_timing.analysis.groups import Group, settings_key, total_times
@@ -46,8 +46,8 @@ def release_histories(groups: Sequence[Group]) -> list[tuple[str, MetricHistory]
     return found
 
 
-def draw_history(series: Sequence[tuple[str, MetricHistory]], order: str, path: str) -> str:
-    """Draw each (configuration's name, metric history) into one PNG at ``path``; return the path."""
+def draw_history(series: Sequence[tuple[str, MetricHistory]], order: str, path: str | IO[bytes]) -> str | IO[bytes]:
+    """Draw each (configuration's name, metric history) into one PNG at ``path`` (or a stream); return it."""
     plt = pyplot()
     labels: list[str] = []  # every point's label, in the order the histories first show them
     for _name, history in series:

@@ -10,7 +10,8 @@ Every plot is meant to be read at a glance, at one configuration or at fifty:
   figure; more go on further pages (``name_1.png``, ``name_2.png``...) drawn
   to the same scales;
 * a configuration keeps one colour, line style and marker in every plot of an
-  analysis (``Look.style``), and axis titles name the metric analysed.
+  analysis (``Look.style``), and axis titles name the metric analysed; the
+  plot of a comparison's two sides gives a colour to each side instead.
 
 Drawing is apart from saving: ``draw_all`` yields the figures (tests measure
 their text), ``plot_all`` writes them.
@@ -22,10 +23,12 @@ import math
 import os
 import statistics
 import textwrap
-from typing import Any, Callable, Iterator, NamedTuple, Sequence
+from typing import IO, Any, Callable, Iterator, NamedTuple, Sequence
 
 from dask_timing.analysis.groups import Group, total_summary, total_times
+from dask_timing.analysis.stats import summarize
 from dask_timing.analysis.scaling import Fit, families, family_label, fit_scaling, weak_efficiency
+from dask_timing.analysis.verdicts import Pair
 from dask_timing.analysis.workers import median_run, representative_group, worker_phase_values
 from dask_timing.phases import ALL_PHASES, REGISTERED_BOUNDARY, WORKER_BOUNDARIES, WORKER_PHASES, phase_order
 from dask_timing.present.report import total_label
@@ -52,6 +55,10 @@ MARKERS = ("", "o", "s", "^", "D", "v")  # lines get markers only once colours a
 POINT_MARKER = "o"
 PHASE_PALETTE = "Set2"  # phases are not configurations: colours of their own
 WORKER_PHASE_PALETTE = "Dark2"  # nor are the phases inside a worker, which differ from the run's
+# The two sides of a comparison, baseline then new: a colour each (Paul Tol's blue and orange, told apart
+# by colour-blind readers too) and a place within the configuration's row (baseline above).
+SIDE_COLOURS = ("#4477aa", "#ee7733")
+SIDE_OFFSETS = (-0.18, 0.18)
 WATERFALL_ROWS = 40  # workers drawn in a waterfall: more are sampled evenly, the slowest always kept
 
 
@@ -64,8 +71,9 @@ def pyplot():
     return plt
 
 
-def save(figure, path: str) -> str:
-    """Lay out (unless the figure lays itself out), write and close a figure; return its path."""
+def save(figure, path: str | IO[bytes]) -> str | IO[bytes]:
+    """Lay out (unless the figure lays itself out), write and close a figure (to a file, or a stream such as
+    the HTML report's buffer); return where it went."""
     if figure.get_layout_engine() is None:
         figure.tight_layout()
     figure.savefig(path, dpi=DPI)
@@ -149,13 +157,14 @@ class Look:
     def family_style(self, family: list[Group]) -> Style:
         return self.style(family[0])
 
-    def _shown_parts(self, label: str) -> list[str]:
+    def shown_parts(self, label: str) -> list[str]:
+        """The settings of ``label`` worth showing: shared ones left out, long values by their key number."""
         parts = [part for part in label_parts(label) if part not in self.common] or label_parts(label)
         return [f"{part.partition('=')[0]}=[{self.keys[part]}]" if part in self.keys else part for part in parts]
 
     def name(self, label: str, runs: int | None = None) -> str:
         """The label as a plot shows it: shared settings left out, long values keyed, wrapped."""
-        parts = self._shown_parts(label)
+        parts = self.shown_parts(label)
         if runs is not None:
             parts[-1] += f" (n={runs})"
         return wrap_parts(parts, LABEL_WIDTH)
@@ -232,9 +241,9 @@ def fit_text(fit: Fit) -> str:
 # -- The plots ---------------------------------------------------------------------------------------------------
 
 
-def rows_height(labels: Sequence[str]) -> float:
-    """Inches for one row per configuration, each as tall as its wrapped label."""
-    return sum(max(0.45, line_count(label) * TEXT_LINE + 0.12) for label in labels)
+def rows_height(labels: Sequence[str], least: float = 0.45) -> float:
+    """Inches for one row per configuration, each as tall as its wrapped label and at least ``least``."""
+    return sum(max(least, line_count(label) * TEXT_LINE + 0.12) for label in labels)
 
 
 def row_figures(look: Look, title: str, groups: list[Group], draw: Callable[[Any, list[Group]], None], xlabel: str,
@@ -243,11 +252,21 @@ def row_figures(look: Look, title: str, groups: list[Group], draw: Callable[[Any
 
     ``draw(axes, page)`` draws row k for ``page[k]``; ``extra``: inches for a legend below.
     """
+    return item_row_figures(look, title, [group for group in groups if total_times(group)],
+                            lambda group: group.label, lambda group: look.name(group.label, len(group.ok_runs)),
+                            draw, xlabel, extra)
+
+
+def item_row_figures(look: Look, title: str, items: list, label_of: Callable[[Any], str],
+                     name_of: Callable[[Any], str], draw: Callable[[Any, list], None], xlabel: str,
+                     extra: float = 0.0, row_inches: float = 0.45) -> list:
+    """``row_figures`` of any items (configurations, compared pairs): ``label_of`` gives an item's
+    configuration label (for the heading), ``name_of`` its row's name; ``row_inches``: a row's least height."""
     figures = []
-    for page in chunks([group for group in groups if total_times(group)], PAGE_SIZE):
-        names = [look.name(group.label, len(group.ok_runs)) for group in page]
-        labels = [group.label for group in page]
-        height = max(MIN_HEIGHT, heading_height(look, labels) + rows_height(names) + 0.9 + extra)
+    for page in chunks(items, PAGE_SIZE):
+        names = [name_of(item) for item in page]
+        labels = [label_of(item) for item in page]
+        height = max(MIN_HEIGHT, heading_height(look, labels) + rows_height(names, row_inches) + 0.9 + extra)
         figure, (axes,) = new_figure(look, title, height, labels=labels)
         axes.set_yticks(range(len(page)), names, fontsize="small")
         axes.set_ylim(len(page) - 0.5, -0.5)  # first configuration on top
@@ -300,6 +319,63 @@ def draw_total_distribution(groups: list[Group], look: Look) -> list:
 
     return row_figures(look, f"{look.metric}: distribution per configuration", groups, draw,
                        f"{look.metric.lower()} (seconds; box: quartiles and median, dots: runs)")
+
+
+def side_runs(pair: Pair) -> tuple[list[float], list[float]]:
+    """The total times of a compared configuration's two sides: baseline, then new."""
+    return total_times(pair.baseline), total_times(pair.new)
+
+
+def comparable(pair: Pair) -> bool:
+    return all(side_runs(pair))
+
+
+def side_names(pairs: Sequence[Pair], side: str) -> str:
+    """A side as the legend names it: "baseline", or "baseline: A" when the study named it (--baseline-env)."""
+    names = list(dict.fromkeys(getattr(pair, f"{side}_name") for pair in pairs))
+    return side if names == [side] else f"{side}: {', '.join(names)}"
+
+
+def side_marks(color: str) -> tuple[dict[str, Any], ...]:
+    """How a side draws, in the plot and its legend alike: its 5th to 95th percentile as a line, its runs as
+    dots over it, its median as a bar over them."""
+    return ({"color": color, "linewidth": 2, "alpha": 0.6, "zorder": 1},
+            {"marker": POINT_MARKER, "linestyle": "", "color": color, "alpha": 0.7, "markersize": 5, "zorder": 2},
+            {"marker": "|", "linestyle": "", "color": color, "markersize": 15, "markeredgewidth": 3, "zorder": 3})
+
+
+def draw_comparison(pairs: Sequence[Pair], look: Look) -> list:
+    """Per compared configuration, the baseline's and the new total times side by side (baseline above):
+    every run a dot, the median a bar, the 5th to 95th percentile a line, in the side's colour."""
+    from matplotlib.legend_handler import HandlerTuple
+    from matplotlib.lines import Line2D
+
+    shown = [pair for pair in pairs if comparable(pair)]
+
+    def name(pair: Pair) -> str:
+        baseline, new = side_runs(pair)
+        counts = f"{pair.baseline_name} n={len(baseline)}, {pair.new_name} n={len(new)}"
+        return wrap_parts([*look.shown_parts(pair.label), counts], LABEL_WIDTH)
+
+    def draw(axes, page: list[Pair]) -> None:
+        for row, pair in enumerate(page):
+            for offset, color, values in zip(SIDE_OFFSETS, SIDE_COLOURS, side_runs(pair)):
+                summary, at = summarize(values), row + offset
+                interval, runs, median = side_marks(color)
+                axes.plot([summary.p5, summary.p95], [at, at], **interval)
+                axes.plot(values, [at] * len(values), **runs)
+                axes.plot([summary.median], [at], **median)
+            if row:
+                axes.axhline(row - 0.5, color="#cccccc", linewidth=0.8, zorder=0)  # between configurations
+        handles = [tuple(Line2D([], [], **mark) for mark in side_marks(color)) for color in SIDE_COLOURS]
+        axes.figure.legend(handles, [side_names(page, side) for side in ("baseline", "new")],
+                           loc="outside lower center", ncols=2, fontsize="small", frameon=False,
+                           handler_map={tuple: HandlerTuple(ndivide=1)})
+
+    return item_row_figures(look, f"Both sides of the comparison: {look.metric.lower()}, baseline against new",
+                            shown, lambda pair: pair.label, name, draw,
+                            f"{look.metric.lower()} (seconds; dots: runs, bar: median, line: 5th to 95th percentile)",
+                            extra=0.35, row_inches=0.6)
 
 
 def panel_height(names: Sequence[str]) -> float:
@@ -571,8 +647,8 @@ class Plot(NamedTuple):
 
     stem: str
     caption: str
-    wanted: Callable[[list[Group]], bool]
-    draw: Callable[[list[Group], Look], list]
+    wanted: Callable[[Any], bool]  # of the groups (of the comparison's pairs for COMPARISON)
+    draw: Callable[[Any, Look], list]
 
 
 def _ok_runs(groups: list[Group]) -> list[RunResult]:
@@ -601,6 +677,10 @@ PLOTS = (
          "configuration whose workers take longest to register", has_waterfall, draw_waterfall),
 )
 
+COMPARISON = Plot("timing_comparison", "Both sides of the comparison: per compared configuration, the baseline's "
+                  "and the new total times side by side, every run a dot, the median a bar and the 5th to 95th "
+                  "percentile a line", lambda pairs: any(map(comparable, pairs)), draw_comparison)
+
 
 class Drawing(NamedTuple):
     """A plot drawn: its file name, caption and figures (one per page)."""
@@ -609,13 +689,22 @@ class Drawing(NamedTuple):
     caption: str
     figures: list
 
+    def captions(self) -> list[str]:
+        """Each page's caption: the plot's, with its page number when there are several."""
+        if len(self.figures) == 1:
+            return [self.caption]
+        return [f"{self.caption} (page {page} of {len(self.figures)})" for page in range(1, len(self.figures) + 1)]
 
-def draw_all(groups: list[Group]) -> Iterator[Drawing]:
-    """Every plot the results allow, drawn one at a time (the caller saves and closes each before the next)."""
+
+def draw_all(groups: list[Group], pairs: Sequence[Pair] = ()) -> Iterator[Drawing]:
+    """Every plot the results allow, drawn one at a time (the caller saves and closes each before the next);
+    with the pairs of a comparison, both of its sides last."""
     look = Look(groups)
     for plot in PLOTS:
         if plot.wanted(groups):  # none of the time plots when no run reached ready
             yield Drawing(plot.stem, plot.caption, plot.draw(groups, look))
+    if COMPARISON.wanted(pairs):
+        yield Drawing(COMPARISON.stem, COMPARISON.caption, COMPARISON.draw(pairs, look))
 
 
 class PlotFile(str):
@@ -642,14 +731,14 @@ def page_paths(folder: str, stem: str, count: int) -> list[str]:
         candidate = f"{stem}-{index}"
 
 
-def plot_all(groups: list[Group], folder: str, tag: str = "") -> list[str]:
-    """Draw every plot the results allow into ``folder``, overwriting nothing; return the paths."""
+def plot_all(groups: list[Group], folder: str, tag: str = "", pairs: Sequence[Pair] = ()) -> list[str]:
+    """Draw every plot the results allow (with ``pairs``, both sides of the comparison too) into ``folder``,
+    overwriting nothing; return the paths."""
     os.makedirs(folder, exist_ok=True)
     suffix = f"_{tag}" if tag else ""
     saved: list[str] = []
-    for drawing in draw_all(groups):
+    for drawing in draw_all(groups, pairs):
         paths = page_paths(folder, drawing.stem + suffix, len(drawing.figures))
-        for page, (figure, path) in enumerate(zip(drawing.figures, paths), start=1):
-            caption = drawing.caption if len(paths) == 1 else f"{drawing.caption} (page {page} of {len(paths)})"
+        for figure, path, caption in zip(drawing.figures, paths, drawing.captions()):
             saved.append(PlotFile(save(figure, path), caption))
     return saved

@@ -8,7 +8,7 @@ import msgspec
 
 from dask_timing.analysis.groups import Group
 from dask_timing.analysis.ranking import Standing
-from dask_timing.analysis.verdicts import Gate, Verdict
+from dask_timing.analysis.verdicts import Comparison, Gate, Verdict
 from dask_timing.phases import TOTAL_KEY
 from dask_timing.record.files import write_text
 
@@ -20,6 +20,7 @@ class Analysis(msgspec.Struct, frozen=True):
     ranking: list[Standing]  # analysis.ranking.rank(groups): every format shows this one ranking
     verdicts: list[Verdict] | None = None  # of a comparison (--baseline, --baseline-env), when one was asked
     gate: Gate | None = None  # the comparison's conclusion, with the threshold of --fail-if-slower
+    comparison: Comparison | None = None  # what was compared: each configuration's baseline and new groups
 
 
 class Exporter(msgspec.Struct, frozen=True, kw_only=True):
@@ -32,7 +33,8 @@ class Exporter(msgspec.Struct, frozen=True, kw_only=True):
     whole_runs: bool = False  # reads more of each run than its timing (the environment): load whole results
 
 
-# The comparison's table, the same in every format: one row per configuration and metric.
+# The comparison's table, the same in every format: one row per configuration and metric (the HTML page
+# groups the rows of a configuration under it).
 COMPARISON_HEADER = ["configuration", "compared", "metric", "n", "ratio", "95% CI", "p", "verdict", "threshold",
                      "note"]
 

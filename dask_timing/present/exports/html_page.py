@@ -1,30 +1,55 @@
-"""One self-contained HTML page: environment, ranking, phases, scaling, verdicts and every plot.
+"""One self-contained HTML page: environment, ranking, phases, scaling, the comparison and every plot.
 
 No network is needed to read it: the plots are embedded as data URIs.  Every
 table goes through ``table``; configurations whose runs all failed are in the
 ranking with their first error, and say so where their phases would be.
+
+Configurations are named as the plots name them (``present.plots.Look``): the
+settings all share, and long values by a number, are said once at the top;
+tables and plots show what sets each configuration apart.  Numbers never
+wrap inside a cell; names wrap between settings, never inside one.
 """
 
 from __future__ import annotations
 
+import base64
 import html
-from typing import Any, NamedTuple
+import io
+from typing import TYPE_CHECKING, Any, Iterable, NamedTuple
 
+from dask_timing.analysis.groups import Group, metric_order
 from dask_timing.analysis.ranking import Standing
 from dask_timing.analysis.scaling import families, family_label, fit_scaling, weak_efficiency
-from dask_timing.analysis.stats import Summary
+from dask_timing.analysis.verdicts import COMPARED, RULE, comparison_warnings
+from dask_timing.phases import TOTAL_KEY, metric_label
 from dask_timing.present import worker_tables
-from dask_timing.present.exports.base import COMPARISON_HEADER, Analysis, Exporter, comparison_rows, gate_summary
+from dask_timing.present.exports.base import COMPARISON_HEADER, Analysis, Exporter, comparison_rows
+
+if TYPE_CHECKING:
+    from dask_timing.present.plots import Drawing, Look
 
 TITLE = "Dask timing report"
 MISSING = "–"
 STYLE = """
-body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; }
+body { font-family: system-ui, sans-serif; margin: 2em auto; padding: 0 1em; max-width: 1200px; color: #222; }
+.scroll { overflow-x: auto; }
 table { border-collapse: collapse; margin: 1em 0; font-size: 0.9em; }
-th, td { border: 1px solid #ccc; padding: 0.3em 0.6em; text-align: right; }
-th:first-child, td:first-child, td.text { text-align: left; }
+th, td { border: 1px solid #ccc; padding: 0.3em 0.6em; text-align: right; vertical-align: top; }
+td { white-space: nowrap; font-variant-numeric: tabular-nums; }
+th:first-child, td:first-child, .text, table.words th, table.words td { text-align: left; }
+td.text { white-space: normal; }
+td.name { min-width: 12em; max-width: 26em; } td.name span, tr.pair span { white-space: nowrap; }
+.spread { display: block; font-size: 0.85em; color: #666; }
+tr.pair td { background: #f3f3f3; font-weight: bold; white-space: normal; }
+td.gated { font-weight: bold; }
 figure { margin: 1.5em 0; } img { max-width: 100%; border: 1px solid #eee; }
+figcaption { font-size: 0.9em; color: #444; }
 .slower, .failed { color: #b00; font-weight: bold; } .faster { color: #070; font-weight: bold; }
+.inconclusive { color: #a60; font-weight: bold; } td.word { text-align: left; } td.total { font-weight: bold; }
+.gate { border-left: 0.4em solid #888; background: #f7f7f7; padding: 0.2em 1em; margin: 1em 0; }
+.gate.passed { border-color: #070; } .gate.regression { border-color: #b00; }
+.gate.inconclusive { border-color: #a60; }
+.notes { font-size: 0.9em; color: #444; }
 """
 # Counts the images that decoded, so a headless browser can tell the page rendered whole.
 CHECK_IMAGES = """
@@ -34,25 +59,50 @@ window.addEventListener("load", function () {
   document.body.dataset.imagesLoaded = images.filter(function (i) { return i.complete && i.naturalWidth > 0; }).length;
 });
 """
+HISTORY_CAPTION = ("How the total time to ready changed from release to release: per configuration, the median of "
+                   "its runs with a bar from the 5th to the 95th percentile, and each step found as a dashed line "
+                   "with its size")
+
+
+class Html(str):
+    """Text already written as HTML (escaped where it had to be): a table puts it in as it is."""
 
 
 class Cell(NamedTuple):
-    """A table cell with a CSS class (a plain value is a plain cell)."""
+    """A table cell with a CSS class, spanning ``span`` columns (a plain value is a plain cell)."""
 
     text: Any
-    css_class: str
+    css_class: str = ""
+    span: int = 1
 
 
-def table(header: list[str], rows: list[list[Any]]) -> str:
-    """An HTML table; every cell escaped."""
-    def cell(value: Any) -> str:
-        if isinstance(value, Cell):
-            return f'<td class="{html.escape(value.css_class)}">{html.escape(str(value.text))}</td>'
-        return f"<td>{html.escape(str(value))}</td>"
+def _cell(value: Any, tag: str) -> str:
+    cell = value if isinstance(value, Cell) else Cell(value)
+    attributes = (f' class="{html.escape(cell.css_class)}"' if cell.css_class else "") + (
+        f' colspan="{cell.span}"' if cell.span > 1 else "")
+    text = cell.text if isinstance(cell.text, Html) else html.escape(str(cell.text))
+    return f"<{tag}{attributes}>{text}</{tag}>"
 
-    head = "".join(f"<th>{html.escape(str(name))}</th>" for name in header)
-    body = "".join("<tr>" + "".join(map(cell, row)) + "</tr>" for row in rows)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+def table(header: list[Any], rows: Iterable[list[Any]], css_class: str = "") -> str:
+    """An HTML table, scrolled sideways rather than squeezed when it is wider than the page; every
+    cell escaped unless given as ``Html``; a row that is a ``Cell`` is one cell across the table."""
+    head = "".join(_cell(name, "th") for name in header)
+    body = "".join(f'<tr class="{row.css_class}">{_cell(row._replace(span=len(header)), "td")}</tr>'
+                   if isinstance(row, Cell) else "<tr>" + "".join(_cell(value, "td") for value in row) + "</tr>"
+                   for row in rows)
+    attributes = f' class="{css_class}"' if css_class else ""
+    return f'<div class="scroll"><table{attributes}><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
+
+
+def _name(look: Look, label: str) -> Cell:
+    """A configuration as every table of the page names it: its settings that set it apart, each kept whole."""
+    return Cell(Html(", ".join(f"<span>{html.escape(part)}</span>" for part in look.shown_parts(label))),
+                "text name")
+
+
+CONFIGURATION = Cell("configuration", "text")
+NAME_COLUMN = 36  # characters: a longer name takes a row of its own above its numbers
 
 
 def _seconds(value: float | None) -> str:
@@ -69,124 +119,226 @@ def _environment(analysis: Analysis) -> str:
     }
     return "<h2>Environment</h2>" + table(
         ["name", "host", "interpreter", "Python", "dask", "distributed", "CPUs"],
-        [[value or "?" for value in env] for env in sorted(environments, key=str)],
+        [[value or "?" for value in env] for env in sorted(environments, key=str)], "words",
     )
 
 
-def _ranking_row(standing: Standing) -> list[Any]:
+def _configurations(look: Look) -> str:
+    """What the names leave out, said once: the settings every configuration shares, and long values."""
+    said = [f"<p>Every configuration: {html.escape(', '.join(look.common))}.</p>"] if look.common else []
+    if look.keys:
+        said.append("<p>Long settings, named by their number:</p><ul>" + "".join(
+            f"<li>[{number}] {html.escape(part)}</li>" for part, number in look.keys.items()) + "</ul>")
+    if not said:
+        return ""
+    return ("<h2>Configurations</h2><p>Tables and plots name each configuration by the settings that set it "
+            "apart.</p>" + "".join(said))
+
+
+def _ranking_row(standing: Standing, look: Look) -> list[Any]:
     summary = standing.total
     figures = [MISSING] * 7 if summary is None else [
         f"{summary.median:.4f}", f"{summary.mean:.4f}", _seconds(summary.stddev), f"{summary.min:.4f}",
         f"{summary.max:.4f}", f"{standing.relative:.2f}x", standing.interval_text]
     error = Cell(standing.first_error or "", "text failed" if standing.n_failed else "text")
-    return [standing.rank or MISSING, standing.group.label, standing.n_ready, standing.n_failed, *figures, error]
+    return [standing.rank or MISSING, _name(look, standing.group.label), standing.n_ready, standing.n_failed,
+            *figures, error]
 
 
-def _ranking(analysis: Analysis) -> str:
+def _ranking(analysis: Analysis, look: Look) -> str:
     return "<h2>Total time to ready, ranked by median</h2>" + table(
-        ["rank", "configuration", "runs", "failed", "median [s]", "mean [s]", "stddev [s]", "min [s]", "max [s]",
-         "relative", "95% CI", "first error"],
-        list(map(_ranking_row, analysis.ranking)),
+        ["rank", CONFIGURATION, "runs", "failed", "median [s]", "mean [s]", "stddev [s]", "min [s]", "max [s]",
+         "relative", "95% CI", Cell("first error", "text")],
+        [_ranking_row(standing, look) for standing in analysis.ranking],
     )
 
 
-def _phase_rows(summaries: dict[str, Summary]) -> list[list[Any]]:
-    return [[metric, summary.n, f"{summary.median:.4f}", f"{summary.mean:.4f}", _seconds(summary.stddev),
-             f"{summary.p5:.4f}", f"{summary.p95:.4f}"] for metric, summary in summaries.items()]
+def _metric_cell(group: Group, metric: str) -> Any:
+    """A metric's median, and under it its MAD (and its n, when fewer runs than the configuration's measured it)."""
+    summary = group.summaries().get(metric)
+    if summary is None:
+        return MISSING
+    fewer = f" (n={summary.n})" if summary.n != len(group.ok_runs) else ""
+    return Cell(Html(f'{summary.median:.4f}<span class="spread">±{summary.mad:.4f}{fewer}</span>'),
+                "total" if metric == TOTAL_KEY else "")
 
 
-def _phases(analysis: Analysis) -> str:
-    sections = ["<h2>Phases</h2>"]
+def _phase_cells(standing: Standing, metrics: list[str]) -> list[Any]:
+    """Runs, then each metric; a configuration whose runs all failed says so where its phases would be."""
+    group = standing.group
+    if not group.ok_runs:
+        return [0, Cell(f"{standing.failures}; first error: {standing.first_error}", "text failed", len(metrics))]
+    failed = f'<span class="spread failed">+{standing.n_failed} failed</span>' if standing.n_failed else ""
+    return [Html(f"{len(group.ok_runs)}{failed}"), *(_metric_cell(group, metric) for metric in metrics)]
+
+
+def _named_table(look: Look, header: list[Any], named_rows: list[tuple[str, list[Any]]]) -> str:
+    """A row of cells per configuration (label, cells): its name in a first column when every name is short,
+    else in a row of its own above its cells, so that long names never squeeze the numbers."""
+    beside = all(len(", ".join(look.shown_parts(label))) <= NAME_COLUMN for label, _ in named_rows)
+    rows: list[Any] = []
+    for label, cells in named_rows:
+        name = _name(look, label)
+        rows += [[name, *cells]] if beside else [name._replace(css_class="pair"), cells]
+    return table([CONFIGURATION, *header] if beside else header, rows)
+
+
+def _phases(analysis: Analysis, look: Look) -> str:
+    """One table across configurations: a column per phase or metric, its median and MAD in seconds."""
+    found = dict.fromkeys(metric for group in analysis.groups for metric in group.metric_names())
+    metrics = sorted(found, key=metric_order)  # stable: metrics of one place keep the order they were found in
     standings = {id(standing.group): standing for standing in analysis.ranking}
-    for standing in (standings[id(group)] for group in analysis.groups):  # in configuration order
-        sections.append(f"<h3>{html.escape(standing.group.label)}</h3>")
-        if standing.n_failed:
-            text = f"{standing.failures}; first error: {standing.first_error}"
-            sections.append(f'<p class="failed">{html.escape(text)}</p>')
-        summaries = standing.group.summaries()
-        if summaries:
-            sections.append(table(["metric", "n", "median [s]", "mean [s]", "stddev [s]", "p5 [s]", "p95 [s]"],
-                                  _phase_rows(summaries)))
-    return "".join(sections)
+    header = ["runs", *(look.metric if metric == TOTAL_KEY else metric_label(metric) for metric in metrics)]
+    return ("<h2>Phases</h2><p>Seconds: each cell is the median over the configuration's successful runs, and "
+            "under it ± the median absolute deviation (MAD); (n=…) when a metric was measured in fewer runs.</p>"
+            + _named_table(look, header, [(group.label, _phase_cells(standings[id(group)], metrics))
+                                          for group in analysis.groups]))  # configuration order, as the plots
 
 
-def _workers(analysis: Analysis) -> str:
+def _workers(analysis: Analysis, look: Look) -> str:
     """Inside the workers: the worker phase table and the import profiles (nothing without waterfalls)."""
     phases = worker_tables.worker_phase_table(analysis.groups)
     if phases is None:
         return ""
+    header, rows = phases
     profiles = worker_tables.import_profiles(analysis.groups)
     imports = (f"<h3>{html.escape(worker_tables.IMPORTS_TITLE)}</h3>"
-               + table(["configuration", "packages"], [list(row) for row in profiles])) if profiles else ""
+               + table([CONFIGURATION, Cell("packages", "text")],
+                       [[_name(look, label), Cell(packages, "text")] for label, packages in profiles])
+               ) if profiles else ""
     return (f"<h2>{html.escape(worker_tables.TITLE)}</h2><p>{html.escape(worker_tables.UNITS)}</p>"
-            + table(*phases) + imports)
+            + _named_table(look, header[1:], [(row[0], row[1:]) for row in rows]) + imports)
 
 
-def _scaling(analysis: Analysis) -> str:
+def _scaling(analysis: Analysis, look: Look) -> str:
     fits = []
     for family in families(analysis.groups):
         fit = fit_scaling(family)
         if fit is not None:
-            fits.append([family_label(family), f"{fit.intercept:.4f}", f"{fit.slope:.4f}", f"{fit.r_squared:.3f}",
+            fits.append([_name(look, family_label(family)), f"{fit.intercept:.4f}", f"{fit.slope:.4f}",
+                         f"{fit.r_squared:.3f}",
                          ", ".join(f"{w}: {e:.2f}" for w, _, e in weak_efficiency(family)) or "-"])
     if not fits:
         return ""
     return "<h2>Scaling</h2>" + table(
-        ["family", "fixed cost a [s]", "per worker b [s]", "R²", "weak-scaling efficiency E(n)"], fits)
+        [Cell("family", "text"), "fixed cost a [s]", "per worker b [s]", "R²", "weak-scaling efficiency E(n)"], fits)
 
 
-def _verdicts(analysis: Analysis) -> str:
-    if not analysis.verdicts:
+def _reason(reason: str, analysis: Analysis, look: Look) -> Html:
+    """One of the gate's reasons, the configuration it starts with named as the tables name it."""
+    labels = [pair.label for pair in analysis.comparison.pairs] if analysis.comparison is not None else []
+    label = next((label for label in labels if reason.startswith(f"{label}: ")), None)
+    if label is None:
+        return Html(html.escape(reason))
+    return Html(f"<strong>{_name(look, label).text}</strong>: {html.escape(reason[len(label) + 2:])}")
+
+
+def _gate(analysis: Analysis, look: Look) -> str:
+    """The gate in words: its threshold, what it concluded with its exit code, and why."""
+    gate = analysis.gate
+    if gate.threshold is None:
+        threshold = "No threshold: compared without --fail-if-slower, so nothing is gated."
+    else:
+        threshold = (f"Threshold: --fail-if-slower {gate.threshold:g}, so a configuration fails when its "
+                     f"{look.metric.lower()} is significantly slower than its baseline's by more than "
+                     f"{gate.threshold:g} %, and passes only when the runs show it to be under that.")
+    reasons = "".join(f"<li>{_reason(reason, analysis, look)}</li>" for reason in gate.reasons)
+    outcome = "none" if gate.outcome == COMPARED else gate.outcome
+    return (f'<div class="gate {html.escape(gate.outcome.replace(" ", "-"))}"><p><strong>Gate: {html.escape(outcome)}, exit code '
+            f"{gate.exit_code}.</strong> {html.escape(threshold)}</p>"
+            + (f"<ul>{reasons}</ul>" if reasons else "") + "</div>")
+
+
+def _verdict_table(analysis: Analysis, look: Look) -> str:
+    """A row per metric under a row per compared configuration; each note a number, the notes under the table."""
+    notes: dict[str, int] = {}
+    rows: list[Any] = []
+    pair = None
+    for label, compared, metric, *figures, verdict, threshold, note in comparison_rows(analysis):
+        if (label, compared) != pair:
+            pair = (label, compared)
+            rows.append(Cell(Html(f"{_name(look, label).text} ({html.escape(compared)})"), "pair"))
+        marker = f"[{notes.setdefault(note, len(notes) + 1)}]" if note else ""
+        rows.append([Cell(metric, "text gated" if threshold != MISSING else "text"), *figures,
+                     Cell(verdict, f"{verdict.split()[0]} word"), threshold, marker])
+    listed = "".join(f"<p>[{number}] {html.escape(note)}</p>" for note, number in notes.items())
+    header = [Cell(title, "text") if title in ("metric", "verdict") else title for title in COMPARISON_HEADER[2:]]
+    return table(header, rows, "verdicts") + (f'<div class="notes">{listed}</div>' if listed else "")
+
+
+def _comparison(analysis: Analysis, look: Look, figures: str) -> str:
+    """The comparison: the gate in words above its table, then the warnings and both sides drawn."""
+    if analysis.gate is None:
         return ""
-    rows = [[*row[:7], Cell(row[7], row[7].split()[0]), *row[8:]] for row in comparison_rows(analysis)]
-    gate = "" if analysis.gate is None else f"<p>Gate: {html.escape(gate_summary(analysis.gate))}</p>"
-    return "<h2>Comparison</h2>" + table(COMPARISON_HEADER, rows) + gate
+    sections = ["<h2>Comparison</h2>", _gate(analysis, look)]
+    if analysis.verdicts:
+        sections.append("<p>Per compared configuration and metric (new / baseline): runs on each side, the ratio "
+                        "of medians ± its bootstrap standard error, its 95 % bootstrap interval, Mann-Whitney U p "
+                        f"and the verdict; the threshold is on what the gate judges. Rule: {html.escape(RULE)}.</p>"
+                        + _verdict_table(analysis, look))
+    comparison = analysis.comparison
+    if comparison is not None:
+        said = ([f"Warning: {warning}" for warning in comparison_warnings(comparison)]
+                + [f"Only in the baseline: {label}" for label in comparison.only_baseline]
+                + [f"Only in the new results: {label}" for label in comparison.only_new])
+        sections += [f'<p class="notes">{html.escape(line)}</p>' for line in said]
+    return "".join(sections) + figures
 
 
-def _plots(analysis: Analysis) -> str:
-    if all(standing.rank is None for standing in analysis.ranking):
-        return ""  # no run reached ready: nothing to draw
-    import base64
-    import tempfile
+def _figure(png: bytes, caption: str) -> str:
+    """A plot embedded in the page, its caption (words: what it shows) under it and as its alternative text."""
+    caption = html.escape(caption)
+    encoded = base64.b64encode(png).decode("ascii")
+    return (f'<figure><img alt="{caption}" src="data:image/png;base64,{encoded}">'
+            f"<figcaption>{caption}</figcaption></figure>")
 
-    from dask_timing.present.plots import plot_all
+
+def _drawn(drawing: Drawing) -> str:
+    """Every page of a plot, saved (and closed) one at a time."""
+    from dask_timing.present.plots import save
 
     figures = []
-    with tempfile.TemporaryDirectory() as folder:
-        for path in plot_all(analysis.groups, folder):
-            caption = html.escape(path.caption)  # what the plot shows, in words
-            with open(path, "rb") as stream:
-                encoded = base64.b64encode(stream.read()).decode("ascii")
-            figures.append(f'<figure><img alt="{caption}" src="data:image/png;base64,{encoded}">'
-                           f"<figcaption>{caption}</figcaption></figure>")
-    return "<h2>Plots</h2>" + "".join(figures)
+    for figure, caption in zip(drawing.figures, drawing.captions()):
+        buffer = io.BytesIO()
+        save(figure, buffer)
+        figures.append(_figure(buffer.getvalue(), caption))
+    return "".join(figures)
+
+
+def _plots(analysis: Analysis) -> tuple[str, str]:
+    """The plots section, and both sides of the comparison drawn (for the comparison's section)."""
+    from dask_timing.present.plots import COMPARISON, draw_all
+
+    pairs = analysis.comparison.pairs if analysis.comparison is not None else []
+    drawn = {drawing.stem: _drawn(drawing) for drawing in draw_all(analysis.groups, pairs)}
+    comparison = drawn.pop(COMPARISON.stem, "")
+    return ("<h2>Plots</h2>" + "".join(drawn.values()) if drawn else ""), comparison
 
 
 def _history(analysis: Analysis) -> str:
     """Each configuration measured at two releases or more: its steps and its trend (``present.history_plot``)."""
-    import base64
-    import tempfile
-
     from dask_timing.present.history_plot import draw_history, release_histories
 
     series = release_histories(analysis.groups)
     if not series:
         return ""
-    rows = [[name, " · ".join(label for label, _summary in history.points),
+    rows = [[Cell(name, "text"), Cell(" · ".join(label for label, _summary in history.points), "text"),
              Cell("; ".join(history.describe()), "text")] for name, history in series]
-    with tempfile.TemporaryDirectory() as folder:
-        with open(draw_history(series, "version", f"{folder}/history.png"), "rb") as stream:
-            encoded = base64.b64encode(stream.read()).decode("ascii")
-    caption = "Total time to ready by release: median, 5-95 % bars, steps dashed"
-    return ("<h2>History by release</h2>" + table(["configuration", "releases", "steps"], rows)
-            + f'<figure><img alt="{caption}" src="data:image/png;base64,{encoded}"><figcaption>{caption}'
-              "</figcaption></figure>")
+    buffer = io.BytesIO()
+    draw_history(series, "version", buffer)
+    return ("<h2>History by release</h2>" + table([CONFIGURATION, Cell("releases", "text"), Cell("steps", "text")],
+                                                  rows) + _figure(buffer.getvalue(), HISTORY_CAPTION))
 
 
 def render(analysis: Analysis) -> str:
     """The whole analysis on one page."""
-    sections = [f"<h1>{html.escape(TITLE)}</h1>", _environment(analysis), _ranking(analysis), _phases(analysis),
-                _workers(analysis), _scaling(analysis), _verdicts(analysis), _history(analysis), _plots(analysis)]
+    from dask_timing.present.plots import Look
+
+    look = Look(analysis.groups)
+    plots, comparison = _plots(analysis)
+    sections = [f"<h1>{html.escape(TITLE)}</h1>", _environment(analysis), _configurations(look),
+                _ranking(analysis, look), _phases(analysis, look), _workers(analysis, look), _scaling(analysis, look),
+                _comparison(analysis, look, comparison), _history(analysis), plots]
     return (
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
         f"<title>{html.escape(TITLE)}</title><style>{STYLE}</style><script>{CHECK_IMAGES}</script></head>"
@@ -196,5 +348,6 @@ def render(analysis: Analysis) -> str:
 
 EXPORTER = Exporter(
     option="html", saved_as="HTML report", render=render, whole_runs=True,
-    help="save one self-contained HTML report (ranking, failures, phases, plots, scaling, verdicts)",
+    help="save one self-contained HTML report (ranking, failures, phases, plots, scaling, the comparison "
+         "with both of its sides drawn and the gate)",
 )
