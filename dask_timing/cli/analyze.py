@@ -12,7 +12,7 @@ from dask_timing.analysis.load import LoadedResults, load
 from dask_timing.cli.history import add_filter_options, filters_given, open_existing, run_filter
 from dask_timing.analysis.ranking import rank
 from dask_timing.analysis.verdicts import Comparison, environment_names, pair_environments, pair_results
-from dask_timing.present.analysis import CONCISE, QUIET, VERBOSE, judge, present, present_end, save_verdicts
+from dask_timing.present.analysis import CONCISE, QUIET, VERBOSE, judge, present, present_end
 from dask_timing.present.exports import EXPORTERS, Analysis, export
 from dask_timing.record.schema import AnalyzedRun, RunResult
 
@@ -139,9 +139,7 @@ def run(argv: list[str] | None, prog: str) -> int:
     # Once: its bootstrap is the slow part.
     ranking = rank(groups) if args.compare or exports or len(groups) > 1 else None
     names = present(groups, len(loaded.results), detail, args.compare, plot_dir, args.summary_json, ranking=ranking)
-    judgement = None if comparison is None else judge(comparison, args.fail_if_slower)
-    if judgement is not None and args.verdict_json:
-        save_verdicts(args.verdict_json, comparison, judgement)
+    judgement = None if comparison is None else judge(comparison, args.fail_if_slower, args.verdict_json)
     if exports:
         verdicts, gate = (judgement.verdicts, judgement.gate) if judgement else (None, None)
         export(Analysis(groups, ranking, verdicts, gate), exports)

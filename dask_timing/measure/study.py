@@ -37,7 +37,7 @@ from dask_timing.history.recording import Recorder
 from dask_timing.errors import EXIT_FAILED, EXIT_OK, UsageError, signal_exit_code
 from dask_timing.measure.environments import PACKAGE_DIR, RUN_MODULES, Environment, environments_of, package_path
 from dask_timing.measure.workloads import DEFAULT_CHUNK
-from dask_timing.present.analysis import CONCISE, judge, present, present_end, save_verdicts
+from dask_timing.present.analysis import CONCISE, judge, present, present_end
 from dask_timing.record.environment import ENVIRONMENT_NAME_VARIABLE, utc_timestamp
 from dask_timing.record.files import unused_path
 from dask_timing.record.load import ResultFileError, load_result
@@ -491,8 +491,6 @@ class Study:
         comparison = judgement = None
         if len(self.plan.environments) >= 2:
             comparison = pair_environments(groups, self.plan.environments[0].name)
-            judgement = judge(comparison, self.fail_if_slower)
-            if self.verdict_json:
-                save_verdicts(self.verdict_json, comparison, judgement)
+            judgement = judge(comparison, self.fail_if_slower, self.verdict_json)
         present_end(groups, names, self.detail, self.prog, comparison=comparison, judgement=judgement)
         return None if judgement is None else judgement.gate

@@ -70,21 +70,17 @@ def present(
     return names
 
 
-def judge(comparison: Comparison, fail_if_slower: float | None) -> Judgement:
-    """Judge the pairs and decide the gate (printed last, by ``present_end``)."""
-    from dask_timing.analysis.verdicts import comparison_warnings, decide, judge_pairs
-
-    verdicts = judge_pairs(comparison)
-    return Judgement(verdicts, decide(comparison, verdicts, fail_if_slower), comparison_warnings(comparison))
-
-
-def save_verdicts(path: str, comparison: Comparison, judgement: Judgement) -> None:
-    from dask_timing.analysis.verdicts import verdict_document
+def judge(comparison: Comparison, fail_if_slower: float | None, verdict_json: str | None = None) -> Judgement:
+    """Judge the pairs and decide the gate (printed last, by ``present_end``); save them to ``verdict_json``."""
+    from dask_timing.analysis.verdicts import comparison_warnings, decide, judge_pairs, verdict_document
     from dask_timing.record.environment import utc_timestamp
 
-    write_json(path, verdict_document(comparison, judgement.verdicts, judgement.gate, judgement.warnings,
-                                      utc_timestamp()))
-    print(f"✓ Verdicts saved to: {path}")
+    verdicts = judge_pairs(comparison)
+    judgement = Judgement(verdicts, decide(comparison, verdicts, fail_if_slower), comparison_warnings(comparison))
+    if verdict_json:
+        write_json(verdict_json, verdict_document(comparison, *judgement, utc_timestamp()))
+        print(f"✓ Verdicts saved to: {verdict_json}")
+    return judgement
 
 
 def present_end(groups: list[Group], names: Names, detail: str, prog: str, precision: float = DEFAULT_PRECISION,
