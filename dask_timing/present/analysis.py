@@ -16,7 +16,7 @@ from dask_timing.analysis.ranking import Standing
 from dask_timing.analysis.stats import DEFAULT_PRECISION
 from dask_timing.analysis.verdicts import NOTHING_TO_COMPARE, Comparison, Gate, Verdict
 from dask_timing.present.report import (
-    Names, write_analysis, write_closing, write_comparison, write_scaling, write_verdicts,
+    MAX_CONFIGURATION_BLOCKS, Names, write_analysis, write_closing, write_comparison, write_scaling, write_verdicts,
 )
 from dask_timing.present.worker_tables import write_worker_phases
 from dask_timing.record.files import write_json
@@ -49,7 +49,7 @@ def present(
 
     ``ranking``: ``analysis.ranking.rank(groups)``, when already computed for the exports.
     """
-    names = Names.for_detail(groups, verbose=detail == VERBOSE) if detail != QUIET else Names(groups)
+    names = Names(groups, numbered=detail == CONCISE and len(groups) > MAX_CONFIGURATION_BLOCKS)
     if detail != QUIET:
         write_analysis(groups, n_results, print, names, verbose=detail == VERBOSE)
         if not names.numbered:  # numbered, the heading says --verbose has them

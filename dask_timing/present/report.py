@@ -43,11 +43,6 @@ class Names:
         self._numbers = {id(group): number for number, group in enumerate(groups, start=1)}
         self._width = len(f"[{len(groups)}]")
 
-    @classmethod
-    def for_detail(cls, groups: list[Group], verbose: bool) -> "Names":
-        """Numbered when the default analysis has more configurations than it gives blocks to."""
-        return cls(groups, numbered=not verbose and len(groups) > MAX_CONFIGURATION_BLOCKS)
-
     def short(self, group: Group) -> str:
         return f"[{self._numbers[id(group)]}]" if self.numbered else group.label
 
@@ -131,7 +126,7 @@ def write_analysis(groups: list[Group], n_results: int, write: Write, names: Nam
                 write(f"  {name:30s}:")
                 for line in _stat_lines(summary, "    "):
                     write(line)
-            for line in _probe_lines(group):
+            for line in _probe_lines(group, compact=False):
                 write(line)
         else:
             _write_compact_block(group, write)
@@ -153,11 +148,8 @@ def _write_compact_block(group: Group, write: Write) -> None:
         for name, summary in summaries.items():
             write(f"    {name:<{width}}{summary.median:>10.4f}{summary.mad:>10.4f}{summary.min:>10.4f}"
                   f"{summary.max:>10.4f}{summary.n:>5}")
-    figures = _probe_figures(group)
-    if figures:
-        head, *rest = figures
-        for line in _packed(f"  {head[0]}: ", [f"{label} {value.strip()}" for label, value in rest], "; "):
-            write(line)
+    for line in _probe_lines(group, compact=True):
+        write(line)
 
 
 def _write_metric_medians(groups: list[Group], write: Write, names: Names) -> None:
@@ -185,19 +177,18 @@ def _folded(groups: list[Group]) -> list[str]:
     ) if found]
 
 
-def _probe_figures(group: Group) -> list[tuple[str, str]]:
-    """Scheduler overhead probes, the median over runs of each figure: (title, "") then (name, value) pairs;
-    nothing when no run probed."""
+def _probes(group: Group) -> tuple[str, list[tuple[str, str]]] | None:
+    """Scheduler overhead probes, the median over runs of each figure: a title and (name, value) pairs;
+    None when no run probed."""
     probed = [run.probes for run in group.ok_runs if run.probes]
     if not probed:
-        return []
+        return None
 
     def median_of(pick: Callable[[dict], float | None]) -> float | None:
         values = [value for value in map(pick, probed) if value is not None]
         return statistics.median(values) if values else None
 
     figures = [
-        (f"scheduler overhead probes (median of {len(probed)} run(s))", ""),
         ("latency median", f"{median_of(lambda p: p['latency']['median_seconds']) * 1e3:10.3f} ms"),
         ("latency p95", f"{median_of(lambda p: p['latency']['p95_seconds']) * 1e3:10.3f} ms"),
         ("throughput", f"{median_of(lambda p: p['throughput']['tasks_per_second']):10.0f} tasks/s"),
@@ -208,16 +199,18 @@ def _probe_figures(group: Group) -> list[tuple[str, str]]:
     gap = median_of(lambda p: p["inter_task_gaps"]["median_seconds"])
     if gap is not None:
         figures.append(("inter-task gap median", f"{gap * 1e6:10.0f} µs"))
-    return figures
+    return f"scheduler overhead probes (median of {len(probed)} run(s))", figures
 
 
-def _probe_lines(group: Group) -> list[str]:
-    """The probes a line each, as --verbose shows them."""
-    figures = _probe_figures(group)
-    if not figures:
+def _probe_lines(group: Group, compact: bool) -> list[str]:
+    """The probes a line each, as --verbose shows them; ``compact``: in a line or two."""
+    probes = _probes(group)
+    if probes is None:
         return []
-    (title, _), *rest = figures
-    return [f"  {title}:"] + [f"    {label}:".ljust(28) + value for label, value in rest]
+    title, figures = probes
+    if compact:
+        return _packed(f"  {title}: ", [f"{label} {value.strip()}" for label, value in figures], "; ")
+    return [f"  {title}:"] + [f"    {label}:".ljust(28) + value for label, value in figures]
 
 
 def total_label(groups: list[Group]) -> str:
