@@ -121,6 +121,23 @@ CLIENT_CLOSE = Phase(
     "client closed; the cluster is not ours to stop",
 )
 
+# Short names of metrics for tables with a column per metric; another metric's column is its key.
+METRIC_COLUMNS = {
+    CLUSTER_INIT.key: "init",
+    SCHEDULER_START.key: "scheduler",
+    CLIENT_CONNECT.key: "connect",
+    WAIT_FOR_WORKERS.key: "wait",
+    WORKERS_START.key: "workers",
+    INTERPRETER_AND_IMPORTS: "imports",
+}
+
+
+def metric_column(metric: str) -> str:
+    """A metric's column name: ``cluster_init_time`` is ``init``, ``first_task_time`` is ``first_task``."""
+    key = metric[: -len("_time")] if metric.endswith("_time") else metric
+    return METRIC_COLUMNS.get(key, key)
+
+
 TOTAL_LABEL = "Total time to ready"
 TOTAL_KEY = "total_time"
 TEARDOWN_KEY = "teardown_time"

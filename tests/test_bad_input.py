@@ -58,6 +58,7 @@ BAD_STUDY_ARGUMENTS = [
     ["--dask-versions", "latest"],
     ["--fail-if-slower", "5"],  # a gate needs two environments
     ["--verdict-json", "verdict.json", "--python", "A=/usr/bin/python3"],
+    ["--analysis", "loud"],
 ]
 
 

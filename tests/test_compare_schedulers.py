@@ -67,7 +67,7 @@ def test_every_scheduler_and_kind_writes_results_the_analyzer_reads(tmp_path):
         assert result.measurement["expected_seconds"] == pytest.approx(0.2 if scheduler == "synchronous" else 0.1)
     assert "SCHEDULER COMPARISON" in completed.stdout
 
-    analysis = run_tool([ANALYZER, str(folder / "*.json")])
+    analysis = run_tool([ANALYZER, str(folder / "*.json"), "--verbose"])  # a block per metric, each named
     assert analysis.returncode == 0, analysis.stderr
     assert "ANALYSIS OF 8 TIMING RESULT(S)" in analysis.stdout
     assert "schedulers, 2 workers, 1 thread(s) per worker, scheduler=threads, task_kind=python" in analysis.stdout

@@ -18,7 +18,9 @@ from dask_timing.analysis.groups import Group
 from dask_timing.record.schema import RunResult
 from dask_timing.analysis.scaling import fit_scaling
 from dask_timing.analysis.stats import outlier_indices, runs_needed, summarize, t_quantile_975, warnings_for
-from dask_timing.analysis.verdicts import FASTER, INCONCLUSIVE, NO_CHANGE, SLOWER, judge
+from dask_timing.analysis.verdicts import (
+    BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, FASTER, INCONCLUSIVE, NO_CHANGE, SLOWER, bootstrap_ratio_intervals, judge,
+)
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -42,12 +44,27 @@ def test_outliers_are_flagged_by_modified_z_score():
 
 
 def test_warnings_like_pyperf():
-    assert any("unstable" in w for w in warnings_for([1.0, 1.5, 0.7, 1.3]))
-    assert any("first run" in w for w in warnings_for([2.0, 1.0, 1.01, 0.99]))
+    assert any("unstable" in w.sentence for w in warnings_for([1.0, 1.5, 0.7, 1.3]))
+    assert any("first run" in w.sentence for w in warnings_for([2.0, 1.0, 1.01, 0.99]))
     few = warnings_for([1.0, 1.05, 0.95])
-    assert any("too few runs" in w for w in few)
+    assert any("too few runs" in w.sentence for w in few)
     steady = [1.0 + 0.001 * (-1) ** k for k in range(20)]
     assert warnings_for(steady) == []
+
+
+def test_the_bootstrap_drawn_in_chunks_is_the_bootstrap_drawn_at_once():
+    """Every resample drawn at once, as the rule says; the chunks and the baseline drawn once change nothing."""
+    generator = numpy.random.default_rng(11)
+    baseline = list(generator.normal(1.0, 0.1, 7))
+    news = [list(generator.normal(1.2, 0.1, n)) for n in (5, 8, 501)] + [[1.0, 1.0, 1.1, 1.0]]  # odd, even, ties
+    expected = []
+    for new in news:
+        at_once = numpy.random.default_rng(BOOTSTRAP_SEED)
+        old = at_once.choice(numpy.asarray(baseline), size=(BOOTSTRAP_RESAMPLES, len(baseline)))
+        fresh = at_once.choice(numpy.asarray(new), size=(BOOTSTRAP_RESAMPLES, len(new)))
+        ratios = numpy.median(fresh, axis=1) / numpy.median(old, axis=1)
+        expected.append(tuple(float(bound) for bound in numpy.percentile(ratios, [2.5, 97.5])))
+    assert bootstrap_ratio_intervals(baseline, news) == expected
 
 
 def test_runs_needed_for_one_percent():

@@ -248,6 +248,12 @@ def total_times(group: Group) -> list[float]:
     return group.values_by_metric().get(TOTAL_KEY, [])
 
 
+def all_metric_names(groups: list[Group]) -> list[str]:
+    """Every metric any configuration's successful runs have, phases first in run order."""
+    found = dict.fromkeys(name for group in groups for name in group.metric_names())  # in a stable order
+    return sorted(found, key=_metric_order)
+
+
 def total_summary(group: Group) -> Summary:
     """Statistics of the total time; the group must have successful runs with one."""
     return group.summaries()[TOTAL_KEY]

@@ -18,7 +18,7 @@ import msgspec
 
 from dask_timing.analysis.groups import Group, total_summary, total_times
 from dask_timing.analysis.stats import Summary
-from dask_timing.analysis.verdicts import bootstrap_ratio_interval
+from dask_timing.analysis.verdicts import bootstrap_ratio_intervals
 
 
 class Standing(msgspec.Struct, frozen=True):
@@ -80,12 +80,11 @@ def rank(groups: list[Group]) -> list[Standing]:
                    key=lambda group: total_summary(group).median)  # stable: ties keep their order
     standings = []
     if timed:
-        fastest = total_times(timed[0])
         fastest_median = total_summary(timed[0]).median
         standings.append(Standing(timed[0], 1, total_summary(timed[0]), 1.0))
-        for position, group in enumerate(timed[1:], start=2):
+        intervals = bootstrap_ratio_intervals(total_times(timed[0]), [total_times(group) for group in timed[1:]])
+        for position, (group, (low, high)) in enumerate(zip(timed[1:], intervals), start=2):
             summary = total_summary(group)
-            low, high = bootstrap_ratio_interval(fastest, total_times(group))
             standings.append(Standing(group, position, summary, summary.median / fastest_median, low, high))
     standings.extend(Standing(group) for group in groups if not total_times(group))
     return standings

@@ -140,8 +140,17 @@ def runs_needed(values: Sequence[float], precision: float = DEFAULT_PRECISION,
     return max(2, math.ceil((Z_95 * summary.stddev / (precision * summary.mean)) ** 2))
 
 
+class SeriesWarning(msgspec.Struct, frozen=True):
+    """A warning about one series of runs: its ``kind`` reads the same for every series (so a report can
+    list the series that share it, each with its ``figure``); ``sentence`` says it whole."""
+
+    kind: str
+    figure: str
+    sentence: str
+
+
 def warnings_for(values: Sequence[float], precision: float = DEFAULT_PRECISION,
-                 summary: Summary | None = None) -> list[str]:
+                 summary: Summary | None = None) -> list[SeriesWarning]:
     """pyperf-style warnings about a series of runs, in the order they were taken.
 
     ``summary``: the values' statistics, when already computed.
@@ -151,20 +160,22 @@ def warnings_for(values: Sequence[float], precision: float = DEFAULT_PRECISION,
     if len(values) >= 2:
         cv = summary.stddev / summary.mean if summary.mean else 0.0
         if cv > UNSTABLE_CV:
-            found.append(f"unstable: the standard deviation is {cv:.0%} of the mean (over {UNSTABLE_CV:.0%})")
+            found.append(SeriesWarning(
+                f"unstable: standard deviation over {UNSTABLE_CV:.0%} of the mean", f"{cv:.0%}",
+                f"unstable: the standard deviation is {cv:.0%} of the mean (over {UNSTABLE_CV:.0%})"))
     if len(values) >= 3:
         rest = _median_of_sorted(sorted(values[1:]))
         if values[0] > SLOW_FIRST_RATIO * rest:
-            found.append(
-                f"the first run was {values[0] / rest:.2f}x the median of the others: "
-                "consider --warmup"
-            )
+            found.append(SeriesWarning(
+                f"first run over {SLOW_FIRST_RATIO:g}x the median of the others (consider --warmup)",
+                f"{values[0] / rest:.2f}x",
+                f"the first run was {values[0] / rest:.2f}x the median of the others: consider --warmup"))
     needed = runs_needed(values, precision, summary)
     if needed is not None and needed > len(values):
-        found.append(
-            f"too few runs: about {needed} are needed for +-{precision:.0%} at 95% confidence "
-            f"(have {len(values)})"
-        )
+        found.append(SeriesWarning(
+            f"too few runs: about this many are needed for +-{precision:.0%} at 95% confidence", f"{needed}",
+            f"too few runs: about {needed} are needed for +-{precision:.0%} at 95% confidence (have {len(values)})"))
     elif len(values) == 1:
-        found.append("a single run: no spread can be estimated; use --runs")
+        found.append(SeriesWarning("a single run: no spread can be estimated (use --runs)", "",
+                                   "a single run: no spread can be estimated; use --runs"))
     return found

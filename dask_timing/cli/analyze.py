@@ -12,7 +12,7 @@ from dask_timing.analysis.load import LoadedResults, load
 from dask_timing.cli.history import add_filter_options, filters_given, open_existing, run_filter
 from dask_timing.analysis.ranking import rank
 from dask_timing.analysis.verdicts import Comparison, environment_names, pair_environments, pair_results
-from dask_timing.present.analysis import present, present_comparison
+from dask_timing.present.analysis import CONCISE, QUIET, VERBOSE, judge, present, present_end
 from dask_timing.present.exports import EXPORTERS, Analysis, export
 from dask_timing.record.schema import AnalyzedRun, RunResult
 
@@ -37,8 +37,15 @@ def build_parser(prog: str) -> cli.OneLineParser:
                              "or postgresql://...), narrowed by the filters below")
     add_filter_options(parser)
     parser.add_argument("--compare", action="store_true",
-                        help="rank configurations by median total time to ready, each relative to the fastest "
-                             "with a 95%% interval, and list every configuration's failures")
+                        help="the ranking of configurations (by median total time to ready, each relative to the "
+                             "fastest with a 95%% interval) even for one configuration; two or more are always "
+                             "ranked")
+    parser.add_argument("--verbose", action="store_true",
+                        help="every statistic (mean, stddev, median, MAD, min, max, p5, p95) of every metric, a "
+                             "block per configuration however many there are")
+    parser.add_argument("--quiet", action="store_true",
+                        help="only the ranking, the failed runs, and the verdicts and gate of --baseline or "
+                             "--baseline-env")
     parser.add_argument("--plot", action="store_true",
                         help="draw the phase breakdown and the distribution of total time (PNG)")
     parser.add_argument("--plot-dir", metavar="DIR",
@@ -71,6 +78,9 @@ def run(argv: list[str] | None, prog: str) -> int:
     if filters_given(args) and not args.db:
         raise cli.UsageError(f"{filters_given(args)[0].split()[0]} filters the runs of a database: add --db URL")
     args.patterns = args.patterns or [DEFAULT_PATTERN]
+    if args.verbose and args.quiet:
+        raise cli.UsageError("--verbose and --quiet ask for more and for less: choose one")
+    detail = VERBOSE if args.verbose else QUIET if args.quiet else CONCISE
     if args.baseline and args.baseline_env:
         raise cli.UsageError("--baseline and --baseline-env are two ways to compare: choose one")
     compares = args.baseline or args.baseline_env
@@ -110,26 +120,27 @@ def run(argv: list[str] | None, prog: str) -> int:
         comparison = pair_with_baseline(prog, groups, args.baseline, args.include_warmup)
     elif args.baseline_env:
         comparison = pair_environments_named(groups, args.baseline_env)
-    print(f"Loading results from: {' '.join(args.patterns)}")
-    print(f"Loaded {len(loaded.results)} result file(s)"
-          + (f", skipped {len(loaded.skipped)} unusable file(s)" if loaded.skipped else "")
-          + (f", left out {len(loaded.summaries)} study summary or manifest file(s)" if loaded.summaries else ""))
-    print()
+    if detail != QUIET:
+        print(f"Loading results from: {' '.join(args.patterns)}")
+        print(f"Loaded {len(loaded.results)} result file(s)"
+              + (f", skipped {len(loaded.skipped)} unusable file(s)" if loaded.skipped else "")
+              + (f", left out {len(loaded.summaries)} study summary or manifest file(s)" if loaded.summaries else ""))
+        print()
     plot_dir = None
     if args.plot:
         first_folder = os.curdir if args.db else os.path.dirname(os.path.abspath(loaded.results[0][0]))
         plot_dir = args.plot_dir or first_folder
         cli.check_output_dir(plot_dir, "--plot-dir (by default the first result's folder)")
-    ranking = rank(groups) if args.compare or exports else None  # once: its bootstrap is the slow part
-    present(groups, len(loaded.results), args.compare, plot_dir, args.summary_json, precision=args.precision / 100,
-            ranking=ranking, pairs=comparison.pairs if comparison is not None else [])
-    verdicts, gate, code = None, None, cli.EXIT_OK
-    if comparison is not None:
-        verdicts, gate = present_comparison(comparison, args.fail_if_slower, args.verdict_json, prog)
-        code = gate.exit_code
+    # Once: its bootstrap is the slow part.
+    ranking = rank(groups) if args.compare or exports or len(groups) > 1 else None
+    names = present(groups, len(loaded.results), detail, args.compare, plot_dir, args.summary_json, ranking=ranking,
+                    pairs=comparison.pairs if comparison is not None else [])
+    judgement = None if comparison is None else judge(comparison, args.fail_if_slower, args.verdict_json)
     if exports:
+        verdicts, gate = (judgement.verdicts, judgement.gate) if judgement else (None, None)
         export(Analysis(groups, ranking, verdicts, gate, comparison), exports)
-    return code
+    present_end(groups, names, detail, prog, args.precision / 100, comparison, judgement)
+    return cli.EXIT_OK if judgement is None else judgement.gate.exit_code
 
 
 def load_database(args) -> tuple[str, LoadedResults]:

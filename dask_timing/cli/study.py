@@ -16,6 +16,7 @@ from dask_timing.measure.study import (
 )
 from dask_timing.measure.environments import dask_version, named_interpreter, prepare
 from dask_timing.measure.workloads import DEFAULT_CHUNK, WORKLOADS
+from dask_timing.present.analysis import CONCISE, DETAILS
 from dask_timing.record.files import write_json
 from dask_timing.record.secrets import fill_masked, holds_masked
 from dask_timing.record.load import ResultFileError, read_document
@@ -90,6 +91,9 @@ def build_parser(prog: str) -> cli.OneLineParser:
                         help=f"bound on every wait inside a run (default: {cli.DEFAULT_TIMEOUT:g})")
     parser.add_argument("--plot", action="store_true",
                         help="also draw the plots into DIR")
+    parser.add_argument("--analysis", choices=DETAILS, default=CONCISE,
+                        help="how much of the analysis the study prints at its end, as analyze_results.py prints "
+                             "it by default, with --verbose or with --quiet (default: %(default)s)")
     cli.add_history_options(parser, "each run")
     parser.add_argument("--resume", nargs="?", const="latest", metavar="STUDY_ID",
                         help="finish an interrupted study in DIR (default: the latest) without redoing "
@@ -131,7 +135,7 @@ def run(argv: list[str] | None, prog: str) -> int:
     if not args.resume:
         write_json(manifest_path(args.output_dir, plan.study_id), plan.to_json())
     study = Study(plan, args.output_dir, args.plot, prog, invocation(prog), args.fail_if_slower, args.verdict_json,
-                  recorder, args.label, args.revision)
+                  recorder, args.label, args.revision, args.analysis)
     StopSignals(study.stop, announce="stopping after the current run tears down").install()
     return study.execute()
 

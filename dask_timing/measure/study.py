@@ -37,8 +37,7 @@ from dask_timing.history.recording import Recorder
 from dask_timing.errors import EXIT_FAILED, EXIT_OK, UsageError, signal_exit_code
 from dask_timing.measure.environments import PACKAGE_DIR, RUN_MODULES, Environment, environments_of, package_path
 from dask_timing.measure.workloads import DEFAULT_CHUNK
-from dask_timing.present.analysis import present, present_comparison
-from dask_timing.present.report import write_comparison
+from dask_timing.present.analysis import CONCISE, judge, present, present_end
 from dask_timing.record.environment import ENVIRONMENT_NAME_VARIABLE, utc_timestamp
 from dask_timing.record.files import unused_path
 from dask_timing.record.load import ResultFileError, load_result
@@ -288,8 +287,10 @@ class Study:
 
     def __init__(self, plan: Plan, output_dir: str, plot: bool, prog: str, invocation: list[str],
                  fail_if_slower: float | None = None, verdict_json: str | None = None,
-                 recorder: Recorder | None = None, label: str | None = None, revision: str | None = None) -> None:
+                 recorder: Recorder | None = None, label: str | None = None, revision: str | None = None,
+                 detail: str = CONCISE) -> None:
         self.plan = plan
+        self.detail = detail  # how much of the analysis is printed at the end (present.analysis.DETAILS)
         self.recorder = recorder  # with --db: records each run's file once it is written
         self.tags = [*(["--label", label] if label else []), *(["--revision", revision] if revision else [])]
         self.prog = prog
@@ -489,11 +490,13 @@ class Study:
         # A resumed study summarises again, beside (never over) the earlier summary.
         summary = unused_path(self.output_dir, f"summary_{self.plan.study_id}", ".json")
         print()
-        present(groups, len(loaded.results), compare=False, plot_dir=self.output_dir if self.plot else None,
-                summary_path=summary, plot_tag=self.plan.study_id)
-        if len(groups) > 1:
-            write_comparison(groups, print)
-        if len(self.plan.environments) < 2:
-            return None
-        comparison = pair_environments(groups, self.plan.environments[0].name)
-        return present_comparison(comparison, self.fail_if_slower, self.verdict_json, self.prog)[1]
+        comparison = judgement = None
+        if len(self.plan.environments) >= 2:
+            comparison = pair_environments(groups, self.plan.environments[0].name)
+        names = present(groups, len(loaded.results), self.detail, plot_dir=self.output_dir if self.plot else None,
+                        summary_path=summary, plot_tag=self.plan.study_id,
+                        pairs=comparison.pairs if comparison is not None else [])
+        if comparison is not None:
+            judgement = judge(comparison, self.fail_if_slower, self.verdict_json)
+        present_end(groups, names, self.detail, self.prog, comparison=comparison, judgement=judgement)
+        return None if judgement is None else judgement.gate

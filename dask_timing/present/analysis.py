@@ -1,39 +1,64 @@
-"""The analysis as a person reads it: the text summary, the summary file and plots if asked, and comparisons."""
+"""The analysis as a person reads it: the text summary, the summary file and plots if asked, and comparisons.
+
+What is printed follows the reader: the statistics and the ranking first
+(``present``); the files saved; then, last, where a CI log is read from its
+end, the warnings, the failed runs, the verdicts and the gate
+(``present_end``).
+"""
 
 from __future__ import annotations
 
 import sys
+from typing import NamedTuple
 
 from dask_timing.analysis.groups import Group, summary_document
 from dask_timing.analysis.ranking import Standing
 from dask_timing.analysis.stats import DEFAULT_PRECISION
 from dask_timing.analysis.verdicts import NOTHING_TO_COMPARE, Comparison, Gate, Pair, Verdict
-from dask_timing.present.report import write_analysis, write_comparison, write_scaling, write_verdicts
+from dask_timing.present.report import (
+    MAX_CONFIGURATION_BLOCKS, Names, write_analysis, write_closing, write_comparison, write_scaling, write_verdicts,
+)
 from dask_timing.present.worker_tables import write_worker_phases
 from dask_timing.record.files import write_json
+
+# How much the analysis prints: the default; every statistic of every metric; only the ranking and the verdicts.
+CONCISE, VERBOSE, QUIET = "concise", "verbose", "quiet"
+DETAILS = (CONCISE, VERBOSE, QUIET)
+
+
+class Judgement(NamedTuple):
+    """A comparison judged: the verdicts per pair and metric, the gate's conclusion, and the warnings."""
+
+    verdicts: list[Verdict]
+    gate: Gate
+    warnings: list[str]
 
 
 def present(
     groups: list[Group],
     n_results: int,
-    compare: bool,
-    plot_dir: str | None,
-    summary_path: str | None,
+    detail: str = CONCISE,
+    compare: bool = False,
+    plot_dir: str | None = None,
+    summary_path: str | None = None,
     plot_tag: str = "",
-    precision: float = DEFAULT_PRECISION,
     ranking: list[Standing] | None = None,
     pairs: list[Pair] | None = None,
-) -> None:
-    """Print the analysis, and save the summary and plots if asked.
+) -> Names:
+    """Print the analysis at this ``detail`` and the ranking (two configurations or more, or ``compare``),
+    and save the summary and plots if asked; return how configurations were named, for ``present_end``.
 
     ``ranking``: ``analysis.ranking.rank(groups)``, when already computed for the exports; ``pairs``: of a
     comparison (--baseline, --baseline-env), whose two sides the plots draw too.
     """
-    write_analysis(groups, n_results, print, precision)
-    write_worker_phases(groups, print)
-    write_scaling(groups, print)
-    if compare:
-        write_comparison(groups, print, ranking)
+    names = Names(groups, numbered=detail == CONCISE and len(groups) > MAX_CONFIGURATION_BLOCKS)
+    if detail != QUIET:
+        write_analysis(groups, n_results, print, names, verbose=detail == VERBOSE)
+        if not names.numbered:  # numbered, the heading says --verbose has them
+            write_worker_phases(groups, print)
+            write_scaling(groups, print)
+    if compare or len(groups) > 1:
+        write_comparison(groups, print, ranking, names)
     if summary_path:
         from dask_timing.record.environment import utc_timestamp
 
@@ -44,22 +69,29 @@ def present(
 
         for path in plot_all(groups, plot_dir, plot_tag, pairs or []):
             print(f"✓ Plot saved to: {path}")
+    return names
 
 
-def present_comparison(comparison: Comparison, fail_if_slower: float | None, verdict_json: str | None,
-                       prog: str) -> tuple[list[Verdict], Gate]:
-    """Judge the pairs, print the verdicts and the gate, save them as JSON if asked; a comparison of
-    nothing is an error line on stderr (its exit code is the gate's)."""
+def judge(comparison: Comparison, fail_if_slower: float | None, verdict_json: str | None = None) -> Judgement:
+    """Judge the pairs and decide the gate (printed last, by ``present_end``); save them to ``verdict_json``."""
     from dask_timing.analysis.verdicts import comparison_warnings, decide, judge_pairs, verdict_document
     from dask_timing.record.environment import utc_timestamp
 
     verdicts = judge_pairs(comparison)
-    gate = decide(comparison, verdicts, fail_if_slower)
-    warnings = comparison_warnings(comparison)
-    write_verdicts(comparison, verdicts, gate, warnings, print)
+    judgement = Judgement(verdicts, decide(comparison, verdicts, fail_if_slower), comparison_warnings(comparison))
     if verdict_json:
-        write_json(verdict_json, verdict_document(comparison, verdicts, gate, warnings, utc_timestamp()))
+        write_json(verdict_json, verdict_document(comparison, *judgement, utc_timestamp()))
         print(f"✓ Verdicts saved to: {verdict_json}")
-    if gate.outcome == NOTHING_TO_COMPARE:
-        print(f"{prog}: error: {'; '.join(gate.reasons)}", file=sys.stderr)
-    return verdicts, gate
+    return judgement
+
+
+def present_end(groups: list[Group], names: Names, detail: str, prog: str, precision: float = DEFAULT_PRECISION,
+                comparison: Comparison | None = None, judgement: Judgement | None = None) -> None:
+    """Last, where a CI log's reader looks: the warnings (not with ``QUIET``) and failed runs, then the verdicts
+    and the gate; a comparison of nothing is an error line on stderr (its exit code is the gate's)."""
+    write_closing(groups, print, names, precision, warn=detail != QUIET)
+    if comparison is None or judgement is None:
+        return
+    write_verdicts(comparison, judgement.verdicts, judgement.gate, judgement.warnings, print)
+    if judgement.gate.outcome == NOTHING_TO_COMPARE:
+        print(f"{prog}: error: {'; '.join(judgement.gate.reasons)}", file=sys.stderr)

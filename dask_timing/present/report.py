@@ -1,4 +1,13 @@
-"""Text presentation of grouped results, in the layout of the specification."""
+"""Text presentation of grouped results, in the layout of the specification.
+
+Three levels of detail.  The default gives each configuration the
+specification's block of the total time and one compact table of the other
+metrics; above ``MAX_CONFIGURATION_BLOCKS`` configurations, a row per
+configuration instead, numbered.  ``verbose`` gives every statistic of every
+metric; ``quiet`` (the caller's choice) only the ranking.  Whatever the detail,
+what a CI log's reader looks for comes last: the warnings and the failed runs
+(``write_closing``), then the verdicts and the gate (``write_verdicts``).
+"""
 
 from __future__ import annotations
 
@@ -6,52 +15,101 @@ import statistics
 from typing import Callable, Iterable
 
 from dask_timing import phases
-from dask_timing.analysis.groups import Group, total_summary, total_times
+from dask_timing.analysis.groups import Group, all_metric_names, total_summary, total_times
 from dask_timing.analysis.ranking import Standing, rank
+from dask_timing.analysis.workers import shown_worker_phases
 from dask_timing.record.kinds import KIND_SCHEDULERS
 from dask_timing.analysis.scaling import families, family_label, fit_scaling, weak_efficiency
 from dask_timing.analysis.verdicts import PASSED, REGRESSION, RULE, UNDECIDED, Comparison, Gate, Verdict
-from dask_timing.analysis.stats import DEFAULT_PRECISION, Summary, outlier_indices, warnings_for
+from dask_timing.analysis.stats import OUTLIER_Z, SeriesWarning, Summary, outlier_indices, warnings_for
 
 WIDE_RULE = "=" * 70
 WIDE_THIN_RULE = "-" * 70
+# Up to this many configurations the default analysis gives each one a block; above it, a row each
+# (a sweep's analysis stays a screenful: 16 configurations print under 80 lines).
+MAX_CONFIGURATION_BLOCKS = 4
+WRAP_WIDTH = 120  # lines that list configurations one after the other wrap here
+# The statistics of the specification's block of the total time, in its order.
+SPEC_STATISTICS = ("Mean", "StdDev", "Median", "Min", "Max")
 Write = Callable[[str], None]
 
 
-def _stat_lines(summary: Summary, indent: str) -> list[str]:
+class Names:
+    """How the text names configurations: by label, or in the row-per-configuration layout by their number
+    in the key (``[3]``), which the key and the ranking print beside the label."""
+
+    def __init__(self, groups: list[Group], numbered: bool = False) -> None:
+        self.numbered = numbered
+        self._numbers = {id(group): number for number, group in enumerate(groups, start=1)}
+        self._width = len(f"[{len(groups)}]")
+
+    def short(self, group: Group) -> str:
+        return f"[{self._numbers[id(group)]}]" if self.numbered else group.label
+
+    def full(self, group: Group) -> str:
+        return f"{self.short(group):<{self._width}} {group.label}" if self.numbered else group.label
+
+
+def _stat_lines(summary: Summary, indent: str, shown: Iterable[str] | None = None) -> list[str]:
+    """Every statistic, a line each (``shown``: only these, e.g. ``SPEC_STATISTICS``)."""
     stddev = "n/a (1 run)" if summary.stddev is None else f"{summary.stddev:>10.4f} seconds"
-    return [
-        f"{indent}Mean:   {summary.mean:>10.4f} seconds",
-        f"{indent}StdDev: {stddev}",
-        f"{indent}Median: {summary.median:>10.4f} seconds",
-        f"{indent}MAD:    {summary.mad:>10.4f} seconds",
-        f"{indent}Min:    {summary.min:>10.4f} seconds",
-        f"{indent}Max:    {summary.max:>10.4f} seconds",
-        f"{indent}P5:     {summary.p5:>10.4f} seconds",
-        f"{indent}P95:    {summary.p95:>10.4f} seconds",
-    ]
+    lines = {
+        "Mean": f"{indent}Mean:   {summary.mean:>10.4f} seconds",
+        "StdDev": f"{indent}StdDev: {stddev}",
+        "Median": f"{indent}Median: {summary.median:>10.4f} seconds",
+        "MAD": f"{indent}MAD:    {summary.mad:>10.4f} seconds",
+        "Min": f"{indent}Min:    {summary.min:>10.4f} seconds",
+        "Max": f"{indent}Max:    {summary.max:>10.4f} seconds",
+        "P5": f"{indent}P5:     {summary.p5:>10.4f} seconds",
+        "P95": f"{indent}P95:    {summary.p95:>10.4f} seconds",
+    }
+    return list(lines.values()) if shown is None else [lines[name] for name in shown]
 
 
-def _write_warnings(group: Group, write: Write, precision: float) -> None:
-    """Outliers of the total time (flagged, not dropped) and pyperf-style warnings."""
+def _packed(head: str, entries: list[str], separator: str = ", ", indent: str = "    ") -> list[str]:
+    """``head`` then the entries, as many on a line as fit in ``WRAP_WIDTH`` (at least one)."""
+    lines, line, fresh = [], head, True
+    for entry in entries:
+        if not fresh and len(line) + len(separator) + len(entry) > WRAP_WIDTH:
+            lines.append(line + separator.rstrip())
+            line, fresh = indent, True
+        line += ("" if fresh else separator) + entry
+        fresh = False
+    return lines + [line]
+
+
+def total_time_warnings(group: Group, precision: float) -> list[SeriesWarning]:
+    """Outliers of the total time (flagged, not dropped), then the pyperf-style warnings about its runs."""
     ordered = group.ordered_totals()
     if not ordered:
-        return
+        return []
     totals = [total for _, total in ordered]
     summary = total_summary(group)  # of the same values, in another order
+    outliers = []
     for index in outlier_indices(totals, summary):
-        write(f"  outlier (modified Z-score over 3.5): total_time {totals[index]:.4f} seconds in {ordered[index][0]}")
-    for warning in warnings_for(totals, precision, summary):
-        write(f"  WARNING: {warning}")
+        path, total = ordered[index]
+        outliers.append(SeriesWarning(
+            f"outliers of the total time (modified Z-score over {OUTLIER_Z:g}; --verbose names their files)",
+            f"{total:.4f} s",
+            f"outlier (modified Z-score over {OUTLIER_Z:g}): total_time {total:.4f} seconds in {path}"))
+    return outliers + warnings_for(totals, precision, summary)
 
 
-def _label_width(groups: Iterable[Group]) -> int:
-    return max([len("configuration"), *(len(group.label) for group in groups)])
+def _label_width(labels: Iterable[str]) -> int:
+    return max([len("configuration"), *map(len, labels)])
 
 
-def write_analysis(groups: list[Group], n_results: int, write: Write, precision: float = DEFAULT_PRECISION) -> None:
-    """Per configuration, the statistics of every metric; then the total per configuration."""
+def write_analysis(groups: list[Group], n_results: int, write: Write, names: Names, verbose: bool = False) -> None:
+    """Per configuration its statistics (``verbose``: every statistic of every metric), then the total time
+    of every configuration; numbered ``names``: a row per configuration instead of a block."""
     write(WIDE_RULE)
+    if names.numbered:  # one heading for the analysis and the overall summary, which is now its key
+        more = ["a block each", *_folded(groups)]
+        write(f"ANALYSIS OF {n_results} TIMING RESULT(S): {len(groups)} configurations, a row each "
+              f"(--verbose: {', '.join(more)})")
+        write_overall(groups, write, names)
+        _write_metric_medians(groups, write, names)
+        return
     write(f"ANALYSIS OF {n_results} TIMING RESULT(S)")
     write(WIDE_RULE)
     for group in groups:
@@ -63,37 +121,96 @@ def write_analysis(groups: list[Group], n_results: int, write: Write, precision:
         write(WIDE_THIN_RULE)
         if not group.ok_runs:
             write("  no successful runs")
-            continue
-        for name, summary in group.summaries().items():
-            write(f"  {name:30s}:")
-            for line in _stat_lines(summary, "    "):
+        elif verbose:
+            for name, summary in group.summaries().items():
+                write(f"  {name:30s}:")
+                for line in _stat_lines(summary, "    "):
+                    write(line)
+            for line in _probe_lines(group, compact=False):
                 write(line)
-        _write_warnings(group, write, precision)
-        _write_probes(group, write)
+        else:
+            _write_compact_block(group, write)
     write("")
     write_overall(groups, write)
 
 
-def _write_probes(group: Group, write: Write) -> None:
-    """Scheduler overhead probes: the median over runs of each probe figure."""
+def _write_compact_block(group: Group, write: Write) -> None:
+    """The specification's block of the total time, then a row per other metric, then the probes in a line or two."""
+    summaries = dict(group.summaries())
+    total = summaries.pop(phases.TOTAL_KEY, None)
+    if total is not None:
+        write(f"  {phases.TOTAL_KEY:30s}:")
+        for line in _stat_lines(total, "    ", SPEC_STATISTICS):
+            write(line)
+    if summaries:
+        width = max(28, *map(len, summaries))
+        write(f"  {'other metrics (seconds)':<{width + 2}}{'median':>10}{'MAD':>10}{'min':>10}{'max':>10}{'n':>5}")
+        for name, summary in summaries.items():
+            write(f"    {name:<{width}}{summary.median:>10.4f}{summary.mad:>10.4f}{summary.min:>10.4f}"
+                  f"{summary.max:>10.4f}{summary.n:>5}")
+    for line in _probe_lines(group, compact=True):
+        write(line)
+
+
+def _write_metric_medians(groups: list[Group], write: Write, names: Names) -> None:
+    """Every metric but the total time: its median, a row per configuration and a column per metric."""
+    metrics = [metric for metric in all_metric_names(groups) if metric != phases.TOTAL_KEY]
+    if not metrics:
+        return
+    columns = [phases.metric_column(metric) for metric in metrics]
+    rows = [[names.short(group)] + [f"{group.summaries()[metric].median:.4f}" if metric in group.summaries() else "-"
+                                    for metric in metrics] for group in groups]
+    widths = [max(len(cell) for cell in column) for column in zip(["", *columns], *rows)]
+    renamed = [f"{column}: {metric}" for column, metric in zip(columns, metrics) if metric != f"{column}_time"]
+    write("Other metrics, median seconds" + (f" ({', '.join(renamed)}):" if renamed else ":"))
+    for row in [["", *columns], *rows]:
+        write("  " + "  ".join(cell.ljust(width) if column == 0 else cell.rjust(width)
+                               for column, (cell, width) in enumerate(zip(row, widths))))
+
+
+def _folded(groups: list[Group]) -> list[str]:
+    """What the row-per-configuration layout leaves to --verbose."""
+    return [what for what, found in (
+        ("worker startup phases", bool(shown_worker_phases(groups))),
+        ("scaling fits", bool(families(groups))),
+        ("overhead probes", any(run.probes for group in groups for run in group.ok_runs)),
+    ) if found]
+
+
+def _probes(group: Group) -> tuple[str, list[tuple[str, str]]] | None:
+    """Scheduler overhead probes, the median over runs of each figure: a title and (name, value) pairs;
+    None when no run probed."""
     probed = [run.probes for run in group.ok_runs if run.probes]
     if not probed:
-        return
+        return None
 
     def median_of(pick: Callable[[dict], float | None]) -> float | None:
         values = [value for value in map(pick, probed) if value is not None]
         return statistics.median(values) if values else None
 
-    write(f"  scheduler overhead probes (median of {len(probed)} run(s)):")
-    write(f"    latency median:         {median_of(lambda p: p['latency']['median_seconds']) * 1e3:10.3f} ms")
-    write(f"    latency p95:            {median_of(lambda p: p['latency']['p95_seconds']) * 1e3:10.3f} ms")
-    write(f"    throughput:             {median_of(lambda p: p['throughput']['tasks_per_second']):10.0f} tasks/s")
+    figures = [
+        ("latency median", f"{median_of(lambda p: p['latency']['median_seconds']) * 1e3:10.3f} ms"),
+        ("latency p95", f"{median_of(lambda p: p['latency']['p95_seconds']) * 1e3:10.3f} ms"),
+        ("throughput", f"{median_of(lambda p: p['throughput']['tasks_per_second']):10.0f} tasks/s"),
+    ]
     for index, entry in enumerate(probed[0]["overhead"]):
         overhead = median_of(lambda p: p["overhead"][index]["overhead_per_task_seconds"])
-        write(f"    overhead, {entry['task_ms']:g} ms tasks:".ljust(28) + f"{overhead * 1e6:10.0f} µs/task")
+        figures.append((f"overhead, {entry['task_ms']:g} ms tasks", f"{overhead * 1e6:10.0f} µs/task"))
     gap = median_of(lambda p: p["inter_task_gaps"]["median_seconds"])
     if gap is not None:
-        write(f"    inter-task gap median:  {gap * 1e6:10.0f} µs")
+        figures.append(("inter-task gap median", f"{gap * 1e6:10.0f} µs"))
+    return f"scheduler overhead probes (median of {len(probed)} run(s))", figures
+
+
+def _probe_lines(group: Group, compact: bool) -> list[str]:
+    """The probes a line each, as --verbose shows them; ``compact``: in a line or two."""
+    probes = _probes(group)
+    if probes is None:
+        return []
+    title, figures = probes
+    if compact:
+        return _packed(f"  {title}: ", [f"{label} {value.strip()}" for label, value in figures], "; ")
+    return [f"  {title}:"] + [f"    {label}:".ljust(28) + value for label, value in figures]
 
 
 def total_label(groups: list[Group]) -> str:
@@ -103,58 +220,90 @@ def total_label(groups: list[Group]) -> str:
     return phases.TOTAL_LABEL
 
 
-def write_overall(groups: list[Group], write: Write) -> None:
-    """Total time to ready: one block per configuration, never pooled across them."""
-    write(WIDE_RULE)
+def write_overall(groups: list[Group], write: Write, names: Names | None = None) -> None:
+    """Total time to ready: one block per configuration, never pooled across them; numbered ``names``:
+    every configuration a row, the key the other tables refer to."""
+    numbered = names is not None and names.numbered
+    if not numbered:  # numbered, it follows the analysis's heading
+        write(WIDE_RULE)
     write("OVERALL SUMMARY")
     write(WIDE_RULE)
-    with_totals = [(group, total_summary(group)) for group in groups if total_times(group)]
-    if len(with_totals) == 1:
+    with_totals = [group for group in groups if total_times(group)]
+    if len(with_totals) == 1 and not numbered:
         write(f"{total_label(groups)} (all runs):")
-        for line in _stat_lines(with_totals[0][1], "  "):
+        for line in _stat_lines(total_summary(with_totals[0]), "  "):
             write(line)
     elif with_totals:
-        width = _label_width(group for group, _ in with_totals)
+        shown = groups if numbered else with_totals
+        name = names.full if numbered else (lambda group: group.label)
+        width = _label_width(map(name, shown))
         write(f"{total_label(groups)}, seconds, by configuration (not pooled):")
         write(f"  {'configuration':<{width}} {'n':>3} {'median':>8} {'mean':>8} {'stddev':>8} {'min':>8} {'max':>8}")
-        for group, summary in with_totals:
-            stddev = "n/a" if summary.stddev is None else f"{summary.stddev:.4f}"
-            write(
-                f"  {group.label:<{width}} {summary.n:>3} {summary.median:>8.4f} {summary.mean:>8.4f} "
-                f"{stddev:>8} {summary.min:>8.4f} {summary.max:>8.4f}"
-            )
+        for group in shown:
+            write(f"  {name(group):<{width}} " + _total_row(group))
     else:
         write("No successful run reached ready.")
     write(WIDE_RULE)
 
 
-def write_comparison(groups: list[Group], write: Write, ranking: list[Standing] | None = None) -> None:
-    """Configurations ranked by the rule of ``analysis.ranking`` (every export shows the same ranking),
-    then each configuration's failures and first error.
+def _total_row(group: Group) -> str:
+    if not total_times(group):
+        return f"{0:>3} " + " ".join(f"{'-':>8}" for _ in range(5))
+    summary = total_summary(group)
+    stddev = "n/a" if summary.stddev is None else f"{summary.stddev:.4f}"
+    return (f"{summary.n:>3} {summary.median:>8.4f} {summary.mean:>8.4f} "
+            f"{stddev:>8} {summary.min:>8.4f} {summary.max:>8.4f}")
 
-    ``ranking``: ``rank(groups)``, when already computed.
+
+def write_comparison(groups: list[Group], write: Write, ranking: list[Standing] | None = None,
+                     names: Names | None = None) -> None:
+    """Configurations ranked by the rule of ``analysis.ranking`` (every export shows the same ranking).
+
+    ``ranking``: ``rank(groups)``, when already computed; ``names``: how configurations are named
+    (numbered as in the key above, or by label).
     """
     write("")
     write(WIDE_RULE)
     write("CONFIGURATION COMPARISON")
     write(WIDE_RULE)
     ranking = rank(groups) if ranking is None else ranking
+    name = names.full if names is not None else (lambda group: group.label)
     if len(ranking) < 2:
         write(f"Only one configuration ({ranking[0].group.label if ranking else 'none'}): nothing to compare.")
         write("Add results of another configuration (e.g. another --workers or --type) to compare.")
     else:
-        width = _label_width(standing.group for standing in ranking)
+        width = _label_width(name(standing.group) for standing in ranking)
         write(f"  {'rank':<5}{'configuration':<{width}} {'runs':>4} {'failed':>6} {'median (s)':>11} "
               f"{'relative':>9}  95% CI")
-        write(WIDE_THIN_RULE)
         for standing in ranking:
-            write(f"  {standing.rank or '-':<5}{standing.group.label:<{width}} {standing.n_ready:>4} "
+            write(f"  {standing.rank or '-':<5}{name(standing.group):<{width}} {standing.n_ready:>4} "
                   f"{standing.n_failed:>6} {_ranked_figures(standing)}")
-    failed = [standing for standing in ranking if standing.n_failed]
-    if failed:
-        write("Failed runs (first error of each configuration):")
+    write(WIDE_RULE)
+
+
+def write_closing(groups: list[Group], write: Write, names: Names, precision: float, warn: bool = True) -> None:
+    """What a CI log's reader looks for at the end: the warnings about the total time (``warn``), each naming
+    its configuration, and every configuration with failed runs, with its first error."""
+    warned = [(group, warning) for group in groups for warning in total_time_warnings(group, precision)] if warn else []
+    failed = [Standing(group) for group in groups if group.failed_runs]
+    if not (warned or failed):
+        return
+    write("")
+    write(WIDE_RULE)
+    write(" AND ".join(title for title, found in (("WARNINGS", warned), ("FAILED RUNS", failed)) if found))
+    write(WIDE_RULE)
+    if names.numbered:  # a line per kind of warning, naming the configurations it concerns
+        kinds: dict[str, list[str]] = {}
+        for group, warning in warned:
+            kinds.setdefault(warning.kind, []).append(f"{names.short(group)} {warning.figure}".strip())
+        for kind, entries in kinds.items():
+            for line in _packed(f"WARNING: {kind}: ", entries):
+                write(line)
+    else:
+        for group, warning in warned:
+            write(f"WARNING: {names.short(group)}: {warning.sentence}")
     for standing in failed:
-        write(f"  {standing.group.label}: {standing.failures}: {standing.first_error}")
+        write(f"FAILED: {names.short(standing.group)}: {standing.failures}: {standing.first_error}")
     write(WIDE_RULE)
 
 
