@@ -251,7 +251,7 @@ def total_times(group: Group) -> list[float]:
 def all_metric_names(groups: list[Group]) -> list[str]:
     """Every metric any configuration's successful runs have, phases first in run order."""
     found = dict.fromkeys(name for group in groups for name in group.metric_names())  # in a stable order
-    return sorted(found, key=_metric_order)
+    return sorted(found, key=metric_order)
 
 
 def total_summary(group: Group) -> Summary:
