@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 import statistics
+import subprocess
+import sys
 
 import pytest
 from conftest import ANALYZER, read_json, run_tool
@@ -247,3 +250,14 @@ def test_patterns_match_what_glob_matches(tmp_path, monkeypatch):
         expected = sorted(path for path in glob.glob(pattern, recursive=True) if not path.endswith("folder.json"))
         assert expand([pattern]) == (expected, []), pattern
     assert expand([str(tmp_path)]) == (sorted(str(tmp_path / name) for name in ("a.json", "b.json", "[x].json")), [])
+
+
+def test_a_reader_that_stops_early_gets_no_error(tmp_path):
+    """``analyze_results.py ... | head -3``: the output stops there, and nothing is said on stderr."""
+    for workers in range(1, 201):  # far more text than a pipe holds
+        write(tmp_path / f"local_w{workers}.json", make_result("local", workers, [1.0, 0.1, 0.5, 0.01]))
+    command = f"{shlex.quote(sys.executable)} {shlex.quote(ANALYZER)} {shlex.quote(str(tmp_path))} --verbose | head -3"
+    completed = subprocess.run(["bash", "-c", command], capture_output=True, text=True, timeout=60)
+    assert completed.stdout.splitlines()[0].startswith("Loading results from:")
+    assert len(completed.stdout.splitlines()) == 3
+    assert completed.stderr == ""

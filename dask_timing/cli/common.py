@@ -135,6 +135,11 @@ def guarded(main: Callable[[list[str] | None], int], prog: str | None = None) ->
             fail_usage(str(error), prog=name)
         except KeyboardInterrupt:
             return signal_exit_code(signal.SIGINT)
+        except BrokenPipeError:
+            # The reader has gone (``| head``): stop quietly, as Unix tools do; what is still buffered
+            # goes nowhere, so that the interpreter's last flush does not fail again.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return signal_exit_code(signal.SIGPIPE)
         except Exception as error:  # noqa: BLE001 - the point is no traceback for users
             if os.environ.get("DASK_TIMING_DEBUG"):
                 raise
