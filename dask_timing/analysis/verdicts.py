@@ -106,22 +106,38 @@ class Verdict(msgspec.Struct, frozen=True):
                 f"(95 % CI [{low:.2f}, {high:.2f}]; p = {self.p_value:.2g}; n = {self.n_new} + {self.n_baseline})")
 
 
-def _bootstrap_ratios(baseline: Sequence[float], new: Sequence[float]) -> Any:
-    """Medians of new over medians of baseline, over the resamples (fixed seed)."""
+def bootstrap_generator() -> Any:
+    """The random numbers of every bootstrap: a fixed seed, so the same files always give the same figures."""
     import numpy
 
-    generator = numpy.random.default_rng(BOOTSTRAP_SEED)
-    old = generator.choice(numpy.asarray(baseline), size=(BOOTSTRAP_RESAMPLES, len(baseline)))
-    fresh = generator.choice(numpy.asarray(new), size=(BOOTSTRAP_RESAMPLES, len(new)))
-    return numpy.median(fresh, axis=1) / numpy.median(old, axis=1)
+    return numpy.random.default_rng(BOOTSTRAP_SEED)
+
+
+def bootstrap_medians(values: Sequence[float], generator: Any) -> Any:
+    """The medians of BOOTSTRAP_RESAMPLES resamples of ``values`` (with replacement), drawn from ``generator``."""
+    import numpy
+
+    return numpy.median(generator.choice(numpy.asarray(values), size=(BOOTSTRAP_RESAMPLES, len(values))), axis=1)
+
+
+def percentile_interval(samples: Any) -> tuple[float, float]:
+    """The 95 % percentile interval of bootstrap figures."""
+    import numpy
+
+    low, high = numpy.percentile(samples, [2.5, 97.5])
+    return float(low), float(high)
+
+
+def _bootstrap_ratios(baseline: Sequence[float], new: Sequence[float]) -> Any:
+    """Medians of new over medians of baseline, over the resamples (fixed seed)."""
+    generator = bootstrap_generator()
+    old = bootstrap_medians(baseline, generator)
+    return bootstrap_medians(new, generator) / old
 
 
 def bootstrap_ratio_interval(baseline: Sequence[float], new: Sequence[float]) -> tuple[float, float]:
     """95 % percentile-bootstrap interval of median(new) / median(baseline)."""
-    import numpy
-
-    low, high = numpy.percentile(_bootstrap_ratios(baseline, new), [2.5, 97.5])
-    return float(low), float(high)
+    return percentile_interval(_bootstrap_ratios(baseline, new))
 
 
 def mann_whitney_p(baseline: Sequence[float], new: Sequence[float]) -> float:
@@ -154,7 +170,7 @@ def judge(label: str, metric: str, baseline: Sequence[float], new: Sequence[floa
 
     median_baseline, median_new = statistics.median(baseline), statistics.median(new)
     ratios = _bootstrap_ratios(baseline, new)
-    low, high = (float(bound) for bound in numpy.percentile(ratios, [2.5, 97.5]))
+    low, high = percentile_interval(ratios)
     p_value = mann_whitney_p(baseline, new)
     reachable = smallest_p(len(baseline), len(new))
     significant, excludes_one = p_value < SIGNIFICANCE, not low <= 1 <= high
