@@ -8,6 +8,7 @@ from dask_timing.analysis.groups import Group, summary_document
 from dask_timing.analysis.ranking import Standing
 from dask_timing.analysis.stats import DEFAULT_PRECISION
 from dask_timing.analysis.verdicts import NOTHING_TO_COMPARE, Comparison, Gate, Verdict
+from dask_timing.present.knob_table import write_knob_costs
 from dask_timing.present.report import write_analysis, write_comparison, write_scaling, write_verdicts
 from dask_timing.present.worker_tables import write_worker_phases
 from dask_timing.record.files import write_json
@@ -30,6 +31,7 @@ def present(
     write_analysis(groups, n_results, print, precision)
     write_worker_phases(groups, print)
     write_scaling(groups, print)
+    write_knob_costs(groups, print)
     if compare:
         write_comparison(groups, print, ranking)
     if summary_path:
