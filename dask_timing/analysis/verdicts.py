@@ -114,10 +114,46 @@ def bootstrap_generator() -> Any:
 
 
 def bootstrap_medians(values: Sequence[float], generator: Any) -> Any:
-    """The medians of BOOTSTRAP_RESAMPLES resamples of ``values`` (with replacement), drawn from ``generator``."""
+    """The medians of BOOTSTRAP_RESAMPLES resamples of ``values`` (with replacement), drawn from ``generator``.
+
+    Only what a median reads of a resample is drawn: its middle order statistics (``_middle_positions``).
+    The same distribution as drawing every value of every resample, in log2(n) steps instead of n: the
+    resamples of ten thousand runs take milliseconds and no more memory than their medians.
+    """
     import numpy
 
-    return numpy.median(generator.choice(numpy.asarray(values), size=(BOOTSTRAP_RESAMPLES, len(values))), axis=1)
+    ordered = numpy.sort(numpy.asarray(values, dtype=float))
+    lower, upper = _middle_positions(len(ordered), generator)
+    return (ordered[lower] + ordered[upper]) / 2
+
+
+def _middle_positions(n: int, generator: Any) -> tuple[Any, Any]:
+    """Where, among n sorted values, each resample of n draws has its middle order statistics (ranks
+    (n + 1) // 2 and n // 2 + 1: one and the same for odd n).
+
+    A descent through halves: of the draws that fell among a node's positions, how many fell in its lower
+    half is binomial; each rank goes on in the half that holds it.  While both ranks are in one node they
+    share its split; apart, their nodes' draws are independent.
+    """
+    import numpy
+
+    # Per rank: the node's first position, its number of positions, the draws in it, the rank among them.
+    nodes = [(numpy.zeros(BOOTSTRAP_RESAMPLES, dtype=numpy.int64), numpy.full(BOOTSTRAP_RESAMPLES, n),
+              numpy.full(BOOTSTRAP_RESAMPLES, n), numpy.full(BOOTSTRAP_RESAMPLES, rank))
+             for rank in ((n + 1) // 2, n // 2 + 1)]
+    while any((size > 1).any() for _, size, _, _ in nodes):
+        together = (nodes[0][0] == nodes[1][0]) & (nodes[0][1] == nodes[1][1])
+        lower_split = None
+        for index, (first, size, count, rank) in enumerate(nodes):
+            half = size // 2  # a node of one position keeps it: nothing falls in an empty half
+            in_lower = generator.binomial(count, half / size)
+            if lower_split is not None:
+                in_lower = numpy.where(together, lower_split, in_lower)
+            lower_split = in_lower
+            lower = rank <= in_lower
+            nodes[index] = (numpy.where(lower, first, first + half), numpy.where(lower, half, size - half),
+                            numpy.where(lower, in_lower, count - in_lower), numpy.where(lower, rank, rank - in_lower))
+    return nodes[0][0], nodes[1][0]
 
 
 def percentile_interval(samples: Any) -> tuple[float, float]:
