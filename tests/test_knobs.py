@@ -90,8 +90,9 @@ def test_a_setting_whose_pairs_are_all_missing_says_so_and_shows_no_number():
                *runs([total + 0.2 for total in BASE_TOTALS], dashboard=True, processes=False),
                *runs([total + 1.0 for total in BASE_TOTALS], n_workers=2, dashboard=False, processes=True)]
     found = effects(results)
-    for key in (("workers", "1 -> 2"), ("dashboard", "off -> on")):
-        assert found[key].n_pairs == 0 and found[key].seconds is None and found[key].note == NO_PAIR
+    for key, other in ((("workers", "1 -> 2"), "dashboard"), (("dashboard", "off -> on"), "workers")):
+        assert found[key].n_pairs == 0 and found[key].seconds is None
+        assert found[key].note == f"{NO_PAIR} (the closest also differ in {other})"
     assert found[("processes", "off -> on")].seconds == pytest.approx(-0.2)
 
     lines = []

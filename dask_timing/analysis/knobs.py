@@ -60,13 +60,18 @@ class KnobEffect(msgspec.Struct, frozen=True):
     ratio_interval: tuple[float, float] | None = None
     # The smallest and largest difference of a pair: how much the effect depends on the other knobs.
     pair_range: tuple[float, float] | None = None
+    # Without a pair: the other knobs the closest configurations also differ in (what it always changes with).
+    changes_with: list[str] = []
 
     @property
     def note(self) -> str:
         """Why a figure is missing, or what was left out ("" when nothing was)."""
         failed = f"{self.n_failed_pairs} pair(s) with a side whose runs all failed"
+        if not self.n_pairs and not self.n_failed_pairs:
+            return NO_PAIR + (f" (the closest also differ in {' or '.join(self.changes_with)})"
+                              if self.changes_with else "")
         if not self.n_pairs:
-            return f"no figure: {failed}" if self.n_failed_pairs else NO_PAIR
+            return f"no figure: {failed}"
         notes = [] if self.seconds_interval else [SINGLE_RUNS]
         return "; ".join(notes + ([f"{failed} left out"] if self.n_failed_pairs else []))
 
@@ -120,10 +125,10 @@ def _knob_values(coordinates: list[_Coordinates]) -> dict[str, list[tuple[str, b
     }
 
 
-def _differ_only_in(knob: str, first: _Coordinates, second: _Coordinates) -> bool:
-    """Alike in every other knob that both record."""
-    shared = first.values.keys() & second.values.keys()
-    return all(first.values[name] == second.values[name] for name in shared if name != knob)
+def _other_differences(knob: str, first: _Coordinates, second: _Coordinates) -> list[str]:
+    """The other knobs, among those both record, in which two configurations differ."""
+    return [name for name in first.values.keys() & second.values.keys()
+            if name != knob and first.values[name] != second.values[name]]
 
 
 def knob_effects(groups: list[Group]) -> list[KnobEffect]:
@@ -134,14 +139,24 @@ def knob_effects(groups: list[Group]) -> list[KnobEffect]:
         (reference_shown, reference), *others = values
         at_reference = [index for index, point in enumerate(coordinates) if point.values.get(knob) == reference]
         for shown, value in others:
-            pairs = [(before, after) for after, point in enumerate(coordinates) if point.values.get(knob) == value
-                     for before in at_reference if _differ_only_in(knob, coordinates[before], point)]
-            changes.append((KnobEffect(knob, reference_shown, shown), pairs))
+            candidates = {(before, after): _other_differences(knob, coordinates[before], point)
+                          for after, point in enumerate(coordinates) if point.values.get(knob) == value
+                          for before in at_reference}
+            pairs = [pair for pair, differences in candidates.items() if not differences]
+            changes.append((KnobEffect(knob, reference_shown, shown, changes_with=_closest(candidates)), pairs))
     timed = [[(groups[before], groups[after]) for before, after in pairs
               if total_times(groups[before]) and total_times(groups[after])] for _, pairs in changes]
     resampled = _resampled_medians([group for pairs in timed for pair in pairs for group in pair], groups)
     return [_measure(effect, len(pairs) - len(timed_pairs), timed_pairs, resampled)
             for (effect, pairs), timed_pairs in zip(changes, timed)]
+
+
+def _closest(candidates: dict[tuple[int, int], list[str]]) -> list[str]:
+    """The other knobs in which the closest candidate pairs differ, in knob order ([] when a pair differs
+    in none)."""
+    fewest = min(map(len, candidates.values()), default=0)
+    found = {name for differences in candidates.values() if len(differences) == fewest for name in differences}
+    return sorted(found, key=_knob_order)
 
 
 def _resampled_medians(paired: list[Group], groups: list[Group]) -> dict[int, Any]:
