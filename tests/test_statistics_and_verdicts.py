@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 import random
 import shutil
@@ -18,7 +19,9 @@ from dask_timing.analysis.groups import Group
 from dask_timing.record.schema import RunResult
 from dask_timing.analysis.scaling import fit_scaling
 from dask_timing.analysis.stats import outlier_indices, runs_needed, summarize, t_quantile_975, warnings_for
-from dask_timing.analysis.verdicts import FASTER, INCONCLUSIVE, NO_CHANGE, SLOWER, judge
+from dask_timing.analysis.verdicts import (
+    BOOTSTRAP_RESAMPLES, FASTER, INCONCLUSIVE, NO_CHANGE, SLOWER, bootstrap_medians, judge,
+)
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -33,6 +36,23 @@ def test_summary_matches_numpy():
     assert summary.mad == pytest.approx(numpy.median(numpy.abs(array - numpy.median(array))))
     assert summary.p5 == pytest.approx(numpy.percentile(array, 5))
     assert summary.p95 == pytest.approx(numpy.percentile(array, 95))
+
+
+@pytest.mark.parametrize("n", [1, 2, 5, 6])
+def test_bootstrap_medians_have_the_distribution_of_resampled_medians(n):
+    """Drawn without drawing every value, the medians still follow the exact distribution of the median of
+    n values drawn with replacement (every one of the n^n resamples counted)."""
+    values = numpy.arange(1, n + 1, dtype=float) ** 2  # distinct: every median says which values made it
+    resamples = numpy.array(list(itertools.product(values, repeat=n)))
+    exact_values, exact_counts = numpy.unique(numpy.median(resamples, axis=1), return_counts=True)
+    drawn = numpy.concatenate([bootstrap_medians(values, numpy.random.default_rng(seed)) for seed in range(25)])
+    assert len(drawn) == 25 * BOOTSTRAP_RESAMPLES
+    drawn_values, drawn_counts = numpy.unique(drawn, return_counts=True)
+    assert set(drawn_values) <= set(exact_values)  # nothing a resample cannot give
+    observed = [int(drawn_counts[drawn_values == value].sum()) for value in exact_values]
+    if len(exact_values) > 1:
+        expected = exact_counts / exact_counts.sum() * len(drawn)
+        assert scipy_stats.chisquare(observed, expected).pvalue > 0.001
 
 
 def test_outliers_are_flagged_by_modified_z_score():
