@@ -31,7 +31,7 @@ from typing import Any, Callable
 
 import msgspec
 
-from dask_timing.analysis.groups import Group, setting_name, show_setting, total_summary, total_times
+from dask_timing.analysis.groups import LABEL_KEYS, Group, setting_name, show_setting, total_summary, total_times
 from dask_timing.analysis.verdicts import bootstrap_generator, bootstrap_medians, percentile_interval
 
 KIND_KNOB, ENVIRONMENT_KNOB = "type", "environment"
@@ -40,8 +40,6 @@ _OTHER_KNOBS: dict[str, Callable[[Group], tuple[Any, str]]] = {
     KIND_KNOB: lambda group: (group.kind, group.kind),
     ENVIRONMENT_KNOB: lambda group: (group.environment.identity(), group.environment_label or "unknown"),
 }
-# The settings every label names first come first here too; the environment comes last.
-_FIRST_SETTINGS = ("n_workers", "threads_per_worker")
 NO_PAIR = "no two configurations differ only in this"
 SINGLE_RUNS = "no interval: a side has a single run"
 
@@ -92,11 +90,10 @@ def _order(value: Any) -> tuple:
 
 
 def _coordinates(group: Group) -> _Coordinates:
+    """The group's type, environment and every setting it records, each a knob if it varies."""
     found = _Coordinates({}, {}, {})
-    settings = {setting_name(key): value for key, value in group.config.items()}
     readings = {name: read(group) for name, read in _OTHER_KNOBS.items()}
-    for name, value in settings.items():
-        readings[name] = (value, show_setting(value))
+    readings.update({setting_name(key): (value, show_setting(value)) for key, value in group.config.items()})
     for name, (value, shown) in readings.items():
         found.values[name] = msgspec.json.encode(value, order="sorted")
         found.order[name] = tuple(map(_order, value)) if isinstance(value, tuple) else _order(value)
@@ -105,8 +102,8 @@ def _coordinates(group: Group) -> _Coordinates:
 
 
 def _knob_order(name: str) -> tuple:
-    """Type, workers, threads, the other settings by name, the environment."""
-    first = [KIND_KNOB, *map(setting_name, _FIRST_SETTINGS)]
+    """Type, the settings every label names (workers, threads), the other settings by name, the environment."""
+    first = [KIND_KNOB, *map(setting_name, LABEL_KEYS)]
     if name in first:
         return (0, first.index(name), "")
     return (2, 0, "") if name == ENVIRONMENT_KNOB else (1, 0, name)
