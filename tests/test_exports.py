@@ -140,7 +140,8 @@ def test_every_format_shows_the_same_ranking_and_the_failures(results, tmp_path)
     for line, (low, high) in zip(text_rows[1:3], intervals[1:]):
         assert f"[{low:.2f}, {high:.2f}]" in line
 
-    markdown = [line for line in outputs["markdown"].splitlines() if line.startswith("| ") and "---" not in line][1:]
+    ranking_table = outputs["markdown"].split("\n\n")[0]  # the tables after it are others
+    markdown = [line for line in ranking_table.splitlines() if line.startswith("| ") and "---" not in line][1:]
     cells = [[cell.strip() for cell in line.strip("|").split("|")] for line in markdown]
     assert [row[0] for row in cells] == ORDER
     assert [row[-1].split(" ± ")[0] for row in cells[:3]] == expected_relative

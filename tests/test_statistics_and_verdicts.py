@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 import random
 import shutil
@@ -19,7 +20,8 @@ from dask_timing.record.schema import RunResult
 from dask_timing.analysis.scaling import fit_scaling
 from dask_timing.analysis.stats import outlier_indices, runs_needed, summarize, t_quantile_975, warnings_for
 from dask_timing.analysis.verdicts import (
-    BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, FASTER, INCONCLUSIVE, NO_CHANGE, SLOWER, bootstrap_ratio_intervals, judge,
+    BOOTSTRAP_RESAMPLES, FASTER, INCONCLUSIVE, NO_CHANGE, SLOWER, bootstrap_medians, bootstrap_ratio_interval,
+    bootstrap_ratio_intervals, judge,
 )
 
 pytestmark = pytest.mark.timeout(120)
@@ -37,6 +39,23 @@ def test_summary_matches_numpy():
     assert summary.p95 == pytest.approx(numpy.percentile(array, 95))
 
 
+@pytest.mark.parametrize("n", [1, 2, 5, 6])
+def test_bootstrap_medians_have_the_distribution_of_resampled_medians(n):
+    """Drawn without drawing every value, the medians still follow the exact distribution of the median of
+    n values drawn with replacement (every one of the n^n resamples counted)."""
+    values = numpy.arange(1, n + 1, dtype=float) ** 2  # distinct: every median says which values made it
+    resamples = numpy.array(list(itertools.product(values, repeat=n)))
+    exact_values, exact_counts = numpy.unique(numpy.median(resamples, axis=1), return_counts=True)
+    drawn = numpy.concatenate([bootstrap_medians(values, numpy.random.default_rng(seed)) for seed in range(25)])
+    assert len(drawn) == 25 * BOOTSTRAP_RESAMPLES
+    drawn_values, drawn_counts = numpy.unique(drawn, return_counts=True)
+    assert set(drawn_values) <= set(exact_values)  # nothing a resample cannot give
+    observed = [int(drawn_counts[drawn_values == value].sum()) for value in exact_values]
+    if len(exact_values) > 1:
+        expected = exact_counts / exact_counts.sum() * len(drawn)
+        assert scipy_stats.chisquare(observed, expected).pvalue > 0.001
+
+
 def test_outliers_are_flagged_by_modified_z_score():
     values = [1.00, 1.01, 0.99, 1.02, 0.98, 1.00, 1.60]
     assert outlier_indices(values) == [6]
@@ -52,19 +71,14 @@ def test_warnings_like_pyperf():
     assert warnings_for(steady) == []
 
 
-def test_the_bootstrap_drawn_in_chunks_is_the_bootstrap_drawn_at_once():
-    """Every resample drawn at once, as the rule says; the chunks and the baseline drawn once change nothing."""
+def test_a_baseline_drawn_once_for_many_gives_each_its_own_interval():
+    """A ranking draws its fastest configuration's resamples once: every interval is the one of its own pair."""
     generator = numpy.random.default_rng(11)
     baseline = list(generator.normal(1.0, 0.1, 7))
     news = [list(generator.normal(1.2, 0.1, n)) for n in (5, 8, 501)] + [[1.0, 1.0, 1.1, 1.0]]  # odd, even, ties
-    expected = []
-    for new in news:
-        at_once = numpy.random.default_rng(BOOTSTRAP_SEED)
-        old = at_once.choice(numpy.asarray(baseline), size=(BOOTSTRAP_RESAMPLES, len(baseline)))
-        fresh = at_once.choice(numpy.asarray(new), size=(BOOTSTRAP_RESAMPLES, len(new)))
-        ratios = numpy.median(fresh, axis=1) / numpy.median(old, axis=1)
-        expected.append(tuple(float(bound) for bound in numpy.percentile(ratios, [2.5, 97.5])))
-    assert bootstrap_ratio_intervals(baseline, news) == expected
+    intervals = bootstrap_ratio_intervals(baseline, news)
+    assert intervals == [bootstrap_ratio_interval(baseline, new) for new in news]
+    assert all(low < 1.2 / 1.0 < high for low, high in intervals[:3])
 
 
 def test_runs_needed_for_one_percent():

@@ -23,7 +23,10 @@ from dask_timing.analysis.stats import Summary, summarize
 
 # Settings named in every label, in this order; others are named only when they differ.
 LABEL_KEYS = ("n_workers", "threads_per_worker")
+# The short names of settings in labels and tables (the others by their key).
 SETTING_NAMES = {
+    "n_workers": "workers",
+    "threads_per_worker": "threads",
     "wait_for_workers": "wait",
     "batch_size": "batch",
     "processes": "processes",
@@ -224,7 +227,7 @@ def _label_settings(groups: list[Group]) -> None:
             parts.append(f"{threads} thread(s) per worker")
         for key in sorted(group.config):
             if key not in LABEL_KEYS and key != "cluster_class" and len(values[(group.kind, key)]) > 1:
-                parts.append(f"{SETTING_NAMES.get(key, key)}={_show(group.config[key])}")
+                parts.append(f"{setting_name(key)}={show_setting(group.config[key])}")
         if all(run.schema_version == LEGACY_SCHEMA_VERSION for run in group.runs):
             parts.append("legacy flat files")
         group.settings_label = ", ".join(parts)
@@ -238,7 +241,13 @@ def _kind_name(group: Group) -> str:
     return group.kind
 
 
-def _show(value: Any) -> str:
+def setting_name(key: str) -> str:
+    """What labels and tables call a configuration setting."""
+    return SETTING_NAMES.get(key, key)
+
+
+def show_setting(value: Any) -> str:
+    """A setting's value as labels and tables show it: switches as on and off."""
     if isinstance(value, bool):
         return "on" if value else "off"
     return str(value)

@@ -15,6 +15,7 @@ from dask_timing.analysis.groups import Group, summary_document
 from dask_timing.analysis.ranking import Standing
 from dask_timing.analysis.stats import DEFAULT_PRECISION
 from dask_timing.analysis.verdicts import NOTHING_TO_COMPARE, Comparison, Gate, Pair, Verdict
+from dask_timing.present.knob_table import write_knob_costs
 from dask_timing.present.report import (
     MAX_CONFIGURATION_BLOCKS, Names, write_analysis, write_closing, write_comparison, write_scaling, write_verdicts,
 )
@@ -58,7 +59,8 @@ def present(
             write_worker_phases(groups, print)
             write_scaling(groups, print)
     if compare or len(groups) > 1:
-        write_comparison(groups, print, ranking, names)
+        knob_costs = None if detail == QUIET else (lambda write: write_knob_costs(groups, write))
+        write_comparison(groups, print, ranking, names, more=knob_costs)
     if summary_path:
         from dask_timing.record.environment import utc_timestamp
 

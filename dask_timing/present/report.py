@@ -107,8 +107,7 @@ def write_analysis(groups: list[Group], n_results: int, write: Write, names: Nam
         more = ["a block each", *_folded(groups)]
         write(f"ANALYSIS OF {n_results} TIMING RESULT(S): {len(groups)} configurations, a row each "
               f"(--verbose: {', '.join(more)})")
-        write_overall(groups, write, names)
-        _write_metric_medians(groups, write, names)
+        write_overall(groups, write, names, more=lambda write: _write_metric_medians(groups, write, names))
         return
     write(f"ANALYSIS OF {n_results} TIMING RESULT(S)")
     write(WIDE_RULE)
@@ -220,9 +219,10 @@ def total_label(groups: list[Group]) -> str:
     return phases.TOTAL_LABEL
 
 
-def write_overall(groups: list[Group], write: Write, names: Names | None = None) -> None:
+def write_overall(groups: list[Group], write: Write, names: Names | None = None,
+                  more: Callable[[Write], None] | None = None) -> None:
     """Total time to ready: one block per configuration, never pooled across them; numbered ``names``:
-    every configuration a row, the key the other tables refer to."""
+    every configuration a row, the key the other tables refer to; ``more``: what follows in the section."""
     numbered = names is not None and names.numbered
     if not numbered:  # numbered, it follows the analysis's heading
         write(WIDE_RULE)
@@ -237,12 +237,19 @@ def write_overall(groups: list[Group], write: Write, names: Names | None = None)
         shown = groups if numbered else with_totals
         name = names.full if numbered else (lambda group: group.label)
         width = _label_width(map(name, shown))
-        write(f"{total_label(groups)}, seconds, by configuration (not pooled):")
-        write(f"  {'configuration':<{width}} {'n':>3} {'median':>8} {'mean':>8} {'stddev':>8} {'min':>8} {'max':>8}")
+        title = f"{total_label(groups).lower()}, seconds, not pooled"
+        if numbered:  # the title in the header: a line fewer for many configurations
+            width = max(width, len(title))
+        else:
+            write(f"{total_label(groups)}, seconds, by configuration (not pooled):")
+        write(f"  {title if numbered else 'configuration':<{width}} {'n':>3} {'median':>8} {'mean':>8} {'stddev':>8} "
+              f"{'min':>8} {'max':>8}")
         for group in shown:
             write(f"  {name(group):<{width}} " + _total_row(group))
     else:
         write("No successful run reached ready.")
+    if more is not None:
+        more(write)
     write(WIDE_RULE)
 
 
@@ -256,11 +263,12 @@ def _total_row(group: Group) -> str:
 
 
 def write_comparison(groups: list[Group], write: Write, ranking: list[Standing] | None = None,
-                     names: Names | None = None) -> None:
+                     names: Names | None = None, more: Callable[[Write], None] | None = None) -> None:
     """Configurations ranked by the rule of ``analysis.ranking`` (every export shows the same ranking).
 
     ``ranking``: ``rank(groups)``, when already computed; ``names``: how configurations are named
-    (numbered as in the key above, or by label).
+    (numbered as in the key above, or by label); ``more``: what follows the ranking in the same section
+    (what each setting costs).
     """
     write("")
     write(WIDE_RULE)
@@ -278,6 +286,8 @@ def write_comparison(groups: list[Group], write: Write, ranking: list[Standing] 
         for standing in ranking:
             write(f"  {standing.rank or '-':<5}{name(standing.group):<{width}} {standing.n_ready:>4} "
                   f"{standing.n_failed:>6} {_ranked_figures(standing)}")
+    if more is not None:
+        more(write)
     write(WIDE_RULE)
 
 
@@ -289,7 +299,6 @@ def write_closing(groups: list[Group], write: Write, names: Names, precision: fl
     if not (warned or failed):
         return
     write("")
-    write(WIDE_RULE)
     write(" AND ".join(title for title, found in (("WARNINGS", warned), ("FAILED RUNS", failed)) if found))
     write(WIDE_RULE)
     if names.numbered:  # a line per kind of warning, naming the configurations it concerns

@@ -1,5 +1,6 @@
 """Markdown, as hyperfine's: total time per configuration, in ranking order, relative to the fastest;
-with a comparison, its table and the gate's conclusion.
+with a comparison, its table and the gate's conclusion; the worker phases, and what each setting of a
+sweep costs.
 
 The last column is the ranking's ratio of medians, ``± d`` where d is the
 distance from the ratio to the farther end of its 95 % bootstrap interval
@@ -11,6 +12,7 @@ under the table.
 from __future__ import annotations
 
 from dask_timing.analysis.ranking import Standing
+from dask_timing.present import knob_table
 from dask_timing.present.exports.base import COMPARISON_HEADER, Analysis, Exporter, comparison_rows, gate_summary
 from dask_timing.present.worker_tables import TITLE, UNITS, worker_phase_table
 
@@ -69,7 +71,12 @@ def render(analysis: Analysis) -> str:
         error = standing.first_error.replace("`", "'")  # one line, shown as code
         lines.append(f"- {standing.group.label}: {standing.failures}: `{error}`")
     lines += _comparison(analysis)
-    return "\n".join(lines + _worker_phases(analysis)) + "\n"
+    return "\n".join(lines + _worker_phases(analysis) + _knob_costs(analysis)) + "\n"
+
+
+def _table(header: list[str], rows: list[list[str]], left: int = 1) -> list[str]:
+    """A Markdown table, its first ``left`` columns aligned left, the others right."""
+    return [_table_line(header), "|" + ":---|" * left + "---:|" * (len(header) - left), *map(_table_line, rows)]
 
 
 def _worker_phases(analysis: Analysis) -> list[str]:
@@ -77,13 +84,20 @@ def _worker_phases(analysis: Analysis) -> list[str]:
     table = worker_phase_table(analysis.groups)
     if table is None:
         return []
-    header, rows = table
-    return ["", f"{TITLE} ({UNITS}):", "", "| " + " | ".join(map(_cell, header)) + " |",
-            "|:---|" + "---:|" * (len(header) - 1), *("| " + " | ".join(map(_cell, row)) + " |" for row in rows)]
+    return ["", f"{TITLE} ({UNITS}):", "", *_table(*table)]
+
+
+def _knob_costs(analysis: Analysis) -> list[str]:
+    """What each setting of a sweep costs (none when no setting varies)."""
+    table = knob_table.knob_table(analysis.groups)
+    if table is None:
+        return []
+    return ["", f"{knob_table.TITLE}:", "", *_table(*table, left=2), "", f"{knob_table.UNITS.capitalize()}."]
 
 
 EXPORTER = Exporter(
     option="markdown", saved_as="Markdown", render=render,
     help="save a Markdown table of total time per configuration, ranked, with a relative column and "
-         "the failures; with a comparison, the gate's table (metric, ratio, CI, p, verdict, threshold)",
+         "the failures; with a comparison, the gate's table (metric, ratio, CI, p, verdict, threshold); "
+         "the worker phases, and what each setting of a sweep costs",
 )
