@@ -40,10 +40,11 @@ def build_parser(prog: str) -> cli.OneLineParser:
                         help="the ranking of configurations (by median total time to ready, each relative to the "
                              "fastest with a 95%% interval) even for one configuration; two or more are always "
                              "ranked")
-    parser.add_argument("--verbose", action="store_true",
+    detail = parser.add_mutually_exclusive_group()  # more and less at once: refused by argparse, one line
+    detail.add_argument("--verbose", dest="detail", action="store_const", const=VERBOSE, default=CONCISE,
                         help="every statistic (mean, stddev, median, MAD, min, max, p5, p95) of every metric, a "
                              "block per configuration however many there are")
-    parser.add_argument("--quiet", action="store_true",
+    detail.add_argument("--quiet", dest="detail", action="store_const", const=QUIET,
                         help="only the ranking, the failed runs, and the verdicts and gate of --baseline or "
                              "--baseline-env")
     parser.add_argument("--plot", action="store_true",
@@ -78,9 +79,7 @@ def run(argv: list[str] | None, prog: str) -> int:
     if filters_given(args) and not args.db:
         raise cli.UsageError(f"{filters_given(args)[0].split()[0]} filters the runs of a database: add --db URL")
     args.patterns = args.patterns or [DEFAULT_PATTERN]
-    if args.verbose and args.quiet:
-        raise cli.UsageError("--verbose and --quiet ask for more and for less: choose one")
-    detail = VERBOSE if args.verbose else QUIET if args.quiet else CONCISE
+    detail = args.detail
     if args.baseline and args.baseline_env:
         raise cli.UsageError("--baseline and --baseline-env are two ways to compare: choose one")
     compares = args.baseline or args.baseline_env
