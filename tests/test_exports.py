@@ -52,15 +52,21 @@ def write_result(path, kind: str, config: dict, second: int, total: float | None
     path.write_text(json.dumps(result.to_json()))
 
 
-@pytest.fixture
-def results(tmp_path):
-    """Three local configurations (one with a failed run) and a Slurm one whose five runs all timed out."""
-    folder = tmp_path / "runs"
+def write_local_runs(folder, speedup: float = 1.0, first_second: int = 0):
+    """The three local configurations of TOTALS, every run ``speedup`` times faster, in a new ``folder``."""
     folder.mkdir()
     for workers, label in zip((1, 2, 4), TOTALS):
         config = {"n_workers": workers, "threads_per_worker": 1, "dashboard": False}
         for index, total in enumerate(TOTALS[label]):
-            write_result(folder / f"local{workers}_{index}.json", "local", config, index, total)
+            write_result(folder / f"local{workers}_{index}.json", "local", config, first_second + index,
+                         total / speedup)
+    return folder
+
+
+@pytest.fixture
+def results(tmp_path):
+    """Three local configurations (one with a failed run) and a Slurm one whose five runs all timed out."""
+    folder = write_local_runs(tmp_path / "runs")
     write_result(folder / "local2_failed.json", "local", {"n_workers": 2, "threads_per_worker": 1, "dashboard": False},
                  30, error="worker 1 never arrived\nmore detail")
     for index in range(5):  # file names in the opposite order of the runs: the first error is the earliest run's
@@ -263,13 +269,7 @@ def test_a_registered_format_gets_its_option_and_is_written(results, tmp_path, t
 @pytest.fixture
 def baseline(tmp_path):
     """The local configurations of ``results`` as they were before: every run 30 % faster."""
-    folder = tmp_path / "before"
-    folder.mkdir()
-    for workers, label in zip((1, 2, 4), TOTALS):
-        config = {"n_workers": workers, "threads_per_worker": 1, "dashboard": False}
-        for index, total in enumerate(TOTALS[label]):
-            write_result(folder / f"local{workers}_{index}.json", "local", config, 40 + index, total / 1.3)
-    return folder
+    return write_local_runs(tmp_path / "before", speedup=1.3, first_second=40)
 
 
 def compare_page(results, baseline, tmp_path, *options: str) -> str:
