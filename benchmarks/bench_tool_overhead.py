@@ -91,10 +91,12 @@ def overhead(repeats: int) -> None:
     for name, values in seconds.items():
         print(f"    {name:<36}: median {medians[name]:.3f} s  (min {min(values):.3f}, max {max(values):.3f})")
     names = list(commands)
-    print(f"    ratio of medians, tool / minimal: {medians[names[0]] / medians[names[1]]:.3f}   "
-          "(goal: 1.02 or less)")
-    print(f"    ratio of medians, tool / minimal with the tool's exit: {medians[names[0]] / medians[names[2]]:.3f}   "
-          "(what the tool's own work costs)")
+    for other, meaning in ((names[1], "goal: 1.02 or less"), (names[2], "what the tool's own work costs")):
+        pairs = sorted(tool_time / other_time for tool_time, other_time in zip(seconds[names[0]], seconds[other]))
+        quartiles = statistics.quantiles(pairs, n=4)
+        print(f"    tool / {other}: ratio of medians {medians[names[0]] / medians[other]:.3f} ({meaning}); "
+              f"{len(pairs)} pairs, ratio per pair: median {statistics.median(pairs):.3f}, quartiles "
+              f"{quartiles[0]:.3f}-{quartiles[2]:.3f}, range {pairs[0]:.3f}-{pairs[-1]:.3f}")
 
 
 def spread(seconds: list[float]) -> str:
