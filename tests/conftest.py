@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -28,6 +29,25 @@ def run_tool(args: list[str], cwd: str | None = None, timeout: float = 120,
     command = args if args[0].endswith(".sh") else [sys.executable, *args]
     return subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL,
                           env={**os.environ, **env} if env else None)
+
+
+def signal_at(process: subprocess.Popen, marker: str, signum: int = signal.SIGTERM,
+              timeout: float = 90) -> tuple[list[int], str, str | None]:
+    """Send ``signum`` when ``marker`` is printed; return the processes it had then, and its output
+    (stderr None when it was not piped).  Whatever happens, the process does not outlive the test."""
+    seen = []
+    try:
+        for line in process.stdout:
+            seen.append(line)
+            if marker in line:
+                break
+        family = [child.pid for child in psutil.Process(process.pid).children(recursive=True)]
+        process.send_signal(signum)
+        stdout, stderr = process.communicate(timeout=timeout)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    return family, "".join(seen) + stdout, stderr
 
 
 def read_json(path) -> dict:

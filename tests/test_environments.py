@@ -11,7 +11,7 @@ import sysconfig
 import time
 
 import pytest
-from conftest import ANALYZER, STUDY, read_json, run_tool
+from conftest import ANALYZER, STUDY, read_json, run_tool, signal_at
 from test_bad_input import assert_usage_error
 
 pytestmark = [pytest.mark.timeout(240), pytest.mark.usefixtures("no_leftovers")]
@@ -79,15 +79,7 @@ def test_an_interrupted_comparison_resumes_in_its_environments(interpreters, tmp
     a, b = interpreters
     study = subprocess.Popen([STUDY, "--python", f"A={a}", "--python", f"B={b}", "--workers", "1", "--processes",
                               "off", "--runs", "2", "-o", str(tmp_path)], stdout=subprocess.PIPE, text=True)
-    try:
-        for line in study.stdout:
-            if "✓ total time to ready" in line:
-                break
-        study.send_signal(signal.SIGTERM)
-        study.communicate(timeout=120)
-    finally:
-        if study.poll() is None:
-            study.kill()
+    signal_at(study, "✓ total time to ready", timeout=120)
     assert study.returncode == 143
     resumed = run_tool([STUDY, "-o", str(tmp_path), "--resume", "--fail-if-slower", "1000"], timeout=200)
     assert resumed.returncode == 3, resumed.stdout + resumed.stderr  # 2 runs a side: too few for any verdict

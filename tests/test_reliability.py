@@ -12,7 +12,7 @@ import time
 
 import psutil
 import pytest
-from conftest import DISTRIBUTED_TOOL, LOCAL_TOOL, STUDY, read_json, run_tool, wait_until_gone
+from conftest import DISTRIBUTED_TOOL, LOCAL_TOOL, STUDY, read_json, run_tool, signal_at, wait_until_gone
 
 from dask_timing.deploy.managed import ManagedProcess, terminate
 
@@ -29,23 +29,6 @@ MAX_STDERR_LINES = 100
 
 def start(arguments: list[str]) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, *arguments], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-
-def signal_at(tool: subprocess.Popen, marker: str, signum: int) -> tuple[list[int], str, str]:
-    """Send ``signum`` when ``marker`` is printed; return the processes it had then, and its output."""
-    seen = []
-    try:
-        for line in tool.stdout:
-            seen.append(line)
-            if marker in line:
-                break
-        family = [child.pid for child in psutil.Process(tool.pid).children(recursive=True)]
-        tool.send_signal(signum)
-        stdout, stderr = tool.communicate(timeout=90)
-    finally:
-        if tool.poll() is None:
-            tool.kill()
-    return family, "".join(seen) + stdout, stderr
 
 
 def assert_quiet(stderr: str) -> None:
@@ -228,15 +211,7 @@ def test_the_resume_hint_is_a_command_that_can_be_pasted(tmp_path):
     folder = tmp_path / "my results; echo hi"
     study = subprocess.Popen([STUDY, "--workers", "1", "--runs", "3", "--output-dir", str(folder)],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        for line in study.stdout:
-            if "2/3" in line:
-                break
-        study.send_signal(signal.SIGTERM)
-        _, stderr = study.communicate(timeout=90)
-    finally:
-        if study.poll() is None:
-            study.kill()
+    _, _, stderr = signal_at(study, "2/3")
     hint = next(line for line in stderr.splitlines() if "finish it with:" in line).split("finish it with: ", 1)[1]
     resumed = subprocess.run(["bash", "-c", hint], capture_output=True, text=True, timeout=120)
     assert resumed.returncode == 0, resumed.stdout[-2000:] + resumed.stderr
@@ -251,15 +226,7 @@ def test_a_manifest_keeps_no_secret_and_resume_asks_for_them_again(tmp_path):
     study = subprocess.Popen([STUDY, "--type", "cluster", "--cluster-class", "distributed:LocalCluster",
                               "--cluster-kwargs", arguments, "--workers", "1", "--runs", "2",
                               "--output-dir", str(folder)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        for line in study.stdout:
-            if "2/2" in line:
-                break
-        study.send_signal(signal.SIGTERM)
-        study.communicate(timeout=90)
-    finally:
-        if study.poll() is None:
-            study.kill()
+    signal_at(study, "2/2")
     manifest = next(folder.glob("study_*.json"))
     assert "s3cret-value" not in manifest.read_text()
     refused = run_tool([STUDY, "--output-dir", str(folder), "--resume"])

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import re
-import signal
 import subprocess
 
 import pytest
-from conftest import ANALYZER, STUDY, read_json, run_tool
+from conftest import ANALYZER, STUDY, read_json, run_tool, signal_at
 
 pytestmark = [pytest.mark.timeout(240), pytest.mark.usefixtures("no_leftovers")]
 
@@ -42,15 +41,7 @@ def test_sweep_interleaves_and_reports_scaling(tmp_path):
 def test_an_interrupted_study_resumes_without_redoing_runs(tmp_path):
     study = subprocess.Popen([STUDY, "-w", "1", "--start-method", "fork", "-r", "3", "-o", str(tmp_path)],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        for line in study.stdout:
-            if "✓ total time to ready" in line:
-                break
-        study.send_signal(signal.SIGTERM)
-        _, stderr = study.communicate(timeout=120)
-    finally:
-        if study.poll() is None:
-            study.kill()
+    _, _, stderr = signal_at(study, "✓ total time to ready", timeout=120)
     assert study.returncode == 143
     assert "--resume" in stderr
     done_before = [path for path in results(tmp_path) if read_json(path)["status"] == "ok"]
