@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import re
 
@@ -138,10 +139,11 @@ def test_one_configuration_or_no_setting_varying_prints_no_table(tmp_path):
     assert "OVERALL SUMMARY" in completed.stdout and TITLE not in completed.stdout
 
 
-def test_the_markdown_export_has_the_same_table(tmp_path):
+def test_the_markdown_and_html_exports_have_the_same_table(tmp_path):
     (tmp_path / "runs").mkdir()
-    markdown = tmp_path / "report.md"
-    completed = run_tool([ANALYZER, save(tmp_path / "runs", sweep()), "--markdown", str(markdown)])
+    markdown, page = tmp_path / "report.md", tmp_path / "report.html"
+    completed = run_tool([ANALYZER, save(tmp_path / "runs", sweep()), "--markdown", str(markdown),
+                          "--html", str(page)])
     assert completed.returncode == 0, completed.stderr
     text_row = table_row(completed.stdout, "processes", "off -> on").split()
     section = markdown.read_text().split("What each setting costs:")[1]
@@ -152,6 +154,10 @@ def test_the_markdown_export_has_the_same_table(tmp_path):
     assert processes[1] == "off -> on" and processes[2] == "+0.50" == text_row[4]
     assert processes[3] == " ".join(text_row[5:7])  # the same interval
     assert "Seconds added to the median total time to ready" in section
+    html_section = page.read_text().split("<h2>What each setting costs</h2>")[1].split("</table>")[0]
+    cells = [html.unescape(cell) for cell in re.findall(r"<td[^>]*>([^<]*)</td>", html_section)]
+    start = cells.index("processes")
+    assert cells[start:start + 4] == processes[:4]  # setting, change, seconds added and its interval
 
 
 @pytest.mark.timeout(240)

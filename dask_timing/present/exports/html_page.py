@@ -22,7 +22,7 @@ from dask_timing.analysis.ranking import Standing
 from dask_timing.analysis.scaling import families, family_label, fit_scaling, weak_efficiency
 from dask_timing.analysis.verdicts import COMPARED, RULE, comparison_warnings
 from dask_timing.phases import TOTAL_KEY, metric_label
-from dask_timing.present import worker_tables
+from dask_timing.present import knob_table, worker_tables
 from dask_timing.present.exports.base import COMPARISON_HEADER, Analysis, Exporter, comparison_rows
 
 if TYPE_CHECKING:
@@ -224,6 +224,19 @@ def _scaling(analysis: Analysis, look: Look) -> str:
         [Cell("family", "text"), "fixed cost a [s]", "per worker b [s]", "R²", "weak-scaling efficiency E(n)"], fits)
 
 
+def _knob_costs(analysis: Analysis) -> str:
+    """What each setting of a sweep costs: the table of the text and the Markdown."""
+    found = knob_table.knob_table(analysis.groups)
+    if found is None:
+        return ""
+    header, rows = found
+    words = {0, 1, len(header) - 1}  # setting, change and note: words; the rest figures
+    return (f"<h2>{html.escape(knob_table.TITLE)}</h2><p>{html.escape(knob_table.UNITS.capitalize())}.</p>"
+            + table([Cell(name, "text") if column in words else name for column, name in enumerate(header)],
+                    [[Cell(cell, "text") if column in words else cell for column, cell in enumerate(row)]
+                     for row in rows]))
+
+
 def _reason(reason: str, analysis: Analysis, look: Look) -> Html:
     """One of the gate's reasons, the configuration it starts with named as the tables name it."""
     labels = [pair.label for pair in analysis.comparison.pairs] if analysis.comparison is not None else []
@@ -338,7 +351,7 @@ def render(analysis: Analysis) -> str:
     plots, comparison = _plots(analysis)
     sections = [f"<h1>{html.escape(TITLE)}</h1>", _environment(analysis), _configurations(look),
                 _ranking(analysis, look), _phases(analysis, look), _workers(analysis, look), _scaling(analysis, look),
-                _comparison(analysis, look, comparison), _history(analysis), plots]
+                _knob_costs(analysis), _comparison(analysis, look, comparison), _history(analysis), plots]
     return (
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
         f"<title>{html.escape(TITLE)}</title><style>{STYLE}</style><script>{CHECK_IMAGES}</script></head>"
@@ -348,6 +361,6 @@ def render(analysis: Analysis) -> str:
 
 EXPORTER = Exporter(
     option="html", saved_as="HTML report", render=render, whole_runs=True,
-    help="save one self-contained HTML report (ranking, failures, phases, plots, scaling, the comparison "
-         "with both of its sides drawn and the gate)",
+    help="save one self-contained HTML report (ranking, failures, phases, plots, scaling, what each setting "
+         "costs, the comparison with both of its sides drawn and the gate)",
 )
