@@ -7,6 +7,7 @@ from typing import Callable
 
 from dask_timing.analysis.groups import Group
 from dask_timing.analysis.knobs import KnobEffect, knob_effects
+from dask_timing.present.text_table import aligned
 
 TITLE = "What each setting costs"
 UNITS = ("seconds added to the median total time to ready when the setting changes from its first value and "
@@ -47,9 +48,6 @@ def write_knob_costs(groups: list[Group], write: Write) -> None:
     if table is None:
         return
     header, rows = table
-    widths = [max(len(row[column]) for row in [header, *rows]) for column in range(len(header) - 1)]
     write(HEADING)
-    for row in [header, *rows]:
-        cells = [cell.ljust(size) if column < 2 else cell.rjust(size)
-                 for column, (cell, size) in enumerate(zip(row, widths))]
-        write(("  " + "  ".join(cells) + "  " + row[-1]).rstrip())
+    for line in aligned([header, *rows], words=2, free_last=True):
+        write(line)

@@ -22,6 +22,7 @@ from dask_timing.record.kinds import KIND_SCHEDULERS
 from dask_timing.analysis.scaling import families, family_label, fit_scaling, weak_efficiency
 from dask_timing.analysis.verdicts import PASSED, REGRESSION, RULE, UNDECIDED, Comparison, Gate, Verdict
 from dask_timing.analysis.stats import OUTLIER_Z, SeriesWarning, Summary, outlier_indices, warnings_for
+from dask_timing.present.text_table import aligned
 
 WIDE_RULE = "=" * 70
 WIDE_THIN_RULE = "-" * 70
@@ -159,12 +160,10 @@ def _write_metric_medians(groups: list[Group], write: Write, names: Names) -> No
     columns = [phases.metric_column(metric) for metric in metrics]
     rows = [[names.short(group)] + [f"{group.summaries()[metric].median:.4f}" if metric in group.summaries() else "-"
                                     for metric in metrics] for group in groups]
-    widths = [max(len(cell) for cell in column) for column in zip(["", *columns], *rows)]
     renamed = [f"{column}: {metric}" for column, metric in zip(columns, metrics) if metric != f"{column}_time"]
     write("Other metrics, median seconds" + (f" ({', '.join(renamed)}):" if renamed else ":"))
-    for row in [["", *columns], *rows]:
-        write("  " + "  ".join(cell.ljust(width) if column == 0 else cell.rjust(width)
-                               for column, (cell, width) in enumerate(zip(row, widths))))
+    for line in aligned([["", *columns], *rows]):
+        write(line)
 
 
 def _folded(groups: list[Group]) -> list[str]:

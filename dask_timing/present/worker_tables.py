@@ -14,6 +14,7 @@ from dask_timing.analysis.workers import import_profile, shown_worker_phases, wo
 from dask_timing.analysis.stats import summarize
 from dask_timing.measure.import_profile import describe
 from dask_timing.phases import REGISTERED_BOUNDARY
+from dask_timing.present.text_table import aligned
 
 TITLE = "Worker startup phases"
 UNITS = "seconds; median/p95 across workers and runs"
@@ -53,15 +54,14 @@ def write_worker_phases(groups: list[Group], write: Write) -> None:
     if table is None:
         return
     header, rows = table
-    widths = [max(len(row[column]) for row in [header, *rows]) for column in range(len(header))]
-    rule = "=" * max(70, sum(widths) + 2 * len(widths))
+    lines = aligned([header, *rows])
+    rule = "=" * max(70, *map(len, lines))
     write("")
     write(rule)
     write(f"{TITLE.upper()} ({UNITS})")
     write(rule)
-    for row in [header, *rows]:
-        write("  " + "  ".join(cell.ljust(width) if column == 0 else cell.rjust(width)
-                               for column, (cell, width) in enumerate(zip(row, widths))))
+    for line in lines:
+        write(line)
     profiles = import_profiles(groups)
     if profiles:
         write(f"{IMPORTS_TITLE}:")
