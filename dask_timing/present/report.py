@@ -27,7 +27,7 @@ from dask_timing.present.text_table import aligned
 WIDE_RULE = "=" * 70
 WIDE_THIN_RULE = "-" * 70
 # Up to this many configurations the default analysis gives each one a block; above it, a row each
-# (a sweep's analysis stays a screenful: 16 configurations print under 80 lines).
+# (a sweep's analysis stays a screenful: 16 configurations print in 80 lines).
 MAX_CONFIGURATION_BLOCKS = 4
 WRAP_WIDTH = 120  # lines that list configurations one after the other wrap here
 # The statistics of the specification's block of the total time, in its order.
