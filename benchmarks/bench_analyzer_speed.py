@@ -26,7 +26,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 
 from installed import REPOSITORY, compile_package, run_measured
 
@@ -94,9 +93,7 @@ def measure(script: str, pattern: str) -> tuple[float, float]:
 
 
 def interpreter_start() -> float:
-    started = time.perf_counter()
-    subprocess.run([sys.executable, "-c", "pass"], check=True, timeout=MEASURE_TIMEOUT)
-    return time.perf_counter() - started
+    return run_measured([sys.executable, "-c", "pass"], MEASURE_TIMEOUT)[0]
 
 
 def main() -> None:

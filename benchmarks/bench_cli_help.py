@@ -22,9 +22,8 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 
-from installed import REPOSITORY
+from installed import REPOSITORY, run_measured
 
 
 def install(folder: str) -> str:
@@ -38,10 +37,7 @@ def install(folder: str) -> str:
 
 
 def seconds(command: list[str], environment: dict[str, str]) -> float:
-    started = time.perf_counter()
-    subprocess.run(command, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True,
-                   timeout=60)
-    return time.perf_counter() - started
+    return run_measured(command, 60, env=environment)[0]
 
 
 def main() -> None:

@@ -7,7 +7,9 @@ Prints, measured side by side in one run:
     minimal script making the same Dask calls, alternated run by run; the goal
     is a ratio of medians of 1.02 or less over 9 or more pairs; and against the
     same script ending as the tool does (garbage collector frozen at the end),
-    which leaves what the tool's own work costs;
+    which leaves what the tool's own work costs; and, as the largest part of
+    that work, the tool's own imports: an interpreter importing Dask's
+    modules against one importing the tool's too, alternated;
 (b) teardown seconds of 8 separate-process workers (scheduler, nannies,
     worker processes and resource trackers all gone), as recorded by
     ``time_scheduler_workers.py`` over N runs, and the processes of those runs
@@ -32,7 +34,7 @@ import tempfile
 import time
 
 import psutil
-from installed import REPOSITORY, compile_package
+from installed import REPOSITORY, compile_package, run_measured
 
 sys.path.insert(0, REPOSITORY)
 
@@ -65,10 +67,7 @@ asyncio.run(main())
 
 
 def wall_time(command: list[str]) -> float:
-    started = time.perf_counter()
-    subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=REPOSITORY,
-                   timeout=300)
-    return time.perf_counter() - started
+    return run_measured(command, 300, cwd=REPOSITORY)[0]
 
 
 def overhead(repeats: int) -> None:
@@ -97,6 +96,24 @@ def overhead(repeats: int) -> None:
         print(f"    tool / {other}: ratio of medians {medians[names[0]] / medians[other]:.3f} ({meaning}); "
               f"{len(pairs)} pairs, ratio per pair: median {statistics.median(pairs):.3f}, quartiles "
               f"{quartiles[0]:.3f}-{quartiles[2]:.3f}, range {pairs[0]:.3f}-{pairs[-1]:.3f}")
+
+
+# Both end as the tool ends (garbage collector frozen), so the exit does not collect the imported modules.
+IMPORT_DASK = "import distributed, distributed.deploy.local; import gc; gc.freeze()"
+IMPORT_TOOL = "import distributed, distributed.deploy.local, dask_timing.cli.timing; import gc; gc.freeze()"
+
+
+def own_imports(repeats: int) -> None:
+    """What importing the tool adds to an interpreter that imports Dask (the tool's share of its start)."""
+    seconds: dict[str, list[float]] = {IMPORT_DASK: [], IMPORT_TOOL: []}
+    for _ in range(3 * repeats):  # short runs: more of them, alternated
+        for code in seconds:
+            seconds[code].append(wall_time([sys.executable, "-c", code]))
+    added = sorted((tool - dask) * 1000 for dask, tool in zip(seconds[IMPORT_DASK], seconds[IMPORT_TOOL]))
+    quartiles = statistics.quantiles(added, n=4)
+    print(f"    the tool's own imports, after Dask's: {statistics.median(added):.0f} ms added per pair "
+          f"(quartiles {quartiles[0]:.0f}-{quartiles[2]:.0f}, {len(added)} pairs; Dask's alone: median "
+          f"{statistics.median(seconds[IMPORT_DASK]):.3f} s)")
 
 
 def spread(seconds: list[float]) -> str:
@@ -175,12 +192,13 @@ def teardown_pairs(repeats: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--repeats", type=int, default=5, help="runs of each measurement (default: 5)")
+    parser.add_argument("--repeats", type=int, default=11, help="runs of each measurement (default: 11)")
     parser.add_argument("--teardown-only", action="store_true", help="measure (b) and (c) only")
     args = parser.parse_args()
     compile_package()
     if not args.teardown_only:
         overhead(args.repeats)
+        own_imports(args.repeats)
     teardown(args.repeats)
     teardown_pairs(args.repeats)
 

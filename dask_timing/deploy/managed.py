@@ -27,12 +27,12 @@ import os
 import signal
 import subprocess
 import time
-from collections import deque
 from typing import Iterable, Sequence
 
 import psutil
 
 from dask_timing.deploy.reaper_process import CLEANUP_GRACE, cleans_up_after_others
+from dask_timing.record.dask_log import log_tail
 
 # How often teardown checks whether signalled processes are gone.
 _EXIT_POLL_INTERVAL = 0.005
@@ -86,11 +86,7 @@ class ManagedProcess:
 
     def log_tail(self, lines: int = 20) -> str:
         """The last lines of the process's log, for error messages."""
-        try:
-            with open(self.log_path, encoding="utf-8", errors="replace") as log:
-                return "".join(deque(log, maxlen=lines)).rstrip()
-        except OSError:
-            return ""
+        return log_tail(self.log_path, lines) or ""
 
     def failure(self, what: str) -> ChildFailed:
         """An error saying ``what`` happened to this process, with its log's tail."""

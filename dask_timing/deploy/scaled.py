@@ -12,7 +12,6 @@ import glob
 import inspect
 import os
 from abc import abstractmethod
-from collections import deque
 from typing import Any
 
 import psutil
@@ -20,7 +19,7 @@ import psutil
 from dask_timing import phases
 from dask_timing.deploy import batch_jobs
 from dask_timing.deploy.base import START_METHOD_SETTING, Deployment, LaunchSettings, WorkerInstrumentation
-from dask_timing.record.dask_log import LOG_NAME
+from dask_timing.record.dask_log import LOG_NAME, log_tail
 
 # Set by Dask's nannies in their own process (here) before they start a worker: restored after the run too.
 SPAWN_VARIABLES = ("PYTHONPROFILEIMPORTTIME",)
@@ -163,15 +162,6 @@ class ScaledClusterDeployment(Deployment):
         pattern = f"*-{job_id}.err" if job_id else LOG_NAME
         paths = glob.glob(os.path.join(self.launch.workdir, pattern))
         return log_tail(paths[0]) if paths else None
-
-
-def log_tail(path: str, lines: int = 20) -> str | None:
-    """The last lines of a log file, or None when it cannot be read."""
-    try:
-        with open(path, encoding="utf-8", errors="replace") as log:
-            return "".join(deque(log, maxlen=lines)).rstrip()
-    except OSError:
-        return None
 
 
 def _living_children() -> list[psutil.Process]:

@@ -8,65 +8,56 @@ are called between the timed phases, never inside one's awaited work.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Callable, Union
+
+import msgspec
 
 from dask_timing.phases import Phase
 
 
-@dataclass(frozen=True, slots=True)
-class RunStarted:
+class RunStarted(msgspec.Struct, frozen=True):
     title: str
     settings: list[tuple[str, Any]]  # (name, value) pairs that describe the run
 
 
-@dataclass(frozen=True, slots=True)
-class PhaseStarted:
+class PhaseStarted(msgspec.Struct, frozen=True):
     phase: Phase
     fields: dict[str, Any]  # what the phase's messages may name (``n_workers``...)
 
 
-@dataclass(frozen=True, slots=True)
-class PhaseFinished:
+class PhaseFinished(msgspec.Struct, frozen=True):
     phase: Phase
     seconds: float
     fields: dict[str, Any]
 
 
-@dataclass(frozen=True, slots=True)
-class SchedulerFound:
+class SchedulerFound(msgspec.Struct, frozen=True):
     address: str | None
     dashboard: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class ProbesStarted:
+class ProbesStarted(msgspec.Struct, frozen=True):
     pass
 
 
-@dataclass(frozen=True, slots=True)
-class ProbesMeasured:
+class ProbesMeasured(msgspec.Struct, frozen=True):
     probes: dict[str, Any]  # the figures, as recorded in the result
     task_stream: list[dict[str, Any]]  # Dask's raw task stream of the probes
 
 
-@dataclass(frozen=True, slots=True)
-class PerformanceReportSaved:
+class PerformanceReportSaved(msgspec.Struct, frozen=True):
     path: str
 
 
-@dataclass(frozen=True, slots=True)
-class WorkersFound:
+class WorkersFound(msgspec.Struct, frozen=True):
     workers: list[dict[str, Any]]
 
 
-@dataclass(frozen=True, slots=True)
-class JobsFound:
+class JobsFound(msgspec.Struct, frozen=True):
     jobs: list[dict[str, Any]]  # batch-queue records of the worker jobs
 
 
-@dataclass(frozen=True, slots=True)
-class VersionsDiffer:
+class VersionsDiffer(msgspec.Struct, frozen=True):
     mismatch: str  # distributed's own description of the differences
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+from collections import deque
 from typing import Iterator, TextIO
 
 LOG_NAME = "dask.log"
@@ -40,3 +41,12 @@ def diverted_stderr(folder: str) -> Iterator[str]:
         os.dup2(saved, 2)
         os.close(saved)
         ours.close()
+
+
+def log_tail(path: str, lines: int = 20) -> str | None:
+    """The last lines of a log file, for error messages; None when it cannot be read."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as log:
+            return "".join(deque(log, maxlen=lines)).rstrip()
+    except OSError:
+        return None
