@@ -24,6 +24,10 @@ BAD_FILES = {
     "empty.json": (b"", "not valid JSON"),
     "binary.json": (bytes(range(256)), "not valid JSON"),
     "infinite.json": (b'{"kind": "local", "config": {}, "total_time": 1e999}', "not valid JSON"),
+    # finite, but its square overflows: the statistics would crash or print inf
+    "enormous_total.json": (json.dumps({**GOOD, "total_time": 1e300}).encode(), "<= 10000000.0"),
+    "enormous_flat.json": (json.dumps({"total_time": 1e300}).encode(), "not a number of seconds"),
+    "arrival_text.json": (json.dumps({**GOOD, "arrivals": {"first_worker": "soon"}}).encode(), "got `str`"),
 }
 
 
@@ -42,7 +46,7 @@ def test_each_bad_file_is_skipped_with_its_name_and_why(mixed_folder):
     completed = run_tool([ANALYZER, str(mixed_folder / "*.json")])
     assert completed.returncode == 0, completed.stderr
     assert "Traceback" not in completed.stderr
-    assert "Loaded 3 result file(s), skipped 10 unusable file(s)" in completed.stdout
+    assert "Loaded 3 result file(s), skipped 13 unusable file(s)" in completed.stdout
     warnings = completed.stderr.splitlines()
     for name, (_, reason) in BAD_FILES.items():
         line = next((line for line in warnings if f"skipped {mixed_folder / name}:" in line), None)

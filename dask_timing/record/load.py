@@ -14,7 +14,7 @@ from dask_timing import phases
 from dask_timing.record.files import read_bytes
 from dask_timing.record.kinds import KIND_DISTRIBUTED, KIND_LOCAL
 from dask_timing.record.schema import (
-    LEGACY_SCHEMA_VERSION, RESULT_DOCUMENT, SCHEMA_VERSION, STUDY_DOCUMENT, SUMMARY_DOCUMENT, VERDICT_DOCUMENT, AnalyzedRun, RunResult, TimedRun,
+    LEGACY_SCHEMA_VERSION, MAX_SECONDS, RESULT_DOCUMENT, SCHEMA_VERSION, STUDY_DOCUMENT, SUMMARY_DOCUMENT, VERDICT_DOCUMENT, AnalyzedRun, RunResult, TimedRun,
 )
 
 
@@ -146,7 +146,7 @@ def _seconds_or_none(value: Any) -> float | None:
 
 
 def _seconds(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < float("inf"):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= MAX_SECONDS:
         raise ValueError(f"{value!r} is not a number of seconds")
     return float(value)
 

@@ -35,9 +35,16 @@ def new_study_id() -> str:
     return datetime.now().strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
 
 
-# A duration in seconds: never negative (a negative one means the file was edited or
-# corrupted, and is refused when the file is read rather than averaged in).
-Seconds = Annotated[float, msgspec.Meta(ge=0)]
+# Longer than any run waits, even for a batch queue (about 116 days): a larger figure
+# means the file was edited or corrupted, and would overflow the statistics.
+MAX_SECONDS = 1e7
+
+# A duration in seconds: never negative nor beyond MAX_SECONDS (such a one means the file
+# was edited or corrupted, and is refused when the file is read rather than averaged in).
+Seconds = Annotated[float, msgspec.Meta(ge=0, le=MAX_SECONDS)]
+# A moment in seconds on a run's clocks (worker arrivals: another clock, so possibly
+# before the request, never by more than MAX_SECONDS).
+Moment = Annotated[float, msgspec.Meta(ge=-MAX_SECONDS, le=MAX_SECONDS)]
 
 STATUS_OK = "ok"
 STATUS_FAILED = "failed"
@@ -98,7 +105,7 @@ class TimedRun(msgspec.Struct, kw_only=True, tag_field="document", tag=RESULT_DO
     teardown_time: Seconds | None = None
     after_ready: dict[str, Seconds] = {}
     before_start: dict[str, Seconds] = {}
-    arrivals: dict[str, Any] | None = None
+    arrivals: dict[str, Moment | None] | None = None
     probes: dict[str, Any] | None = None
     # Inside the workers (measure.waterfall): each worker phase's seconds over the run's workers, and the
     # import profile; absent (None) in results that have no waterfalls, never zero.
