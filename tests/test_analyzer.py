@@ -8,6 +8,7 @@ import shlex
 import statistics
 import subprocess
 import sys
+import uuid
 
 import pytest
 from conftest import ANALYZER, read_json, run_tool
@@ -32,7 +33,7 @@ def make_result(kind: str, workers: int, total_parts: list[float], **config) -> 
         phases=phases,
         total_time=sum(total_parts),
         teardown_time=0.1,
-        run_id="0" * 32,
+        run_id=uuid.uuid4().hex,
         timestamp="2026-01-01T00:00:00Z",
     )
     return result.to_json()
@@ -111,6 +112,21 @@ def test_unusable_files_are_skipped_with_a_warning_naming_each(results_dir):
         assert re.search(rf"warning: skipped \S*{name}: ", completed.stderr), completed.stderr
     assert "Traceback" not in completed.stderr
     assert "skipped 3 unusable file(s)" in completed.stdout
+
+
+def test_a_run_read_twice_is_counted_once_and_said(results_dir, tmp_path_factory):
+    """A file matched by two patterns, or a copy of a run elsewhere, would narrow every interval."""
+    folder, totals = results_dir
+    backup = tmp_path_factory.mktemp("backup")
+    copied = backup / "copy_of_run0.json"
+    copied.write_text((folder / "local_w2_run0.json").read_text())
+    completed = run_tool([ANALYZER, str(folder / "local_w2_*.json"), str(folder / "." / "local_w2_*.json"),
+                          str(folder / "local_w2_run0.json"), str(backup / "*.json"), "--verbose"])
+    assert completed.returncode == 0, completed.stderr
+    assert "Loaded 3 result file(s), left out 1 copy(ies) of runs already read" in completed.stdout
+    assert "Number of runs: 3" in completed.stdout
+    assert f"warning: left out {copied}: the same run as {folder / 'local_w2_run0.json'}" in completed.stderr
+    assert f"Median: {statistics.median(totals['local2']):>10.4f} seconds" in completed.stdout
 
 
 def test_nothing_usable_exits_non_zero(tmp_path):

@@ -111,7 +111,8 @@ def test_one_configuration_prints_the_specification_block_then_a_compact_table(t
 
 def test_warnings_and_failures_come_after_the_last_configuration_and_the_gate_last(tmp_path):
     write_sweep(tmp_path / "runs", THREE, failing=2, unsteady=1)
-    lines = analyze(tmp_path / "runs", "--baseline", str(tmp_path / "runs"), "--fail-if-slower", "50",
+    write_sweep(tmp_path / "old", THREE, failing=2, unsteady=1)  # the same figures, other runs
+    lines = analyze(tmp_path / "runs", "--baseline", str(tmp_path / "old"), "--fail-if-slower", "50",
                     exit_code=EXIT_INCONCLUSIVE)  # 3 runs against 3 (two failed): too few to rule a slowdown out
     ranking = index_of(lines, "^CONFIGURATION COMPARISON$")
     blocks = [index for index, line in enumerate(lines) if line.startswith("Number of runs: ")]
@@ -169,7 +170,8 @@ def test_sixteen_configurations_fit_in_80_lines_with_compare(tmp_path):
 
 def test_quiet_prints_the_ranking_failures_and_gate_only(tmp_path):
     write_sweep(tmp_path / "runs", THREE, failing=2, unsteady=1)
-    lines = analyze(tmp_path / "runs", "--quiet", "--baseline", str(tmp_path / "runs"), "--fail-if-slower", "50",
+    write_sweep(tmp_path / "old", THREE, failing=2, unsteady=1)
+    lines = analyze(tmp_path / "runs", "--quiet", "--baseline", str(tmp_path / "old"), "--fail-if-slower", "50",
                     exit_code=EXIT_INCONCLUSIVE)
     text = "\n".join(lines)
     for absent in ("Loading results", "Number of runs", "OVERALL SUMMARY", "total_time    :",

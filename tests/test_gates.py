@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import shutil
+import uuid
 
 import pytest
 from conftest import ANALYZER, read_json, run_tool
@@ -28,7 +30,7 @@ def write_results(folder, totals, workers=2, name=None, version="2026.8.0", load
     for index, total in enumerate(totals):
         ok = status == "ok"
         run = RunResult(
-            kind="local", config={"n_workers": workers, "threads_per_worker": 1}, status=status,
+            kind="local", config={"n_workers": workers, "threads_per_worker": 1}, status=status, run_id=uuid.uuid4().hex,
             error=None if ok else "worker died", phases={"cluster_init": total - 0.1, "first_task": 0.1},
             total_time=total if ok else None, timestamp=f"2026-01-01T{(minute + index * every) // 60:02d}:"
                                                         f"{(minute + index * every) % 60:02d}:00Z",
@@ -68,6 +70,22 @@ def test_no_configuration_in_common_is_an_error_never_a_pass(tmp_path):
     assert "passed" not in completed.stdout
     assert read_json(tmp_path / "verdict.json")["outcome"] == "nothing to compare"
     assert gate(tmp_path, tmp_path / "new", tmp_path / "old").returncode == EXIT_USAGE  # without a gate too
+
+
+def test_a_baseline_holding_the_same_runs_is_an_error_never_a_pass(tmp_path):
+    """The same runs on both sides show no change: the gate would pass having compared nothing."""
+    write_results(tmp_path / "new", STEADY)
+    shutil.copytree(tmp_path / "new", tmp_path / "copy")  # a backup of the same runs
+    write_results(tmp_path / "other", STEADY, workers=4)
+    for baseline in (tmp_path / "new", tmp_path / "copy"):
+        completed = gate(tmp_path, tmp_path / "new", baseline, "--fail-if-slower", "10",
+                         "--verdict-json", str(tmp_path / "verdict.json"))
+        assert completed.returncode == EXIT_USAGE, completed.stdout
+        assert "10 of its run(s) are among the results too" in completed.stderr
+        assert "passed" not in completed.stdout and not (tmp_path / "verdict.json").exists()
+    partly = run_tool([ANALYZER, str(tmp_path / "new"), str(tmp_path / "other"),
+                       "--baseline", str(tmp_path / "copy"), "--fail-if-slower", "10"])
+    assert partly.returncode == EXIT_USAGE and "10 of its run(s) are among the results too" in partly.stderr
 
 
 def test_a_side_without_a_successful_run_is_an_error(tmp_path):

@@ -19,8 +19,15 @@ class LoadedResults(msgspec.Struct):
 
     results: list[tuple[str, TimedRun]] = []
     skipped: list[tuple[str, str]] = []
+    copies: list[tuple[str, str]] = []  # a run's second file (a copy, a backup), and its first
     summaries: list[str] = []
     empty_patterns: list[str] = []
+
+    def warnings(self) -> list[str]:
+        """A line for each pattern that matched nothing and each file left out, saying why."""
+        return ([f"no file matches {pattern!r}" for pattern in self.empty_patterns]
+                + [f"skipped {path}: {reason}" for path, reason in self.skipped]
+                + [f"left out {path}: the same run as {first} (one run_id), counted once" for path, first in self.copies])
 
 
 def expand(patterns: Iterable[str]) -> tuple[list[str], list[str]]:
@@ -34,7 +41,9 @@ def expand(patterns: Iterable[str]) -> tuple[list[str], list[str]]:
         if not matched:
             empty.append(pattern)
         paths.extend(matched)
-    return list(dict.fromkeys(paths)), empty
+    # One file matched twice (two patterns, or ``s/*.json`` and ``./s/*.json``) is read once.
+    unique = {os.path.normpath(os.path.abspath(path)): path for path in reversed(paths)}
+    return list(reversed(unique.values())), empty
 
 
 def _matching_files(pattern: str) -> list[str]:
@@ -85,11 +94,25 @@ def load(patterns: Iterable[str], model: type[TimedRun] = RunResult) -> LoadedRe
     """
     paths, empty = expand(patterns)
     loaded = LoadedResults(empty_patterns=empty)
+    first_file_of_run: dict[str, str] = {}
     for path, outcome, payload in read_files(paths, model):
-        if outcome == "result":
+        if outcome == "result" and payload.run_id in first_file_of_run:
+            # A copy of a run (two folders, a backup) counted twice would narrow every interval.
+            loaded.copies.append((path, first_file_of_run[payload.run_id]))
+        elif outcome == "result":
+            if payload.run_id:
+                first_file_of_run[payload.run_id] = path
             loaded.results.append((path, payload))
         elif outcome == "summary":
             loaded.summaries.append(path)
         else:
             loaded.skipped.append((path, payload))
     return loaded
+
+
+def shared_runs(first: LoadedResults, second: LoadedResults) -> list[str]:
+    """The files of ``second`` whose runs ``first`` holds too (one run_id, or one file)."""
+    seen = {run.run_id for _, run in first.results if run.run_id}
+    seen_files = {os.path.normpath(os.path.abspath(path)) for path, _ in first.results}
+    return [path for path, run in second.results
+            if run.run_id in seen or os.path.normpath(os.path.abspath(path)) in seen_files]

@@ -8,7 +8,7 @@ import sys
 
 from dask_timing.cli import common as cli
 from dask_timing.analysis.groups import Group, group_results
-from dask_timing.analysis.load import LoadedResults, load
+from dask_timing.analysis.load import LoadedResults, load, shared_runs
 from dask_timing.cli.history import add_filter_options, filters_given, open_existing, run_filter
 from dask_timing.analysis.ranking import rank
 from dask_timing.analysis.verdicts import Comparison, environment_names, pair_environments, pair_results
@@ -106,23 +106,22 @@ def run(argv: list[str] | None, prog: str) -> int:
             f"no file matches {' '.join(repr(p) for p in args.patterns)}; check the pattern "
             "(quote it) or run run_timing_study.sh first"
         )
-    for pattern in loaded.empty_patterns:
-        print(f"{prog}: warning: no file matches {pattern!r}", file=sys.stderr)
-    for path, reason in loaded.skipped:
-        print(f"{prog}: warning: skipped {path}: {reason}", file=sys.stderr)
+    for warning in loaded.warnings():
+        print(f"{prog}: warning: {warning}", file=sys.stderr)
     if not loaded.results:
         print(f"{prog}: error: no usable result among the matched files", file=sys.stderr)
         return cli.EXIT_FAILED
     groups = group_results(loaded.results, include_warmup=args.include_warmup)
     comparison = None  # paired before anything is printed: a comparison refused is one line
     if args.baseline:
-        comparison = pair_with_baseline(prog, groups, args.baseline, args.include_warmup)
+        comparison = pair_with_baseline(prog, loaded, groups, args.baseline, args.include_warmup)
     elif args.baseline_env:
         comparison = pair_environments_named(groups, args.baseline_env)
     if detail != QUIET:
         print(f"Loading results from: {' '.join(args.patterns)}")
         print(f"Loaded {len(loaded.results)} result file(s)"
               + (f", skipped {len(loaded.skipped)} unusable file(s)" if loaded.skipped else "")
+              + (f", left out {len(loaded.copies)} copy(ies) of runs already read" if loaded.copies else "")
               + (f", left out {len(loaded.summaries)} study summary or manifest file(s)" if loaded.summaries else ""))
         print()
     plot_dir = None
@@ -160,14 +159,19 @@ def load_database(args) -> tuple[str, LoadedResults]:
     return source, LoadedResults(results=results)
 
 
-def pair_with_baseline(prog: str, groups: list[Group], baseline_patterns: list[str],
+def pair_with_baseline(prog: str, loaded: LoadedResults, groups: list[Group], baseline_patterns: list[str],
                        include_warmup: bool) -> Comparison:
-    """The results against the baseline's, configuration by configuration."""
+    """The results against the baseline's, configuration by configuration; runs on both sides are
+    refused (a set compared with itself shows no change, and the gate would pass it)."""
     baseline = load(baseline_patterns, AnalyzedRun)
-    for path, reason in baseline.skipped:
-        print(f"{prog}: warning: skipped {path}: {reason}", file=sys.stderr)
+    for warning in baseline.warnings():
+        print(f"{prog}: warning: --baseline: {warning}", file=sys.stderr)
     if not baseline.results:
         raise cli.UsageError(f"no usable baseline result in {' '.join(repr(p) for p in baseline_patterns)}")
+    shared = shared_runs(loaded, baseline)
+    if shared:
+        raise cli.UsageError(f"--baseline: {len(shared)} of its run(s) are among the results too ({shared[0]}{', ...' if len(shared) > 1 else ''}): "
+                             "a comparison needs two separate sets of runs")
     return pair_results(group_results(baseline.results, include_warmup=include_warmup), groups)
 
 

@@ -484,8 +484,8 @@ class Study:
         if not self.written:
             return None
         loaded = load(self.written)
-        for path, reason in loaded.skipped:
-            print(f"{self.prog}: warning: skipped {path}: {reason}", file=sys.stderr)
+        for warning in loaded.warnings():
+            print(f"{self.prog}: warning: {warning}", file=sys.stderr)
         groups = group_results(loaded.results)
         # A resumed study summarises again, beside (never over) the earlier summary.
         summary = unused_path(self.output_dir, f"summary_{self.plan.study_id}", ".json")
