@@ -88,6 +88,44 @@ def test_a_baseline_holding_the_same_runs_is_an_error_never_a_pass(tmp_path):
     assert partly.returncode == EXIT_USAGE and "10 of its run(s) are among the results too" in partly.stderr
 
 
+def write_phases_only(folder, scale: float, runs: int = 8) -> None:
+    """Flat files of the earlier tool without a total time: their phases alone."""
+    folder.mkdir()
+    for index in range(runs):
+        (folder / f"flat{index}.json").write_text(json.dumps(
+            {"n_workers": 2, "threads_per_worker": 1, "scheduler_start_time": scale * (1 + 0.01 * index),
+             "workers_start_time": 2 * scale}))
+
+
+def test_a_gate_without_a_total_time_to_judge_never_passes(tmp_path):
+    """Three times slower in every phase, and no total time: the gate had nothing of its own to compare."""
+    write_phases_only(tmp_path / "old", 1.0)
+    write_phases_only(tmp_path / "new", 3.0)
+    completed = gate(tmp_path, tmp_path / "new", tmp_path / "old", "--fail-if-slower", "10",
+                     "--verdict-json", str(tmp_path / "verdict.json"))
+    assert completed.returncode == EXIT_USAGE, completed.stdout
+    assert "no configuration has a total time to ready on both sides" in completed.stderr
+    assert "passed" not in completed.stdout
+    assert read_json(tmp_path / "verdict.json")["outcome"] == "nothing to compare"
+    # One pair without it among pairs with it: that pair cannot be vouched for.
+    write_results(tmp_path / "old", STEADY)
+    write_results(tmp_path / "new", STEADY)
+    mixed = gate(tmp_path, tmp_path / "new", tmp_path / "old", "--fail-if-slower", "10")
+    assert mixed.returncode == EXIT_INCONCLUSIVE, mixed.stdout
+    assert "legacy flat files: new against baseline: no total time to ready on both sides" in mixed.stdout
+
+
+def test_a_pass_names_the_configurations_it_did_not_gate(tmp_path):
+    write_results(tmp_path / "old", STEADY)
+    write_results(tmp_path / "new", STEADY)
+    write_results(tmp_path / "new", STEADY, workers=4, minute=30)
+    completed = gate(tmp_path, tmp_path / "new", tmp_path / "old", "--fail-if-slower", "10")
+    assert completed.returncode == EXIT_OK, completed.stdout
+    assert completed.stdout.rstrip().splitlines()[-1] == (
+        "Regression gate passed: every total time is, at 95 % confidence, less than 10% slower (1 configuration(s) "
+        "compared; 1 on one side only, not gated: local, 4 workers, 1 thread(s) per worker).")
+
+
 def test_a_side_without_a_successful_run_is_an_error(tmp_path):
     write_results(tmp_path / "old", STEADY)
     write_results(tmp_path / "new", STEADY[:4], status="failed")

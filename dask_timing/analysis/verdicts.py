@@ -34,7 +34,9 @@ the threshold:
 * 3, inconclusive: a total time is *inconclusive* for too few runs, or its
   interval reaches past 1 + PCT/100 (the runs cannot rule out a slowdown over
   the threshold: too few of them, or too noisy a machine; this covers measures
-  that disagree, unless all of the interval lies under the threshold);
+  that disagree, unless all of the interval lies under the threshold), or a
+  pair has no total time on a side (flat files of phases only): with no pair
+  that has, there is nothing to compare (2);
 * 0, passed: every total time's interval lies under 1 + PCT/100.
 """
 
@@ -384,16 +386,26 @@ def decide(comparison: Comparison, verdicts: list[Verdict], percent: float | Non
     if percent is None:
         return Gate(COMPARED, GATE_EXIT_CODES[COMPARED], None)
     totals = [verdict for verdict in verdicts if verdict.metric == TOTAL_KEY]
+    if not totals:  # phases compared, but the gate's measure on neither side of any pair
+        return Gate(NOTHING_TO_COMPARE, GATE_EXIT_CODES[NOTHING_TO_COMPARE], percent,
+                    ["no configuration has a total time to ready on both sides: nothing for the gate to compare"])
     failures = [verdict for verdict in totals if verdict.slower_than(percent)]
     if failures:
         return Gate(REGRESSION, GATE_EXIT_CODES[REGRESSION], percent,
                     [f"{verdict.label}: {verdict.sentence()}, over the {percent:g}% allowed" for verdict in failures])
-    undecided = [verdict for verdict in totals
+    undecided = [_undecided(verdict, percent) for verdict in totals
                  if verdict.smallest_p >= SIGNIFICANCE or verdict.ci_high > 1 + percent / 100]
+    gated = {(verdict.label, verdict.new_name) for verdict in totals}
+    undecided += [f"{pair.label}: {pair.new_name} against {pair.baseline_name}: no total time to ready on both "
+                  "sides: the runs cannot say whether it is slower"
+                  for pair in comparison.pairs if (pair.label, pair.new_name) not in gated]
     if undecided:
-        return Gate(UNDECIDED, GATE_EXIT_CODES[UNDECIDED], percent, [_undecided(verdict, percent) for verdict in undecided])
+        return Gate(UNDECIDED, GATE_EXIT_CODES[UNDECIDED], percent, undecided)
+    one_side = comparison.only_baseline + comparison.only_new
     return Gate(PASSED, GATE_EXIT_CODES[PASSED], percent,
-                [f"every total time is, at 95 % confidence, less than {percent:g}% slower"])
+                [f"every total time is, at 95 % confidence, less than {percent:g}% slower"
+                 + (f" ({len(totals)} configuration(s) compared; {len(one_side)} on one side only, not gated: "
+                    f"{'; '.join(one_side)})" if one_side else "")])
 
 
 def _undecided(verdict: Verdict, percent: float) -> str:
