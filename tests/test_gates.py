@@ -24,7 +24,7 @@ STEADY = [2.0, 2.02, 1.98, 2.01, 1.99, 2.03, 1.97, 2.0, 2.01, 1.99]
 
 
 def write_results(folder, totals, workers=2, name=None, version="2026.8.0", load=0.3, minute=0, status="ok",
-                  every=1) -> None:
+                  every=1, host="ci-1") -> None:
     """One result file per total, ``every`` minutes apart from ``minute`` on, in an environment."""
     folder.mkdir(exist_ok=True)
     for index, total in enumerate(totals):
@@ -36,7 +36,7 @@ def write_results(folder, totals, workers=2, name=None, version="2026.8.0", load
                                                         f"{(minute + index * every) % 60:02d}:00Z",
             environment={"name": name, "python_executable": f"/envs/{name or version}/bin/python",
                          "python_version": "3.11.9", "packages": {"dask": version, "distributed": version},
-                         "load": {"load_per_cpu": load, "cpu_mhz": 2600.0}},
+                         "load": {"load_per_cpu": load, "cpu_mhz": 2600.0}, "host": host},
         )
         (folder / f"{name or version}_{workers}_{minute + index * every:04d}.json").write_text(json.dumps(run.to_json()))
 
@@ -212,6 +212,20 @@ def test_sides_run_apart_or_under_different_load_are_warned_of(tmp_path):
     assert ("WARNING: local, 2 workers, 1 thread(s) per worker: baseline ran under a median load of 0.25 per CPU "
             "and new under 1.40") in completed.stdout
     assert len(read_json(tmp_path / "verdict.json")["warnings"]) == 2
+
+
+def test_runs_of_other_machines_are_warned_of(tmp_path):
+    """One configuration's runs from two machines are pooled, and a comparison across machines compares them."""
+    write_results(tmp_path / "old", STEADY, host="ci-1")
+    write_results(tmp_path / "new", STEADY[:5], host="ci-2", minute=1, every=2)
+    write_results(tmp_path / "new", [2 * total for total in STEADY[5:]], host="big-box", minute=2, every=2)
+    completed = gate(tmp_path, tmp_path / "new", tmp_path / "old", "--verdict-json", str(tmp_path / "verdict.json"))
+    assert completed.returncode == EXIT_OK, completed.stdout
+    assert ("WARNING: local, 2 workers, 1 thread(s) per worker: its runs came from 2 machines (big-box 5, ci-2 5 "
+            "run(s)), pooled: its figures mix their speeds") in completed.stdout
+    sides = "local, 2 workers, 1 thread(s) per worker: baseline ran on ci-1 and new on big-box, ci-2: another machine"
+    assert f"WARNING: {sides}" in completed.stdout
+    assert any(warning.startswith(sides) for warning in read_json(tmp_path / "verdict.json")["warnings"])
 
 
 def test_comparisons_need_something_to_compare_and_never_overwrite_their_file(tmp_path):

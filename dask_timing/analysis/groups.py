@@ -101,6 +101,15 @@ class Group(msgspec.Struct, dict=True):  # dict: room for the cached properties
     def failed_runs(self) -> list[TimedRun]:
         return [run for run, _ in self._counted if not run.ok]
 
+    def hosts(self) -> dict[str, int]:
+        """How many of the successful runs each machine ran (by host name; unknown ones left out)."""
+        counts: dict[str, int] = {}
+        for run in self.ok_runs:
+            host = run.run_environment().host
+            if host:
+                counts[host] = counts.get(host, 0) + 1
+        return counts
+
     def ordered_totals(self) -> list[tuple[str, float]]:
         """(file, total time) of the successful runs, in the order they were taken."""
         pairs = [

@@ -348,6 +348,11 @@ def comparison_warnings(comparison: Comparison) -> list[str]:
         found.append(f"the two sides ran at different times ({old[0]} to {old[-1]}, and {new[0]} to {new[-1]}), "
                      f"not interleaved: a difference may be the machine's, not the change's; {INTERLEAVED_HINT}")
     for pair in comparison.pairs:
+        old_hosts, new_hosts = set(pair.baseline.hosts()), set(pair.new.hosts())
+        if old_hosts and new_hosts and old_hosts != new_hosts:
+            found.append(f"{pair.label}: {pair.baseline_name} ran on {', '.join(sorted(old_hosts))} and "
+                         f"{pair.new_name} on {', '.join(sorted(new_hosts))}: another machine; the comparison may "
+                         "measure the machines, not the change")
         old_load, new_load = (_median_load(group, lambda load: load.load_per_cpu) for group in (pair.baseline, pair.new))
         if old_load is not None and new_load is not None and abs(new_load - old_load) > LOAD_PER_CPU_DIFFERENCE:
             found.append(f"{pair.label}: {pair.baseline_name} ran under a median load of {old_load:.2f} per CPU and "

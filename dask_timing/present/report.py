@@ -93,7 +93,19 @@ def total_time_warnings(group: Group, precision: float) -> list[SeriesWarning]:
             f"outliers of the total time (modified Z-score over {OUTLIER_Z:g}; --verbose names their files)",
             f"{total:.4f} s",
             f"outlier (modified Z-score over {OUTLIER_Z:g}): total_time {total:.4f} seconds in {path}"))
-    return outliers + warnings_for(totals, precision, summary)
+    return outliers + warnings_for(totals, precision, summary) + _machines_warning(group)
+
+
+def _machines_warning(group: Group) -> list[SeriesWarning]:
+    """Runs of several machines pooled in one configuration: its figures mix the machines' speeds."""
+    hosts = group.hosts()
+    if len(hosts) < 2:
+        return []
+    figure = ", ".join(f"{host} {count}" for host, count in sorted(hosts.items()))
+    return [SeriesWarning(
+        "runs of several machines pooled (analyze each machine's files apart to compare them)", figure,
+        f"its runs came from {len(hosts)} machines ({figure} run(s)), pooled: its figures mix their speeds; "
+        "analyze each machine's files apart to compare them")]
 
 
 def _label_width(labels: Iterable[str]) -> int:

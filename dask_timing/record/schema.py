@@ -78,9 +78,10 @@ class RunEnvironment(msgspec.Struct, frozen=True):
     python_version: str | None = None
     packages: PackageVersions = PackageVersions()
     load: MachineLoad | None = None
+    host: str | None = None  # the machine: not part of the identity (CI runners change names), but warned of
 
     def identity(self) -> tuple[str | None, ...]:
-        """What tells two environments apart (the load does not)."""
+        """What tells two environments apart (the load and the host do not)."""
         return (self.name, self.python_executable, self.python_version, self.packages.dask,
                 self.packages.distributed)
 
