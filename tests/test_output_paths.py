@@ -91,3 +91,23 @@ def test_results_are_written_with_the_users_umask(tmp_path):
     finally:
         os.umask(old)
     assert path.stat().st_mode & 0o777 == 0o644
+
+
+@pytest.mark.parametrize("tool, arguments", [
+    (ANALYZER, ["result.json", "--csv", "out.txt", "--markdown", "./out.txt"]),
+    (ANALYZER, ["result.json", "--baseline", "result2.json", "--summary-json", "out.txt", "--verdict-json",
+                "out.txt"]),
+    (ANALYZER, ["result.json", "--html", "out.txt", "--summary-json", "sub/../out.txt"]),
+    (LOCAL_TOOL, ["--workers", "1", "--probes", "--output", "out.txt", "--task-stream", "out.txt", "--force"]),
+], ids=["csv-markdown", "summary-verdict", "html-summary", "output-task-stream"])
+def test_one_file_for_two_outputs_is_refused_before_any_work(tool, arguments, places):
+    """The second write would fail after the first, or with --force replace it: a result lost."""
+    (places / "sub").mkdir()
+    write_json(str(places / "result2.json"), {"document": "dask-timing-result", "kind": "local",
+                                              "config": {"n_workers": 1}, "total_time": 1.0})
+    before = sorted(os.listdir(places))
+    completed = run_tool([tool, *arguments], cwd=places, timeout=60)
+    assert completed.returncode == 2, completed.stdout[-1500:] + completed.stderr
+    (line,) = completed.stderr.strip().splitlines()
+    assert "out.txt is --" in line and "'s file too; give each its own file" in line
+    assert sorted(os.listdir(places)) == before

@@ -11,7 +11,7 @@ import json
 import os
 import signal
 import sys
-from typing import Any, Callable, NoReturn
+from typing import Any, Callable, Iterable, NoReturn
 
 from dask_timing.defaults import DEFAULT_HOST, DEFAULT_TIMEOUT
 from dask_timing.errors import (
@@ -270,6 +270,19 @@ def check_output_file(path: str | None, force: bool | None, option: str = "--out
         if not os.path.isfile(path):
             raise UsageError(f"{option} {path} is not a regular file; give a file name")
     _try_writing_in(os.path.dirname(os.path.abspath(path)), option, path)
+
+
+def check_output_files(outputs: Iterable[tuple[str | None, str]], force: bool | None) -> None:
+    """Each (path, option) as ``check_output_file`` checks it, and no file named by two options: the
+    second write would fail after the first, or with --force replace it."""
+    options_by_file: dict[str, str] = {}
+    for path, option in outputs:
+        if path is None:
+            continue
+        same = options_by_file.setdefault(os.path.realpath(path), option)
+        if same != option:
+            raise UsageError(f"{option} {path} is {same}'s file too; give each its own file")
+        check_output_file(path, force, option)
 
 
 def check_output_dir(path: str | None, option: str = "--output-dir") -> None:
