@@ -123,10 +123,29 @@ def test_a_run_read_twice_is_counted_once_and_said(results_dir, tmp_path_factory
     completed = run_tool([ANALYZER, str(folder / "local_w2_*.json"), str(folder / "." / "local_w2_*.json"),
                           str(folder / "local_w2_run0.json"), str(backup / "*.json"), "--verbose"])
     assert completed.returncode == 0, completed.stderr
-    assert "Loaded 3 result file(s), left out 1 copy(ies) of runs already read" in completed.stdout
+    assert "Loaded 3 result file(s), left out 1 result(s) (see the warnings)" in completed.stdout
     assert "Number of runs: 3" in completed.stdout
     assert f"warning: left out {copied}: the same run as {folder / 'local_w2_run0.json'}" in completed.stderr
     assert f"Median: {statistics.median(totals['local2']):>10.4f} seconds" in completed.stdout
+
+
+def test_scheduler_comparisons_are_never_ranked_among_startup_results(results_dir):
+    """A compute time is not a time to ready: among startup results it is left out, each file said."""
+    folder, _ = results_dir
+    for index, compute in enumerate((0.02, 0.03)):
+        write(folder / f"schedulers_threads_run{index}.json", RunResult(
+            kind="schedulers", config={"scheduler": "threads", "task_kind": "sleep", "n_tasks": 4, "n_workers": 2,
+                                       "threads_per_worker": 1},
+            phases={"compute": compute}, total_time=compute, run_id=uuid.uuid4().hex).to_json())
+    completed = run_tool([ANALYZER, str(folder / "*.json"), "--compare"])
+    assert completed.returncode == 0, completed.stderr
+    assert "scheduler=threads" not in completed.stdout and "schedulers," not in completed.stdout
+    assert "Loaded 8 result file(s), skipped 3 unusable file(s), left out 2 result(s)" in completed.stdout
+    for index in range(2):
+        assert (f"warning: left out {folder / f'schedulers_threads_run{index}.json'}: a scheduler comparison "
+                "(compute time), among results of a cluster's startup") in completed.stderr
+    alone = run_tool([ANALYZER, str(folder / "schedulers_*.json")])
+    assert alone.returncode == 0 and "Compute time (all runs):" in alone.stdout
 
 
 def test_nothing_usable_exits_non_zero(tmp_path):

@@ -10,6 +10,7 @@ from typing import Any, Iterable
 
 import msgspec
 
+from dask_timing.record.kinds import KIND_SCHEDULERS
 from dask_timing.record.load import ResultFileError, SummaryFile, load_result
 from dask_timing.record.schema import RunResult, TimedRun
 
@@ -19,7 +20,7 @@ class LoadedResults(msgspec.Struct):
 
     results: list[tuple[str, TimedRun]] = []
     skipped: list[tuple[str, str]] = []
-    copies: list[tuple[str, str]] = []  # a run's second file (a copy, a backup), and its first
+    left_out: list[tuple[str, str]] = []  # results read but not counted, and why (a copy of a run, another measure)
     summaries: list[str] = []
     empty_patterns: list[str] = []
 
@@ -27,7 +28,7 @@ class LoadedResults(msgspec.Struct):
         """A line for each pattern that matched nothing and each file left out, saying why."""
         return ([f"no file matches {pattern!r}" for pattern in self.empty_patterns]
                 + [f"skipped {path}: {reason}" for path, reason in self.skipped]
-                + [f"left out {path}: the same run as {first} (one run_id), counted once" for path, first in self.copies])
+                + [f"left out {path}: {reason}" for path, reason in self.left_out])
 
 
 def expand(patterns: Iterable[str]) -> tuple[list[str], list[str]]:
@@ -98,7 +99,8 @@ def load(patterns: Iterable[str], model: type[TimedRun] = RunResult) -> LoadedRe
     for path, outcome, payload in read_files(paths, model):
         if outcome == "result" and payload.run_id in first_file_of_run:
             # A copy of a run (two folders, a backup) counted twice would narrow every interval.
-            loaded.copies.append((path, first_file_of_run[payload.run_id]))
+            loaded.left_out.append((path, f"the same run as {first_file_of_run[payload.run_id]} (one run_id), "
+                                          "counted once"))
         elif outcome == "result":
             if payload.run_id:
                 first_file_of_run[payload.run_id] = path
@@ -107,7 +109,19 @@ def load(patterns: Iterable[str], model: type[TimedRun] = RunResult) -> LoadedRe
             loaded.summaries.append(path)
         else:
             loaded.skipped.append((path, payload))
+    _set_apart_scheduler_runs(loaded)
     return loaded
+
+
+def _set_apart_scheduler_runs(loaded: LoadedResults) -> None:
+    """Scheduler comparisons time a computation, not a cluster's startup: among startup results they
+    would be ranked and costed against them, so they are left out, each said (analyzed alone, they are read)."""
+    kinds = {run.kind for _, run in loaded.results}
+    if KIND_SCHEDULERS not in kinds or len(kinds) == 1:
+        return
+    loaded.left_out += [(path, "a scheduler comparison (compute time), among results of a cluster's startup: "
+                               "analyze the two apart") for path, run in loaded.results if run.kind == KIND_SCHEDULERS]
+    loaded.results = [(path, run) for path, run in loaded.results if run.kind != KIND_SCHEDULERS]
 
 
 def shared_runs(first: LoadedResults, second: LoadedResults) -> list[str]:

@@ -121,7 +121,7 @@ def run(argv: list[str] | None, prog: str) -> int:
         print(f"Loading results from: {' '.join(args.patterns)}")
         print(f"Loaded {len(loaded.results)} result file(s)"
               + (f", skipped {len(loaded.skipped)} unusable file(s)" if loaded.skipped else "")
-              + (f", left out {len(loaded.copies)} copy(ies) of runs already read" if loaded.copies else "")
+              + (f", left out {len(loaded.left_out)} result(s) (see the warnings)" if loaded.left_out else "")
               + (f", left out {len(loaded.summaries)} study summary or manifest file(s)" if loaded.summaries else ""))
         print()
     plot_dir = None
