@@ -215,6 +215,13 @@ def test_failed_runs_are_counted_not_averaged(tmp_path):
     completed = run_tool([ANALYZER, str(tmp_path / "*.json")])
     assert "Number of runs: 1 (1 failed run(s) left out)" in completed.stdout
     assert "Mean:       1.6100 seconds" in completed.stdout
+    assert completed.returncode == 0
+    (tmp_path / "ok.json").unlink()
+    only_failures = run_tool([ANALYZER, str(tmp_path / "*.json")])
+    assert only_failures.returncode == 1  # nothing usable: the failures are said, and no figure
+    assert "FAILED: local, 2 workers, 1 thread(s) per worker: 1 of 1 run(s) failed: timed out" in only_failures.stdout
+    assert only_failures.stderr.strip().splitlines()[-1] == (
+        "analyze_results.py: error: every run failed: no figure to summarise")
 
 
 def test_round_trip_of_the_result_model():

@@ -138,7 +138,12 @@ def run(argv: list[str] | None, prog: str) -> int:
         verdicts, gate = (judgement.verdicts, judgement.gate) if judgement else (None, None)
         export(Analysis(groups, ranking, verdicts, gate, comparison), exports)
     present_end(groups, names, detail, prog, args.precision / 100, comparison, judgement)
-    return cli.EXIT_OK if judgement is None else judgement.gate.exit_code
+    if judgement is not None:
+        return judgement.gate.exit_code
+    if not any(group.ok_runs for group in groups):  # failures summarised, but no figure to stand on
+        print(f"{prog}: error: every run failed: no figure to summarise", file=sys.stderr)
+        return cli.EXIT_FAILED
+    return cli.EXIT_OK
 
 
 def load_database(args) -> tuple[str, LoadedResults]:
