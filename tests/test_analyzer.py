@@ -221,7 +221,16 @@ def test_failed_runs_are_counted_not_averaged(tmp_path):
     assert only_failures.returncode == 1  # nothing usable: the failures are said, and no figure
     assert "FAILED: local, 2 workers, 1 thread(s) per worker: 1 of 1 run(s) failed: timed out" in only_failures.stdout
     assert only_failures.stderr.strip().splitlines()[-1] == (
-        "analyze_results.py: error: every run failed: no figure to summarise")
+        "analyze_results.py: error: no successful run counts: 1 failed: no figure to summarise")
+    warmup = make_result("local", 2, [1.0, 0.1, 0.5, 0.01])
+    warmup["options"] = {"warmup": True}
+    write(tmp_path / "warmup.json", warmup)
+    with_warmup = run_tool([ANALYZER, str(tmp_path / "*.json")])
+    assert with_warmup.returncode == 1
+    assert with_warmup.stderr.strip().splitlines()[-1] == (
+        "analyze_results.py: error: no successful run counts: 1 failed, 1 warmup run(s) left out "
+        "(--include-warmup counts them): no figure to summarise")
+    assert run_tool([ANALYZER, str(tmp_path / "*.json"), "--include-warmup"]).returncode == 0
 
 
 def test_round_trip_of_the_result_model():

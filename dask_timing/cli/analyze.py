@@ -141,7 +141,10 @@ def run(argv: list[str] | None, prog: str) -> int:
     if judgement is not None:
         return judgement.gate.exit_code
     if not any(group.ok_runs for group in groups):  # failures summarised, but no figure to stand on
-        print(f"{prog}: error: every run failed: no figure to summarise", file=sys.stderr)
+        warmups = sum(len(group.warmup_runs) for group in groups)
+        print(f"{prog}: error: no successful run counts: {sum(len(group.failed_runs) for group in groups)} failed"
+              + (f", {warmups} warmup run(s) left out (--include-warmup counts them)" if warmups else "")
+              + ": no figure to summarise", file=sys.stderr)
         return cli.EXIT_FAILED
     return cli.EXIT_OK
 
