@@ -115,6 +115,20 @@ def test_a_gate_without_a_total_time_to_judge_never_passes(tmp_path):
     assert "legacy flat files: new against baseline: no total time to ready on both sides" in mixed.stdout
 
 
+def test_a_phase_of_zero_seconds_is_not_divided_by(tmp_path):
+    """A ratio of medians needs the baseline's above 0: such a phase gets no verdict, the total time does."""
+    for side, offset in (("old", 0.0), ("new", 0.02)):
+        (tmp_path / side).mkdir()
+        for index in range(5):
+            (tmp_path / side / f"flat{index}.json").write_text(json.dumps(
+                {"n_workers": 1, "threads_per_worker": 1, "cluster_init_time": 0.0,
+                 "total_time": 1 + offset + 0.01 * index}))
+    completed = gate(tmp_path, tmp_path / "new", tmp_path / "old", "--fail-if-slower", "10")
+    assert completed.returncode == EXIT_OK, completed.stdout + completed.stderr
+    compared = completed.stdout.split("COMPARISON (new / baseline")[1]
+    assert "  total_time   " in compared and "cluster_init_time" not in compared
+
+
 def test_a_pass_names_the_configurations_it_did_not_gate(tmp_path):
     write_results(tmp_path / "old", STEADY)
     write_results(tmp_path / "new", STEADY)

@@ -18,7 +18,7 @@ BAD_FILES = {
     "deep_list.json": (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
     "deep_config.json": (b'{"kind": "local", "config": ' + b'{"a": ' * 5000 + b"1" + b"}" * 5000 + b"}",
                          "nested too deeply"),
-    "negative.json": (json.dumps({**GOOD, "total_time": -1.0}).encode(), ">= 0.0"),
+    "negative.json": (json.dumps({**GOOD, "total_time": -1.0}).encode(), "Expected `float` > 0.0"),
     "negative_phase.json": (json.dumps({**GOOD, "phases": {"cluster_init": -0.5}}).encode(), ">= 0.0"),
     "negative_flat.json": (json.dumps({"total_time": 1.0, "first_task_time": -0.1}).encode(), "not a number of seconds"),
     "empty.json": (b"", "not valid JSON"),
@@ -27,6 +27,9 @@ BAD_FILES = {
     # finite, but its square overflows: the statistics would crash or print inf
     "enormous_total.json": (json.dumps({**GOOD, "total_time": 1e300}).encode(), "<= 10000000.0"),
     "enormous_flat.json": (json.dumps({"total_time": 1e300}).encode(), "not a number of seconds"),
+    # every ratio divides by a median total time
+    "zero_total.json": (json.dumps({**GOOD, "total_time": 0.0}).encode(), "> 0.0"),
+    "zero_total_flat.json": (json.dumps({"total_time": 0}).encode(), "no cluster is ready in no time"),
     "arrival_text.json": (json.dumps({**GOOD, "arrivals": {"first_worker": "soon"}}).encode(), "got `str`"),
 }
 
@@ -46,7 +49,7 @@ def test_each_bad_file_is_skipped_with_its_name_and_why(mixed_folder):
     completed = run_tool([ANALYZER, str(mixed_folder / "*.json")])
     assert completed.returncode == 0, completed.stderr
     assert "Traceback" not in completed.stderr
-    assert "Loaded 3 result file(s), skipped 13 unusable file(s)" in completed.stdout
+    assert "Loaded 3 result file(s), skipped 15 unusable file(s)" in completed.stdout
     warnings = completed.stderr.splitlines()
     for name, (_, reason) in BAD_FILES.items():
         line = next((line for line in warnings if f"skipped {mixed_folder / name}:" in line), None)

@@ -316,12 +316,13 @@ def pair_environments(groups: list[Group], reference: str) -> Comparison:
 
 
 def judge_pairs(comparison: Comparison) -> list[Verdict]:
-    """Verdicts for every pair and every metric measured on both of its sides."""
+    """Verdicts for every pair and every metric measured on both of its sides (a ratio needs the
+    baseline's median above 0: only a phase can be 0, never the total time)."""
     verdicts = []
     for pair in comparison.pairs:
         old_values, new_values = pair.baseline.values_by_metric(), pair.new.values_by_metric()
         for metric in pair.new.metric_names():
-            if old_values.get(metric) and new_values.get(metric):
+            if old_values.get(metric) and new_values.get(metric) and pair.baseline.summaries()[metric].median > 0:
                 verdicts.append(judge(pair.label, metric, old_values[metric], new_values[metric],
                                       pair.baseline_name, pair.new_name))
     return verdicts

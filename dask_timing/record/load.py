@@ -73,7 +73,7 @@ def _from_legacy(document: dict[str, Any]) -> RunResult:
             config=config,
             timestamp=str(document.get("timestamp", "")),
             phases=found,
-            total_time=_seconds_or_none(document.get(phases.TOTAL_KEY)),
+            total_time=_total_or_none(document.get(phases.TOTAL_KEY)),
             after_ready=after_ready,
             scheduler={"address": document["scheduler_address"]}
             if "scheduler_address" in document
@@ -141,8 +141,12 @@ def load_result(path: str, model: type[TimedRun] = RunResult) -> TimedRun:
     return from_json(_parse(data), model)
 
 
-def _seconds_or_none(value: Any) -> float | None:
-    return None if value is None else _seconds(value)
+def _total_or_none(value: Any) -> float | None:
+    if value is None:
+        return None
+    if _seconds(value) == 0:
+        raise ValueError("a total time of 0 seconds: no cluster is ready in no time")
+    return float(value)
 
 
 def _seconds(value: Any) -> float:

@@ -42,6 +42,8 @@ MAX_SECONDS = 1e7
 # A duration in seconds: never negative nor beyond MAX_SECONDS (such a one means the file
 # was edited or corrupted, and is refused when the file is read rather than averaged in).
 Seconds = Annotated[float, msgspec.Meta(ge=0, le=MAX_SECONDS)]
+# The total time to ready: no cluster is ready in no time, and every ratio divides by it.
+TotalSeconds = Annotated[float, msgspec.Meta(gt=0, le=MAX_SECONDS)]
 # A moment in seconds on a run's clocks (worker arrivals: another clock, so possibly
 # before the request, never by more than MAX_SECONDS).
 Moment = Annotated[float, msgspec.Meta(ge=-MAX_SECONDS, le=MAX_SECONDS)]
@@ -102,7 +104,7 @@ class TimedRun(msgspec.Struct, kw_only=True, tag_field="document", tag=RESULT_DO
     status: str = STATUS_OK
     error: str | None = None
     phases: dict[str, Seconds] = {}
-    total_time: Seconds | None = None
+    total_time: TotalSeconds | None = None
     teardown_time: Seconds | None = None
     after_ready: dict[str, Seconds] = {}
     before_start: dict[str, Seconds] = {}
