@@ -35,16 +35,22 @@ def expand(patterns: Iterable[str]) -> tuple[list[str], list[str]]:
     """Paths matched by the patterns (a folder means its *.json), and patterns matching nothing."""
     paths: list[str] = []
     empty: list[str] = []
+    matching = 0
     for pattern in patterns:
         if os.path.isdir(pattern):
             pattern = os.path.join(pattern, "*.json")
         matched = sorted(_matching_files(pattern))
         if not matched:
             empty.append(pattern)
+        matching += bool(matched)
         paths.extend(matched)
-    # One file matched twice (two patterns, or ``s/*.json`` and ``./s/*.json``) is read once.
-    unique = {os.path.normpath(os.path.abspath(path)): path for path in reversed(paths)}
-    return list(reversed(unique.values())), empty
+    if matching < 2:
+        return paths, empty  # one pattern's matches are distinct: the everyday case costs nothing more
+    # One file matched by two patterns (or by ``s/*.json`` and ``./s/*.json``) is read once.
+    first_spelling: dict[str, str] = {}
+    for path in paths:
+        first_spelling.setdefault(os.path.abspath(path), path)
+    return list(first_spelling.values()), empty
 
 
 def _matching_files(pattern: str) -> list[str]:
