@@ -129,6 +129,31 @@ def test_a_phase_of_zero_seconds_is_not_divided_by(tmp_path):
     assert "  total_time   " in compared and "cluster_init_time" not in compared
 
 
+def test_runs_that_never_got_ready_are_judged_too(tmp_path):
+    """A change that makes a third of the startups fail has no slower total time: the runs that got ready
+    are as fast as before. The gate judges the failures, never passing them."""
+    write_results(tmp_path / "old", STEADY * 2)
+    write_results(tmp_path / "new", STEADY * 2, minute=30)
+    write_results(tmp_path / "new", STEADY, status="failed", minute=60)
+    completed = gate(tmp_path, tmp_path / "new", tmp_path / "old", "--fail-if-slower", "10",
+                     "--verdict-json", str(tmp_path / "verdict.json"))
+    assert completed.returncode == EXIT_FAILED, completed.stdout
+    reason = ("local, 2 workers, 1 thread(s) per worker: 10 of 30 new run(s) failed, against 0 of 20 baseline run(s) "
+              "(Fisher's exact p = 0.0029)")
+    assert completed.stdout.rstrip().splitlines()[-1] == f"REGRESSION: {reason}"
+    assert read_json(tmp_path / "verdict.json")["reasons"] == [reason]
+    # One failure more is no proof, but no pass either.
+    write_results(tmp_path / "once", STEADY * 2, minute=30)
+    write_results(tmp_path / "once", STEADY[:1], status="failed", minute=90)
+    once = gate(tmp_path, tmp_path / "once", tmp_path / "old", "--fail-if-slower", "10")
+    assert once.returncode == EXIT_INCONCLUSIVE, once.stdout
+    assert ("INCONCLUSIVE: local, 2 workers, 1 thread(s) per worker: 1 of 21 new run(s) failed, against 0 of 20 "
+            "baseline run(s) (Fisher's exact p = 0.51): the runs cannot tell chance from a change") in once.stdout
+    # As many failures on each side: judged by the runs that got ready, as before.
+    write_results(tmp_path / "old", STEADY[:1], status="failed", minute=90)
+    assert gate(tmp_path, tmp_path / "once", tmp_path / "old", "--fail-if-slower", "10").returncode == EXIT_OK
+
+
 def test_a_pass_names_the_configurations_it_did_not_gate(tmp_path):
     write_results(tmp_path / "old", STEADY)
     write_results(tmp_path / "new", STEADY)

@@ -37,7 +37,12 @@ the threshold:
   that disagree, unless all of the interval lies under the threshold), or a
   pair has no total time on a side (flat files of phases only): with no pair
   that has, there is nothing to compare (2);
-* 0, passed: every total time's interval lies under 1 + PCT/100.
+* failed runs are judged too: a larger share of the new side's runs failing than
+  of the baseline's is a regression (1) when Fisher's exact test says so
+  (one-sided p < 0.05), otherwise inconclusive (3): a run that never got ready
+  has no total time, and the gate would else judge only the runs that did;
+* 0, passed: every total time's interval lies under 1 + PCT/100, and no more
+  runs failed on the new side than on the baseline.
 """
 
 from __future__ import annotations
@@ -395,12 +400,16 @@ def decide(comparison: Comparison, verdicts: list[Verdict], percent: float | Non
     if not totals:  # phases compared, but the gate's measure on neither side of any pair
         return Gate(NOTHING_TO_COMPARE, GATE_EXIT_CODES[NOTHING_TO_COMPARE], percent,
                     ["no configuration has a total time to ready on both sides: nothing for the gate to compare"])
-    failures = [verdict for verdict in totals if verdict.slower_than(percent)]
+    more_failures = [(pair, failure_increase_p(pair)) for pair in comparison.pairs if _fails_more(pair)]
+    failures = [f"{verdict.label}: {verdict.sentence()}, over the {percent:g}% allowed"
+                for verdict in totals if verdict.slower_than(percent)]
+    failures += [_more_failures(pair, p) for pair, p in more_failures if p < SIGNIFICANCE]
     if failures:
-        return Gate(REGRESSION, GATE_EXIT_CODES[REGRESSION], percent,
-                    [f"{verdict.label}: {verdict.sentence()}, over the {percent:g}% allowed" for verdict in failures])
+        return Gate(REGRESSION, GATE_EXIT_CODES[REGRESSION], percent, failures)
     undecided = [_undecided(verdict, percent) for verdict in totals
                  if verdict.smallest_p >= SIGNIFICANCE or verdict.ci_high > 1 + percent / 100]
+    undecided += [f"{_more_failures(pair, p)}: the runs cannot tell chance from a change: run more"
+                  for pair, p in more_failures]
     gated = {(verdict.label, verdict.new_name) for verdict in totals}
     undecided += [f"{pair.label}: {pair.new_name} against {pair.baseline_name}: no total time to ready on both "
                   "sides: the runs cannot say whether it is slower"
@@ -412,6 +421,31 @@ def decide(comparison: Comparison, verdicts: list[Verdict], percent: float | Non
                 [f"every total time is, at 95 % confidence, less than {percent:g}% slower"
                  + (f" ({len(totals)} configuration(s) compared; {len(one_side)} on one side only, not gated: "
                     f"{'; '.join(one_side)})" if one_side else "")])
+
+
+def _failed_and_ok(group: Group) -> tuple[int, int]:
+    return len(group.failed_runs), len(group.ok_runs)
+
+
+def _fails_more(pair: Pair) -> bool:
+    """A larger share of the new side's runs failed than of the baseline's."""
+    (new_failed, new_ok), (old_failed, old_ok) = _failed_and_ok(pair.new), _failed_and_ok(pair.baseline)
+    return new_failed * (old_failed + old_ok) > old_failed * (new_failed + new_ok)
+
+
+def failure_increase_p(pair: Pair) -> float:
+    """One-sided Fisher's exact p that the new side's runs fail more often than the baseline's: a run that
+    never got ready has no total time, and the gate would otherwise judge only the runs that did."""
+    from scipy.stats import fisher_exact
+
+    table = [_failed_and_ok(pair.new), _failed_and_ok(pair.baseline)]
+    return float(fisher_exact(table, alternative="greater").pvalue)
+
+
+def _more_failures(pair: Pair, p: float) -> str:
+    (new_failed, new_ok), (old_failed, old_ok) = _failed_and_ok(pair.new), _failed_and_ok(pair.baseline)
+    return (f"{pair.label}: {new_failed} of {new_failed + new_ok} {pair.new_name} run(s) failed, against "
+            f"{old_failed} of {old_failed + old_ok} {pair.baseline_name} run(s) (Fisher's exact p = {p:.2g})")
 
 
 def _undecided(verdict: Verdict, percent: float) -> str:
