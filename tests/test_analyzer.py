@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import re
 import shlex
@@ -169,6 +170,23 @@ def test_compare_ranks_configurations_and_says_when_there_is_one(results_dir):
     assert f"{ratio:.2f}x" in table
     single = run_tool([ANALYZER, str(folder / "local_w2_*.json"), "--compare"])
     assert "nothing to compare" in single.stdout
+
+
+def test_a_single_run_gets_no_ranking_interval_in_any_output(results_dir, tmp_path_factory):
+    """Resampling one run gives no spread: its interval would show only the other side's, looking precise."""
+    folder, totals = results_dir
+    out = tmp_path_factory.mktemp("exports")
+    markdown, csv_path = out / "ranking.md", out / "ranking.csv"
+    completed = run_tool([ANALYZER, str(folder / "local_w2_*.json"), str(folder / "legacy_flat.json"),
+                          "--markdown", str(markdown), "--csv", str(csv_path)])
+    assert completed.returncode == 0, completed.stderr
+    ratio = 3.05 / statistics.median(totals["local2"])
+    (row,) = [line for line in completed.stdout.splitlines() if line.startswith("  2    ")]
+    assert row.endswith(f"{ratio:.2f}x  none: a single run") and "legacy flat files" in row
+    assert f"| {ratio:.2f} (none: a single run) |" in markdown.read_text()
+    with open(csv_path, newline="") as stream:
+        (flat,) = [line for line in csv.DictReader(stream) if line["metric"] == "total_time" and line["rank"] == "2"]
+    assert float(flat["relative"]) == pytest.approx(ratio) and flat["relative_low"] == flat["relative_high"] == ""
 
 
 def test_plots_go_where_asked_and_overwrite_nothing(results_dir, tmp_path_factory):

@@ -5,7 +5,9 @@ outliers; the median is not dragged by them).  Each one's *relative* value is
 the ratio of its median to the fastest's, with the 95 % percentile-bootstrap
 interval of that ratio of medians (the regression gate's bootstrap, fixed
 seed: the same files always give the same interval).  The fastest is the
-reference: relative exactly 1, no interval.
+reference: relative exactly 1, no interval.  Nor has a ratio with a single run
+on either side: resampling one run gives no spread, so its interval would show
+only the other side's and look precise (what each setting costs says the same).
 
 A failure is a result too: configurations without a successful run that
 reached ready have no rank and come last, in their usual order, and every
@@ -19,6 +21,9 @@ import msgspec
 from dask_timing.analysis.groups import Group, total_summary, total_times
 from dask_timing.analysis.stats import Summary
 from dask_timing.analysis.verdicts import bootstrap_ratio_intervals
+
+
+SINGLE_RUN = "none: a single run"  # a ratio's interval when a side has one run
 
 
 class Standing(msgspec.Struct, frozen=True):
@@ -63,7 +68,7 @@ class Standing(msgspec.Struct, frozen=True):
     def interval_text(self) -> str:
         """The interval as the text report and the HTML page print it ("" when unranked)."""
         if self.relative_low is None or self.relative_high is None:
-            return "" if self.rank is None else "reference"
+            return {None: "", 1: "reference"}.get(self.rank, SINGLE_RUN)
         return f"[{self.relative_low:.2f}, {self.relative_high:.2f}]"
 
     @property
@@ -85,6 +90,8 @@ def rank(groups: list[Group]) -> list[Standing]:
         intervals = bootstrap_ratio_intervals(total_times(timed[0]), [total_times(group) for group in timed[1:]])
         for position, (group, (low, high)) in enumerate(zip(timed[1:], intervals), start=2):
             summary = total_summary(group)
+            if min(summary.n, total_summary(timed[0]).n) < 2:
+                low = high = None
             standings.append(Standing(group, position, summary, summary.median / fastest_median, low, high))
     standings.extend(Standing(group) for group in groups if not total_times(group))
     return standings

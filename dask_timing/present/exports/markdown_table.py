@@ -11,7 +11,7 @@ under the table.
 
 from __future__ import annotations
 
-from dask_timing.analysis.ranking import Standing
+from dask_timing.analysis.ranking import SINGLE_RUN, Standing
 from dask_timing.present import knob_table
 from dask_timing.present.exports.base import COMPARISON_HEADER, Analysis, Exporter, comparison_rows, gate_summary
 from dask_timing.present.worker_tables import TITLE, UNITS, worker_phase_table
@@ -40,6 +40,8 @@ def _row(standing: Standing) -> str:
         relative = f"{standing.relative:.2f}"
         if standing.interval_spread is not None:
             relative += f" ± {standing.interval_spread:.2f}"
+        elif standing.rank != 1:
+            relative += f" ({SINGLE_RUN})"
         cells += [f"{summary.mean:.4f}{spread}", f"{summary.median:.4f}", f"{summary.min:.4f}",
                   f"{summary.max:.4f}", relative]
     return "| " + " | ".join(cells) + " |"
