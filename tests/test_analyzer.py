@@ -154,6 +154,16 @@ def test_nothing_usable_exits_non_zero(tmp_path):
     completed = run_tool([ANALYZER, str(tmp_path / "*.json")])
     assert completed.returncode == 1
     assert "no usable result" in completed.stderr
+    write(tmp_path / "summary_1.json", {"document": "dask-timing-summary"})
+    summaries = run_tool([ANALYZER, str(tmp_path / "*.json")])
+    assert summaries.returncode == 1
+    assert summaries.stderr.strip().splitlines()[-1] == (
+        "analyze_results.py: error: no usable result among the matched files (1 unusable (see the warnings), "
+        "1 study summary, manifest or verdict file(s))")
+    write(tmp_path / "result.json", make_result("local", 2, [1.0, 0.1, 0.5, 0.01]))
+    baseline = run_tool([ANALYZER, str(tmp_path / "result.json"), "--baseline", str(tmp_path / "summary_1.json")])
+    assert baseline.returncode == 2 and baseline.stderr.strip().endswith(
+        "(1 study summary, manifest or verdict file(s))")
     completed = run_tool([ANALYZER, str(tmp_path / "nothing_here_*.json")])
     assert completed.returncode == 2
     assert len(completed.stderr.strip().splitlines()) == 1

@@ -24,6 +24,13 @@ class LoadedResults(msgspec.Struct):
     summaries: list[str] = []
     empty_patterns: list[str] = []
 
+    def unused(self) -> str:
+        """What the files matched were instead of counted results, e.g. "2 unusable, 1 summary or manifest"."""
+        found = [f"{len(files)} {what}" for what, files in (
+            ("unusable (see the warnings)", self.skipped), ("left out (see the warnings)", self.left_out),
+            ("study summary, manifest or verdict file(s)", self.summaries)) if files]
+        return ", ".join(found) or "no file matches"
+
     def warnings(self) -> list[str]:
         """A line for each pattern that matched nothing and each file left out, saying why."""
         return ([f"no file matches {pattern!r}" for pattern in self.empty_patterns]

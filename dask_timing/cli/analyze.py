@@ -109,7 +109,7 @@ def run(argv: list[str] | None, prog: str) -> int:
     for warning in loaded.warnings():
         print(f"{prog}: warning: {warning}", file=sys.stderr)
     if not loaded.results:
-        print(f"{prog}: error: no usable result among the matched files", file=sys.stderr)
+        print(f"{prog}: error: no usable result among the matched files ({loaded.unused()})", file=sys.stderr)
         return cli.EXIT_FAILED
     groups = group_results(loaded.results, include_warmup=args.include_warmup)
     comparison = None  # paired before anything is printed: a comparison refused is one line
@@ -175,7 +175,8 @@ def pair_with_baseline(prog: str, loaded: LoadedResults, groups: list[Group], ba
     for warning in baseline.warnings():
         print(f"{prog}: warning: --baseline: {warning}", file=sys.stderr)
     if not baseline.results:
-        raise cli.UsageError(f"no usable baseline result in {' '.join(repr(p) for p in baseline_patterns)}")
+        raise cli.UsageError(f"no usable baseline result in {' '.join(repr(p) for p in baseline_patterns)} "
+                             f"({baseline.unused()})")
     shared = shared_runs(loaded, baseline)
     if shared:
         raise cli.UsageError(f"--baseline: {len(shared)} of its run(s) are among the results too ({shared[0]}{', ...' if len(shared) > 1 else ''}): "
