@@ -400,7 +400,7 @@ def decide(comparison: Comparison, verdicts: list[Verdict], percent: float | Non
     if not totals:  # phases compared, but the gate's measure on neither side of any pair
         return Gate(NOTHING_TO_COMPARE, GATE_EXIT_CODES[NOTHING_TO_COMPARE], percent,
                     ["no configuration has a total time to ready on both sides: nothing for the gate to compare"])
-    more_failures = [(pair, failure_increase_p(pair)) for pair in comparison.pairs if _fails_more(pair)]
+    more_failures = [(pair, _failure_increase_p(pair)) for pair in comparison.pairs if _fails_more(pair)]
     failures = [f"{verdict.label}: {verdict.sentence()}, over the {percent:g}% allowed"
                 for verdict in totals if verdict.slower_than(percent)]
     failures += [_more_failures(pair, p) for pair, p in more_failures if p < SIGNIFICANCE]
@@ -433,7 +433,7 @@ def _fails_more(pair: Pair) -> bool:
     return new_failed * (old_failed + old_ok) > old_failed * (new_failed + new_ok)
 
 
-def failure_increase_p(pair: Pair) -> float:
+def _failure_increase_p(pair: Pair) -> float:
     """One-sided Fisher's exact p that the new side's runs fail more often than the baseline's: a run that
     never got ready has no total time, and the gate would otherwise judge only the runs that did."""
     from scipy.stats import fisher_exact
