@@ -195,3 +195,22 @@ def test_a_resumed_study_records_where_and_as_it_began(tmp_path):
     masked = run_tool([STUDY, "--output-dir", str(out), "--resume"])
     assert masked.returncode == EXIT_USAGE and len(masked.stderr.strip().splitlines()) == 1
     assert "give --db with the password again" in masked.stderr
+
+
+@pytest.mark.timeout(120)
+def test_a_metric_measured_as_zero_shows_without_a_step_from_nothing(tmp_path):
+    """A duration below the clock's resolution is stored as 0 s: no relative step can start from it."""
+    db = str(tmp_path / "h.db")
+    rng = random.Random(3)
+    results = []
+    for index, version in enumerate(VERSIONS):
+        for _ in range(3):
+            result = synthetic(version, rng=rng, timestamp=f"2026-0{index + 1}-01T00:00:00Z")
+            result.phases["first_task"] = 0.0 if index < 3 else 0.004  # 0 s, then measurable
+            results.append(result)
+    write_results(tmp_path / "results", results)
+    assert history("import", "--db", db, str(tmp_path / "results")).returncode == EXIT_OK
+    completed = history("show", "--db", db, "--metric", "first_task_time", "--plot", str(tmp_path / "t.png"))
+    assert completed.returncode == EXIT_OK, completed.stderr
+    assert "Traceback" not in completed.stderr
+    assert "first_task_time: no step over 5 point(s)" in completed.stdout

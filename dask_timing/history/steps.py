@@ -147,9 +147,17 @@ def change_points(medians: Sequence[float], sigma: float, penalty: float = PENAL
     return sorted(found)
 
 
+def measurable(points: Sequence[Point]) -> list[Point]:
+    """The points a relative step can be measured between: with values, their median above zero.
+
+    A duration of zero (below the clock's resolution) is no level to be a percentage of.
+    """
+    return [point for point in points if point.values and point.median > 0]
+
+
 def detect_steps(points: Sequence[Point], penalty: float = PENALTY) -> list[Step]:
     """The steps of a history, each with its size and 95 % interval; [] when it is flat."""
-    points = [point for point in points if point.values]
+    points = measurable(points)
     if len(points) < 2:
         return []
     sigma = noise_scale(points)
@@ -212,7 +220,7 @@ def judge_newest(points: Sequence[Point], fail_percent: float, metric: str = "to
     points before the newest, or ``newest`` (the label being judged) not the last
     point with values: inconclusive.  No point at all: EmptyHistory.
     """
-    points = [point for point in points if point.values]
+    points = measurable(points)
     if not points:
         raise EmptyHistory(f"no runs in the history of {metric}: nothing to judge")
     if newest is not None and points[-1].label != newest:
