@@ -287,6 +287,12 @@ def test_unreachable_and_unknown_databases_are_one_line(tmp_path):
         open_database(f"postgresql://someone:s3cret-word@127.0.0.1:{port}/history")
     message = str(refused.value)
     assert f"127.0.0.1:{port}" in message and "s3cret-word" not in message and "\n" not in message
+    with pytest.raises(UnreachableDatabase) as refused:  # the password as libpq also takes it: in the query
+        open_database(f"postgresql://someone@127.0.0.1:{port}/history?password=s3cret-word")
+    assert "s3cret-word" not in str(refused.value) and "password=***" in str(refused.value)
+    with pytest.raises(UnknownDatabase) as refused:  # a port that is not a number: a bad URL, not a crash
+        open_database("postgresql://someone:s3cret-word@db.example:fivefourthreetwo/history")
+    assert "not a database URL" in str(refused.value) and "s3cret-word" not in str(refused.value)
     with pytest.raises(UnknownDatabase, match="unknown database mysql://"):
         open_database("mysql://someone@127.0.0.1/history")
     with pytest.raises(UnreachableDatabase, match="its folder does not exist"):

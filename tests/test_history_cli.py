@@ -9,6 +9,7 @@ import os
 import random
 
 import pytest
+import sqlalchemy as sa
 from conftest import ANALYZER, LOCAL_TOOL, REPOSITORY, STUDY, run_tool
 import test_history
 from test_history import VERSIONS, synthetic, write_results
@@ -214,3 +215,21 @@ def test_a_metric_measured_as_zero_shows_without_a_step_from_nothing(tmp_path):
     assert completed.returncode == EXIT_OK, completed.stderr
     assert "Traceback" not in completed.stderr
     assert "first_task_time: no step over 5 point(s)" in completed.stdout
+
+
+@pytest.mark.timeout(200)
+def test_a_run_whose_recording_fails_keeps_its_file_and_never_shows_the_password(db_url, tmp_path):
+    """The database opens, then refuses the run (a table gone): one warning, whose import command masks the
+    password of the URL it suggests."""
+    database = open_database(db_url)
+    database.write(lambda connection: connection.exec_driver_sql("DROP TABLE metrics"))
+    database.close()
+    output = tmp_path / "one.json"
+    completed = run_tool([LOCAL_TOOL, "-w", "1", "--no-processes", "-o", str(output), "--db", db_url], timeout=170)
+    assert completed.returncode == EXIT_OK, completed.stderr
+    assert output.exists()
+    [warning] = [line for line in completed.stderr.splitlines() if "not recorded in the database" in line]
+    assert "dask-timing history import --db " in warning and str(output) in warning
+    password = sa.make_url(db_url).password if "://" in db_url else None
+    if password:
+        assert f":{password}@" not in completed.stdout + completed.stderr and ":***@" in warning

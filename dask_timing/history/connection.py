@@ -79,11 +79,14 @@ def _normalised(value: str) -> str:
 
 
 def shown(url: sa.URL | str) -> str:
-    """A URL as messages show it: the password masked."""
+    """A URL as messages show it: the password masked, in its place or as a query's ``password=``."""
+    from dask_timing.record.secrets import mask_text
+
     try:
-        return sa.make_url(url).render_as_string(hide_password=True)
-    except exc.ArgumentError:
-        return str(url)
+        text = sa.make_url(url).render_as_string(hide_password=True)
+    except (exc.ArgumentError, ValueError):  # not a URL, or a port that is not a number
+        text = str(url)
+    return mask_text(text)
 
 
 class Database:
@@ -174,8 +177,8 @@ def open_database(db: str | None = None, results_folder: str | None = None) -> D
 def _engine(url: str) -> sa.Engine:
     try:
         parsed = sa.make_url(url)
-    except exc.ArgumentError:
-        raise UnknownDatabase(f"not a database URL or file: {url}") from None
+    except (exc.ArgumentError, ValueError):  # ValueError: a port that is not a number
+        raise UnknownDatabase(f"not a database URL or file: {shown(url)}") from None
     backend = parsed.get_backend_name()
     if backend == "sqlite":
         if parsed.get_driver_name() != "pysqlite" or parsed.database in (None, "", ":memory:"):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import shlex
 import sys
 
-from dask_timing.history.connection import Database, HistoryDatabaseError, open_database
+from dask_timing.history.connection import Database, HistoryDatabaseError, open_database, shown
 from dask_timing.history.store import record
 from dask_timing.record.load import ResultFileError, load_result
 
@@ -21,7 +21,7 @@ class Recorder:
 
     def __init__(self, database: Database, db: str, prog: str) -> None:
         self.database = database
-        self.db = db  # as given, for the import command a failure suggests
+        self.db = db  # as given (its password masked when shown), for the import command a failure suggests
         self.prog = prog
         self.failed: list[str] = []
 
@@ -38,7 +38,7 @@ class Recorder:
         except (HistoryDatabaseError, ResultFileError) as error:
             self.failed.append(path)
             print(f"{self.prog}: warning: {path} not recorded in the database ({error}); the file is kept: "
-                  f"{IMPORT_COMMAND} --db {shlex.quote(self.db)} {shlex.quote(path)}", file=sys.stderr, flush=True)
+                  f"{IMPORT_COMMAND} --db {shlex.quote(shown(self.db))} {shlex.quote(path)}", file=sys.stderr, flush=True)
             return False
 
     def close(self) -> None:
