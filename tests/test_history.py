@@ -373,3 +373,41 @@ def test_the_verdict_on_the_newest_point_never_passes_on_nothing():
     # one more point at the slower level: the step was there before it, and is not judged again
     settled = steps.judge_newest([*history, slower, steps.Point("v9", slower.values)], 5)
     assert settled.outcome == steps.PASSED and settled.step.after == "v8"
+
+
+@pytest.mark.parametrize("count", [1, 4, 16])
+def test_the_trend_plot_never_draws_a_step_as_a_series_line_and_keeps_its_key_whole(count):
+    """Series are told apart by line styles (dashed among them): a step is an arrow, never a line, and the
+    key of 16 configurations fits in the figure."""
+    from matplotlib.text import Annotation
+
+    from dask_timing.present.history_plot import history_figure
+
+    rng = random.Random(9)
+    drawn = []
+    for index in range(count):
+        level = [1.0 + 0.1 * index + (0.4 if point >= 3 else 0.0) for point in range(5)]
+        points = [steps.Point(f"distributed {VERSIONS[point]}", tuple(level[point] * (1 + rng.gauss(0, 0.01))
+                                                                     for _ in range(5))) for point in range(5)]
+        drawn.append((f"local, n_workers={index + 1}, processes=True on machine-a",
+                      series.metric_history("total_time", points)))
+    assert all(history.steps for _name, history in drawn)
+    figure = history_figure(drawn, "version")
+    try:
+        axes = figure.axes[0]
+        keyed = set(axes.get_legend_handles_labels()[1])
+        assert len(keyed) == count
+        series_lines = [container.lines[0] for container in axes.containers]
+        assert len(series_lines) == count
+        other_lines = [line for line in axes.get_lines() if line not in series_lines
+                       and line.get_linestyle() not in ("None", "")]  # an error bar's caps have no line style
+        assert other_lines == []  # a step drawn as a line (dashed, as series are) is told from them by nothing
+        arrows = [child for child in axes.get_children() if isinstance(child, Annotation) and child.arrow_patch]
+        assert len(arrows) == sum(len(history.steps) for _name, history in drawn)
+        renderer = figure.canvas.get_renderer()
+        key, whole = axes.get_legend().get_window_extent(renderer), figure.bbox
+        assert key.y0 >= whole.y0 - 1 and key.y1 <= whole.y1 + 1 and key.x1 <= whole.x1 + 1
+    finally:
+        from dask_timing.present.plots import pyplot
+
+        pyplot().close(figure)
