@@ -411,3 +411,22 @@ def test_the_trend_plot_never_draws_a_step_as_a_series_line_and_keeps_its_key_wh
         from dask_timing.present.plots import pyplot
 
         pyplot().close(figure)
+
+
+def test_a_run_the_database_cannot_hold_is_skipped_with_why_and_the_others_are_stored(database, tmp_path):
+    """The same on SQLite (which would store it) and PostgreSQL (which refused the whole batch with it)."""
+    rng = random.Random(10)
+    good = [synthetic(rng=rng) for _ in range(3)]
+    long_label = synthetic(rng=rng, options={"label": "l" * 300})
+    nul = synthetic(rng=rng, options={"revision": "abc\0def"})
+    long_metric = synthetic(rng=rng)
+    long_metric.phases["p" * 200] = 0.1
+    paths = write_results(tmp_path / "results", [good[0], long_label, good[1], nul, long_metric, good[2]])
+    report = store.import_files(database, [str(tmp_path / "results")])
+    assert (report.added, report.already) == (3, 0)
+    assert dict(report.skipped) == {
+        paths[1]: "its label is 300 characters long; the database holds 200",
+        paths[3]: "its revision holds a NUL character",
+        paths[4]: "its metric name is 205 characters long; the database holds 128",
+    }
+    assert count_runs(database) == 3

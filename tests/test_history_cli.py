@@ -233,3 +233,17 @@ def test_a_run_whose_recording_fails_keeps_its_file_and_never_shows_the_password
     password = sa.make_url(db_url).password if "://" in db_url else None
     if password:
         assert f":{password}@" not in completed.stdout + completed.stderr and ":***@" in warning
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("tool", ["study", "local"])
+def test_a_label_the_database_cannot_hold_is_refused_before_anything_runs(tool, tmp_path):
+    out, db = tmp_path / "out", tmp_path / "h.db"
+    if tool == "study":
+        command = [STUDY, "--workers", "1", "--runs", "1", "--output-dir", str(out)]
+    else:
+        command = [LOCAL_TOOL, "-w", "1", "-o", str(out / "one.json")]
+    completed = run_tool([*command, "--db", str(db), "--label", "x" * 201], timeout=100)
+    assert completed.returncode == EXIT_USAGE
+    assert "--label: expected at most 200 characters" in completed.stderr and "Traceback" not in completed.stderr
+    assert not out.exists() and not db.exists()
