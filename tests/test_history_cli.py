@@ -247,3 +247,27 @@ def test_a_label_the_database_cannot_hold_is_refused_before_anything_runs(tool, 
     assert completed.returncode == EXIT_USAGE
     assert "--label: expected at most 200 characters" in completed.stderr and "Traceback" not in completed.stderr
     assert not out.exists() and not db.exists()
+
+
+@pytest.mark.timeout(120)
+def test_two_pythons_on_one_machine_are_two_histories_not_a_mix(tmp_path):
+    """Runs under Python 3.11 (0.6 s) and 3.12 (0.9 s): mixed in one point they gave a median of neither,
+    and a 20 % jump where the newest release was measured under one of them only."""
+    rng = random.Random(12)
+    results = []
+    for index, version in enumerate(VERSIONS):
+        for python, seconds in (("3.11.7", 0.3), ("3.12.1", 0.6)):
+            if python == "3.11.7" and index == len(VERSIONS) - 1:
+                continue  # the newest release: measured under 3.12 only
+            for _ in range(4):
+                result = synthetic(version, seconds=seconds, rng=rng, timestamp=f"2026-0{index + 1}-01T00:00:00Z")
+                result.environment["python_version"] = python
+                results.append(result)
+    write_results(tmp_path / "results", results)
+    db = str(tmp_path / "h.db")
+    assert history("import", "--db", db, str(tmp_path / "results")).returncode == EXIT_OK
+    completed = history("show", "--db", db, "--metric", "total_time", "--fail-on-step", "10")
+    assert completed.returncode == EXIT_OK, completed.stdout
+    assert "on machine-a, Python 3.11.7: 16 run(s), 4 point(s)" in completed.stdout
+    assert "on machine-a, Python 3.12.1: 20 run(s), 5 point(s)" in completed.stdout
+    assert "Gate: passed" in completed.stdout

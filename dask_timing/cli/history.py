@@ -19,6 +19,8 @@ import argparse
 import os
 import sys
 
+import msgspec
+
 from dask_timing.cli import common as cli
 from dask_timing.errors import EXIT_FAILED, EXIT_INCONCLUSIVE, EXIT_OK
 from dask_timing.history import ORDERS, TOTAL_METRIC
@@ -133,8 +135,10 @@ def show(database, filters, args: argparse.Namespace) -> int:
     drawn = []
     outcomes = []
     for key in keys:
-        name = f"{settings_name(key.kind, key.config)} on {key.host or 'an unknown machine'}"
-        history = load_history(database, key.config_hash, key.host, args.order, filters)
+        name = (f"{settings_name(key.kind, key.config)} on {key.host or 'an unknown machine'}"
+                + (f", Python {key.python_version}" if key.python_version else ""))
+        one_python = msgspec.structs.replace(filters, python_version=key.python_version)
+        history = load_history(database, key.config_hash, key.host, args.order, one_python)
         metrics = [metric for metric in summarise(history) if wanted is None or metric.metric in wanted]
         points = history.points.get(GATE_METRIC, [])
         print(f"{name}: {key.n_runs} run(s), {len(points)} point(s) by {args.order}"

@@ -1,4 +1,4 @@
-"""One configuration's history on one machine: per metric, its points in order, and their steps.
+"""One configuration's history on one machine (under one Python): per metric, its points in order, and their steps.
 
 A point is what a history is ordered by:
 
@@ -29,10 +29,15 @@ from dask_timing.record.schema import STATUS_OK
 
 
 class HistoryKey(msgspec.Struct, frozen=True):
-    """A configuration on a machine that has runs: what one history is of."""
+    """A configuration on a machine, under one Python, that has runs: what one history is of.
+
+    Two interpreters on one machine are two histories: their runs mixed in one
+    point would give a median of neither, and a step wherever the mix changes.
+    """
 
     config_hash: str
     host: str | None
+    python_version: str | None
     kind: str
     config: dict[str, Any]
     n_runs: int
@@ -44,14 +49,14 @@ def histories(database: Database, filters: RunFilter | None = None) -> list[Hist
     """Every configuration and machine with runs the filters match, the most runs first."""
     filters = filters or RunFilter()
     count = sa.func.count(runs.c.id)
-    query = (sa.select(runs.c.config_hash, runs.c.host, runs.c.kind, runs.c.config, count,
+    query = (sa.select(runs.c.config_hash, runs.c.host, runs.c.python_version, runs.c.kind, runs.c.config, count,
                        sa.func.min(runs.c.measured_at), sa.func.max(runs.c.measured_at))
              .where(*filters.clauses())
-             .group_by(runs.c.config_hash, runs.c.host, runs.c.kind, runs.c.config)
-             .order_by(count.desc(), runs.c.config_hash))
+             .group_by(runs.c.config_hash, runs.c.host, runs.c.python_version, runs.c.kind, runs.c.config)
+             .order_by(count.desc(), runs.c.config_hash, runs.c.python_version))
     with database.reading() as connection:
         rows = connection.execute(query).all()
-    found = [HistoryKey(row[0], row[1], row[2], msgspec.json.decode(row[3]), row[4], row[5], row[6]) for row in rows]
+    found = [HistoryKey(*row[:4], msgspec.json.decode(row[4]), *row[5:]) for row in rows]
     return [key for key in found if filters.matches_config(key.config)]
 
 

@@ -251,6 +251,7 @@ class RunFilter(msgspec.Struct, kw_only=True):
     revision: str | None = None
     study_id: str | None = None
     host: str | None = None
+    python_version: str | None = None
     dask_version: str | None = None
     distributed_version: str | None = None
     status: str | None = None
@@ -259,7 +260,7 @@ class RunFilter(msgspec.Struct, kw_only=True):
 
     def clauses(self) -> list[sa.ColumnElement[bool]]:
         """The SQL conditions (the ``config`` subset is checked after reading)."""
-        equal = ("kind", "config_hash", "label", "revision", "study_id", "host", "dask_version",
+        equal = ("kind", "config_hash", "label", "revision", "study_id", "host", "python_version", "dask_version",
                  "distributed_version", "status")
         found = [runs.c[name] == getattr(self, name) for name in equal if getattr(self, name) is not None]
         if self.since is not None:
