@@ -271,3 +271,19 @@ def test_two_pythons_on_one_machine_are_two_histories_not_a_mix(tmp_path):
     assert "on machine-a, Python 3.11.7: 16 run(s), 4 point(s)" in completed.stdout
     assert "on machine-a, Python 3.12.1: 20 run(s), 5 point(s)" in completed.stdout
     assert "Gate: passed" in completed.stdout
+
+
+@pytest.mark.timeout(120)
+def test_plot_and_metric_mistakes_are_one_line_and_the_plot_goes_where_asked(tmp_path):
+    history_of(tmp_path / "results", str(tmp_path / "h.db"), [0.3, 0.3, 0.3, 0.6, 0.6])
+    db = str(tmp_path / "h.db")
+    for plot in ("trend.txt", "trend"):  # not a PNG: refused before anything is read, nothing written
+        refused = history("show", "--db", db, "--plot", str(tmp_path / plot))
+        assert refused.returncode == EXIT_USAGE and "ending in .png" in refused.stderr and not refused.stdout
+        assert not glob.glob(str(tmp_path / "trend*"))
+    misspelt = history("show", "--db", db, "--metric", "totl_time")
+    assert misspelt.returncode == EXIT_USAGE and "--metric totl_time: no stored run has it" in misspelt.stderr
+    nested = tmp_path / "plots" / "2026" / "trend.png"  # a folder that does not exist yet, as for any output
+    drawn = history("show", "--db", db, "--plot", str(nested))
+    assert drawn.returncode == EXIT_OK and "Traceback" not in drawn.stderr, drawn.stderr
+    assert nested.read_bytes().startswith(b"\x89PNG")

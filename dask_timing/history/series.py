@@ -60,6 +60,14 @@ def histories(database: Database, filters: RunFilter | None = None) -> list[Hist
     return [key for key in found if filters.matches_config(key.config)]
 
 
+def metric_names(database: Database, filters: RunFilter | None = None) -> set[str]:
+    """Every metric the runs the filters match have a value of."""
+    query = (sa.select(metrics.c.metric).distinct().join(runs, runs.c.id == metrics.c.run)
+             .where(*(filters or RunFilter()).clauses()))
+    with database.reading() as connection:
+        return set(connection.execute(query).scalars())
+
+
 def version_key(text: str | None) -> tuple:
     """A sort key for a version string: releases in release order, anything unparsable after them."""
     from packaging.version import InvalidVersion, Version
