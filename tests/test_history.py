@@ -231,6 +231,34 @@ def test_two_writers_on_one_sqlite_file_both_complete(tmp_path):
         database.close()
 
 
+@pytest.mark.timeout(120)
+def test_a_writer_kept_waiting_by_a_locked_file_says_so_then_gives_up_writing_nothing(tmp_path, monkeypatch, capfd):
+    """Another process holds the SQLite file (BEGIN EXCLUSIVE) for longer than a writer's patience:
+    the wait is said at once rather than after minutes of silence, and ends in one line, nothing stored."""
+    db = str(tmp_path / "locked.db")
+    database = open_database(db)
+    holder = subprocess.Popen([sys.executable, "-c", f"""
+import sqlite3, sys, time
+held = sqlite3.connect({db!r}, isolation_level=None)
+held.execute("BEGIN EXCLUSIVE")
+print("held", flush=True)
+time.sleep(90)
+"""], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        monkeypatch.setattr(connection, "WRITE_LOCK_PATIENCE", 2 * connection.WRITE_LOCK_TURN)
+        with pytest.raises(connection.HistoryDatabaseError, match="stayed locked by another process") as refused:
+            store.record(database, [synthetic()])
+        assert "\n" not in str(refused.value)
+        waiting = [line for line in capfd.readouterr().err.splitlines() if line.startswith("waiting for the database")]
+        assert len(waiting) == 1 and db in waiting[0]
+    finally:
+        holder.kill()
+        holder.wait()
+    assert count_runs(database) == 0
+    database.close()
+
+
 def test_a_newer_schema_is_refused_not_downgraded(db_url):
     database = open_database(db_url)
     store.record(database, [synthetic()])
