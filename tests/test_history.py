@@ -458,3 +458,15 @@ def test_a_run_the_database_cannot_hold_is_skipped_with_why_and_the_others_are_s
         paths[4]: "its metric name is 205 characters long; the database holds 128",
     }
     assert count_runs(database) == 3
+
+
+def test_a_history_too_short_for_a_step_says_so_rather_than_no_step():
+    """Two releases 10 runs each, the second twice as slow: below 4 points the noise scale is the change
+    itself, so no step can ever be found; "no step" would read as "no change"."""
+    rng = random.Random(11)
+    points = [steps.Point(f"distributed {version}", tuple(level * (1 + rng.gauss(0, 0.01)) for _ in range(10)))
+              for version, level in (("2026.1.0", 1.0), ("2026.2.0", 2.0))]
+    for count in (2, 3):
+        shown = series.metric_history("total_time", (points * 2)[:count]).describe()
+        assert len(shown) == 1 and "too few to tell a step" in shown[0] and "no step" not in shown[0], shown
+    assert "no step over 4 point(s)" in series.metric_history("total_time", [points[0]] * 4).describe()[0]

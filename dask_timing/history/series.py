@@ -21,7 +21,7 @@ import sqlalchemy as sa
 
 from dask_timing.analysis.stats import Summary, summarize
 from dask_timing.history.connection import Database
-from dask_timing.history.steps import Point, Step, detect_steps
+from dask_timing.history.steps import MIN_POINTS_FOR_STEPS, Point, Step, detect_steps
 from dask_timing.history.store import RunFilter, display_order
 from dask_timing.history.tables import metrics, runs
 from dask_timing.record.schema import STATUS_OK
@@ -156,8 +156,13 @@ class MetricHistory(msgspec.Struct):
         """The steps, one line each, or what the history shows when it has none."""
         if self.steps:
             return [step.describe(self.metric) for step in self.steps]
+        largest = f"{self.largest_change * 100:.0f} %"
+        if len(self.points) < MIN_POINTS_FOR_STEPS:  # "no step" would say more than such a history can
+            return [f"{self.metric}: {len(self.points)} point(s), too few to tell a step from the drift between "
+                    f"points (that takes {MIN_POINTS_FOR_STEPS}); the largest change between neighbouring points: "
+                    f"{largest}"]
         return [f"{self.metric}: no step over {len(self.points)} point(s); no change between neighbouring "
-                f"points larger than {self.largest_change * 100:.0f} %"]
+                f"points larger than {largest}"]
 
 
 def summarise(history: History) -> list[MetricHistory]:

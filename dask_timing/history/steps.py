@@ -41,8 +41,11 @@ PENALTY = 3.5
 CONFIDENCE = 0.95
 RESAMPLES = 2000
 SEED = 20261125  # fixed: the same history always gives the same steps
-# A verdict on the newest point needs this many points before it.
-MIN_EARLIER_POINTS = 3
+# Below this many points no step can be found: the drift between points, which sets the noise
+# scale, is then measured mostly by the step itself.
+MIN_POINTS_FOR_STEPS = 4
+# A verdict on the newest point needs a history where a step can be found: this many points before it.
+MIN_EARLIER_POINTS = MIN_POINTS_FOR_STEPS - 1
 # Normal-theory factors: sigma from a median absolute deviation; a median's standard
 # error relative to a mean's.
 MAD_TO_SIGMA = 1.4826
