@@ -97,7 +97,9 @@ def _transition(before: str, after: str) -> str:
 
 
 def noise_scale(points: Sequence[Point]) -> float:
-    """Sigma of the points' medians: drift between points or a median's own error, the larger."""
+    """Sigma of the points' medians: drift between points or a median's own error, the larger, and never
+    below the values' resolution (the smallest gap between two of them): a clock that ticks in 10 ms, or
+    a series whose points agree to the last digit, would otherwise make any one tick a step."""
     medians = [point.median for point in points]
     differences = [abs(b - a) for a, b in zip(medians, medians[1:])]
     # |difference of two N(0, s^2)| has median 0.6745 * sqrt(2) * s
@@ -105,7 +107,9 @@ def noise_scale(points: Sequence[Point]) -> float:
     errors = [MAD_TO_SIGMA * _mad(point.values) * MEDIAN_EFFICIENCY / math.sqrt(len(point.values))
               for point in points if len(point.values) > 1]
     within = statistics.median(errors) if errors else 0.0
-    return max(between, within)
+    distinct = sorted({value for point in points for value in point.values})
+    resolution = min((b - a for a, b in zip(distinct, distinct[1:])), default=0.0)
+    return max(between, within, resolution)
 
 
 def _mad(values: Sequence[float]) -> float:
