@@ -325,6 +325,8 @@ def test_unreachable_and_unknown_databases_are_one_line(tmp_path):
         open_database("mysql://someone@127.0.0.1/history")
     with pytest.raises(UnreachableDatabase, match="its folder does not exist"):
         open_database(str(tmp_path / "no" / "such" / "folder" / "history.db"))
+    with pytest.raises(UnreachableDatabase, match="it is a folder"):
+        open_database(str(tmp_path))
     assert not (tmp_path / "no").exists()
 
 

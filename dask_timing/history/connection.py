@@ -149,7 +149,8 @@ class Database:
         reason = _first_line(error.orig)
         if self.is_sqlite and "unable to open" in reason:
             folder = os.path.dirname(self.name) or os.curdir
-            why = "its folder does not exist" if not os.path.isdir(folder) else reason
+            why = ("it is a folder" if os.path.isdir(self.name) else
+                   "its folder does not exist" if not os.path.isdir(folder) else reason)
             return UnreachableDatabase(f"cannot open the SQLite database {self.name}: {why}")
         if self.is_sqlite and ("not a database" in reason or "malformed" in reason):
             return CorruptDatabase(f"{self.name} is not a usable SQLite database ({reason})")
