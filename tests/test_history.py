@@ -489,3 +489,21 @@ def test_values_on_a_coarse_clock_show_no_step_of_one_tick():
     assert false_steps == 0 and found == 60
     agreeing = [steps.Point(label, (1.0, 1.0, 1.0)) for label in "abcde"] + [steps.Point("f", (1.0001,) * 3)]
     assert steps.detect_steps(agreeing) == []
+
+
+def test_the_trend_plot_cuts_commit_hashes_on_its_axis_and_keeps_them_apart():
+    """40-character hashes along the axis took most of the figure's height from the plot itself."""
+    from dask_timing.present.history_plot import TICK_LABEL_WIDTH, history_figure
+    from dask_timing.present.plots import pyplot
+
+    rng = random.Random(13)
+    hashes = [uuid.UUID(int=rng.getrandbits(128)).hex + "abcdefgh" for _ in range(12)]
+    points = [steps.Point(commit, (1.0 + rng.gauss(0, 0.01),)) for commit in hashes]
+    figure = history_figure([("local, n_workers=1 on machine-a", series.metric_history("total_time", points))],
+                            "revision")
+    try:
+        shown = [tick.get_text() for tick in figure.axes[0].get_xticklabels()]
+    finally:
+        pyplot().close(figure)
+    assert len(set(shown)) == len(hashes) and all(len(text) <= TICK_LABEL_WIDTH for text in shown)
+    assert all(hashes[index].startswith(text[:-1]) for index, text in enumerate(shown))

@@ -29,6 +29,7 @@ HEIGHT = 4.5  # inches
 WIDTH_PER_POINT = 0.9  # inches per point on the axis, within the bounds below
 MIN_WIDTH, MAX_WIDTH = 7.0, 18.0
 STEP_LANES = 0.6  # of the space between two points, shared by the series' step arrows there
+TICK_LABEL_WIDTH = 24  # characters of a point's label on the axis (a release's fits; a commit hash is cut)
 KEY_ENTRY_GAP = 0.12  # inches between two entries of the key
 STEP_ARROW = {"arrowstyle": "-|>", "linewidth": 2.2, "mutation_scale": 14, "shrinkA": 0, "shrinkB": 0}
 STEP_TEXT_BOX = {"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": "none", "alpha": 0.8}
@@ -101,7 +102,7 @@ def history_figure(series: Sequence[tuple[str, MetricHistory]], order: str):
                           textcoords="offset points", xytext=(5, 0), va="center", fontsize=8, fontweight="bold",
                           bbox=STEP_TEXT_BOX)
     axes.set_xticks(range(len(labels)))
-    axes.set_xticklabels(labels, rotation=30, ha="right", fontsize=8)
+    axes.set_xticklabels(_tick_labels(labels), rotation=30, ha="right", fontsize=8)
     axes.set_xlabel({"version": "release", "revision": "commit", "label": "label", "time": "study"}.get(order, order))
     axes.set_ylabel(f"{metric} (s, median; bars 5-95 %)")
     axes.set_ylim(bottom=0)
@@ -113,6 +114,14 @@ def history_figure(series: Sequence[tuple[str, MetricHistory]], order: str):
     legend(axes, fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # beside the axes: never over a point
     figure.tight_layout()
     return figure
+
+
+def _tick_labels(labels: Sequence[str]) -> list[str]:
+    """The points' labels on the axis: a long one (a commit's full hash) cut to TICK_LABEL_WIDTH characters,
+    unless that would make two of them alike; the text output has them whole."""
+    cut = [label if len(label) <= TICK_LABEL_WIDTH else label[:TICK_LABEL_WIDTH - 1] + "\N{HORIZONTAL ELLIPSIS}"
+           for label in labels]
+    return cut if len(set(cut)) == len(set(labels)) else list(labels)
 
 
 def _shared_settings(names: Sequence[str]) -> tuple[list[str], list[list[str]]]:
