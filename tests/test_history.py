@@ -231,6 +231,34 @@ def test_two_writers_on_one_sqlite_file_both_complete(tmp_path):
         database.close()
 
 
+@pytest.mark.timeout(120)
+def test_a_writer_kept_waiting_by_a_locked_file_says_so_then_gives_up_writing_nothing(tmp_path, monkeypatch, capfd):
+    """Another process holds the SQLite file (BEGIN EXCLUSIVE) for longer than a writer's patience:
+    the wait is said at once rather than after minutes of silence, and ends in one line, nothing stored."""
+    db = str(tmp_path / "locked.db")
+    database = open_database(db)
+    holder = subprocess.Popen([sys.executable, "-c", f"""
+import sqlite3, sys, time
+held = sqlite3.connect({db!r}, isolation_level=None)
+held.execute("BEGIN EXCLUSIVE")
+print("held", flush=True)
+time.sleep(90)
+"""], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        monkeypatch.setattr(connection, "WRITE_LOCK_PATIENCE", 2 * connection.WRITE_LOCK_TURN)
+        with pytest.raises(connection.HistoryDatabaseError, match="stayed locked by another process") as refused:
+            store.record(database, [synthetic()])
+        assert "\n" not in str(refused.value)
+        waiting = [line for line in capfd.readouterr().err.splitlines() if line.startswith("waiting for the database")]
+        assert len(waiting) == 1 and db in waiting[0]
+    finally:
+        holder.kill()
+        holder.wait()
+    assert count_runs(database) == 0
+    database.close()
+
+
 def test_a_newer_schema_is_refused_not_downgraded(db_url):
     database = open_database(db_url)
     store.record(database, [synthetic()])
@@ -287,10 +315,18 @@ def test_unreachable_and_unknown_databases_are_one_line(tmp_path):
         open_database(f"postgresql://someone:s3cret-word@127.0.0.1:{port}/history")
     message = str(refused.value)
     assert f"127.0.0.1:{port}" in message and "s3cret-word" not in message and "\n" not in message
+    with pytest.raises(UnreachableDatabase) as refused:  # the password as libpq also takes it: in the query
+        open_database(f"postgresql://someone@127.0.0.1:{port}/history?password=s3cret-word")
+    assert "s3cret-word" not in str(refused.value) and "password=***" in str(refused.value)
+    with pytest.raises(UnknownDatabase) as refused:  # a port that is not a number: a bad URL, not a crash
+        open_database("postgresql://someone:s3cret-word@db.example:fivefourthreetwo/history")
+    assert "not a database URL" in str(refused.value) and "s3cret-word" not in str(refused.value)
     with pytest.raises(UnknownDatabase, match="unknown database mysql://"):
         open_database("mysql://someone@127.0.0.1/history")
     with pytest.raises(UnreachableDatabase, match="its folder does not exist"):
         open_database(str(tmp_path / "no" / "such" / "folder" / "history.db"))
+    with pytest.raises(UnreachableDatabase, match="it is a folder"):
+        open_database(str(tmp_path))
     assert not (tmp_path / "no").exists()
 
 
@@ -367,3 +403,107 @@ def test_the_verdict_on_the_newest_point_never_passes_on_nothing():
     # one more point at the slower level: the step was there before it, and is not judged again
     settled = steps.judge_newest([*history, slower, steps.Point("v9", slower.values)], 5)
     assert settled.outcome == steps.PASSED and settled.step.after == "v8"
+
+
+@pytest.mark.parametrize("count", [1, 4, 16])
+def test_the_trend_plot_never_draws_a_step_as_a_series_line_and_keeps_its_key_whole(count):
+    """Series are told apart by line styles (dashed among them): a step is an arrow, never a line, and the
+    key of 16 configurations fits in the figure."""
+    from matplotlib.text import Annotation
+
+    from dask_timing.present.history_plot import history_figure
+
+    rng = random.Random(9)
+    drawn = []
+    for index in range(count):
+        level = [1.0 + 0.1 * index + (0.4 if point >= 3 else 0.0) for point in range(5)]
+        points = [steps.Point(f"distributed {VERSIONS[point]}", tuple(level[point] * (1 + rng.gauss(0, 0.01))
+                                                                     for _ in range(5))) for point in range(5)]
+        drawn.append((f"local, n_workers={index + 1}, processes=True on machine-a",
+                      series.metric_history("total_time", points)))
+    assert all(history.steps for _name, history in drawn)
+    figure = history_figure(drawn, "version")
+    try:
+        axes = figure.axes[0]
+        keyed = set(axes.get_legend_handles_labels()[1])
+        assert len(keyed) == count
+        series_lines = [container.lines[0] for container in axes.containers]
+        assert len(series_lines) == count
+        other_lines = [line for line in axes.get_lines() if line not in series_lines
+                       and line.get_linestyle() not in ("None", "")]  # an error bar's caps have no line style
+        assert other_lines == []  # a step drawn as a line (dashed, as series are) is told from them by nothing
+        arrows = [child for child in axes.get_children() if isinstance(child, Annotation) and child.arrow_patch]
+        assert len(arrows) == sum(len(history.steps) for _name, history in drawn)
+        renderer = figure.canvas.get_renderer()
+        key, whole = axes.get_legend().get_window_extent(renderer), figure.bbox
+        assert key.y0 >= whole.y0 - 1 and key.y1 <= whole.y1 + 1 and key.x1 <= whole.x1 + 1
+    finally:
+        from dask_timing.present.plots import pyplot
+
+        pyplot().close(figure)
+
+
+def test_a_run_the_database_cannot_hold_is_skipped_with_why_and_the_others_are_stored(database, tmp_path):
+    """The same on SQLite (which would store it) and PostgreSQL (which refused the whole batch with it)."""
+    rng = random.Random(10)
+    good = [synthetic(rng=rng) for _ in range(3)]
+    long_label = synthetic(rng=rng, options={"label": "l" * 300})
+    nul = synthetic(rng=rng, options={"revision": "abc\0def"})
+    long_metric = synthetic(rng=rng)
+    long_metric.phases["p" * 200] = 0.1
+    paths = write_results(tmp_path / "results", [good[0], long_label, good[1], nul, long_metric, good[2]])
+    report = store.import_files(database, [str(tmp_path / "results")])
+    assert (report.added, report.already) == (3, 0)
+    assert dict(report.skipped) == {
+        paths[1]: "its label is 300 characters long; the database holds 200",
+        paths[3]: "its revision holds a NUL character",
+        paths[4]: "its metric name is 205 characters long; the database holds 128",
+    }
+    assert count_runs(database) == 3
+
+
+def test_a_history_too_short_for_a_step_says_so_rather_than_no_step():
+    """Two releases 10 runs each, the second twice as slow: below 4 points the noise scale is the change
+    itself, so no step can ever be found; "no step" would read as "no change"."""
+    rng = random.Random(11)
+    points = [steps.Point(f"distributed {version}", tuple(level * (1 + rng.gauss(0, 0.01)) for _ in range(10)))
+              for version, level in (("2026.1.0", 1.0), ("2026.2.0", 2.0))]
+    for count in (2, 3):
+        shown = series.metric_history("total_time", (points * 2)[:count]).describe()
+        assert len(shown) == 1 and "too few to tell a step" in shown[0] and "no step" not in shown[0], shown
+    assert "no step over 4 point(s)" in series.metric_history("total_time", [points[0]] * 4).describe()[0]
+
+
+def test_values_on_a_coarse_clock_show_no_step_of_one_tick():
+    """Durations a 10 ms clock measured: most points agree exactly, so the drift between them is 0 and a single
+    tick read as a step (+2.5 %, 95 % CI 2.5 to 2.5 %) in a fifth of flat series; a real step is still found."""
+    def ticks(level: float, rng: random.Random) -> tuple[float, ...]:
+        return tuple(round(level + rng.gauss(0, 0.004), 2) for _ in range(5))
+
+    false_steps = found = 0
+    for seed in range(60):
+        rng = random.Random(seed)
+        false_steps += bool(steps.detect_steps([steps.Point(f"v{i}", ticks(0.4, rng)) for i in range(10)]))
+        found += bool(steps.detect_steps([steps.Point(f"v{i}", ticks(0.4 if i < 5 else 0.44, rng))
+                                          for i in range(10)]))
+    assert false_steps == 0 and found == 60
+    agreeing = [steps.Point(label, (1.0, 1.0, 1.0)) for label in "abcde"] + [steps.Point("f", (1.0001,) * 3)]
+    assert steps.detect_steps(agreeing) == []
+
+
+def test_the_trend_plot_cuts_commit_hashes_on_its_axis_and_keeps_them_apart():
+    """40-character hashes along the axis took most of the figure's height from the plot itself."""
+    from dask_timing.present.history_plot import TICK_LABEL_WIDTH, history_figure
+    from dask_timing.present.plots import pyplot
+
+    rng = random.Random(13)
+    hashes = [uuid.UUID(int=rng.getrandbits(128)).hex + "abcdefgh" for _ in range(12)]
+    points = [steps.Point(commit, (1.0 + rng.gauss(0, 0.01),)) for commit in hashes]
+    figure = history_figure([("local, n_workers=1 on machine-a", series.metric_history("total_time", points))],
+                            "revision")
+    try:
+        shown = [tick.get_text() for tick in figure.axes[0].get_xticklabels()]
+    finally:
+        pyplot().close(figure)
+    assert len(set(shown)) == len(hashes) and all(len(text) <= TICK_LABEL_WIDTH for text in shown)
+    assert all(hashes[index].startswith(text[:-1]) for index, text in enumerate(shown))

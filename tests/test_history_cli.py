@@ -9,6 +9,7 @@ import os
 import random
 
 import pytest
+import sqlalchemy as sa
 from conftest import ANALYZER, LOCAL_TOOL, REPOSITORY, STUDY, run_tool
 import test_history
 from test_history import VERSIONS, synthetic, write_results
@@ -195,3 +196,94 @@ def test_a_resumed_study_records_where_and_as_it_began(tmp_path):
     masked = run_tool([STUDY, "--output-dir", str(out), "--resume"])
     assert masked.returncode == EXIT_USAGE and len(masked.stderr.strip().splitlines()) == 1
     assert "give --db with the password again" in masked.stderr
+
+
+@pytest.mark.timeout(120)
+def test_a_metric_measured_as_zero_shows_without_a_step_from_nothing(tmp_path):
+    """A duration below the clock's resolution is stored as 0 s: no relative step can start from it."""
+    db = str(tmp_path / "h.db")
+    rng = random.Random(3)
+    results = []
+    for index, version in enumerate(VERSIONS):
+        for _ in range(3):
+            result = synthetic(version, rng=rng, timestamp=f"2026-0{index + 1}-01T00:00:00Z")
+            result.phases["first_task"] = 0.0 if index < 3 else 0.004  # 0 s, then measurable
+            results.append(result)
+    write_results(tmp_path / "results", results)
+    assert history("import", "--db", db, str(tmp_path / "results")).returncode == EXIT_OK
+    completed = history("show", "--db", db, "--metric", "first_task_time", "--plot", str(tmp_path / "t.png"))
+    assert completed.returncode == EXIT_OK, completed.stderr
+    assert "Traceback" not in completed.stderr
+    assert "first_task_time: no step over 5 point(s)" in completed.stdout
+
+
+@pytest.mark.timeout(200)
+def test_a_run_whose_recording_fails_keeps_its_file_and_never_shows_the_password(db_url, tmp_path):
+    """The database opens, then refuses the run (a table gone): one warning, whose import command masks the
+    password of the URL it suggests."""
+    database = open_database(db_url)
+    database.write(lambda connection: connection.exec_driver_sql("DROP TABLE metrics"))
+    database.close()
+    output = tmp_path / "one.json"
+    completed = run_tool([LOCAL_TOOL, "-w", "1", "--no-processes", "-o", str(output), "--db", db_url], timeout=170)
+    assert completed.returncode == EXIT_OK, completed.stderr
+    assert output.exists()
+    [warning] = [line for line in completed.stderr.splitlines() if "not recorded in the database" in line]
+    assert "dask-timing history import --db " in warning and str(output) in warning
+    password = sa.make_url(db_url).password if "://" in db_url else None
+    if password:
+        assert f":{password}@" not in completed.stdout + completed.stderr and ":***@" in warning
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("tool", ["study", "local"])
+def test_a_label_the_database_cannot_hold_is_refused_before_anything_runs(tool, tmp_path):
+    out, db = tmp_path / "out", tmp_path / "h.db"
+    if tool == "study":
+        command = [STUDY, "--workers", "1", "--runs", "1", "--output-dir", str(out)]
+    else:
+        command = [LOCAL_TOOL, "-w", "1", "-o", str(out / "one.json")]
+    completed = run_tool([*command, "--db", str(db), "--label", "x" * 201], timeout=100)
+    assert completed.returncode == EXIT_USAGE
+    assert "--label: expected at most 200 characters" in completed.stderr and "Traceback" not in completed.stderr
+    assert not out.exists() and not db.exists()
+
+
+@pytest.mark.timeout(120)
+def test_two_pythons_on_one_machine_are_two_histories_not_a_mix(tmp_path):
+    """Runs under Python 3.11 (0.6 s) and 3.12 (0.9 s): mixed in one point they gave a median of neither,
+    and a 20 % jump where the newest release was measured under one of them only."""
+    rng = random.Random(12)
+    results = []
+    for index, version in enumerate(VERSIONS):
+        for python, seconds in (("3.11.7", 0.3), ("3.12.1", 0.6)):
+            if python == "3.11.7" and index == len(VERSIONS) - 1:
+                continue  # the newest release: measured under 3.12 only
+            for _ in range(4):
+                result = synthetic(version, seconds=seconds, rng=rng, timestamp=f"2026-0{index + 1}-01T00:00:00Z")
+                result.environment["python_version"] = python
+                results.append(result)
+    write_results(tmp_path / "results", results)
+    db = str(tmp_path / "h.db")
+    assert history("import", "--db", db, str(tmp_path / "results")).returncode == EXIT_OK
+    completed = history("show", "--db", db, "--metric", "total_time", "--fail-on-step", "10")
+    assert completed.returncode == EXIT_OK, completed.stdout
+    assert "on machine-a, Python 3.11.7: 16 run(s), 4 point(s)" in completed.stdout
+    assert "on machine-a, Python 3.12.1: 20 run(s), 5 point(s)" in completed.stdout
+    assert "Gate: passed" in completed.stdout
+
+
+@pytest.mark.timeout(120)
+def test_plot_and_metric_mistakes_are_one_line_and_the_plot_goes_where_asked(tmp_path):
+    history_of(tmp_path / "results", str(tmp_path / "h.db"), [0.3, 0.3, 0.3, 0.6, 0.6])
+    db = str(tmp_path / "h.db")
+    for plot in ("trend.txt", "trend"):  # not a PNG: refused before anything is read, nothing written
+        refused = history("show", "--db", db, "--plot", str(tmp_path / plot))
+        assert refused.returncode == EXIT_USAGE and "ending in .png" in refused.stderr and not refused.stdout
+        assert not glob.glob(str(tmp_path / "trend*"))
+    misspelt = history("show", "--db", db, "--metric", "totl_time")
+    assert misspelt.returncode == EXIT_USAGE and "--metric totl_time: no stored run has it" in misspelt.stderr
+    nested = tmp_path / "plots" / "2026" / "trend.png"  # a folder that does not exist yet, as for any output
+    drawn = history("show", "--db", db, "--plot", str(nested))
+    assert drawn.returncode == EXIT_OK and "Traceback" not in drawn.stderr, drawn.stderr
+    assert nested.read_bytes().startswith(b"\x89PNG")

@@ -182,15 +182,27 @@ def add_common_run_options(parser: argparse.ArgumentParser, default_batch: int) 
                              "(default: a temporary folder, removed after a successful run)")
 
 
+def recorded_text(text: str) -> str:
+    """argparse type: a label or revision the results database can hold (checked before anything runs,
+    rather than a run's recording refused once it is measured)."""
+    from dask_timing.history import RECORDED_TEXT_LENGTH
+
+    if len(text) > RECORDED_TEXT_LENGTH:
+        raise argparse.ArgumentTypeError(f"expected at most {RECORDED_TEXT_LENGTH} characters, got {len(text)}")
+    if "\0" in text:
+        raise argparse.ArgumentTypeError("expected text without a NUL character")
+    return text
+
+
 def add_history_options(parser: argparse.ArgumentParser, records: str) -> None:
     """--db, --label and --revision: where runs are recorded, and what they are recorded as."""
     group = parser.add_argument_group("history (the results database)")
     group.add_argument("--db", metavar="URL",
                        help=f"also record {records} in this database (a SQLite file or URL, or "
                             "postgresql://...), after the JSON file is written; checked before anything runs")
-    group.add_argument("--label", metavar="TEXT",
+    group.add_argument("--label", metavar="TEXT", type=recorded_text,
                        help="a label recorded with each run (e.g. a branch or a machine's role)")
-    group.add_argument("--revision", metavar="TEXT",
+    group.add_argument("--revision", metavar="TEXT", type=recorded_text,
                        help="the commit or revision measured, recorded with each run")
 
 

@@ -19,6 +19,8 @@ import argparse
 import os
 import sys
 
+import msgspec
+
 from dask_timing.cli import common as cli
 from dask_timing.errors import EXIT_FAILED, EXIT_INCONCLUSIVE, EXIT_OK
 from dask_timing.history import ORDERS, TOTAL_METRIC
@@ -95,6 +97,8 @@ def build_parser(prog: str) -> cli.OneLineParser:
 def run(argv: list[str] | None, prog: str) -> int:
     args = build_parser(prog).parse_args(argv)
     if args.action == "show":
+        if args.plot is not None and not args.plot.lower().endswith(".png"):
+            raise cli.UsageError(f"--plot draws a PNG image: give a file name ending in .png, not {args.plot}")
         cli.check_output_file(args.plot, None, "--plot")
         filters = run_filter(args)
     from dask_timing.history.connection import open_database
@@ -123,18 +127,24 @@ def import_files(database, patterns: list[str], prog: str) -> int:
 
 
 def show(database, filters, args: argparse.Namespace) -> int:
-    from dask_timing.history.series import histories, load_history, settings_name, summarise
+    from dask_timing.history.series import histories, load_history, metric_names, settings_name, summarise
 
     keys = histories(database, filters)
     if not keys:
         raise cli.UsageError(f"no stored run in {database.name} matches"
                              + (f" {' '.join(filters_given(args))}" if filters_given(args) else ""))
     wanted = args.metric or None
+    unknown = sorted(set(wanted or ()) - metric_names(database, filters))
+    if unknown:  # a misspelt name would otherwise show nothing, silently
+        raise cli.UsageError(f"--metric {unknown[0]}: no stored run has it (e.g. {GATE_METRIC}, "
+                             "wait_for_workers_time, cluster_init_time)")
     drawn = []
     outcomes = []
     for key in keys:
-        name = f"{settings_name(key.kind, key.config)} on {key.host or 'an unknown machine'}"
-        history = load_history(database, key.config_hash, key.host, args.order, filters)
+        name = (f"{settings_name(key.kind, key.config)} on {key.host or 'an unknown machine'}"
+                + (f", Python {key.python_version}" if key.python_version else ""))
+        one_python = msgspec.structs.replace(filters, python_version=key.python_version)
+        history = load_history(database, key.config_hash, key.host, args.order, one_python)
         metrics = [metric for metric in summarise(history) if wanted is None or metric.metric in wanted]
         points = history.points.get(GATE_METRIC, [])
         print(f"{name}: {key.n_runs} run(s), {len(points)} point(s) by {args.order}"

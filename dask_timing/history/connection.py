@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import os
 import random
+import sys
 import time
 from typing import Callable, Iterator, TypeVar
 
@@ -27,10 +28,11 @@ from dask_timing.errors import UsageError
 
 DB_ENVIRONMENT = "DASK_TIMING_DB"
 DEFAULT_DB_FILE = "dask-timing.db"
-# Seconds a SQLite writer waits for another to finish before giving up, and how often a
-# write that still found the file locked is tried again.
+# Seconds a SQLite statement waits for another process's lock; a writer waits in turns of
+# WRITE_LOCK_TURN seconds, saying so after the first, and gives up after WRITE_LOCK_PATIENCE.
 SQLITE_BUSY_TIMEOUT = 60.0
-LOCKED_RETRIES = 5
+WRITE_LOCK_TURN = 5.0
+WRITE_LOCK_PATIENCE = 360.0
 CONNECT_TIMEOUT = 10  # seconds to reach a PostgreSQL server
 MIGRATIONS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "migrations")
 # Execution option of a connection that will write: SQLite takes the write lock when its
@@ -79,11 +81,14 @@ def _normalised(value: str) -> str:
 
 
 def shown(url: sa.URL | str) -> str:
-    """A URL as messages show it: the password masked."""
+    """A URL as messages show it: the password masked, in its place or as a query's ``password=``."""
+    from dask_timing.record.secrets import mask_text
+
     try:
-        return sa.make_url(url).render_as_string(hide_password=True)
-    except exc.ArgumentError:
-        return str(url)
+        text = sa.make_url(url).render_as_string(hide_password=True)
+    except (exc.ArgumentError, ValueError):  # not a URL, or a port that is not a number
+        text = str(url)
+    return mask_text(text)
 
 
 class Database:
@@ -105,13 +110,25 @@ class Database:
             yield connection
 
     def write(self, work: Callable[[sa.Connection], T]) -> T:
-        """Run ``work`` in one write transaction, again if SQLite still found the file locked."""
-        for attempt in range(LOCKED_RETRIES):
+        """Run ``work`` in one write transaction, again while SQLite finds the file locked by another process.
+
+        A wait longer than one turn is said on stderr once (a silent wait of minutes looks
+        like a hang); after WRITE_LOCK_PATIENCE the write is given up, nothing written.
+        """
+        deadline = time.monotonic() + WRITE_LOCK_PATIENCE
+        told = False
+        while True:
             try:
                 return self._write_once(work, retry_locked=True)
             except _Locked:
-                time.sleep(random.uniform(0.05, 0.5) * (attempt + 1))
-        return self._write_once(work, retry_locked=False)
+                if time.monotonic() >= deadline:
+                    raise HistoryDatabaseError(f"the database {self.name} stayed locked by another process for "
+                                               f"{WRITE_LOCK_PATIENCE:.0f} s; nothing was written") from None
+                if not told:
+                    print(f"waiting for the database {self.name}: another process is writing to it (up to "
+                          f"{WRITE_LOCK_PATIENCE:.0f} s)", file=sys.stderr, flush=True)
+                    told = True
+                time.sleep(random.uniform(0.05, 0.5))
 
     def _write_once(self, work: Callable[[sa.Connection], T], retry_locked: bool) -> T:
         with self.translated(retry_locked), self.engine.connect().execution_options(**{WRITE: True}) as connection:
@@ -132,7 +149,8 @@ class Database:
         reason = _first_line(error.orig)
         if self.is_sqlite and "unable to open" in reason:
             folder = os.path.dirname(self.name) or os.curdir
-            why = "its folder does not exist" if not os.path.isdir(folder) else reason
+            why = ("it is a folder" if os.path.isdir(self.name) else
+                   "its folder does not exist" if not os.path.isdir(folder) else reason)
             return UnreachableDatabase(f"cannot open the SQLite database {self.name}: {why}")
         if self.is_sqlite and ("not a database" in reason or "malformed" in reason):
             return CorruptDatabase(f"{self.name} is not a usable SQLite database ({reason})")
@@ -174,8 +192,8 @@ def open_database(db: str | None = None, results_folder: str | None = None) -> D
 def _engine(url: str) -> sa.Engine:
     try:
         parsed = sa.make_url(url)
-    except exc.ArgumentError:
-        raise UnknownDatabase(f"not a database URL or file: {url}") from None
+    except (exc.ArgumentError, ValueError):  # ValueError: a port that is not a number
+        raise UnknownDatabase(f"not a database URL or file: {shown(url)}") from None
     backend = parsed.get_backend_name()
     if backend == "sqlite":
         if parsed.get_driver_name() != "pysqlite" or parsed.database in (None, "", ":memory:"):
@@ -229,7 +247,10 @@ def _sqlite_engine(url: sa.URL) -> sa.Engine:
 
     @event.listens_for(engine, "begin")
     def begin(connection: sa.Connection) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if connection.get_execution_options().get(WRITE) else "BEGIN")
+        writes = connection.get_execution_options().get(WRITE)
+        busy_timeout = WRITE_LOCK_TURN if writes else SQLITE_BUSY_TIMEOUT  # a writer waits in turns: see write()
+        connection.exec_driver_sql(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if writes else "BEGIN")
 
     return engine
 

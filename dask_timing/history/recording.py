@@ -9,7 +9,7 @@ from __future__ import annotations
 import shlex
 import sys
 
-from dask_timing.history.connection import Database, HistoryDatabaseError, open_database
+from dask_timing.history.connection import Database, HistoryDatabaseError, open_database, shown
 from dask_timing.history.store import record
 from dask_timing.record.load import ResultFileError, load_result
 
@@ -21,7 +21,7 @@ class Recorder:
 
     def __init__(self, database: Database, db: str, prog: str) -> None:
         self.database = database
-        self.db = db  # as given, for the import command a failure suggests
+        self.db = db  # as given (its password masked when shown), for the import command a failure suggests
         self.prog = prog
         self.failed: list[str] = []
 
@@ -33,13 +33,15 @@ class Recorder:
     def record_file(self, path: str) -> bool:
         """Record the result in ``path``; False (and one line on stderr) if the database refused it."""
         try:
-            record(self.database, [(path, load_result(path))])
-            return True
+            [*refused] = record(self.database, [(path, load_result(path))]).skipped
         except (HistoryDatabaseError, ResultFileError) as error:
-            self.failed.append(path)
-            print(f"{self.prog}: warning: {path} not recorded in the database ({error}); the file is kept: "
-                  f"{IMPORT_COMMAND} --db {shlex.quote(self.db)} {shlex.quote(path)}", file=sys.stderr, flush=True)
-            return False
+            refused = [(path, str(error))]
+        if not refused:
+            return True
+        self.failed.append(path)
+        print(f"{self.prog}: warning: {path} not recorded in the database ({refused[0][1]}); the file is kept: "
+              f"{IMPORT_COMMAND} --db {shlex.quote(shown(self.db))} {shlex.quote(path)}", file=sys.stderr, flush=True)
+        return False
 
     def close(self) -> None:
         self.database.close()

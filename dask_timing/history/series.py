@@ -1,4 +1,4 @@
-"""One configuration's history on one machine: per metric, its points in order, and their steps.
+"""One configuration's history on one machine (under one Python): per metric, its points in order, and their steps.
 
 A point is what a history is ordered by:
 
@@ -21,7 +21,7 @@ import sqlalchemy as sa
 
 from dask_timing.analysis.stats import Summary, summarize
 from dask_timing.history.connection import Database
-from dask_timing.history.steps import Point, Step, detect_steps
+from dask_timing.history.steps import MIN_POINTS_FOR_STEPS, Point, Step, detect_steps
 from dask_timing.history.store import RunFilter, display_order
 from dask_timing.history.tables import metrics, runs
 from dask_timing.record.schema import STATUS_OK
@@ -29,10 +29,15 @@ from dask_timing.record.schema import STATUS_OK
 
 
 class HistoryKey(msgspec.Struct, frozen=True):
-    """A configuration on a machine that has runs: what one history is of."""
+    """A configuration on a machine, under one Python, that has runs: what one history is of.
+
+    Two interpreters on one machine are two histories: their runs mixed in one
+    point would give a median of neither, and a step wherever the mix changes.
+    """
 
     config_hash: str
     host: str | None
+    python_version: str | None
     kind: str
     config: dict[str, Any]
     n_runs: int
@@ -44,15 +49,23 @@ def histories(database: Database, filters: RunFilter | None = None) -> list[Hist
     """Every configuration and machine with runs the filters match, the most runs first."""
     filters = filters or RunFilter()
     count = sa.func.count(runs.c.id)
-    query = (sa.select(runs.c.config_hash, runs.c.host, runs.c.kind, runs.c.config, count,
+    query = (sa.select(runs.c.config_hash, runs.c.host, runs.c.python_version, runs.c.kind, runs.c.config, count,
                        sa.func.min(runs.c.measured_at), sa.func.max(runs.c.measured_at))
              .where(*filters.clauses())
-             .group_by(runs.c.config_hash, runs.c.host, runs.c.kind, runs.c.config)
-             .order_by(count.desc(), runs.c.config_hash))
+             .group_by(runs.c.config_hash, runs.c.host, runs.c.python_version, runs.c.kind, runs.c.config)
+             .order_by(count.desc(), runs.c.config_hash, runs.c.python_version))
     with database.reading() as connection:
         rows = connection.execute(query).all()
-    found = [HistoryKey(row[0], row[1], row[2], msgspec.json.decode(row[3]), row[4], row[5], row[6]) for row in rows]
+    found = [HistoryKey(*row[:4], msgspec.json.decode(row[4]), *row[5:]) for row in rows]
     return [key for key in found if filters.matches_config(key.config)]
+
+
+def metric_names(database: Database, filters: RunFilter | None = None) -> set[str]:
+    """Every metric the runs the filters match have a value of."""
+    query = (sa.select(metrics.c.metric).distinct().join(runs, runs.c.id == metrics.c.run)
+             .where(*(filters or RunFilter()).clauses()))
+    with database.reading() as connection:
+        return set(connection.execute(query).scalars())
 
 
 def version_key(text: str | None) -> tuple:
@@ -143,8 +156,13 @@ class MetricHistory(msgspec.Struct):
         """The steps, one line each, or what the history shows when it has none."""
         if self.steps:
             return [step.describe(self.metric) for step in self.steps]
+        largest = f"{self.largest_change * 100:.0f} %"
+        if len(self.points) < MIN_POINTS_FOR_STEPS:  # "no step" would say more than such a history can
+            return [f"{self.metric}: {len(self.points)} point(s), too few to tell a step from the drift between "
+                    f"points (that takes {MIN_POINTS_FOR_STEPS}); the largest change between neighbouring points: "
+                    f"{largest}"]
         return [f"{self.metric}: no step over {len(self.points)} point(s); no change between neighbouring "
-                f"points larger than {self.largest_change * 100:.0f} %"]
+                f"points larger than {largest}"]
 
 
 def summarise(history: History) -> list[MetricHistory]:

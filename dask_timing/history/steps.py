@@ -41,8 +41,11 @@ PENALTY = 3.5
 CONFIDENCE = 0.95
 RESAMPLES = 2000
 SEED = 20261125  # fixed: the same history always gives the same steps
-# A verdict on the newest point needs this many points before it.
-MIN_EARLIER_POINTS = 3
+# Below this many points no step can be found: the drift between points, which sets the noise
+# scale, is then measured mostly by the step itself.
+MIN_POINTS_FOR_STEPS = 4
+# A verdict on the newest point needs a history where a step can be found: this many points before it.
+MIN_EARLIER_POINTS = MIN_POINTS_FOR_STEPS - 1
 # Normal-theory factors: sigma from a median absolute deviation; a median's standard
 # error relative to a mean's.
 MAD_TO_SIGMA = 1.4826
@@ -94,7 +97,9 @@ def _transition(before: str, after: str) -> str:
 
 
 def noise_scale(points: Sequence[Point]) -> float:
-    """Sigma of the points' medians: drift between points or a median's own error, the larger."""
+    """Sigma of the points' medians: drift between points or a median's own error, the larger, and never
+    below the values' resolution (the smallest gap between two of them): a clock that ticks in 10 ms, or
+    a series whose points agree to the last digit, would otherwise make any one tick a step."""
     medians = [point.median for point in points]
     differences = [abs(b - a) for a, b in zip(medians, medians[1:])]
     # |difference of two N(0, s^2)| has median 0.6745 * sqrt(2) * s
@@ -102,7 +107,9 @@ def noise_scale(points: Sequence[Point]) -> float:
     errors = [MAD_TO_SIGMA * _mad(point.values) * MEDIAN_EFFICIENCY / math.sqrt(len(point.values))
               for point in points if len(point.values) > 1]
     within = statistics.median(errors) if errors else 0.0
-    return max(between, within)
+    distinct = sorted({value for point in points for value in point.values})
+    resolution = min((b - a for a, b in zip(distinct, distinct[1:])), default=0.0)
+    return max(between, within, resolution)
 
 
 def _mad(values: Sequence[float]) -> float:
@@ -147,9 +154,17 @@ def change_points(medians: Sequence[float], sigma: float, penalty: float = PENAL
     return sorted(found)
 
 
+def measurable(points: Sequence[Point]) -> list[Point]:
+    """The points a relative step can be measured between: with values, their median above zero.
+
+    A duration of zero (below the clock's resolution) is no level to be a percentage of.
+    """
+    return [point for point in points if point.values and point.median > 0]
+
+
 def detect_steps(points: Sequence[Point], penalty: float = PENALTY) -> list[Step]:
     """The steps of a history, each with its size and 95 % interval; [] when it is flat."""
-    points = [point for point in points if point.values]
+    points = measurable(points)
     if len(points) < 2:
         return []
     sigma = noise_scale(points)
@@ -212,7 +227,7 @@ def judge_newest(points: Sequence[Point], fail_percent: float, metric: str = "to
     points before the newest, or ``newest`` (the label being judged) not the last
     point with values: inconclusive.  No point at all: EmptyHistory.
     """
-    points = [point for point in points if point.values]
+    points = measurable(points)
     if not points:
         raise EmptyHistory(f"no runs in the history of {metric}: nothing to judge")
     if newest is not None and points[-1].label != newest:

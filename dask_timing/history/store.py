@@ -161,18 +161,41 @@ class Recorded(msgspec.Struct):
         self.summaries.extend(other.summaries)
 
 
+def unstorable(row: dict[str, Any], values: list[tuple[str, str, float]]) -> str | None:
+    """Why a run's row cannot be stored as it is (a text longer than its column, a NUL character), or None.
+
+    Checked for every database alike: SQLite would take what PostgreSQL refuses, and one
+    run PostgreSQL refused would take the rest of its transaction with it.
+    """
+    texts = [(column.name, row[column.name], column.type.length) for column in runs.columns
+             if isinstance(column.type, sa.String) and isinstance(row[column.name], str)]
+    texts += [("metric name", metric, metrics.c.metric.type.length) for _section, metric, _seconds in values]
+    for name, text, length in texts:
+        if length is not None and len(text) > length:
+            return f"its {name} is {len(text)} characters long; the database holds {length}"
+        if "\0" in text:
+            return f"its {name} holds a NUL character"
+    return None
+
+
 def record(database: Database, results: Iterable[RunResult | tuple[str, RunResult]]) -> Recorded:
-    """Store runs (or (file, run) pairs) in one transaction; a run already stored is left as it is."""
+    """Store runs (or (file, run) pairs) in one transaction; a run already stored is left as it is, one
+    the database cannot hold (``unstorable``) is skipped, with why."""
     rows: dict[str, dict[str, Any]] = {}
     values: dict[str, list[tuple[str, str, float]]] = {}
+    skipped: list[tuple[str, str]] = []
     for item in results:
         path, result = item if isinstance(item, tuple) else (None, item)
         row = run_row(result, path)
-        if row["run_id"] not in rows:  # the same run twice in one call: stored once
+        measured = metric_values(result)
+        why = unstorable(row, measured)
+        if why is not None:
+            skipped.append((path or f"run {row['run_id'][:64]}", why))
+        elif row["run_id"] not in rows:  # the same run twice in one call: stored once
             rows[row["run_id"]] = row
-            values[row["run_id"]] = metric_values(result)
+            values[row["run_id"]] = measured
     if not rows:
-        return Recorded()
+        return Recorded(skipped=skipped)
 
     def store(connection: sa.Connection) -> int:
         inserted = connection.execute(_insert_new_runs(connection), list(rows.values())).all()
@@ -183,7 +206,7 @@ def record(database: Database, results: Iterable[RunResult | tuple[str, RunResul
         return len(inserted)
 
     added = database.write(store)
-    return Recorded(added=added, already=len(rows) - added)
+    return Recorded(added=added, already=len(rows) - added, skipped=skipped)
 
 
 def _insert_new_runs(connection: sa.Connection) -> sa.Insert:
@@ -209,8 +232,7 @@ def import_files(database: Database, patterns: Iterable[str]) -> Recorded:
                 batch.summaries.append(path)
             else:
                 batch.skipped.append((path, payload))
-        stored = record(database, results)
-        batch.added, batch.already = stored.added, stored.already
+        batch.add(record(database, results))
         report.add(batch)
     return report
 
@@ -229,6 +251,7 @@ class RunFilter(msgspec.Struct, kw_only=True):
     revision: str | None = None
     study_id: str | None = None
     host: str | None = None
+    python_version: str | None = None
     dask_version: str | None = None
     distributed_version: str | None = None
     status: str | None = None
@@ -237,7 +260,7 @@ class RunFilter(msgspec.Struct, kw_only=True):
 
     def clauses(self) -> list[sa.ColumnElement[bool]]:
         """The SQL conditions (the ``config`` subset is checked after reading)."""
-        equal = ("kind", "config_hash", "label", "revision", "study_id", "host", "dask_version",
+        equal = ("kind", "config_hash", "label", "revision", "study_id", "host", "python_version", "dask_version",
                  "distributed_version", "status")
         found = [runs.c[name] == getattr(self, name) for name in equal if getattr(self, name) is not None]
         if self.since is not None:

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from dask_timing.history import RECORDED_TEXT_LENGTH
+
 metadata = sa.MetaData()
 
 # JSON kept as it came; SQL NULL (not JSON null) when a result has no value.
@@ -24,8 +26,8 @@ runs = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("run_id", sa.String(64), nullable=False, unique=True),  # a result without one: its content's hash
     sa.Column("study_id", sa.String(64)),
-    sa.Column("label", sa.String(200)),
-    sa.Column("revision", sa.String(200)),
+    sa.Column("label", sa.String(RECORDED_TEXT_LENGTH)),
+    sa.Column("revision", sa.String(RECORDED_TEXT_LENGTH)),
     sa.Column("kind", sa.String(32), nullable=False),
     sa.Column("config_hash", sa.String(16), nullable=False),  # derived: kind + canonical configuration
     sa.Column("config", sa.Text, nullable=False),  # canonical JSON: keys sorted at every level

@@ -60,8 +60,8 @@ window.addEventListener("load", function () {
 });
 """
 HISTORY_CAPTION = ("How the total time to ready changed from release to release: per configuration, the median of "
-                   "its runs with a bar from the 5th to the 95th percentile, and each step found as a dashed line "
-                   "with its size")
+                   "its runs with a bar from the 5th to the 95th percentile, and each step found as an arrow from the "
+                   "level before to the level after, with its size")
 
 
 class Html(str):
