@@ -23,7 +23,21 @@ __all__ = ["DEFAULT_HOST", "DEFAULT_TIMEOUT", "EXIT_FAILED", "EXIT_OK", "EXIT_US
 
 
 class OneLineParser(argparse.ArgumentParser):
-    """An ArgumentParser whose errors are one line, exit 2, no usage dump."""
+    """An ArgumentParser whose errors are one line, exit 2, no usage dump.
+
+    Options given as plain text (paths, addresses, names) refuse an empty or blank
+    value: ``--output ""`` or ``--scheduler-address "$UNSET"`` would otherwise read
+    as the option not given, and the run would quietly do something else.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.register("type", None, non_blank)  # the type of every option that names none (groups share it)
+
+    def add_subparsers(self, **kwargs: Any) -> Any:
+        subcommands = super().add_subparsers(**kwargs)
+        subcommands.type = str  # its values are a subcommand's arguments, which that subcommand's parser checks
+        return subcommands
 
     def error(self, message: str) -> NoReturn:
         fail_usage(f"{message} (see {self.prog} --help)", prog=self.prog)
@@ -34,6 +48,13 @@ def fail_usage(message: str, prog: str | None = None) -> NoReturn:
     name = prog or os.path.basename(sys.argv[0])
     print(f"{name}: error: {message}", file=sys.stderr)
     sys.exit(EXIT_USAGE)
+
+
+def non_blank(text: str) -> str:
+    """argparse type: any text but an empty or blank one."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(f"expected a value, got {text!r}")
+    return text
 
 
 def _whole(text: str, minimum: int) -> int:
