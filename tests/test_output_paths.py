@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 
 import pytest
 from conftest import ANALYZER, COMPARE_SCHEDULERS, DISTRIBUTED_TOOL, LOCAL_TOOL, STUDY, run_tool
@@ -52,14 +53,19 @@ def cases(options: dict[str, list[str]], kinds: list[str]):
 
 
 def check_refused(tool: str, option: str, path: str, places) -> None:
+    check_refused_arguments(tool, [*extra_arguments(tool, option, places), option, path], places)
+
+
+def check_refused_arguments(tool: str, arguments: list[str], places) -> subprocess.CompletedProcess:
     before = sorted(os.listdir(places))
-    completed = run_tool([tool, *extra_arguments(tool, option, places), option, path], cwd=places, timeout=60)
+    completed = run_tool([tool, *arguments], cwd=places, timeout=60)
     assert completed.returncode == 2, completed.stdout[-1500:] + completed.stderr
     lines = completed.stderr.strip().splitlines()
     assert len(lines) == 1 and "error:" in lines[0], completed.stderr
     assert "Traceback" not in completed.stderr
     assert sorted(os.listdir(places)) == before  # nothing created
     assert not os.path.exists("/proc/dask-timing-test")
+    return completed
 
 
 @pytest.mark.parametrize("tool, option, kind", cases(FILE_OPTIONS, ["under /proc", "under a regular file",
@@ -91,3 +97,18 @@ def test_results_are_written_with_the_users_umask(tmp_path):
     finally:
         os.umask(old)
     assert path.stat().st_mode & 0o777 == 0o644
+
+
+@pytest.mark.parametrize("tool, arguments", [
+    (ANALYZER, ["--html", "out.html", "--markdown", "./out.html"]),
+    (ANALYZER, ["--csv", "out.csv", "--summary-json", "sub/../out.csv"]),
+    (LOCAL_TOOL, ["--workers", "1", "--output", "out.json", "--probes", "--task-stream", "out.json"]),
+    (LOCAL_TOOL, ["--workers", "1", "--output", "result.json", "--performance-report", "result.json", "--force"]),
+], ids=["analyzer-html-markdown", "analyzer-csv-summary", "local-output-task-stream", "local-forced-report"])
+def test_one_file_named_by_two_options_is_refused(tool, arguments, places):
+    """The second writer would find the first one's file, or with --force replace it."""
+    kept = (places / "result.json").read_text()
+    if tool == ANALYZER:
+        arguments = [str(places / "result.json"), *arguments]
+    assert "both name" in check_refused_arguments(tool, arguments, places).stderr
+    assert (places / "result.json").read_text() == kept

@@ -293,6 +293,19 @@ def check_output_file(path: str | None, force: bool | None, option: str = "--out
     _try_writing_in(os.path.dirname(os.path.abspath(path)), option, path)
 
 
+def check_output_files(paths: dict[str, str | None], force: bool | None) -> None:
+    """``check_output_file`` for each option's path (None: not given), and no file named by two options:
+    the second writer would find the first one's file there, or replace it with --force."""
+    named: dict[str, str] = {}
+    for option, path in paths.items():
+        if path is None:
+            continue
+        check_output_file(path, force, option)
+        earlier = named.setdefault(os.path.realpath(path), option)
+        if earlier != option:
+            raise UsageError(f"{earlier} and {option} both name {path}; give each its own file")
+
+
 def check_output_dir(path: str | None, option: str = "--output-dir") -> None:
     """Refuse, before anything starts, a folder the tool could not write its files into."""
     if path is None:

@@ -144,9 +144,8 @@ class TaskStreamFile:
 
 def check_request(kind: str, args: argparse.Namespace) -> None:
     """Everything the options ask, checked before anything starts or is created: one line, exit 2."""
-    for path, option in ((args.output, "--output"), (args.performance_report, "--performance-report"),
-                         (args.task_stream, "--task-stream")):
-        cli.check_output_file(path, args.force, option)
+    cli.check_output_files({"--output": args.output, "--performance-report": args.performance_report,
+                            "--task-stream": args.task_stream}, args.force)
     cli.check_output_dir(args.log_dir, "--log-dir")
     if args.task_stream and not args.probes:
         raise cli.UsageError("--task-stream saves the probes' task stream: add --probes")
