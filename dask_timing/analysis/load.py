@@ -24,7 +24,14 @@ class LoadedResults(msgspec.Struct):
 
 
 def expand(patterns: Iterable[str]) -> tuple[list[str], list[str]]:
-    """Paths matched by the patterns (a folder means its *.json), and patterns matching nothing."""
+    """Paths matched by the patterns (a folder means its *.json), and patterns matching nothing.
+
+    A file that several patterns match counts once, however each spells it
+    (``results/*.json ./results/r1.json``, a symbolic link): counted twice, its
+    run would weigh double in every statistic.  One pattern spells each file
+    once, so the real paths are compared only when there are several.
+    """
+    patterns = list(patterns)
     paths: list[str] = []
     empty: list[str] = []
     for pattern in patterns:
@@ -34,7 +41,12 @@ def expand(patterns: Iterable[str]) -> tuple[list[str], list[str]]:
         if not matched:
             empty.append(pattern)
         paths.extend(matched)
-    return list(dict.fromkeys(paths)), empty
+    if len(patterns) == 1:
+        return paths, empty
+    first_spelling = {}
+    for path in paths:
+        first_spelling.setdefault(os.path.realpath(path), path)
+    return list(first_spelling.values()), empty
 
 
 def _matching_files(pattern: str) -> list[str]:
