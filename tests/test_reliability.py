@@ -166,6 +166,10 @@ REFUSED = [
       "--tls-cert", "ca.pem"], "go together"),
     ([DISTRIBUTED_TOOL, "--scheduler-file", "not_json.json"], "not a scheduler file"),
     ([DISTRIBUTED_TOOL, "--scheduler-file", "no_address.json"], "no \"address\""),
+    ([DISTRIBUTED_TOOL, "--scheduler-file", "inproc_address.json"], "the address in inproc_address.json"),
+    ([DISTRIBUTED_TOOL, "--scheduler-address", "inproc://127.0.0.1/1/1"], "only inside the process"),
+    ([DISTRIBUTED_TOOL, "--scheduler-address", "ws://"], "missing port"),
+    ([DISTRIBUTED_TOOL, "--scheduler-address", "ucx://127.0.0.1:8786"], "cannot connect over ucx://"),
     ([LOCAL_TOOL, "--host", "no-such-host.invalid"], "does not resolve"),
     ([DISTRIBUTED_TOOL, "--cluster-class", "builtins:dict"], "not a Dask cluster manager"),
     ([DISTRIBUTED_TOOL, "--cluster-class", "dask_jobqueue:SLURMCluster", "--cluster-kwargs",
@@ -178,13 +182,14 @@ def test_requests_the_tools_cannot_honour_are_refused_up_front(tmp_path, argumen
     (tmp_path / "ca.pem").write_text("not used: refused before it is read")
     (tmp_path / "not_json.json").write_text("scheduler: somewhere")
     (tmp_path / "no_address.json").write_text(json.dumps({"id": "Scheduler-1"}))
+    (tmp_path / "inproc_address.json").write_text(json.dumps({"address": "inproc://127.0.0.1/1/1"}))
     started = time.monotonic()
     completed = run_tool(arguments, cwd=tmp_path, timeout=60)
     assert completed.returncode == 2, completed.stdout[-1000:] + completed.stderr
     assert len(completed.stderr.strip().splitlines()) == 1 and reason in completed.stderr, completed.stderr
     assert completed.stdout == ""
     assert time.monotonic() - started < 20
-    assert sorted(os.listdir(tmp_path)) == ["ca.pem", "no_address.json", "not_json.json"]
+    assert sorted(os.listdir(tmp_path)) == ["ca.pem", "inproc_address.json", "no_address.json", "not_json.json"]
 
 
 def test_dask_settings_dask_itself_would_reject_are_refused(tmp_path):

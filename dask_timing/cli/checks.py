@@ -11,7 +11,7 @@ import os
 import socket
 from typing import Any
 
-from dask_timing.errors import UsageError
+from dask_timing.errors import UsageError, describe_failure
 
 # No wait of a run is meant to last longer than a day; larger numbers only overflow
 # the clocks and timers they are added to.
@@ -96,21 +96,36 @@ def check_host(host: str) -> None:
                          "such as 127.0.0.1") from None
 
 
-def check_scheduler_address(address: str) -> str:
-    """A scheduler address Dask can connect to (``tcp://host:port`` and the like); its scheme."""
+# Schemes whose location is host:port, and those of them that are encrypted (Dask's TLS settings apply).
+HOST_PORT_SCHEMES = ("tcp", "tls", "ws", "wss")
+TLS_SCHEMES = ("tls", "wss")
+
+
+def check_scheduler_address(address: str, given_as: str = "--scheduler-address") -> str:
+    """A scheduler address Dask can connect to from here (``tcp://host:port`` and the like); its scheme.
+    ``given_as``: where the address came from, as the message names it."""
     from distributed.comm.addressing import parse_address, parse_host_port
     from distributed.comm.registry import get_backend
 
     try:
         scheme, location = parse_address(address)  # no scheme: tcp, as Dask reads it
-        get_backend(scheme)
-        if scheme in ("tcp", "tls"):
+        backend = get_backend(scheme)
+        if scheme in HOST_PORT_SCHEMES:
             host, port = parse_host_port(location)
             if not host or not 0 < port < 65536:
                 raise ValueError(f"{location!r} is not host:port with a port from 1 to 65535")
     except (ValueError, TypeError) as error:
-        raise UsageError(f"--scheduler-address {address!r} is not a scheduler address ({error}); "
+        raise UsageError(f"{given_as} {address!r} is not a scheduler address ({error}); "
                          "expected e.g. tcp://10.0.0.5:8786") from None
+    if scheme == "inproc":
+        raise UsageError(f"{given_as} {address!r}: an inproc:// address is reachable only inside the "
+                         "process that made it; give the scheduler's tcp:// address")
+    try:
+        backend.get_connector()  # ucx:// without its package installed, say: Dask has no working connector
+    except Exception as error:  # noqa: BLE001 - whatever the backend raises, it cannot connect from here
+        raise UsageError(f"{given_as} {address!r}: Dask cannot connect over {scheme}:// here "
+                         f"({describe_failure(error)}); install that transport's package or give the "
+                         "scheduler's tcp:// address") from None
     return scheme
 
 
@@ -130,15 +145,15 @@ def scheduler_file_address(path: str) -> str:
 
 
 def check_tls(scheme: str | None, ca_file: str | None, cert: str | None, key: str | None) -> None:
-    """TLS options go with a tls:// scheduler, and a tls:// scheduler needs a CA (from the options
-    or from Dask's own ``distributed.comm.tls`` settings)."""
+    """TLS options go with a tls:// (or wss://) scheduler, and a tls:// scheduler needs a CA (from the
+    options or from Dask's own ``distributed.comm.tls`` settings)."""
     given = {option: path for option, path in
              (("--tls-ca-file", ca_file), ("--tls-cert", cert), ("--tls-key", key)) if path}
     if given and scheme is None:
         raise UsageError(f"{next(iter(given))} is for connecting to an existing tls:// scheduler; "
                          "add --scheduler-address or --scheduler-file")
-    if given and scheme != "tls":
-        raise UsageError(f"{next(iter(given))} is for a tls:// scheduler, and this one is {scheme}://")
+    if given and scheme not in TLS_SCHEMES:
+        raise UsageError(f"{next(iter(given))} is for a wss:// or tls:// scheduler, and this one is {scheme}://")
     if bool(cert) != bool(key):
         raise UsageError("--tls-cert and --tls-key go together (the client's certificate and its key)")
     if scheme == "tls" and not ca_file:

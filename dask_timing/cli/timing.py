@@ -153,10 +153,10 @@ def check_request(kind: str, args: argparse.Namespace) -> None:
     checks.check_seconds(args.memory_interval, "--memory-interval")
     cli.require_dask()
     checks.check_dask_config()
-    address = getattr(args, "scheduler_address", None)
+    address, given_as = getattr(args, "scheduler_address", None), "--scheduler-address"
     if getattr(args, "scheduler_file", None):
-        address = checks.scheduler_file_address(args.scheduler_file)
-    scheme = checks.check_scheduler_address(address) if address else None
+        address, given_as = checks.scheduler_file_address(args.scheduler_file), f"the address in {args.scheduler_file}"
+    scheme = checks.check_scheduler_address(address, given_as) if address else None
     checks.check_tls(scheme, getattr(args, "tls_ca_file", None), getattr(args, "tls_cert", None),
                      getattr(args, "tls_key", None))
     if args.db and not args.output:
