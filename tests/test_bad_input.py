@@ -61,6 +61,13 @@ BAD_STUDY_ARGUMENTS = [
     ["--fail-if-slower", "5"],  # a gate needs two environments
     ["--verdict-json", "verdict.json", "--python", "A=/usr/bin/python3"],
     ["--analysis", "loud"],
+    # what each run would refuse, refused for the whole study before it begins
+    ["--workers", "100000"],
+    ["--timeout", "1e300"],
+    ["--threads", "100000000000000000000000"],
+    ["--type", "cluster", "--cluster-class", "distributed:LocalCluster", "--workers", "20000"],
+    ["--workload", "weak-array", "--workload-chunk", "1000000"],
+    ["--runs", "1000000000"],  # refused at once, before a schedule of a billion runs is made
 ]
 
 

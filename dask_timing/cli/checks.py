@@ -26,8 +26,12 @@ MEMORY_SHARE = 0.8
 # (pipes, sockets, logs); a run is refused if its workers would use up the limit.
 DESCRIPTORS_PER_WORKER = 8
 # Workers asked of a cluster manager or batch system (not started on this machine):
-# a cap that stops a typo from submitting a hundred thousand jobs.
+# a cap that stops a typo from submitting a hundred thousand jobs; and threads (cores)
+# asked for each of them, more than any machine has.
 MAX_REMOTE_WORKERS = 10_000
+MAX_REMOTE_THREADS = 10_000
+# A study's runs, warmups included: at a second or more each, more would take days.
+MAX_STUDY_RUNS = 100_000
 # A batch's tasks live in the client and the scheduler together, a few kilobytes each.
 BATCH_TASK_BYTES = 8 * 2**10
 
@@ -67,6 +71,42 @@ def check_remote_workers(n_workers: int, option: str = "--workers") -> None:
     if n_workers > MAX_REMOTE_WORKERS:
         raise UsageError(f"{option} {n_workers} is more than {MAX_REMOTE_WORKERS} workers; "
                          "ask for fewer (a study can sweep several counts)")
+
+
+def thread_limit() -> tuple[int, str] | None:
+    """How many threads this machine lets the user start, and why; None when nothing says."""
+    import resource
+
+    limits = []
+    try:
+        with open("/proc/sys/kernel/threads-max", encoding="ascii") as stream:
+            limits.append((int(stream.read()), "the kernel's threads-max"))
+    except (OSError, ValueError):
+        pass
+    soft, _ = resource.getrlimit(resource.RLIMIT_NPROC)
+    if soft != resource.RLIM_INFINITY:
+        limits.append((soft, "the user's process limit (ulimit -u)"))
+    return min(limits) if limits else None
+
+
+def check_threads(n_workers: int, threads: int, remote: bool, option: str = "--threads") -> None:
+    """Threads per worker: at most what this machine lets start, or for workers started elsewhere a number
+    of cores no machine exceeds (beyond 2**63 Dask cannot even send it)."""
+    if remote:
+        if threads > MAX_REMOTE_THREADS:
+            raise UsageError(f"{option} {threads} is more than {MAX_REMOTE_THREADS} threads per worker; "
+                             "ask for as many as a worker's machine has cores")
+        return
+    limit = thread_limit()
+    if limit is not None and n_workers * threads > limit[0]:
+        raise UsageError(f"{option} {threads} with {n_workers} worker(s) is {n_workers * threads} threads, more "
+                         f"than this machine lets start: at most {limit[0]}, as {limit[1]} says")
+
+
+def check_study_runs(n_runs: int) -> None:
+    if n_runs > MAX_STUDY_RUNS:
+        raise UsageError(f"the study would make {n_runs} runs (configurations x (--runs + --warmup)), more than "
+                         f"{MAX_STUDY_RUNS}: at a second or more each, that is days; ask for fewer")
 
 
 def check_batch(n_tasks: int, option: str = "--batch") -> None:

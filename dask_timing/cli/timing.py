@@ -171,8 +171,10 @@ def check_request(kind: str, args: argparse.Namespace) -> None:
         except ValueError as error:
             raise cli.UsageError(f"--cluster-class: {error}") from None
         checks.check_remote_workers(args.workers)
+        checks.check_threads(args.workers, args.threads, remote=True)
     elif address is None:
         checks.check_local_workers(args.workers, processes=getattr(args, "processes", True))
+        checks.check_threads(args.workers, args.threads, remote=False)
     checks.check_batch(args.batch)
     if args.workload:
         checks.check_chunk(args.workers, args.workload_chunk)
