@@ -12,7 +12,9 @@ import time
 
 import psutil
 import pytest
-from conftest import DISTRIBUTED_TOOL, LOCAL_TOOL, STUDY, read_json, run_tool, signal_at, wait_until_gone
+from conftest import (
+    DISTRIBUTED_TOOL, LOCAL_TOOL, STUDY, dask_processes, read_json, run_tool, signal_at, wait_until_gone,
+)
 
 from dask_timing.deploy.managed import ManagedProcess, terminate
 
@@ -93,6 +95,21 @@ def test_a_cluster_without_workers_fails_within_the_timeout_and_tears_down_clean
     result = read_json(output)
     assert result["status"] == "failed" and "timed out after 3 s" in result["error"]
     assert took < 3 + 30  # the run's --timeout, plus interpreter start and the teardown's own bound
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("tool", [LOCAL_TOOL, DISTRIBUTED_TOOL])
+def test_a_timeout_spent_before_the_first_step_fails_the_run_in_one_line(tmp_path, tool):
+    """--timeout 1e-300: the deadline is already past when the scheduler's start is first awaited."""
+    before = set(dask_processes())
+    output = tmp_path / "run.json"
+    completed = run_tool([tool, "-w", "1", "--timeout", "1e-300", "-o", str(output)])
+    assert completed.returncode == 1
+    assert_quiet(completed.stderr)
+    assert len(completed.stderr.splitlines()) == 1, completed.stderr
+    result = read_json(output)
+    assert result["status"] == "failed" and "waiting for the scheduler to start" in result["error"]
+    assert wait_until_gone(set(dask_processes()) - before) == set()
 
 
 @pytest.mark.timeout(120)
