@@ -13,7 +13,8 @@ import time
 import psutil
 import pytest
 from conftest import (
-    DISTRIBUTED_TOOL, LOCAL_TOOL, STUDY, dask_processes, read_json, run_tool, signal_at, wait_until_gone,
+    COMPARE_SCHEDULERS, DISTRIBUTED_TOOL, LOCAL_TOOL, STUDY, dask_processes, read_json, run_tool, signal_at,
+    wait_until_gone,
 )
 
 from dask_timing.deploy.managed import ManagedProcess, terminate
@@ -216,6 +217,61 @@ def test_dask_settings_dask_itself_would_reject_are_refused(tmp_path):
     completed = subprocess.run([sys.executable, LOCAL_TOOL, "-w", "1"], capture_output=True, text=True, timeout=60,
                                env={**os.environ, "DASK_DISTRIBUTED__WORKER__MULTIPROCESSING_METHOD": "sometimes"})
     assert completed.returncode == 2 and "multiprocessing-method is 'sometimes'" in completed.stderr
+
+
+@pytest.mark.parametrize("variable, value, reason", [
+    ("DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT", "abc", "must be a duration"),
+    ("DASK_DISTRIBUTED__WORKER__TRANSFER__MESSAGE_BYTES_LIMIT", "huge", "must be a size"),
+    ("DASK_DISTRIBUTED__WORKER__MEMORY__TARGET", "lots", "must be a number"),
+])
+@pytest.mark.parametrize("tool", [LOCAL_TOOL, DISTRIBUTED_TOOL, STUDY])
+def test_dask_settings_of_the_wrong_kind_are_refused_before_anything_starts(tmp_path, tool, variable, value, reason):
+    """Dask would fail the run halfway in its own words (and hold up the teardown) on a duration it cannot read."""
+    before = set(dask_processes())
+    completed = run_tool([tool, "-w", "1"], cwd=tmp_path, timeout=60, env={variable: value})
+    assert completed.returncode == 2, completed.stderr
+    assert len(completed.stderr.splitlines()) == 1 and reason in completed.stderr, completed.stderr
+    assert list(tmp_path.iterdir()) == []
+    assert set(dask_processes()) - before == set()
+
+
+def test_dask_settings_that_read_as_their_kind_are_taken(tmp_path):
+    completed = run_tool([LOCAL_TOOL, "-w", "1"], cwd=tmp_path, timeout=120,
+                         env={"DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT": "10",  # seconds, as a number
+                              "DASK_DISTRIBUTED__COMM__OFFLOAD": "False",  # a size, or off
+                              "DASK_DISTRIBUTED__SCHEDULER__WORKER_SATURATION": "inf"})
+    assert completed.returncode == 0, completed.stderr
+
+
+@pytest.mark.parametrize("tool", [LOCAL_TOOL, STUDY, COMPARE_SCHEDULERS])
+def test_a_malformed_dask_configuration_file_is_one_line_and_exit_2(tmp_path, tool):
+    (tmp_path / "dask.yaml").write_text("distributed: [\n")
+    completed = run_tool([tool, "-w", "1"], cwd=tmp_path, timeout=60, env={"DASK_CONFIG": str(tmp_path / "dask.yaml")})
+    assert completed.returncode == 2, completed.stderr
+    lines = completed.stderr.splitlines()
+    assert len(lines) == 1 and "is malformed" in lines[0] and "DASK_CONFIG" in lines[0], completed.stderr
+    assert lines[0].startswith(("time_local_cluster.py: error:", "run_timing_study.sh: error:",
+                                "compare_schedulers.py: error:"))
+    assert sorted(os.listdir(tmp_path)) == ["dask.yaml"]
+
+
+def test_a_terminal_that_cannot_show_the_printout_still_gets_the_result(tmp_path):
+    """PYTHONIOENCODING=ascii: the printout's ticks are shown as escapes, and the run completes."""
+    output = tmp_path / "r\u00e9sultat.json"
+    completed = run_tool([LOCAL_TOOL, "-w", "1", "-o", str(output)], timeout=120,
+                         env={"PYTHONIOENCODING": "ascii", "LC_ALL": "C"})
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stderr == ""
+    assert "\\u2713" in completed.stdout
+    assert read_json(output)["status"] == "ok"
+
+
+def test_a_message_a_library_spreads_over_lines_is_one_line(tmp_path):
+    (tmp_path / "kwargs.yaml").write_text("n_workers: [\n")
+    completed = run_tool([DISTRIBUTED_TOOL, "--cluster-class", "distributed:LocalCluster", "--cluster-kwargs",
+                          str(tmp_path / "kwargs.yaml")], timeout=60)
+    assert completed.returncode == 2
+    assert len(completed.stderr.splitlines()) == 1 and "not valid YAML" in completed.stderr, completed.stderr
 
 
 @pytest.mark.timeout(120)

@@ -28,6 +28,7 @@ class Command:
 
     def run(self, argv: list[str] | None, prog: str) -> int:
         """Run the command: once per process, which ends with it."""
+        _printable_anywhere()
         try:
             if self.starts_processes:  # the reaper first: it must be there before anything is started
                 from dask_timing.deploy.reaper import run_watched
@@ -69,6 +70,14 @@ COMMANDS = {
                 "one graph under the synchronous, threads, processes and distributed schedulers"),
     )
 }
+
+
+def _printable_anywhere() -> None:
+    """A terminal whose encoding lacks a character the tools print (``PYTHONIOENCODING=ascii``, a C locale's
+    ASCII) shows a stand-in for it: a tick in a run's printout must not end the run before its result is saved."""
+    for stream in (sys.stdout, sys.stderr):
+        if stream is not None and hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
 
 
 def _missing_requirement(prog: str, error: ImportError) -> int:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 import socket
-from typing import Any
+from typing import Any, Callable, Iterator
 
 from dask_timing.errors import UsageError, describe_failure
 
@@ -208,12 +208,57 @@ def check_tls(scheme: str | None, ca_file: str | None, cert: str | None, key: st
 
 
 def check_dask_config() -> None:
-    """Dask settings this tool relies on, read from the user's configuration, must be valid values."""
+    """Dask settings, read from the user's configuration, must be values Dask can use: the start method
+    this tool relies on, and every duration, size and number (``DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT=abc``
+    would otherwise fail the run halfway, in Dask's own words, and hold up its teardown)."""
     import dask.config
 
     from dask_timing.deploy.base import START_METHOD_SETTING, START_METHODS
 
+    where = "(from the Dask configuration or a DASK_ environment variable)"
     method: Any = dask.config.get(START_METHOD_SETTING, "spawn")
     if method not in START_METHODS:
-        raise UsageError(f"Dask's setting {START_METHOD_SETTING} is {method!r} (from the Dask configuration or a "
-                         f"DASK_ environment variable); it must be one of {', '.join(START_METHODS)}")
+        raise UsageError(f"Dask's setting {START_METHOD_SETTING} is {method!r} {where}; it must be one of "
+                         f"{', '.join(START_METHODS)}")
+    for key, default in _default_settings():
+        value = dask.config.get(key, None)
+        if isinstance(value, str) and (expected := _unreadable_as(default, value)):
+            raise UsageError(f"Dask's setting {key} is {value!r} {where}; it must be {expected}, like its "
+                             f"default {default!r}")
+
+
+def _default_settings(prefix: str = "", settings: Any = None) -> Iterator[tuple[str, Any]]:
+    """(dotted key, default value) of every setting Dask and its libraries define."""
+    import dask.config
+
+    for tree in dask.config.defaults if settings is None else [settings]:
+        for name, value in tree.items():
+            key = f"{prefix}.{name}" if prefix else name
+            if isinstance(value, dict):
+                yield from _default_settings(key, value)
+            else:
+                yield key, value
+
+
+def _unreadable_as(default: Any, value: str) -> str | None:
+    """What ``value`` must be, judged by the kind of the setting's default; None when it reads as one."""
+    from dask.utils import parse_bytes, parse_timedelta
+
+    kinds: list[tuple[str, Callable[[Any], Any]]] = [("a number", float)]
+    if isinstance(default, str):  # a duration ("30s") or a size ("100MiB") by its default; anything else is free text
+        kinds = [(what, parse) for what, parse in (("a duration", parse_timedelta), ("a size", parse_bytes))
+                 if _reads(parse, default) and any(character.isalpha() for character in default)]
+    elif isinstance(default, bool) or not isinstance(default, (int, float)):
+        kinds = []
+    for what, parse in kinds:
+        if not _reads(parse, value):
+            return what
+    return None
+
+
+def _reads(parse: Callable[[Any], Any], value: Any) -> bool:
+    try:
+        parse(value)
+    except (ValueError, KeyError, TypeError):
+        return False
+    return True

@@ -15,7 +15,7 @@ from typing import Any, Callable, NoReturn
 
 from dask_timing.defaults import DEFAULT_HOST, DEFAULT_TIMEOUT
 from dask_timing.errors import (
-    EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError, describe_failure, missing_requirement, signal_exit_code,
+    EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError, describe_failure, missing_requirement, one_line, signal_exit_code,
 )
 
 __all__ = ["DEFAULT_HOST", "DEFAULT_TIMEOUT", "EXIT_FAILED", "EXIT_OK", "EXIT_USAGE", "UsageError",
@@ -46,7 +46,7 @@ class OneLineParser(argparse.ArgumentParser):
 def fail_usage(message: str, prog: str | None = None) -> NoReturn:
     """Print ``prog: error: message`` on stderr and exit with the usage code."""
     name = prog or os.path.basename(sys.argv[0])
-    print(f"{name}: error: {message}", file=sys.stderr)
+    print(f"{name}: error: {one_line(message)}", file=sys.stderr)
     sys.exit(EXIT_USAGE)
 
 
@@ -138,11 +138,16 @@ def one_of(allowed) -> Callable[[str], str]:
 
 
 def require_dask() -> None:
-    """Exit with a one-line hint when Dask is not installed (imported here, as the run would)."""
+    """Refuse with a one-line hint when Dask is not installed or cannot read its configuration (imported here,
+    as the run would)."""
+    from importlib import import_module
+
     try:
-        import distributed  # noqa: F401
+        import_module("distributed")
     except ImportError as error:
-        fail_usage(missing_requirement(error))
+        raise UsageError(missing_requirement(error)) from None
+    except ValueError as error:  # Dask reads its configuration files as it is imported
+        raise UsageError(f"{error}; fix that file, or point DASK_CONFIG elsewhere") from None
 
 
 def guarded(main: Callable[[list[str] | None], int], prog: str | None = None) -> Callable[[list[str] | None], int]:
@@ -165,7 +170,7 @@ def guarded(main: Callable[[list[str] | None], int], prog: str | None = None) ->
             if os.environ.get("DASK_TIMING_DEBUG"):
                 raise
             print(
-                f"{name}: error: {describe_failure(error)} "
+                f"{name}: error: {one_line(describe_failure(error))} "
                 "(set DASK_TIMING_DEBUG=1 for the traceback)",
                 file=sys.stderr,
             )

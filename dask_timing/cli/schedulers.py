@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 
+from dask_timing.cli import checks
 from dask_timing.cli import common as cli
 from dask_timing.measure.scheduler_tasks import TASK_KINDS
 from dask_timing.measure.schedulers import (
@@ -55,6 +56,7 @@ def build_parser(prog: str) -> cli.OneLineParser:
 def run(argv: list[str] | None, prog: str) -> int:
     args = build_parser(prog).parse_args(argv)
     cli.require_dask()
+    checks.check_dask_config()
     cli.check_output_dir(args.output_dir)
     comparison = Comparison(ComparisonSettings(
         tasks=args.tasks, task_ms=args.task_ms, runs=args.runs, schedulers=tuple(args.schedulers),

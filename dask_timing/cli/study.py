@@ -132,6 +132,7 @@ def run(argv: list[str] | None, prog: str) -> int:
         raise cli.UsageError(f"{option} judges a comparison of environments: give two or more "
                              "(--python NAME=PATH twice, or --dask-versions V1,V2)")
     cli.require_dask()
+    checks.check_dask_config()
     cli.check_output_dir(args.output_dir)
     cli.check_output_file(args.verdict_json, None, "--verdict-json")
     recorder = Recorder.opened(args.db, prog) if args.db else None  # a bad database: one line, before any run
