@@ -13,7 +13,7 @@ import time
 import psutil
 import pytest
 from conftest import (
-    COMPARE_SCHEDULERS, DISTRIBUTED_TOOL, LOCAL_TOOL, STUDY, dask_processes, read_json, run_tool, signal_at,
+    ANALYZER, COMPARE_SCHEDULERS, DISTRIBUTED_TOOL, LOCAL_TOOL, STUDY, dask_processes, read_json, run_tool, signal_at,
     wait_until_gone,
 )
 
@@ -264,6 +264,34 @@ def test_a_terminal_that_cannot_show_the_printout_still_gets_the_result(tmp_path
     assert completed.stderr == ""
     assert "\\u2713" in completed.stdout
     assert read_json(output)["status"] == "ok"
+
+
+@pytest.mark.parametrize("tool", [LOCAL_TOOL, ANALYZER])
+def test_a_full_standard_output_loses_the_printout_not_the_files(tmp_path, tool):
+    """>/dev/full: the command goes on, writes its files, and ends with one line that says what was lost."""
+    if tool == ANALYZER:
+        assert run_tool([LOCAL_TOOL, "-w", "1", "-o", str(tmp_path / "run.json")], timeout=120).returncode == 0
+        arguments, written = [str(tmp_path / "run.json"), "--csv", str(tmp_path / "table.csv")], tmp_path / "table.csv"
+    else:
+        arguments, written = ["-w", "1", "-o", str(tmp_path / "run.json")], tmp_path / "run.json"
+    with open("/dev/full", "w") as full:
+        completed = subprocess.run([sys.executable, tool, *arguments], stdout=full, stderr=subprocess.PIPE, text=True,
+                                   timeout=120, stdin=subprocess.DEVNULL)
+    assert completed.returncode == 1
+    assert completed.stderr.count("\n") == 1 and "could not be written to standard output" in completed.stderr
+    assert "No space left on device" in completed.stderr
+    assert written.stat().st_size > 0
+
+
+def test_closed_standard_streams_are_no_file_for_dask_to_write_into(tmp_path):
+    """2>&- and <&-: the next file opened would take their numbers; they are opened on /dev/null instead."""
+    output = tmp_path / "run.json"
+    completed = subprocess.run([sys.executable, LOCAL_TOOL, "-w", "1", "-o", str(output), "--log-dir",
+                                str(tmp_path / "logs")], stdout=subprocess.PIPE, text=True, timeout=120, cwd=tmp_path,
+                               preexec_fn=lambda: (os.close(0), os.close(2)))
+    assert completed.returncode == 0
+    assert read_json(output)["status"] == "ok"
+    assert "Results saved to" in completed.stdout
 
 
 def test_a_message_a_library_spreads_over_lines_is_one_line(tmp_path):
