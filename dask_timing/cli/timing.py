@@ -163,6 +163,7 @@ def check_request(kind: str, args: argparse.Namespace) -> None:
         raise cli.UsageError("--db records the result file after it is written: add --output FILE")
     if getattr(args, "cluster_kwargs", None) and not args.cluster_class:
         raise cli.UsageError("--cluster-kwargs goes with --cluster-class")
+    check_knobs_apply(args, address)
     if address is None:
         checks.check_host(args.host)
     if getattr(args, "cluster_class", None):
@@ -171,7 +172,6 @@ def check_request(kind: str, args: argparse.Namespace) -> None:
         except ValueError as error:
             raise cli.UsageError(f"--cluster-class: {error}") from None
         checks.check_remote_workers(args.workers)
-        checks.check_threads(args.workers, args.threads, remote=True)
     elif address is None:
         checks.check_local_workers(args.workers, processes=getattr(args, "processes", True))
         checks.check_threads(args.workers, args.threads, remote=False)
@@ -180,6 +180,26 @@ def check_request(kind: str, args: argparse.Namespace) -> None:
         checks.check_chunk(args.workers, args.workload_chunk)
     if args.import_profile:
         check_import_profile(kind, args, address)
+
+
+def check_knobs_apply(args: argparse.Namespace, address: str | None) -> None:
+    """Options that set up what this tool starts are refused where they would be silently ignored: a running
+    cluster is timed as it is, and a cluster manager's workers are what its own arguments say."""
+    cluster_class = getattr(args, "cluster_class", None)
+    if address is None and cluster_class is None:
+        return
+    given = [option for option, set_up in (
+        (f"--threads {args.threads}", args.threads != 1), ("--no-nanny", not getattr(args, "nanny", True)),
+        ("--no-dashboard", not args.dashboard),
+        (f"--start-method {args.start_method}", address is not None and args.start_method is not None),
+        (f"--host {args.host}", address is not None and args.host != cli.DEFAULT_HOST),
+    ) if set_up]
+    if given and address is not None:
+        raise cli.UsageError(f"{given[0]} sets up workers this tool starts; the running cluster at {address} is "
+                             f"timed as it is: drop {given[0].split()[0]}")
+    if given:
+        raise cli.UsageError(f"{given[0]} is not passed to {cluster_class}: give its own argument in --cluster-kwargs "
+                             "(e.g. {\"threads_per_worker\": 2}, {\"dashboard_address\": null})")
 
 
 def check_import_profile(kind: str, args: argparse.Namespace, address: str | None) -> None:
