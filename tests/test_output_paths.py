@@ -112,3 +112,12 @@ def test_one_file_named_by_two_options_is_refused(tool, arguments, places):
         arguments = [str(places / "result.json"), *arguments]
     assert "both name" in check_refused_arguments(tool, arguments, places).stderr
     assert (places / "result.json").read_text() == kept
+
+
+@pytest.mark.parametrize("tool, option", [(LOCAL_TOOL, "--output"), (ANALYZER, "--csv"), (STUDY, "--output-dir")])
+def test_a_path_through_a_loop_of_symbolic_links_is_named_as_one(tool, option, places):
+    os.symlink(places / "loop_b", places / "loop_a")
+    os.symlink(places / "loop_a", places / "loop_b")
+    completed = check_refused_arguments(tool, [*extra_arguments(tool, option, places), option,
+                                               str(places / "loop_a" / "out.file")], places)
+    assert "loop_a is a broken symbolic link (or a loop of them)" in completed.stderr

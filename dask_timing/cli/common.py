@@ -288,7 +288,7 @@ def check_output_file(path: str | None, force: bool | None, option: str = "--out
     if os.path.isdir(path):
         raise UsageError(f"{option} {path} is a folder; give a file name")
     if os.path.lexists(path) and not os.path.exists(path):
-        raise UsageError(f"{option} {path} is a broken symbolic link; remove it or give another file")
+        raise UsageError(f"{option} {path} is a broken symbolic link (or a loop of them); remove it or give another file")
     if os.path.exists(path):
         if not force:
             hint = "" if force is None else " or pass --force to overwrite it"
@@ -316,7 +316,7 @@ def check_output_dir(path: str | None, option: str = "--output-dir") -> None:
     if path is None:
         return
     if os.path.lexists(path) and not os.path.exists(path):
-        raise UsageError(f"{option} {path} is a broken symbolic link; remove it or give another folder")
+        raise UsageError(f"{option} {path} is a broken symbolic link (or a loop of them); remove it or give another folder")
     if os.path.exists(path) and not os.path.isdir(path):
         raise UsageError(f"{option} {path} is a file; give a folder")
     _try_writing_in(os.path.abspath(path), option, path)
@@ -334,6 +334,8 @@ def _try_writing_in(folder: str, option: str, given: str) -> None:
     created: list[str] = []
     missing = folder
     while not os.path.exists(missing):
+        if os.path.lexists(missing):
+            raise UsageError(f"{option} {given}: {missing} is a broken symbolic link (or a loop of them), not a folder")
         created.append(missing)
         missing = os.path.dirname(missing)
     if not os.path.isdir(missing):
