@@ -30,8 +30,9 @@ DESCRIPTORS_PER_WORKER = 8
 # asked for each of them, more than any machine has.
 MAX_REMOTE_WORKERS = 10_000
 MAX_REMOTE_THREADS = 10_000
-# A study's runs, warmups included: at a second or more each, more would take days.
-MAX_STUDY_RUNS = 100_000
+# A study's runs (warmups included) or a scheduler comparison's computes: at a second or more each,
+# more would take days.
+MAX_RUNS = 100_000
 # A batch's tasks live in the client and the scheduler together, a few kilobytes each.
 BATCH_TASK_BYTES = 8 * 2**10
 
@@ -99,14 +100,16 @@ def check_threads(n_workers: int, threads: int, remote: bool, option: str = "--t
         return
     limit = thread_limit()
     if limit is not None and n_workers * threads > limit[0]:
-        raise UsageError(f"{option} {threads} with {n_workers} worker(s) is {n_workers * threads} threads, more "
-                         f"than this machine lets start: at most {limit[0]}, as {limit[1]} says")
+        total = f" with {n_workers} workers is {n_workers * threads} threads," if n_workers > 1 else " threads is"
+        raise UsageError(f"{option} {threads}{total} more than this machine lets start: at most {limit[0]}, "
+                         f"as {limit[1]} says")
 
 
-def check_study_runs(n_runs: int) -> None:
-    if n_runs > MAX_STUDY_RUNS:
-        raise UsageError(f"the study would make {n_runs} runs (configurations x (--runs + --warmup)), more than "
-                         f"{MAX_STUDY_RUNS}: at a second or more each, that is days; ask for fewer")
+def check_run_count(n_runs: int, counted: str) -> None:
+    """``counted``: how the runs are counted from the options, for the message."""
+    if n_runs > MAX_RUNS:
+        raise UsageError(f"that is {n_runs} runs ({counted}), more than {MAX_RUNS}: at a second or more each, "
+                         "that is days; ask for fewer")
 
 
 def check_batch(n_tasks: int, option: str = "--batch") -> None:

@@ -148,7 +148,8 @@ def run(argv: list[str] | None, prog: str) -> int:
 def check_requests(plan: Plan) -> None:
     """What each run would be refused for, refused once for the study before any run (one line, exit 2)."""
     checks.check_seconds(plan.timeout, "--timeout")
-    checks.check_study_runs(len(plan.configurations) * (plan.runs + plan.warmup))  # before a schedule is made
+    checks.check_run_count(len(plan.configurations) * (plan.runs + plan.warmup),  # before a schedule is made
+                           "configurations x (--runs + --warmup)")
     for configuration in plan.configurations:
         remote = configuration.kind in MANAGED_TYPES
         if remote:
