@@ -170,3 +170,9 @@ def test_an_empty_value_inside_a_subcommand_is_named_by_it(tmp_path):
                          timeout=60, env={"PYTHONPATH": REPOSITORY})
     assert_usage_error(completed)
     assert "history show: error: argument --db: expected a value" in completed.stderr
+
+
+def test_no_command_is_one_line_on_standard_error():
+    completed = run_tool(["-m", "dask_timing"], timeout=60, env={"PYTHONPATH": REPOSITORY})
+    assert_usage_error(completed)
+    assert "give a command: local, processes" in completed.stderr

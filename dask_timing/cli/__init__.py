@@ -157,9 +157,12 @@ def usage(prog: str = PROGRAM) -> str:
 def main(argv: list[str] | None = None, prog: str = PROGRAM) -> int:
     """``dask-timing COMMAND ...`` (also ``dask timing COMMAND ...``)."""
     arguments = sys.argv[1:] if argv is None else list(argv)
-    if not arguments or arguments[0] in ("-h", "--help"):
+    if not arguments:
+        print(f"{prog}: error: give a command: {', '.join(COMMANDS)} (see {prog} --help)", file=sys.stderr)
+        return 2
+    if arguments[0] in ("-h", "--help"):
         print(usage(prog))
-        return 0 if arguments else 2
+        return 0
     if arguments[0] == "--version":
         from dask_timing import __version__
 
