@@ -22,6 +22,11 @@ def describe_failure(error: BaseException) -> str:
     return f"{type(error).__name__}: {error}"
 
 
+def one_line(text: object) -> str:
+    """A message on one line: what a library spreads over several (a YAML parser's caret, say) joined by spaces."""
+    return " ".join(str(text).split())
+
+
 def missing_requirement(error: ImportError) -> str:
     """What to say when a requirement cannot be imported: which one, and how to install it."""
     import sys

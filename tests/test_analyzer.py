@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import re
 import shlex
 import statistics
@@ -340,3 +341,21 @@ def test_a_reader_that_stops_early_gets_no_error(tmp_path):
     assert completed.stdout.splitlines()[0].startswith("Loading results from:")
     assert len(completed.stdout.splitlines()) == 3
     assert completed.stderr == ""
+
+
+def test_a_file_matched_by_several_patterns_counts_once_however_it_is_spelled(results_dir):
+    """Counted twice, a run would weigh double in every statistic."""
+    folder, _ = results_dir
+    os.symlink(folder / "local_w2_run0.json", folder / "latest.json")
+    completed = run_tool([ANALYZER, "local_w2_run*.json", "./local_w2_run1.json", "latest.json",
+                          str(folder / "local_w2_run2.json")], cwd=folder)
+    assert completed.returncode == 0, completed.stderr
+    assert "Loaded 3 result file(s)" in completed.stdout
+    assert "Number of runs: 3" in completed.stdout
+
+
+def test_expand_keeps_the_first_spelling_of_each_file_in_order(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for name in ("a.json", "b.json"):
+        (tmp_path / name).write_text("{}")
+    assert expand(["b.json", "*.json", "./a.json", str(tmp_path / "b.json")]) == (["b.json", "a.json"], [])

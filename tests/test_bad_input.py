@@ -5,7 +5,9 @@ from __future__ import annotations
 import time
 
 import pytest
-from conftest import ANALYZER, DISTRIBUTED_TOOL, LOCAL_TOOL, STUDY, dask_processes, run_tool
+from conftest import (
+    ANALYZER, COMPARE_SCHEDULERS, DISTRIBUTED_TOOL, LOCAL_TOOL, REPOSITORY, STUDY, dask_processes, run_tool,
+)
 
 BAD_RUN_ARGUMENTS = [
     ["--workers", "0"],
@@ -59,6 +61,13 @@ BAD_STUDY_ARGUMENTS = [
     ["--fail-if-slower", "5"],  # a gate needs two environments
     ["--verdict-json", "verdict.json", "--python", "A=/usr/bin/python3"],
     ["--analysis", "loud"],
+    # what each run would refuse, refused for the whole study before it begins
+    ["--workers", "100000"],
+    ["--timeout", "1e300"],
+    ["--threads", "100000000000000000000000"],
+    ["--type", "cluster", "--cluster-class", "distributed:LocalCluster", "--workers", "20000"],
+    ["--workload", "weak-array", "--workload-chunk", "1000000"],
+    ["--runs", "1000000000"],  # refused at once, before a schedule of a billion runs is made
 ]
 
 
@@ -124,3 +133,46 @@ def test_help_lists_the_specification_options():
     for option in ("-t {local,distributed,slurm,cluster}, --type", "-w NUM[,NUM...], --workers", "-T NUM[,NUM...], --threads",
                    "-o DIR, --output-dir DIR", "-r NUM, --runs NUM", "-h, --help"):
         assert option in study
+
+
+# An empty or blank value (an unset shell variable, say) is refused, never read as the option not given:
+# an empty --scheduler-address would time a cluster of its own, an empty --output would save nothing.
+EMPTY_VALUES = [
+    [LOCAL_TOOL, "--output", ""],
+    [LOCAL_TOOL, "--log-dir", " "],
+    [LOCAL_TOOL, "--performance-report", ""],
+    [DISTRIBUTED_TOOL, "--scheduler-address", ""],
+    [DISTRIBUTED_TOOL, "--scheduler-file", ""],
+    [DISTRIBUTED_TOOL, "--cluster-class", ""],
+    [DISTRIBUTED_TOOL, "--tls-ca-file", ""],
+    [DISTRIBUTED_TOOL, "--db", ""],
+    [ANALYZER, "--csv", ""],
+    [ANALYZER, ""],
+    [STUDY, "--output-dir", ""],
+    [STUDY, "--label", "\t"],
+    [COMPARE_SCHEDULERS, "--output-dir", ""],
+]
+
+
+@pytest.mark.parametrize("arguments", EMPTY_VALUES, ids=lambda arguments: " ".join(map(repr, arguments[1:])))
+def test_empty_values_are_refused_not_ignored(tmp_path, arguments):
+    before = set(dask_processes())
+    completed = run_tool([*arguments, "--workers", "1"] if arguments[0] in (LOCAL_TOOL, DISTRIBUTED_TOOL)
+                         else arguments, cwd=tmp_path, timeout=60)
+    assert_usage_error(completed)
+    assert "expected a value" in completed.stderr
+    assert list(tmp_path.iterdir()) == []
+    assert set(dask_processes()) - before == set()
+
+
+def test_an_empty_value_inside_a_subcommand_is_named_by_it(tmp_path):
+    completed = run_tool(["-m", "dask_timing", "history", "show", "--db", ""], cwd=tmp_path,
+                         timeout=60, env={"PYTHONPATH": REPOSITORY})
+    assert_usage_error(completed)
+    assert "history show: error: argument --db: expected a value" in completed.stderr
+
+
+def test_no_command_is_one_line_on_standard_error():
+    completed = run_tool(["-m", "dask_timing"], timeout=60, env={"PYTHONPATH": REPOSITORY})
+    assert_usage_error(completed)
+    assert "give a command: local, processes" in completed.stderr

@@ -97,6 +97,13 @@ def test_plot_is_a_new_png(tmp_path):
     ["--task-ms", "nan"],
     ["--workers", "0"],
     ["--timeout", "-1"],
+    # what this machine cannot do, refused before anything starts
+    ["--workers", "100000"],
+    ["--workers", "100000000", "--schedulers", "threads"],
+    ["--tasks", "1000000000000"],
+    ["--task-ms", "1e300"],
+    ["--timeout", "1e300"],
+    ["--runs", "1000000000"],
 ], ids=" ".join)
 def test_bad_input_is_one_line_and_exit_2(tmp_path, arguments):
     completed = run_tool([TOOL, *arguments], cwd=tmp_path)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 
 import pytest
 from conftest import ANALYZER, COMPARE_SCHEDULERS, DISTRIBUTED_TOOL, LOCAL_TOOL, STUDY, run_tool
@@ -52,14 +53,19 @@ def cases(options: dict[str, list[str]], kinds: list[str]):
 
 
 def check_refused(tool: str, option: str, path: str, places) -> None:
+    check_refused_arguments(tool, [*extra_arguments(tool, option, places), option, path], places)
+
+
+def check_refused_arguments(tool: str, arguments: list[str], places) -> subprocess.CompletedProcess:
     before = sorted(os.listdir(places))
-    completed = run_tool([tool, *extra_arguments(tool, option, places), option, path], cwd=places, timeout=60)
+    completed = run_tool([tool, *arguments], cwd=places, timeout=60)
     assert completed.returncode == 2, completed.stdout[-1500:] + completed.stderr
     lines = completed.stderr.strip().splitlines()
     assert len(lines) == 1 and "error:" in lines[0], completed.stderr
     assert "Traceback" not in completed.stderr
     assert sorted(os.listdir(places)) == before  # nothing created
     assert not os.path.exists("/proc/dask-timing-test")
+    return completed
 
 
 @pytest.mark.parametrize("tool, option, kind", cases(FILE_OPTIONS, ["under /proc", "under a regular file",
@@ -99,7 +105,8 @@ def test_results_are_written_with_the_users_umask(tmp_path):
                 "out.txt"]),
     (ANALYZER, ["result.json", "--html", "out.txt", "--summary-json", "sub/../out.txt"]),
     (LOCAL_TOOL, ["--workers", "1", "--probes", "--output", "out.txt", "--task-stream", "out.txt", "--force"]),
-], ids=["csv-markdown", "summary-verdict", "html-summary", "output-task-stream"])
+    (LOCAL_TOOL, ["--workers", "1", "--output", "out.txt", "--performance-report", "out.txt", "--force"]),
+], ids=["csv-markdown", "summary-verdict", "html-summary", "output-task-stream", "output-report"])
 def test_one_file_for_two_outputs_is_refused_before_any_work(tool, arguments, places):
     """The second write would fail after the first, or with --force replace it: a result lost."""
     (places / "sub").mkdir()
@@ -109,5 +116,14 @@ def test_one_file_for_two_outputs_is_refused_before_any_work(tool, arguments, pl
     completed = run_tool([tool, *arguments], cwd=places, timeout=60)
     assert completed.returncode == 2, completed.stdout[-1500:] + completed.stderr
     (line,) = completed.stderr.strip().splitlines()
-    assert "out.txt is --" in line and "'s file too; give each its own file" in line
+    assert "both name" in line and "out.txt; give each its own file" in line
     assert sorted(os.listdir(places)) == before
+
+
+@pytest.mark.parametrize("tool, option", [(LOCAL_TOOL, "--output"), (ANALYZER, "--csv"), (STUDY, "--output-dir")])
+def test_a_path_through_a_loop_of_symbolic_links_is_named_as_one(tool, option, places):
+    os.symlink(places / "loop_b", places / "loop_a")
+    os.symlink(places / "loop_a", places / "loop_b")
+    completed = check_refused_arguments(tool, [*extra_arguments(tool, option, places), option,
+                                               str(places / "loop_a" / "out.file")], places)
+    assert "loop_a is a broken symbolic link (or a loop of them)" in completed.stderr

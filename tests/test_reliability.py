@@ -12,7 +12,10 @@ import time
 
 import psutil
 import pytest
-from conftest import DISTRIBUTED_TOOL, LOCAL_TOOL, STUDY, read_json, run_tool, signal_at, wait_until_gone
+from conftest import (
+    ANALYZER, COMPARE_SCHEDULERS, DISTRIBUTED_TOOL, LOCAL_TOOL, STUDY, dask_processes, read_json, run_tool, signal_at,
+    wait_until_gone,
+)
 
 from dask_timing.deploy.managed import ManagedProcess, terminate
 
@@ -96,6 +99,21 @@ def test_a_cluster_without_workers_fails_within_the_timeout_and_tears_down_clean
 
 
 @pytest.mark.timeout(120)
+@pytest.mark.parametrize("tool", [LOCAL_TOOL, DISTRIBUTED_TOOL])
+def test_a_timeout_spent_before_the_first_step_fails_the_run_in_one_line(tmp_path, tool):
+    """--timeout 1e-300: the deadline is already past when the scheduler's start is first awaited."""
+    before = set(dask_processes())
+    output = tmp_path / "run.json"
+    completed = run_tool([tool, "-w", "1", "--timeout", "1e-300", "-o", str(output)])
+    assert completed.returncode == 1
+    assert_quiet(completed.stderr)
+    assert len(completed.stderr.splitlines()) == 1, completed.stderr
+    result = read_json(output)
+    assert result["status"] == "failed" and "waiting for the scheduler to start" in result["error"]
+    assert wait_until_gone(set(dask_processes()) - before) == set()
+
+
+@pytest.mark.timeout(120)
 def test_a_scheduler_killed_mid_batch_is_one_line_and_a_failed_result(tmp_path):
     output = tmp_path / "run.json"
     tool = start([DISTRIBUTED_TOOL, "-w", "2", "--batch", "50000", "-o", str(output)])
@@ -156,6 +174,13 @@ REFUSED = [
     ([LOCAL_TOOL, "--timeout", "1e300"], "more than a day"),
     ([LOCAL_TOOL, "--workload", "weak-array", "--workload-chunk", "1000000"], "GiB"),
     ([DISTRIBUTED_TOOL, "--cluster-class", "distributed:LocalCluster", "-w", "100000"], "more than 10000"),
+    ([LOCAL_TOOL, "-w", "2", "--threads", "100000000000000000000000"], "more than this machine lets start"),
+    ([DISTRIBUTED_TOOL, "--cluster-class", "distributed:LocalCluster", "--threads", "3"], "in --cluster-kwargs"),
+    ([DISTRIBUTED_TOOL, "--cluster-class", "distributed:LocalCluster", "--no-dashboard"], "in --cluster-kwargs"),
+    ([DISTRIBUTED_TOOL, "--scheduler-address", "tcp://127.0.0.1:8786", "--no-nanny"], "timed as it is"),
+    ([DISTRIBUTED_TOOL, "--scheduler-address", "tcp://127.0.0.1:8786", "-t", "2"], "timed as it is"),
+    ([DISTRIBUTED_TOOL, "--scheduler-address", "tcp://127.0.0.1:8786", "--start-method", "fork"], "timed as it is"),
+    ([DISTRIBUTED_TOOL, "--scheduler-address", "tcp://127.0.0.1:8786", "--host", "0.0.0.0"], "timed as it is"),
     ([DISTRIBUTED_TOOL, "--scheduler-address", "http://127.0.0.1:80"], "unknown address scheme"),
     ([DISTRIBUTED_TOOL, "--scheduler-address", "tcp://127.0.0.1"], "missing port"),
     ([DISTRIBUTED_TOOL, "--scheduler-address", "tcp://127.0.0.1:99999"], "port from 1 to 65535"),
@@ -166,6 +191,10 @@ REFUSED = [
       "--tls-cert", "ca.pem"], "go together"),
     ([DISTRIBUTED_TOOL, "--scheduler-file", "not_json.json"], "not a scheduler file"),
     ([DISTRIBUTED_TOOL, "--scheduler-file", "no_address.json"], "no \"address\""),
+    ([DISTRIBUTED_TOOL, "--scheduler-file", "inproc_address.json"], "the address in inproc_address.json"),
+    ([DISTRIBUTED_TOOL, "--scheduler-address", "inproc://127.0.0.1/1/1"], "only inside the process"),
+    ([DISTRIBUTED_TOOL, "--scheduler-address", "ws://"], "missing port"),
+    ([DISTRIBUTED_TOOL, "--scheduler-address", "ucx://127.0.0.1:8786"], "cannot connect over ucx://"),
     ([LOCAL_TOOL, "--host", "no-such-host.invalid"], "does not resolve"),
     ([DISTRIBUTED_TOOL, "--cluster-class", "builtins:dict"], "not a Dask cluster manager"),
     ([DISTRIBUTED_TOOL, "--cluster-class", "dask_jobqueue:SLURMCluster", "--cluster-kwargs",
@@ -178,19 +207,103 @@ def test_requests_the_tools_cannot_honour_are_refused_up_front(tmp_path, argumen
     (tmp_path / "ca.pem").write_text("not used: refused before it is read")
     (tmp_path / "not_json.json").write_text("scheduler: somewhere")
     (tmp_path / "no_address.json").write_text(json.dumps({"id": "Scheduler-1"}))
+    (tmp_path / "inproc_address.json").write_text(json.dumps({"address": "inproc://127.0.0.1/1/1"}))
     started = time.monotonic()
     completed = run_tool(arguments, cwd=tmp_path, timeout=60)
     assert completed.returncode == 2, completed.stdout[-1000:] + completed.stderr
     assert len(completed.stderr.strip().splitlines()) == 1 and reason in completed.stderr, completed.stderr
     assert completed.stdout == ""
     assert time.monotonic() - started < 20
-    assert sorted(os.listdir(tmp_path)) == ["ca.pem", "no_address.json", "not_json.json"]
+    assert sorted(os.listdir(tmp_path)) == ["ca.pem", "inproc_address.json", "no_address.json", "not_json.json"]
 
 
 def test_dask_settings_dask_itself_would_reject_are_refused(tmp_path):
     completed = subprocess.run([sys.executable, LOCAL_TOOL, "-w", "1"], capture_output=True, text=True, timeout=60,
                                env={**os.environ, "DASK_DISTRIBUTED__WORKER__MULTIPROCESSING_METHOD": "sometimes"})
     assert completed.returncode == 2 and "multiprocessing-method is 'sometimes'" in completed.stderr
+
+
+@pytest.mark.parametrize("variable, value, reason", [
+    ("DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT", "abc", "must be a duration"),
+    ("DASK_DISTRIBUTED__WORKER__TRANSFER__MESSAGE_BYTES_LIMIT", "huge", "must be a size"),
+    ("DASK_DISTRIBUTED__WORKER__MEMORY__TARGET", "lots", "must be a number"),
+])
+@pytest.mark.parametrize("tool", [LOCAL_TOOL, DISTRIBUTED_TOOL, STUDY])
+def test_dask_settings_of_the_wrong_kind_are_refused_before_anything_starts(tmp_path, tool, variable, value, reason):
+    """Dask would fail the run halfway in its own words (and hold up the teardown) on a duration it cannot read."""
+    before = set(dask_processes())
+    completed = run_tool([tool, "-w", "1"], cwd=tmp_path, timeout=60, env={variable: value})
+    assert completed.returncode == 2, completed.stderr
+    assert len(completed.stderr.splitlines()) == 1 and reason in completed.stderr, completed.stderr
+    assert list(tmp_path.iterdir()) == []
+    assert set(dask_processes()) - before == set()
+
+
+def test_dask_settings_that_read_as_their_kind_are_taken(tmp_path):
+    completed = run_tool([LOCAL_TOOL, "-w", "1"], cwd=tmp_path, timeout=120,
+                         env={"DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT": "10",  # seconds, as a number
+                              "DASK_DISTRIBUTED__COMM__OFFLOAD": "False",  # a size, or off
+                              "DASK_DISTRIBUTED__SCHEDULER__WORKER_SATURATION": "inf"})
+    assert completed.returncode == 0, completed.stderr
+
+
+@pytest.mark.parametrize("tool", [LOCAL_TOOL, STUDY, COMPARE_SCHEDULERS])
+def test_a_malformed_dask_configuration_file_is_one_line_and_exit_2(tmp_path, tool):
+    (tmp_path / "dask.yaml").write_text("distributed: [\n")
+    completed = run_tool([tool, "-w", "1"], cwd=tmp_path, timeout=60, env={"DASK_CONFIG": str(tmp_path / "dask.yaml")})
+    assert completed.returncode == 2, completed.stderr
+    lines = completed.stderr.splitlines()
+    assert len(lines) == 1 and "is malformed" in lines[0] and "DASK_CONFIG" in lines[0], completed.stderr
+    assert lines[0].startswith(("time_local_cluster.py: error:", "run_timing_study.sh: error:",
+                                "compare_schedulers.py: error:"))
+    assert sorted(os.listdir(tmp_path)) == ["dask.yaml"]
+
+
+def test_a_terminal_that_cannot_show_the_printout_still_gets_the_result(tmp_path):
+    """PYTHONIOENCODING=ascii: the printout's ticks are shown as escapes, and the run completes."""
+    output = tmp_path / "r\u00e9sultat.json"
+    completed = run_tool([LOCAL_TOOL, "-w", "1", "-o", str(output)], timeout=120,
+                         env={"PYTHONIOENCODING": "ascii", "LC_ALL": "C"})
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stderr == ""
+    assert "\\u2713" in completed.stdout
+    assert read_json(output)["status"] == "ok"
+
+
+@pytest.mark.parametrize("tool", [LOCAL_TOOL, ANALYZER])
+def test_a_full_standard_output_loses_the_printout_not_the_files(tmp_path, tool):
+    """>/dev/full: the command goes on, writes its files, and ends with one line that says what was lost."""
+    if tool == ANALYZER:
+        assert run_tool([LOCAL_TOOL, "-w", "1", "-o", str(tmp_path / "run.json")], timeout=120).returncode == 0
+        arguments, written = [str(tmp_path / "run.json"), "--csv", str(tmp_path / "table.csv")], tmp_path / "table.csv"
+    else:
+        arguments, written = ["-w", "1", "-o", str(tmp_path / "run.json")], tmp_path / "run.json"
+    with open("/dev/full", "w") as full:
+        completed = subprocess.run([sys.executable, tool, *arguments], stdout=full, stderr=subprocess.PIPE, text=True,
+                                   timeout=120, stdin=subprocess.DEVNULL)
+    assert completed.returncode == 1
+    assert completed.stderr.count("\n") == 1 and "could not be written to standard output" in completed.stderr
+    assert "No space left on device" in completed.stderr
+    assert written.stat().st_size > 0
+
+
+def test_closed_standard_streams_are_no_file_for_dask_to_write_into(tmp_path):
+    """2>&- and <&-: the next file opened would take their numbers; they are opened on /dev/null instead."""
+    output = tmp_path / "run.json"
+    completed = subprocess.run([sys.executable, LOCAL_TOOL, "-w", "1", "-o", str(output), "--log-dir",
+                                str(tmp_path / "logs")], stdout=subprocess.PIPE, text=True, timeout=120, cwd=tmp_path,
+                               preexec_fn=lambda: (os.close(0), os.close(2)))
+    assert completed.returncode == 0
+    assert read_json(output)["status"] == "ok"
+    assert "Results saved to" in completed.stdout
+
+
+def test_a_message_a_library_spreads_over_lines_is_one_line(tmp_path):
+    (tmp_path / "kwargs.yaml").write_text("n_workers: [\n")
+    completed = run_tool([DISTRIBUTED_TOOL, "--cluster-class", "distributed:LocalCluster", "--cluster-kwargs",
+                          str(tmp_path / "kwargs.yaml")], timeout=60)
+    assert completed.returncode == 2
+    assert len(completed.stderr.splitlines()) == 1 and "not valid YAML" in completed.stderr, completed.stderr
 
 
 @pytest.mark.timeout(120)

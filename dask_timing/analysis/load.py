@@ -39,7 +39,14 @@ class LoadedResults(msgspec.Struct):
 
 
 def expand(patterns: Iterable[str]) -> tuple[list[str], list[str]]:
-    """Paths matched by the patterns (a folder means its *.json), and patterns matching nothing."""
+    """Paths matched by the patterns (a folder means its *.json), and patterns matching nothing.
+
+    A file that several patterns match counts once, however each spells it
+    (``results/*.json ./results/r1.json``, a symbolic link): counted twice, its
+    run would weigh double in every statistic.  One pattern spells each file
+    once, so the real paths are compared only when there are several.
+    """
+    patterns = list(patterns)
     paths: list[str] = []
     empty: list[str] = []
     matching = 0
@@ -53,10 +60,9 @@ def expand(patterns: Iterable[str]) -> tuple[list[str], list[str]]:
         paths.extend(matched)
     if matching < 2:
         return paths, empty  # one pattern's matches are distinct: the everyday case costs nothing more
-    # One file matched by two patterns (or by ``s/*.json`` and ``./s/*.json``) is read once.
     first_spelling: dict[str, str] = {}
     for path in paths:
-        first_spelling.setdefault(os.path.abspath(path), path)
+        first_spelling.setdefault(os.path.realpath(path), path)
     return list(first_spelling.values()), empty
 
 

@@ -8,9 +8,13 @@ the parent's main script again) loads nothing else of the tool.
 from __future__ import annotations
 
 import gc
+import os
 import sys
 from dataclasses import dataclass
 from importlib import import_module
+from typing import Any, Callable, TextIO
+
+from dask_timing.errors import EXIT_FAILED
 
 PROGRAM = "dask-timing"
 
@@ -28,12 +32,20 @@ class Command:
 
     def run(self, argv: list[str] | None, prog: str) -> int:
         """Run the command: once per process, which ends with it."""
+        printout = _standard_streams()
         try:
             if self.starts_processes:  # the reaper first: it must be there before anything is started
                 from dask_timing.deploy.reaper import run_watched
 
-                return run_watched(lambda: self._run_main(argv, prog))
-            return self._run_main(argv, prog)
+                code = run_watched(lambda: self._run_main(argv, prog))
+            else:
+                code = self._run_main(argv, prog)
+            if printout.failure is not None:
+                print(f"{prog}: error: the printout could not be written to standard output "
+                      f"({printout.failure.strerror or printout.failure}); files are not affected",
+                      file=sys.stderr)
+                return code or EXIT_FAILED
+            return code
         finally:
             # Everything is written and closed.  The interpreter's exit would now collect every object of
             # Dask and the dashboard's bokeh once more, about 0.3 s on 2 cores; frozen, they are left to
@@ -71,6 +83,61 @@ COMMANDS = {
 }
 
 
+class SparedOutput:
+    """Standard output whose failure (a full disk, ``>/dev/full``) loses the printout, never the work: the
+    command goes on, writes its files, and says so at its end.  A reader that has gone (``| head``) still
+    ends the command, quietly, as ``cli.common.guarded`` does."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+        self.failure: OSError | None = None
+
+    def write(self, text: str) -> int:
+        return self._spared(self._stream.write, text) or len(text)
+
+    def flush(self) -> None:
+        self._spared(self._stream.flush)
+
+    def _spared(self, operation: Callable[..., Any], *arguments: Any) -> Any:
+        if self.failure is None:
+            try:
+                return operation(*arguments)
+            except BrokenPipeError:
+                raise
+            except OSError as error:
+                self.failure = error
+                # What is still buffered goes nowhere, so that later flushes (the interpreter's last) succeed.
+                os.dup2(os.open(os.devnull, os.O_WRONLY), self._stream.fileno())
+        return None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+def _standard_streams() -> SparedOutput:
+    """Standard streams any command can rely on, whatever it was started with.
+
+    A closed one (``>&-``, ``2>&-``, ``<&-``) is opened on /dev/null: otherwise the next file opened takes
+    its number, and what Dask and the workers write to "standard error" would land in it.  A terminal
+    whose encoding lacks a character the tools print (``PYTHONIOENCODING=ascii``) shows a stand-in for it.
+    """
+    for descriptor, name, mode in ((0, "stdin", "r"), (1, "stdout", "w"), (2, "stderr", "w")):
+        try:
+            os.fstat(descriptor)
+        except OSError:
+            null = os.open(os.devnull, os.O_RDWR)
+            if null != descriptor:
+                os.dup2(null, descriptor)
+                os.close(null)
+            setattr(sys, name, open(descriptor, mode, closefd=False, errors="backslashreplace"))
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
+    if not isinstance(sys.stdout, SparedOutput):
+        sys.stdout = SparedOutput(sys.stdout)
+    return sys.stdout
+
+
 def _missing_requirement(prog: str, error: ImportError) -> int:
     from dask_timing.errors import EXIT_USAGE, missing_requirement
 
@@ -90,9 +157,12 @@ def usage(prog: str = PROGRAM) -> str:
 def main(argv: list[str] | None = None, prog: str = PROGRAM) -> int:
     """``dask-timing COMMAND ...`` (also ``dask timing COMMAND ...``)."""
     arguments = sys.argv[1:] if argv is None else list(argv)
-    if not arguments or arguments[0] in ("-h", "--help"):
+    if not arguments:
+        print(f"{prog}: error: give a command: {', '.join(COMMANDS)} (see {prog} --help)", file=sys.stderr)
+        return 2
+    if arguments[0] in ("-h", "--help"):
         print(usage(prog))
-        return 0 if arguments else 2
+        return 0
     if arguments[0] == "--version":
         from dask_timing import __version__
 

@@ -92,7 +92,7 @@ def run(argv: list[str] | None, prog: str) -> int:
     if args.plot_dir and not args.plot:
         raise cli.UsageError("--plot-dir says where --plot draws; add --plot")
     outputs = {"summary-json": args.summary_json, "verdict-json": args.verdict_json, **exports}
-    cli.check_output_files([(path, f"--{option}") for option, path in outputs.items()], None)
+    cli.check_output_files({f"--{option}": path for option, path in outputs.items()}, None)
     cli.check_output_dir(args.plot_dir, "--plot-dir")
     # Plots and some exports (the HTML report) draw from whole runs; the rest needs only the timed part.
     whole_runs = args.plot or any(EXPORTERS[option].whole_runs for option in exports)

@@ -9,9 +9,9 @@ from __future__ import annotations
 import json
 import os
 import socket
-from typing import Any
+from typing import Any, Callable, Iterator
 
-from dask_timing.errors import UsageError
+from dask_timing.errors import UsageError, describe_failure
 
 # No wait of a run is meant to last longer than a day; larger numbers only overflow
 # the clocks and timers they are added to.
@@ -26,8 +26,13 @@ MEMORY_SHARE = 0.8
 # (pipes, sockets, logs); a run is refused if its workers would use up the limit.
 DESCRIPTORS_PER_WORKER = 8
 # Workers asked of a cluster manager or batch system (not started on this machine):
-# a cap that stops a typo from submitting a hundred thousand jobs.
+# a cap that stops a typo from submitting a hundred thousand jobs; and threads (cores)
+# asked for each of them, more than any machine has.
 MAX_REMOTE_WORKERS = 10_000
+MAX_REMOTE_THREADS = 10_000
+# A study's runs (warmups included) or a scheduler comparison's computes: at a second or more each,
+# more would take days.
+MAX_RUNS = 100_000
 # A batch's tasks live in the client and the scheduler together, a few kilobytes each.
 BATCH_TASK_BYTES = 8 * 2**10
 
@@ -69,6 +74,44 @@ def check_remote_workers(n_workers: int, option: str = "--workers") -> None:
                          "ask for fewer (a study can sweep several counts)")
 
 
+def thread_limit() -> tuple[int, str] | None:
+    """How many threads this machine lets the user start, and why; None when nothing says."""
+    import resource
+
+    limits = []
+    try:
+        with open("/proc/sys/kernel/threads-max", encoding="ascii") as stream:
+            limits.append((int(stream.read()), "the kernel's threads-max"))
+    except (OSError, ValueError):
+        pass
+    soft, _ = resource.getrlimit(resource.RLIMIT_NPROC)
+    if soft != resource.RLIM_INFINITY:
+        limits.append((soft, "the user's process limit (ulimit -u)"))
+    return min(limits) if limits else None
+
+
+def check_threads(n_workers: int, threads: int, remote: bool, option: str = "--threads") -> None:
+    """Threads per worker: at most what this machine lets start, or for workers started elsewhere a number
+    of cores no machine exceeds (beyond 2**63 Dask cannot even send it)."""
+    if remote:
+        if threads > MAX_REMOTE_THREADS:
+            raise UsageError(f"{option} {threads} is more than {MAX_REMOTE_THREADS} threads per worker; "
+                             "ask for as many as a worker's machine has cores")
+        return
+    limit = thread_limit()
+    if limit is not None and n_workers * threads > limit[0]:
+        total = f" with {n_workers} workers is {n_workers * threads} threads," if n_workers > 1 else " threads is"
+        raise UsageError(f"{option} {threads}{total} more than this machine lets start: at most {limit[0]}, "
+                         f"as {limit[1]} says")
+
+
+def check_run_count(n_runs: int, counted: str) -> None:
+    """``counted``: how the runs are counted from the options, for the message."""
+    if n_runs > MAX_RUNS:
+        raise UsageError(f"that is {n_runs} runs ({counted}), more than {MAX_RUNS}: at a second or more each, "
+                         "that is days; ask for fewer")
+
+
 def check_batch(n_tasks: int, option: str = "--batch") -> None:
     memory = available_memory()
     limit = int(memory * MEMORY_SHARE // BATCH_TASK_BYTES)
@@ -96,21 +139,36 @@ def check_host(host: str) -> None:
                          "such as 127.0.0.1") from None
 
 
-def check_scheduler_address(address: str) -> str:
-    """A scheduler address Dask can connect to (``tcp://host:port`` and the like); its scheme."""
+# Schemes whose location is host:port, and those of them that are encrypted (Dask's TLS settings apply).
+HOST_PORT_SCHEMES = ("tcp", "tls", "ws", "wss")
+TLS_SCHEMES = ("tls", "wss")
+
+
+def check_scheduler_address(address: str, given_as: str = "--scheduler-address") -> str:
+    """A scheduler address Dask can connect to from here (``tcp://host:port`` and the like); its scheme.
+    ``given_as``: where the address came from, as the message names it."""
     from distributed.comm.addressing import parse_address, parse_host_port
     from distributed.comm.registry import get_backend
 
     try:
         scheme, location = parse_address(address)  # no scheme: tcp, as Dask reads it
-        get_backend(scheme)
-        if scheme in ("tcp", "tls"):
+        backend = get_backend(scheme)
+        if scheme in HOST_PORT_SCHEMES:
             host, port = parse_host_port(location)
             if not host or not 0 < port < 65536:
                 raise ValueError(f"{location!r} is not host:port with a port from 1 to 65535")
     except (ValueError, TypeError) as error:
-        raise UsageError(f"--scheduler-address {address!r} is not a scheduler address ({error}); "
+        raise UsageError(f"{given_as} {address!r} is not a scheduler address ({error}); "
                          "expected e.g. tcp://10.0.0.5:8786") from None
+    if scheme == "inproc":
+        raise UsageError(f"{given_as} {address!r}: an inproc:// address is reachable only inside the "
+                         "process that made it; give the scheduler's tcp:// address")
+    try:
+        backend.get_connector()  # ucx:// without its package installed, say: Dask has no working connector
+    except Exception as error:  # noqa: BLE001 - whatever the backend raises, it cannot connect from here
+        raise UsageError(f"{given_as} {address!r}: Dask cannot connect over {scheme}:// here "
+                         f"({describe_failure(error)}); install that transport's package or give the "
+                         "scheduler's tcp:// address") from None
     return scheme
 
 
@@ -130,15 +188,15 @@ def scheduler_file_address(path: str) -> str:
 
 
 def check_tls(scheme: str | None, ca_file: str | None, cert: str | None, key: str | None) -> None:
-    """TLS options go with a tls:// scheduler, and a tls:// scheduler needs a CA (from the options
-    or from Dask's own ``distributed.comm.tls`` settings)."""
+    """TLS options go with a tls:// (or wss://) scheduler, and a tls:// scheduler needs a CA (from the
+    options or from Dask's own ``distributed.comm.tls`` settings)."""
     given = {option: path for option, path in
              (("--tls-ca-file", ca_file), ("--tls-cert", cert), ("--tls-key", key)) if path}
     if given and scheme is None:
         raise UsageError(f"{next(iter(given))} is for connecting to an existing tls:// scheduler; "
                          "add --scheduler-address or --scheduler-file")
-    if given and scheme != "tls":
-        raise UsageError(f"{next(iter(given))} is for a tls:// scheduler, and this one is {scheme}://")
+    if given and scheme not in TLS_SCHEMES:
+        raise UsageError(f"{next(iter(given))} is for a wss:// or tls:// scheduler, and this one is {scheme}://")
     if bool(cert) != bool(key):
         raise UsageError("--tls-cert and --tls-key go together (the client's certificate and its key)")
     if scheme == "tls" and not ca_file:
@@ -153,12 +211,57 @@ def check_tls(scheme: str | None, ca_file: str | None, cert: str | None, key: st
 
 
 def check_dask_config() -> None:
-    """Dask settings this tool relies on, read from the user's configuration, must be valid values."""
+    """Dask settings, read from the user's configuration, must be values Dask can use: the start method
+    this tool relies on, and every duration, size and number (``DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT=abc``
+    would otherwise fail the run halfway, in Dask's own words, and hold up its teardown)."""
     import dask.config
 
     from dask_timing.deploy.base import START_METHOD_SETTING, START_METHODS
 
+    where = "(from the Dask configuration or a DASK_ environment variable)"
     method: Any = dask.config.get(START_METHOD_SETTING, "spawn")
     if method not in START_METHODS:
-        raise UsageError(f"Dask's setting {START_METHOD_SETTING} is {method!r} (from the Dask configuration or a "
-                         f"DASK_ environment variable); it must be one of {', '.join(START_METHODS)}")
+        raise UsageError(f"Dask's setting {START_METHOD_SETTING} is {method!r} {where}; it must be one of "
+                         f"{', '.join(START_METHODS)}")
+    for key, default in _default_settings():
+        value = dask.config.get(key, None)
+        if isinstance(value, str) and (expected := _unreadable_as(default, value)):
+            raise UsageError(f"Dask's setting {key} is {value!r} {where}; it must be {expected}, like its "
+                             f"default {default!r}")
+
+
+def _default_settings(prefix: str = "", settings: Any = None) -> Iterator[tuple[str, Any]]:
+    """(dotted key, default value) of every setting Dask and its libraries define."""
+    import dask.config
+
+    for tree in dask.config.defaults if settings is None else [settings]:
+        for name, value in tree.items():
+            key = f"{prefix}.{name}" if prefix else name
+            if isinstance(value, dict):
+                yield from _default_settings(key, value)
+            else:
+                yield key, value
+
+
+def _unreadable_as(default: Any, value: str) -> str | None:
+    """What ``value`` must be, judged by the kind of the setting's default; None when it reads as one."""
+    from dask.utils import parse_bytes, parse_timedelta
+
+    kinds: list[tuple[str, Callable[[Any], Any]]] = [("a number", float)]
+    if isinstance(default, str):  # a duration ("30s") or a size ("100MiB") by its default; anything else is free text
+        kinds = [(what, parse) for what, parse in (("a duration", parse_timedelta), ("a size", parse_bytes))
+                 if _reads(parse, default) and any(character.isalpha() for character in default)]
+    elif isinstance(default, bool) or not isinstance(default, (int, float)):
+        kinds = []
+    for what, parse in kinds:
+        if not _reads(parse, value):
+            return what
+    return None
+
+
+def _reads(parse: Callable[[Any], Any], value: Any) -> bool:
+    try:
+        parse(value)
+    except (ValueError, KeyError, TypeError):
+        return False
+    return True

@@ -15,7 +15,7 @@ from typing import Any, Callable, Iterable, NoReturn
 
 from dask_timing.defaults import DEFAULT_HOST, DEFAULT_TIMEOUT
 from dask_timing.errors import (
-    EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError, describe_failure, missing_requirement, signal_exit_code,
+    EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError, describe_failure, missing_requirement, one_line, signal_exit_code,
 )
 
 __all__ = ["DEFAULT_HOST", "DEFAULT_TIMEOUT", "EXIT_FAILED", "EXIT_OK", "EXIT_USAGE", "UsageError",
@@ -23,7 +23,21 @@ __all__ = ["DEFAULT_HOST", "DEFAULT_TIMEOUT", "EXIT_FAILED", "EXIT_OK", "EXIT_US
 
 
 class OneLineParser(argparse.ArgumentParser):
-    """An ArgumentParser whose errors are one line, exit 2, no usage dump."""
+    """An ArgumentParser whose errors are one line, exit 2, no usage dump.
+
+    Options given as plain text (paths, addresses, names) refuse an empty or blank
+    value: ``--output ""`` or ``--scheduler-address "$UNSET"`` would otherwise read
+    as the option not given, and the run would quietly do something else.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.register("type", None, non_blank)  # the type of every option that names none (groups share it)
+
+    def add_subparsers(self, **kwargs: Any) -> Any:
+        subcommands = super().add_subparsers(**kwargs)
+        subcommands.type = str  # its values are a subcommand's arguments, which that subcommand's parser checks
+        return subcommands
 
     def error(self, message: str) -> NoReturn:
         fail_usage(f"{message} (see {self.prog} --help)", prog=self.prog)
@@ -32,8 +46,15 @@ class OneLineParser(argparse.ArgumentParser):
 def fail_usage(message: str, prog: str | None = None) -> NoReturn:
     """Print ``prog: error: message`` on stderr and exit with the usage code."""
     name = prog or os.path.basename(sys.argv[0])
-    print(f"{name}: error: {message}", file=sys.stderr)
+    print(f"{name}: error: {one_line(message)}", file=sys.stderr)
     sys.exit(EXIT_USAGE)
+
+
+def non_blank(text: str) -> str:
+    """argparse type: any text but an empty or blank one."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(f"expected a value, got {text!r}")
+    return text
 
 
 def _whole(text: str, minimum: int) -> int:
@@ -117,11 +138,16 @@ def one_of(allowed) -> Callable[[str], str]:
 
 
 def require_dask() -> None:
-    """Exit with a one-line hint when Dask is not installed (imported here, as the run would)."""
+    """Refuse with a one-line hint when Dask is not installed or cannot read its configuration (imported here,
+    as the run would)."""
+    from importlib import import_module
+
     try:
-        import distributed  # noqa: F401
+        import_module("distributed")
     except ImportError as error:
-        fail_usage(missing_requirement(error))
+        raise UsageError(missing_requirement(error)) from None
+    except ValueError as error:  # Dask reads its configuration files as it is imported
+        raise UsageError(f"{error}; fix that file, or point DASK_CONFIG elsewhere") from None
 
 
 def guarded(main: Callable[[list[str] | None], int], prog: str | None = None) -> Callable[[list[str] | None], int]:
@@ -144,7 +170,7 @@ def guarded(main: Callable[[list[str] | None], int], prog: str | None = None) ->
             if os.environ.get("DASK_TIMING_DEBUG"):
                 raise
             print(
-                f"{name}: error: {describe_failure(error)} "
+                f"{name}: error: {one_line(describe_failure(error))} "
                 "(set DASK_TIMING_DEBUG=1 for the traceback)",
                 file=sys.stderr,
             )
@@ -274,7 +300,7 @@ def check_output_file(path: str | None, force: bool | None, option: str = "--out
     if os.path.isdir(path):
         raise UsageError(f"{option} {path} is a folder; give a file name")
     if os.path.lexists(path) and not os.path.exists(path):
-        raise UsageError(f"{option} {path} is a broken symbolic link; remove it or give another file")
+        raise UsageError(f"{option} {path} is a broken symbolic link (or a loop of them); remove it or give another file")
     if os.path.exists(path):
         if not force:
             hint = "" if force is None else " or pass --force to overwrite it"
@@ -284,17 +310,17 @@ def check_output_file(path: str | None, force: bool | None, option: str = "--out
     _try_writing_in(os.path.dirname(os.path.abspath(path)), option, path)
 
 
-def check_output_files(outputs: Iterable[tuple[str | None, str]], force: bool | None) -> None:
-    """Each (path, option) as ``check_output_file`` checks it, and no file named by two options: the
-    second write would fail after the first, or with --force replace it."""
-    options_by_file: dict[str, str] = {}
-    for path, option in outputs:
+def check_output_files(paths: dict[str, str | None], force: bool | None) -> None:
+    """``check_output_file`` for each option's path (None: not given), and no file named by two options:
+    the second writer would find the first one's file there, or replace it with --force."""
+    named: dict[str, str] = {}
+    for option, path in paths.items():
         if path is None:
             continue
-        same = options_by_file.setdefault(os.path.realpath(path), option)
-        if same != option:
-            raise UsageError(f"{option} {path} is {same}'s file too; give each its own file")
         check_output_file(path, force, option)
+        earlier = named.setdefault(os.path.realpath(path), option)
+        if earlier != option:
+            raise UsageError(f"{earlier} and {option} both name {path}; give each its own file")
 
 
 def check_output_dir(path: str | None, option: str = "--output-dir") -> None:
@@ -302,7 +328,7 @@ def check_output_dir(path: str | None, option: str = "--output-dir") -> None:
     if path is None:
         return
     if os.path.lexists(path) and not os.path.exists(path):
-        raise UsageError(f"{option} {path} is a broken symbolic link; remove it or give another folder")
+        raise UsageError(f"{option} {path} is a broken symbolic link (or a loop of them); remove it or give another folder")
     if os.path.exists(path) and not os.path.isdir(path):
         raise UsageError(f"{option} {path} is a file; give a folder")
     _try_writing_in(os.path.abspath(path), option, path)
@@ -320,6 +346,8 @@ def _try_writing_in(folder: str, option: str, given: str) -> None:
     created: list[str] = []
     missing = folder
     while not os.path.exists(missing):
+        if os.path.lexists(missing):
+            raise UsageError(f"{option} {given}: {missing} is a broken symbolic link (or a loop of them), not a folder")
         created.append(missing)
         missing = os.path.dirname(missing)
     if not os.path.isdir(missing):

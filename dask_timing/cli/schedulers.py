@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 
+from dask_timing.cli import checks
 from dask_timing.cli import common as cli
 from dask_timing.measure.scheduler_tasks import TASK_KINDS
 from dask_timing.measure.schedulers import (
@@ -54,7 +55,9 @@ def build_parser(prog: str) -> cli.OneLineParser:
 
 def run(argv: list[str] | None, prog: str) -> int:
     args = build_parser(prog).parse_args(argv)
+    check_requests(args)
     cli.require_dask()
+    checks.check_dask_config()
     cli.check_output_dir(args.output_dir)
     comparison = Comparison(ComparisonSettings(
         tasks=args.tasks, task_ms=args.task_ms, runs=args.runs, schedulers=tuple(args.schedulers),
@@ -77,6 +80,19 @@ def run(argv: list[str] | None, prog: str) -> int:
     if stopped_by is not None:
         return cli.signal_exit_code(stopped_by)
     return cli.EXIT_FAILED if any(row.n_failed for row in rows) else cli.EXIT_OK
+
+
+def check_requests(args: argparse.Namespace) -> None:
+    """What this machine cannot do, refused before anything starts (one line, exit 2)."""
+    checks.check_seconds(args.timeout, "--timeout")
+    checks.check_seconds(args.task_ms / 1000, "--task-ms (in seconds)")
+    checks.check_batch(args.tasks, "--tasks")
+    checks.check_run_count(args.runs * len(args.schedulers) * len(args.task_kinds),
+                           "--runs x schedulers x task kinds")
+    if {"processes", "distributed"} & set(args.schedulers):
+        checks.check_local_workers(args.workers, processes=True)
+    if "threads" in args.schedulers:
+        checks.check_threads(1, args.workers, remote=False, option="--workers")
 
 
 def main(argv: list[str] | None, prog: str) -> int:

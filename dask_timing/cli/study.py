@@ -7,16 +7,19 @@ import json
 import os
 import shlex
 
+from dask_timing.cli import checks
 from dask_timing.cli import common as cli
 from dask_timing.deploy.base import START_METHODS
 from dask_timing.history.connection import database_url
 from dask_timing.history.recording import Recorder
 from dask_timing.measure.study import (
-    DEFAULT_RUNS, ON_OFF, PLAN_OPTIONS, SLURM_DEFAULTS, STUDY_TYPES, Plan, Study, find_manifest, manifest_path,
+    DEFAULT_RUNS, MANAGED_TYPES, ON_OFF, PLAN_OPTIONS, SLURM_DEFAULTS, STUDY_TYPES, Plan, Study, find_manifest,
+    manifest_path,
 )
 from dask_timing.measure.environments import dask_version, named_interpreter, prepare
 from dask_timing.measure.workloads import DEFAULT_CHUNK, WORKLOADS
 from dask_timing.present.analysis import CONCISE, DETAILS
+from dask_timing.record.kinds import KIND_DISTRIBUTED
 from dask_timing.record.files import write_json
 from dask_timing.record.secrets import fill_masked, holds_masked
 from dask_timing.record.load import ResultFileError, read_document
@@ -123,11 +126,13 @@ def run(argv: list[str] | None, prog: str) -> int:
         plan = Plan.from_options(options)
         plan.recording = {"db": database_url(args.db) if args.db else None, "label": args.label,
                           "revision": args.revision}
+    check_requests(plan)
     if (args.fail_if_slower is not None or args.verdict_json) and len(plan.environments) < 2:
         option = "--fail-if-slower" if args.fail_if_slower is not None else "--verdict-json"
         raise cli.UsageError(f"{option} judges a comparison of environments: give two or more "
                              "(--python NAME=PATH twice, or --dask-versions V1,V2)")
     cli.require_dask()
+    checks.check_dask_config()
     cli.check_output_dir(args.output_dir)
     cli.check_output_file(args.verdict_json, None, "--verdict-json")
     recorder = Recorder.opened(args.db, prog) if args.db else None  # a bad database: one line, before any run
@@ -138,6 +143,23 @@ def run(argv: list[str] | None, prog: str) -> int:
                   recorder, args.label, args.revision, args.analysis)
     StopSignals(study.stop, announce="stopping after the current run tears down").install()
     return study.execute()
+
+
+def check_requests(plan: Plan) -> None:
+    """What each run would be refused for, refused once for the study before any run (one line, exit 2)."""
+    checks.check_seconds(plan.timeout, "--timeout")
+    checks.check_run_count(len(plan.configurations) * (plan.runs + plan.warmup),  # before a schedule is made
+                           "configurations x (--runs + --warmup)")
+    for configuration in plan.configurations:
+        remote = configuration.kind in MANAGED_TYPES
+        if remote:
+            checks.check_remote_workers(configuration.workers)
+        else:
+            checks.check_local_workers(configuration.workers, processes=configuration.isolation != "off"
+                                       or configuration.kind == KIND_DISTRIBUTED)
+        checks.check_threads(configuration.workers, configuration.threads, remote)
+        if plan.workload:
+            checks.check_chunk(configuration.workers, plan.workload_chunk)
 
 
 def recording_as_begun(recording: dict[str, str | None], args: argparse.Namespace) -> None:

@@ -144,8 +144,8 @@ class TaskStreamFile:
 
 def check_request(kind: str, args: argparse.Namespace) -> None:
     """Everything the options ask, checked before anything starts or is created: one line, exit 2."""
-    cli.check_output_files([(args.output, "--output"), (args.performance_report, "--performance-report"),
-                            (args.task_stream, "--task-stream")], args.force)
+    cli.check_output_files({"--output": args.output, "--performance-report": args.performance_report,
+                            "--task-stream": args.task_stream}, args.force)
     cli.check_output_dir(args.log_dir, "--log-dir")
     if args.task_stream and not args.probes:
         raise cli.UsageError("--task-stream saves the probes' task stream: add --probes")
@@ -153,16 +153,17 @@ def check_request(kind: str, args: argparse.Namespace) -> None:
     checks.check_seconds(args.memory_interval, "--memory-interval")
     cli.require_dask()
     checks.check_dask_config()
-    address = getattr(args, "scheduler_address", None)
+    address, given_as = getattr(args, "scheduler_address", None), "--scheduler-address"
     if getattr(args, "scheduler_file", None):
-        address = checks.scheduler_file_address(args.scheduler_file)
-    scheme = checks.check_scheduler_address(address) if address else None
+        address, given_as = checks.scheduler_file_address(args.scheduler_file), f"the address in {args.scheduler_file}"
+    scheme = checks.check_scheduler_address(address, given_as) if address else None
     checks.check_tls(scheme, getattr(args, "tls_ca_file", None), getattr(args, "tls_cert", None),
                      getattr(args, "tls_key", None))
     if args.db and not args.output:
         raise cli.UsageError("--db records the result file after it is written: add --output FILE")
     if getattr(args, "cluster_kwargs", None) and not args.cluster_class:
         raise cli.UsageError("--cluster-kwargs goes with --cluster-class")
+    check_knobs_apply(args, address)
     if address is None:
         checks.check_host(args.host)
     if getattr(args, "cluster_class", None):
@@ -173,11 +174,32 @@ def check_request(kind: str, args: argparse.Namespace) -> None:
         checks.check_remote_workers(args.workers)
     elif address is None:
         checks.check_local_workers(args.workers, processes=getattr(args, "processes", True))
+        checks.check_threads(args.workers, args.threads, remote=False)
     checks.check_batch(args.batch)
     if args.workload:
         checks.check_chunk(args.workers, args.workload_chunk)
     if args.import_profile:
         check_import_profile(kind, args, address)
+
+
+def check_knobs_apply(args: argparse.Namespace, address: str | None) -> None:
+    """Options that set up what this tool starts are refused where they would be silently ignored: a running
+    cluster is timed as it is, and a cluster manager's workers are what its own arguments say."""
+    cluster_class = getattr(args, "cluster_class", None)
+    if address is None and cluster_class is None:
+        return
+    given = [option for option, set_up in (
+        (f"--threads {args.threads}", args.threads != 1), ("--no-nanny", not getattr(args, "nanny", True)),
+        ("--no-dashboard", not args.dashboard),
+        (f"--start-method {args.start_method}", address is not None and args.start_method is not None),
+        (f"--host {args.host}", address is not None and args.host != cli.DEFAULT_HOST),
+    ) if set_up]
+    if given and address is not None:
+        raise cli.UsageError(f"{given[0]} sets up workers this tool starts; the running cluster at {address} is "
+                             f"timed as it is: drop {given[0].split()[0]}")
+    if given:
+        raise cli.UsageError(f"{given[0]} is not passed to {cluster_class}: give its own argument in --cluster-kwargs "
+                             "(e.g. {\"threads_per_worker\": 2}, {\"dashboard_address\": null})")
 
 
 def check_import_profile(kind: str, args: argparse.Namespace, address: str | None) -> None:

@@ -108,9 +108,17 @@ class Deadline:
         return max(0.0, self.at - asyncio.get_running_loop().time())
 
     async def bounded(self, awaitable: Awaitable[Any], what: str) -> Any:
-        """Await within the deadline, failing with a message that says what hung."""
+        """Await within the deadline, failing with a message that says what hung.
+
+        Once the deadline has passed, the work is still begun before it is cancelled: cancelled before its
+        first step, a coroutine never runs its cleanup, and the coroutines it was handed (``first_of``'s)
+        are left never awaited, which Python reports on the terminal.
+        """
+        work = asyncio.ensure_future(awaitable)
+        if self.left() == 0:
+            await asyncio.sleep(0)
         try:
-            return await asyncio.wait_for(awaitable, self.left())
+            return await asyncio.wait_for(work, self.left())
         except asyncio.TimeoutError:
             raise RunTimeout(
                 f"timed out after {self.seconds:g} s (the run's --timeout) waiting for {what}; "
