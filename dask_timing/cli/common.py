@@ -11,7 +11,7 @@ import json
 import os
 import signal
 import sys
-from typing import Any, Callable, Iterable, NoReturn
+from typing import Any, Callable, NoReturn
 
 from dask_timing.defaults import DEFAULT_HOST, DEFAULT_TIMEOUT
 from dask_timing.errors import (
