@@ -213,6 +213,7 @@ def recorded_text(text: str) -> str:
     rather than a run's recording refused once it is measured)."""
     from dask_timing.history import RECORDED_TEXT_LENGTH
 
+    text = non_blank(text)
     if len(text) > RECORDED_TEXT_LENGTH:
         raise argparse.ArgumentTypeError(f"expected at most {RECORDED_TEXT_LENGTH} characters, got {len(text)}")
     if "\0" in text:
