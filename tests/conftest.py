@@ -22,6 +22,13 @@ DASK_PROCESS_MARKERS = ("distributed.cli", "multiprocessing.spawn", "multiproces
 
 sys.path.insert(0, REPOSITORY)
 
+from dask_timing.deploy.reaper_process import MARKER  # noqa: E402
+
+# Every process these tests start carries this token in the runs' marker (the tools add their own after
+# it): the leftover checks look at this session's processes only, never at another session's on the machine.
+SESSION_TOKEN = f"tests-{os.getpid()}-{os.urandom(4).hex()}"
+os.environ[MARKER] = f"{os.environ[MARKER]} {SESSION_TOKEN}" if os.environ.get(MARKER) else SESSION_TOKEN
+
 
 def run_tool(args: list[str], cwd: str | None = None, timeout: float = 120,
              env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
@@ -56,17 +63,18 @@ def read_json(path) -> dict:
 
 
 def dask_processes() -> dict[int, str]:
-    """Scheduler, worker and nanny processes alive on this machine, by pid."""
+    """Scheduler, worker and nanny processes of this test session still alive, by pid."""
     found = {}
     for process in psutil.process_iter(["pid", "cmdline", "status"]):
         try:
             if process.info["status"] == psutil.STATUS_ZOMBIE:
                 continue
             command = " ".join(process.info["cmdline"] or [])
+            if (any(marker in command for marker in DASK_PROCESS_MARKERS)
+                    and SESSION_TOKEN in process.environ().get(MARKER, "").split()):
+                found[process.info["pid"]] = command
         except (psutil.NoSuchProcess, psutil.AccessDenied):
             continue
-        if any(marker in command for marker in DASK_PROCESS_MARKERS):
-            found[process.info["pid"]] = command
     return found
 
 
