@@ -12,9 +12,12 @@ import time
 
 import psutil
 import pytest
-from conftest import DISTRIBUTED_TOOL, LOCAL_TOOL, STUDY, read_json, run_tool, signal_at, wait_until_gone
+from conftest import ANALYZER, DISTRIBUTED_TOOL, LOCAL_TOOL, STUDY, read_json, run_tool, signal_at, wait_until_gone
+from matplotlib.image import imread
+from test_plots import write_results
 
 from dask_timing.deploy.managed import ManagedProcess, terminate
+from dask_timing.present.plots import pyplot, save
 
 # A line each tool prints as it enters a moment of the run.
 MOMENTS = {
@@ -249,3 +252,32 @@ def test_a_batch_system_that_is_not_there_is_named_as_the_cause(tmp_path):
     assert_quiet(completed.stderr)
     error = read_json(output)["error"]
     assert "qsub" in error and "AssertionError" not in error
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT])
+def test_the_analyzer_stopped_while_it_writes_leaves_no_half_written_file(tmp_path, signum):
+    runs, plots = tmp_path / "runs", tmp_path / "plots"
+    runs.mkdir()
+    write_results(runs, 16)
+    analyzer = subprocess.Popen([sys.executable, ANALYZER, str(runs), "--plot", "--plot-dir", str(plots),
+                                 "--csv", str(tmp_path / "all.csv"), "--html", str(tmp_path / "all.html")],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    _, stdout, stderr = signal_at(analyzer, "Plot saved to", signum)
+    assert analyzer.returncode == 128 + signum, stdout[-2000:] + stderr
+    assert_quiet(stderr)
+    written = [*plots.iterdir(), *tmp_path.glob("all.*")]
+    assert not [path.name for path in written if path.name.startswith(".")]  # no temporary file left behind
+    assert list(plots.glob("*.png"))
+    for path in plots.glob("*.png"):
+        imread(path)  # every plot under its name is whole
+
+
+def test_a_plot_is_never_written_over_a_file(tmp_path):
+    taken = tmp_path / "timing_phases.png"
+    taken.write_text("someone's file")
+    with pytest.raises(FileExistsError):
+        save(pyplot().figure(), str(taken))
+    assert taken.read_text() == "someone's file"
+    assert os.listdir(tmp_path) == ["timing_phases.png"]

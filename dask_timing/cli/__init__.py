@@ -33,6 +33,11 @@ class Command:
                 from dask_timing.deploy.reaper import run_watched
 
                 return run_watched(lambda: self._run_main(argv, prog))
+            from dask_timing.signals import StopSignals, raise_interrupted
+
+            # Nothing to tear down: the first signal stops the work where it is, its files half-written
+            # are removed on the way out (``record.files``), and the command exits with the signal's code.
+            StopSignals(raise_interrupted, announce="stopping").install()
             return self._run_main(argv, prog)
         finally:
             # Everything is written and closed.  The interpreter's exit would now collect every object of

@@ -23,9 +23,14 @@ def write_json(path: str, document: dict[str, Any], overwrite: bool = False) -> 
 
 
 def write_text(path: str, text: str, overwrite: bool = False) -> None:
-    """Write ``text`` to ``path`` atomically, never replacing a file unless asked.
+    """Write ``text`` to ``path`` as UTF-8 (see ``write_bytes``)."""
+    write_bytes(path, text.encode("utf-8"), overwrite)
 
-    The text goes to a temporary file in the same folder first, so a reader
+
+def write_bytes(path: str, data: bytes, overwrite: bool = False) -> None:
+    """Write ``data`` to ``path`` atomically, never replacing a file unless asked.
+
+    The data go to a temporary file in the same folder first, so a reader
     never sees half a file and an interrupted write leaves nothing behind.  The
     file gets the permissions the user's umask gives any new file (results are
     meant to be shared), not the private ones of a temporary file.
@@ -36,8 +41,8 @@ def write_text(path: str, text: str, overwrite: bool = False) -> None:
     os.makedirs(folder, exist_ok=True)
     descriptor, temporary = tempfile.mkstemp(prefix=".dask-timing-", suffix=".tmp", dir=folder)
     try:
-        with os.fdopen(descriptor, "w", encoding="utf-8") as stream:
-            stream.write(text)
+        with os.fdopen(descriptor, "wb") as stream:
+            stream.write(data)
             os.fchmod(stream.fileno(), 0o666 & ~_umask())
         if overwrite:
             os.replace(temporary, path)
@@ -46,7 +51,6 @@ def write_text(path: str, text: str, overwrite: bool = False) -> None:
     finally:
         if os.path.exists(temporary):
             os.unlink(temporary)
-
 
 
 def _publish_new(temporary: str, path: str) -> None:
