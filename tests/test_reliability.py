@@ -69,6 +69,20 @@ def test_a_signal_during_a_local_clusters_teardown_keeps_the_result(tmp_path, si
     assert wait_until_gone(family, timeout=5) == set()
 
 
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("tool", [LOCAL_TOOL, DISTRIBUTED_TOOL], ids=["local", "processes"])
+def test_a_run_stopped_after_ready_keeps_the_workers_it_measured(tmp_path, tool):
+    output = tmp_path / "run.json"
+    run = start([tool, "-w", "2", "--batch", "30000", "-o", str(output)])
+    _, stdout, stderr = signal_at(run, MOMENTS["batch"], signal.SIGTERM)
+    assert run.returncode == 128 + signal.SIGTERM, stdout[-2000:] + stderr
+    result = read_json(output)
+    assert result["status"] == "interrupted"
+    assert len(result["workers"]) == 2 and all(worker["arrival_time"] is not None for worker in result["workers"])
+    assert result["arrivals"]["all_workers"] is not None
+    assert "no worker registered" not in stdout
+
 @pytest.fixture
 def scheduler_without_workers(tmp_path):
     scheduler_file = tmp_path / "scheduler.json"

@@ -211,7 +211,7 @@ class Run:
         except Exception as failure:  # noqa: BLE001 - any failure inside Dask fails the run
             measured.fail(STATUS_FAILED, describe_with_cause(failure))
         self._measuring = None
-        if measured.status == STATUS_FAILED and not measured.workers:
+        if measured.status != STATUS_OK and not measured.workers:  # failed or stopped: keep who had come
             await self._workers_after_failure()
         await self._teardown()
         return measured
@@ -226,7 +226,8 @@ class Run:
 
     async def _workers_after_failure(self) -> None:
         """The workers that did register and the batch jobs' records, so that every worker's waterfall says
-        how far it got (best effort, bounded on its own: the run's timeout may be spent)."""
+        how far it got (best effort, bounded on its own: the run's timeout may be spent).  A stopped run
+        collects them too: they were measured before the signal."""
         if self.arrivals is not None:
             await waterfall.bounded(self._collect_after_failure())
 
