@@ -136,6 +136,30 @@ def test_a_scheduler_killed_mid_batch_is_one_line_and_a_failed_result(tmp_path):
     assert read_json(output)["status"] == "failed"
 
 
+
+@pytest.mark.timeout(150)
+@pytest.mark.parametrize("tool", [LOCAL_TOOL, DISTRIBUTED_TOOL], ids=["local", "processes"])
+def test_a_worker_process_killed_mid_batch_fails_the_run_though_its_nanny_restarts_it(tmp_path, tool):
+    output = tmp_path / "run.json"
+    run = start([tool, "-w", "2", "--batch", "20000", "-o", str(output)])
+    try:
+        for line in run.stdout:
+            if MOMENTS["batch"] in line:
+                break
+        time.sleep(0.2)
+        workers = [child for child in psutil.Process(run.pid).children(recursive=True)
+                   if "multiprocessing.spawn" in " ".join(child.cmdline())]
+        workers[0].kill()  # the nanny notices, and starts another worker process under a new address
+        stdout, stderr = run.communicate(timeout=120)
+    finally:
+        if run.poll() is None:
+            run.kill()
+    assert run.returncode == 1, stdout[-2000:] + stderr
+    assert_quiet(stderr)
+    result = read_json(output)
+    assert result["status"] == "failed" and "left the cluster after it was ready" in result["error"]
+    assert len(stderr.strip().splitlines()) == 2, stderr  # what happened, and where the logs are
+
 @pytest.mark.timeout(120)
 def test_a_batch_far_too_long_for_its_timeout_is_bounded(tmp_path):
     output = tmp_path / "run.json"
