@@ -260,6 +260,31 @@ def test_the_resume_hint_is_a_command_that_can_be_pasted(tmp_path):
     assert len([name for name in os.listdir(folder) if name.endswith(".json") and "_run" in name]) == 3
 
 
+
+@pytest.mark.timeout(150)
+@pytest.mark.parametrize("delay", [0.0, 1.5], ids=["as-it-starts", "mid-run"])
+def test_a_run_the_study_stops_is_told_as_stopped_not_failed(tmp_path, delay):
+    folder = tmp_path / "study"
+    study = subprocess.Popen([STUDY, "--workers", "1", "--runs", "3", "--output-dir", str(folder)],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        for line in study.stdout:
+            if "=== 2/3" in line:
+                break
+        time.sleep(delay)
+        study.send_signal(signal.SIGTERM)
+        stdout, stderr = study.communicate(timeout=90)
+    finally:
+        if study.poll() is None:
+            study.kill()
+    assert study.returncode == 128 + signal.SIGTERM, stdout[-2000:] + stderr
+    assert "stopped by SIGTERM" in stdout and "failed (exit code" not in stdout, stdout
+    assert "0 failed run(s)" in stdout
+    resumed = run_tool([STUDY, "--output-dir", str(folder), "--resume"])
+    assert resumed.returncode == 0, resumed.stdout[-2000:] + resumed.stderr
+    results = sorted(path.name for path in folder.glob("local_*_run*.json"))
+    assert len(results) == 3 and all(read_json(folder / name)["status"] == "ok" for name in results)
+
 @pytest.mark.timeout(180)
 def test_a_manifest_keeps_no_secret_and_resume_asks_for_them_again(tmp_path):
     folder = tmp_path / "study"
