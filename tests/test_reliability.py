@@ -337,6 +337,30 @@ def test_the_analyzer_stopped_while_it_writes_leaves_no_half_written_file(tmp_pa
         imread(path)  # every plot under its name is whole
 
 
+
+def file_size_limit(limit: int):
+    """A child's preexec: writes past ``limit`` bytes fail as on a full disk (EFBIG, SIGXFSZ ignored)."""
+    import resource
+
+    def apply() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    return apply
+
+
+@pytest.mark.timeout(120)
+def test_plots_that_cannot_be_written_whole_leave_nothing_under_their_names(tmp_path):
+    runs, plots = tmp_path / "runs", tmp_path / "plots"
+    runs.mkdir()
+    write_results(runs, 4)
+    completed = subprocess.run([sys.executable, ANALYZER, str(runs), "--plot", "--plot-dir", str(plots)],
+                               capture_output=True, text=True, timeout=100, preexec_fn=file_size_limit(20_000))
+    assert completed.returncode == 1, completed.stdout[-2000:] + completed.stderr
+    lines = completed.stderr.strip().splitlines()
+    assert len(lines) == 1 and "File too large" in lines[0] and str(plots) in lines[0], completed.stderr
+    assert os.listdir(plots) == []
+
 def test_a_plot_is_never_written_over_a_file(tmp_path):
     taken = tmp_path / "timing_phases.png"
     taken.write_text("someone's file")
