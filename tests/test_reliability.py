@@ -160,6 +160,33 @@ def test_a_worker_process_killed_mid_batch_fails_the_run_though_its_nanny_restar
     assert result["status"] == "failed" and "left the cluster after it was ready" in result["error"]
     assert len(stderr.strip().splitlines()) == 2, stderr  # what happened, and where the logs are
 
+
+@pytest.mark.timeout(120)
+def test_a_worker_process_stopped_while_it_starts_is_not_left_behind(tmp_path):
+    """SIGSTOP holds the LocalCluster's close() past its bound: the worker processes still go."""
+    output = tmp_path / "run.json"
+    run = start([LOCAL_TOOL, "-w", "1", "--timeout", "4", "-o", str(output)])
+    try:
+        for line in run.stdout:
+            if "Waiting for" in line:
+                break
+        workers = []
+        while not workers:
+            workers = [child for child in psutil.Process(run.pid).children(recursive=True)
+                       if "multiprocessing.spawn" in " ".join(child.cmdline())]
+        for worker in workers:
+            worker.suspend()
+        run.wait(timeout=90)  # not communicate(): a stopped worker left behind would hold the pipes open
+    finally:
+        if run.poll() is None:
+            run.kill()
+    survivors = wait_until_gone([worker.pid for worker in workers], timeout=5)
+    for pid in survivors:
+        psutil.Process(pid).kill()
+    assert run.returncode == 1
+    assert not survivors
+    assert read_json(output)["status"] == "failed"
+
 @pytest.mark.timeout(120)
 def test_a_batch_far_too_long_for_its_timeout_is_bounded(tmp_path):
     output = tmp_path / "run.json"
