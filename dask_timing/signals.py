@@ -4,7 +4,8 @@ The first signal asks the work to stop cleanly: the cluster is torn down and
 what was measured is still written.  A second signal kills every process this
 one started, at once, and exits.  How "stop cleanly" is asked differs by tool
 (an asyncio task is cancelled, a synchronous loop gets an exception, a study
-passes the signal on to its current run); the rule does not.
+passes the signal on to its current run, the analyzer stops where it is and
+leaves no file half-written); the rule does not.
 """
 
 from __future__ import annotations
@@ -63,6 +64,20 @@ class StopSignals:
     @property
     def exit_code(self) -> int | None:
         return None if self.received is None else signal_exit_code(self.received)
+
+
+class Interrupted(KeyboardInterrupt):
+    """A handled signal, raised where the work is: ``finally`` blocks still run (a cluster is closed, a
+    temporary file removed), and the command exits with the signal's code."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def raise_interrupted(signum: int) -> None:
+    """``on_stop`` for synchronous work that started nothing to tear down: stop where it is."""
+    raise Interrupted(signum)
 
 
 def _quiet_about_abandoned_tasks(loop: Any, context: dict[str, Any]) -> None:

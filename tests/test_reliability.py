@@ -16,8 +16,11 @@ from conftest import (
     ANALYZER, COMPARE_SCHEDULERS, DISTRIBUTED_TOOL, LOCAL_TOOL, STUDY, dask_processes, read_json, run_tool, signal_at,
     wait_until_gone,
 )
+from matplotlib.image import imread
+from test_plots import write_results
 
 from dask_timing.deploy.managed import ManagedProcess, terminate
+from dask_timing.present.plots import pyplot, save
 
 # A line each tool prints as it enters a moment of the run.
 MOMENTS = {
@@ -68,6 +71,20 @@ def test_a_signal_during_a_local_clusters_teardown_keeps_the_result(tmp_path, si
     assert result["total_time"] > 0  # measured before the signal: kept
     assert wait_until_gone(family, timeout=5) == set()
 
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("tool", [LOCAL_TOOL, DISTRIBUTED_TOOL], ids=["local", "processes"])
+def test_a_run_stopped_after_ready_keeps_the_workers_it_measured(tmp_path, tool):
+    output = tmp_path / "run.json"
+    run = start([tool, "-w", "2", "--batch", "30000", "-o", str(output)])
+    _, stdout, stderr = signal_at(run, MOMENTS["batch"], signal.SIGTERM)
+    assert run.returncode == 128 + signal.SIGTERM, stdout[-2000:] + stderr
+    result = read_json(output)
+    assert result["status"] == "interrupted"
+    assert len(result["workers"]) == 2 and all(worker["arrival_time"] is not None for worker in result["workers"])
+    assert result["arrivals"]["all_workers"] is not None
+    assert "no worker registered" not in stdout
 
 @pytest.fixture
 def scheduler_without_workers(tmp_path):
@@ -136,6 +153,57 @@ def test_a_scheduler_killed_mid_batch_is_one_line_and_a_failed_result(tmp_path):
     assert "scheduler exited" in lines[0] and "logs" in lines[1]
     assert read_json(output)["status"] == "failed"
 
+
+
+@pytest.mark.timeout(150)
+@pytest.mark.parametrize("tool", [LOCAL_TOOL, DISTRIBUTED_TOOL], ids=["local", "processes"])
+def test_a_worker_process_killed_mid_batch_fails_the_run_though_its_nanny_restarts_it(tmp_path, tool):
+    output = tmp_path / "run.json"
+    run = start([tool, "-w", "2", "--batch", "20000", "-o", str(output)])
+    try:
+        for line in run.stdout:
+            if MOMENTS["batch"] in line:
+                break
+        time.sleep(0.2)
+        workers = [child for child in psutil.Process(run.pid).children(recursive=True)
+                   if "multiprocessing.spawn" in " ".join(child.cmdline())]
+        workers[0].kill()  # the nanny notices, and starts another worker process under a new address
+        stdout, stderr = run.communicate(timeout=120)
+    finally:
+        if run.poll() is None:
+            run.kill()
+    assert run.returncode == 1, stdout[-2000:] + stderr
+    assert_quiet(stderr)
+    result = read_json(output)
+    assert result["status"] == "failed" and "left the cluster after it was ready" in result["error"]
+    assert len(stderr.strip().splitlines()) == 2, stderr  # what happened, and where the logs are
+
+
+@pytest.mark.timeout(120)
+def test_a_worker_process_stopped_while_it_starts_is_not_left_behind(tmp_path):
+    """SIGSTOP holds the LocalCluster's close() past its bound: the worker processes still go."""
+    output = tmp_path / "run.json"
+    run = start([LOCAL_TOOL, "-w", "1", "--timeout", "4", "-o", str(output)])
+    try:
+        for line in run.stdout:
+            if "Waiting for" in line:
+                break
+        workers = []
+        while not workers:
+            workers = [child for child in psutil.Process(run.pid).children(recursive=True)
+                       if "multiprocessing.spawn" in " ".join(child.cmdline())]
+        for worker in workers:
+            worker.suspend()
+        run.wait(timeout=90)  # not communicate(): a stopped worker left behind would hold the pipes open
+    finally:
+        if run.poll() is None:
+            run.kill()
+    survivors = wait_until_gone([worker.pid for worker in workers], timeout=5)
+    for pid in survivors:
+        psutil.Process(pid).kill()
+    assert run.returncode == 1
+    assert not survivors
+    assert read_json(output)["status"] == "failed"
 
 @pytest.mark.timeout(120)
 def test_a_batch_far_too_long_for_its_timeout_is_bounded(tmp_path):
@@ -332,6 +400,31 @@ def test_the_resume_hint_is_a_command_that_can_be_pasted(tmp_path):
     assert len([name for name in os.listdir(folder) if name.endswith(".json") and "_run" in name]) == 3
 
 
+
+@pytest.mark.timeout(150)
+@pytest.mark.parametrize("delay", [0.0, 1.5], ids=["as-it-starts", "mid-run"])
+def test_a_run_the_study_stops_is_told_as_stopped_not_failed(tmp_path, delay):
+    folder = tmp_path / "study"
+    study = subprocess.Popen([STUDY, "--workers", "1", "--runs", "3", "--output-dir", str(folder)],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        for line in study.stdout:
+            if "=== 2/3" in line:
+                break
+        time.sleep(delay)
+        study.send_signal(signal.SIGTERM)
+        stdout, stderr = study.communicate(timeout=90)
+    finally:
+        if study.poll() is None:
+            study.kill()
+    assert study.returncode == 128 + signal.SIGTERM, stdout[-2000:] + stderr
+    assert "stopped by SIGTERM" in stdout and "failed (exit code" not in stdout, stdout
+    assert "0 failed run(s)" in stdout
+    resumed = run_tool([STUDY, "--output-dir", str(folder), "--resume"])
+    assert resumed.returncode == 0, resumed.stdout[-2000:] + resumed.stderr
+    results = sorted(path.name for path in folder.glob("local_*_run*.json"))
+    assert len(results) == 3 and all(read_json(folder / name)["status"] == "ok" for name in results)
+
 @pytest.mark.timeout(180)
 def test_a_manifest_keeps_no_secret_and_resume_asks_for_them_again(tmp_path):
     folder = tmp_path / "study"
@@ -362,3 +455,56 @@ def test_a_batch_system_that_is_not_there_is_named_as_the_cause(tmp_path):
     assert_quiet(completed.stderr)
     error = read_json(output)["error"]
     assert "qsub" in error and "AssertionError" not in error
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT])
+def test_the_analyzer_stopped_while_it_writes_leaves_no_half_written_file(tmp_path, signum):
+    runs, plots = tmp_path / "runs", tmp_path / "plots"
+    runs.mkdir()
+    write_results(runs, 16)
+    analyzer = subprocess.Popen([sys.executable, ANALYZER, str(runs), "--plot", "--plot-dir", str(plots),
+                                 "--csv", str(tmp_path / "all.csv"), "--html", str(tmp_path / "all.html")],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    _, stdout, stderr = signal_at(analyzer, "Plot saved to", signum)
+    assert analyzer.returncode == 128 + signum, stdout[-2000:] + stderr
+    assert_quiet(stderr)
+    written = [*plots.iterdir(), *tmp_path.glob("all.*")]
+    assert not [path.name for path in written if path.name.startswith(".")]  # no temporary file left behind
+    assert list(plots.glob("*.png"))
+    for path in plots.glob("*.png"):
+        imread(path)  # every plot under its name is whole
+
+
+
+def file_size_limit(limit: int):
+    """A child's preexec: writes past ``limit`` bytes fail as on a full disk (EFBIG, SIGXFSZ ignored)."""
+    import resource
+
+    def apply() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    return apply
+
+
+@pytest.mark.timeout(120)
+def test_plots_that_cannot_be_written_whole_leave_nothing_under_their_names(tmp_path):
+    runs, plots = tmp_path / "runs", tmp_path / "plots"
+    runs.mkdir()
+    write_results(runs, 4)
+    completed = subprocess.run([sys.executable, ANALYZER, str(runs), "--plot", "--plot-dir", str(plots)],
+                               capture_output=True, text=True, timeout=100, preexec_fn=file_size_limit(20_000))
+    assert completed.returncode == 1, completed.stdout[-2000:] + completed.stderr
+    lines = completed.stderr.strip().splitlines()
+    assert len(lines) == 1 and "File too large" in lines[0] and str(plots) in lines[0], completed.stderr
+    assert os.listdir(plots) == []
+
+def test_a_plot_is_never_written_over_a_file(tmp_path):
+    taken = tmp_path / "timing_phases.png"
+    taken.write_text("someone's file")
+    with pytest.raises(FileExistsError):
+        save(pyplot().figure(), str(taken))
+    assert taken.read_text() == "someone's file"
+    assert os.listdir(tmp_path) == ["timing_phases.png"]

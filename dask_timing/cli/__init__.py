@@ -39,6 +39,11 @@ class Command:
 
                 code = run_watched(lambda: self._run_main(argv, prog))
             else:
+                from dask_timing.signals import StopSignals, raise_interrupted
+
+                # Nothing to tear down: the first signal stops the work where it is, its files half-written
+                # are removed on the way out (``record.files``), and the command exits with the signal's code.
+                StopSignals(raise_interrupted, announce="stopping").install()
                 code = self._run_main(argv, prog)
             if printout.failure is not None:
                 print(f"{prog}: error: the printout could not be written to standard output "

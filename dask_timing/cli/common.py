@@ -159,8 +159,8 @@ def guarded(main: Callable[[list[str] | None], int], prog: str | None = None) ->
             return main(argv)
         except UsageError as error:
             fail_usage(str(error), prog=name)
-        except KeyboardInterrupt:
-            return signal_exit_code(signal.SIGINT)
+        except KeyboardInterrupt as stop:  # Ctrl-C, or a handled signal raised as ``signals.Interrupted``
+            return signal_exit_code(getattr(stop, "signum", signal.SIGINT))
         except BrokenPipeError:
             # The reader has gone (``| head``): stop quietly, as Unix tools do; what is still buffered
             # goes nowhere, so that the interpreter's last flush does not fail again.

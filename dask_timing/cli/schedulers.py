@@ -10,10 +10,11 @@ from dask_timing.cli import common as cli
 from dask_timing.measure.scheduler_tasks import TASK_KINDS
 from dask_timing.measure.schedulers import (
     DEFAULT_COMPUTE_TIMEOUT, DEFAULT_OUTPUT_DIR, DEFAULT_RUNS, DEFAULT_TASK_MS, DEFAULT_TASKS, SCHEDULERS, Comparison,
-    ComparisonSettings, Interrupted, SignalGuard,
+    ComparisonSettings, SignalGuard,
 )
 from dask_timing.present.schedulers import plot_comparison, write_table
 from dask_timing.record.files import unused_path
+from dask_timing.signals import Interrupted
 
 
 def positive_milliseconds(text: str) -> float:

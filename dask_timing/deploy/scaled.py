@@ -122,6 +122,21 @@ class ScaledClusterDeployment(Deployment):
         await super().watch()
 
     async def close(self) -> list[int]:
+        try:
+            await self._close_cluster()
+        finally:  # also when the run gives up on close() at its bound (a stopped worker process can hold it)
+            # Worker processes a cluster starts here are our children: none may outlive close().
+            leftovers = [
+                child
+                for child in _living_children()
+                if child.pid not in self._children_before and not _is_multiprocessing_server(child)
+            ]
+            for child in leftovers:
+                child.kill()
+            self._restore_environment()
+        return [child.pid for child in leftovers]
+
+    async def _close_cluster(self) -> None:
         if self.cluster is not None:
             from distributed.core import Status
 
@@ -136,16 +151,6 @@ class ScaledClusterDeployment(Deployment):
                         raise
             # close() cancels the cluster's jobs; cancel again any it missed (a no-op otherwise).
             await batch_jobs.cancel(self.cluster, list(self._job_ids.values()))
-        # Worker processes a cluster starts here are our children: none may outlive close().
-        leftovers = [
-            child
-            for child in _living_children()
-            if child.pid not in self._children_before and not _is_multiprocessing_server(child)
-        ]
-        for child in leftovers:
-            child.kill()
-        self._restore_environment()
-        return [child.pid for child in leftovers]
 
     def started_worker_names(self) -> list[str]:
         return self._requested_names

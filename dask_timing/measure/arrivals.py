@@ -27,6 +27,10 @@ DETECTION_METHOD = "scheduler add-worker events (pushed, no polling)"
 _BARRIER_RETRY = 0.02
 
 
+class WorkerLeft(RuntimeError):
+    """A worker left the cluster while the run was still measuring."""
+
+
 @dataclass
 class Arrival:
     """One worker's registration, in seconds on the run's timeline."""
@@ -44,6 +48,7 @@ class WorkerArrivals:
         self._timeline = timeline
         self.arrivals: dict[str, Arrival] = {}
         self.present: set[str] = set()
+        self.departed: list[str] = []  # addresses of workers that left, in order
         self._changed = asyncio.Event()
         self._subscribed = False
         self._barrier_topic = f"dask-timing-barrier-{uuid.uuid4().hex}"
@@ -88,6 +93,7 @@ class WorkerArrivals:
             self._changed.set()
         elif action == "remove-worker" and address:
             self.present.discard(address)
+            self.departed.append(address)
             self._changed.set()
 
     async def wait_for(self, n_workers: int) -> None:
@@ -98,6 +104,20 @@ class WorkerArrivals:
         while len(self.present) < n_workers:
             self._changed.clear()
             await self._changed.wait()
+
+    async def watch_departures(self) -> None:
+        """Raise WorkerLeft as soon as a worker leaves from now on; never return otherwise.
+
+        Once the cluster is ready, a worker that leaves has died or lost the
+        scheduler (a nanny restarts a killed worker process, under a new
+        address): what is timed after that is a restart, not the work asked for.
+        """
+        known = len(self.departed)
+        while len(self.departed) == known:
+            self._changed.clear()
+            await self._changed.wait()
+        raise WorkerLeft(f"worker {self.departed[known]} left the cluster after it was ready "
+                         "(its process died or lost the scheduler)")
 
     def ordered(self) -> list[Arrival]:
         """Arrivals in the order the scheduler registered them."""

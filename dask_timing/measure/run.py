@@ -27,7 +27,7 @@ from dask_timing.deploy.base import Deployment, DeploymentError
 from dask_timing.deploy.managed import ChildFailed
 from dask_timing.errors import describe_failure
 from dask_timing.measure import events, waterfall
-from dask_timing.measure.arrivals import WorkerArrivals
+from dask_timing.measure.arrivals import WorkerArrivals, WorkerLeft
 from dask_timing.measure.clock import Timeline
 from dask_timing.measure.probes import ProbeSettings, run_probes
 from dask_timing.measure.waterfall import WaterfallPlan, WorkerStartups
@@ -41,6 +41,8 @@ CLIENT_CLOSE_TIMEOUT = 5.0
 HELD_BACK_TIMEOUT = 5.0
 # Seconds the deployment gets to close (its processes are killed well within it).
 DEPLOYMENT_CLOSE_TIMEOUT = 20.0
+# Seconds a worker's departure waits for its process's exit to be seen, which says more (code, log).
+DEPARTURE_EXIT_GRACE = 0.5
 # Tasks of a batch submitted at once: between two slices the run can notice its
 # deadline or a stop request, however large the batch.
 BATCH_SLICE = 2_000
@@ -214,12 +216,12 @@ class Run:
             measured.fail(STATUS_INTERRUPTED, "interrupted before the run finished")
         except RunTimeout as failure:
             measured.fail(STATUS_FAILED, await self._why_timed_out(failure))
-        except (DeploymentError, ChildFailed) as failure:
+        except (DeploymentError, ChildFailed, WorkerLeft) as failure:
             measured.fail(STATUS_FAILED, str(failure))
         except Exception as failure:  # noqa: BLE001 - any failure inside Dask fails the run
             measured.fail(STATUS_FAILED, describe_with_cause(failure))
         self._measuring = None
-        if measured.status == STATUS_FAILED and not measured.workers:
+        if measured.status != STATUS_OK and not measured.workers:  # failed or stopped: keep who had come
             await self._workers_after_failure()
         await self._teardown()
         return measured
@@ -234,7 +236,8 @@ class Run:
 
     async def _workers_after_failure(self) -> None:
         """The workers that did register and the batch jobs' records, so that every worker's waterfall says
-        how far it got (best effort, bounded on its own: the run's timeout may be spent)."""
+        how far it got (best effort, bounded on its own: the run's timeout may be spent).  A stopped run
+        collects them too: they were measured before the signal."""
         if self.arrivals is not None:
             await waterfall.bounded(self._collect_after_failure())
 
@@ -261,7 +264,7 @@ class Run:
         async with contextlib.AsyncExitStack() as diagnostics:
             await self._until_ready(diagnostics)
             # a scheduler or worker process that dies now fails the run at once, not at the deadline
-            await first_of(self._after_ready(), self.deployment.watch())
+            await first_of(self._after_ready(), self._watch_after_ready())
         measured.workers = await self._worker_details()
         self.deployment.observe_workers(measured.workers)
         self._check_workers_are_ours()
@@ -271,6 +274,17 @@ class Run:
         if measured.jobs:
             self._tell(events.JobsFound(measured.jobs))
         measured.versions = await bounded(self._versions(), "the versions of the cluster")
+
+    async def _watch_after_ready(self) -> None:
+        """Raise if a process of the cluster dies or, when this run started the workers, one of them leaves."""
+        if not self.deployment.starts_workers:  # someone else's workers may come and go as they please
+            await self.deployment.watch()
+        try:
+            await first_of(self.deployment.watch(), self.arrivals.watch_departures())
+        except WorkerLeft:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self.deployment.watch(), DEPARTURE_EXIT_GRACE)
+            raise
 
     async def _until_ready(self, diagnostics: contextlib.AsyncExitStack) -> None:
         """The timed phases; diagnostics are entered between them, outside the total."""

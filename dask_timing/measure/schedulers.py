@@ -31,7 +31,7 @@ from dask_timing.present.console import RunConsole
 from dask_timing.record.environment import collect_environment, utc_timestamp
 from dask_timing.record.kinds import KIND_SCHEDULERS
 from dask_timing.record.schema import STATUS_FAILED, STATUS_OK, RunResult, new_study_id
-from dask_timing.signals import StopSignals
+from dask_timing.signals import Interrupted, StopSignals
 from dask_timing.record.files import write_json
 from dask_timing.analysis.stats import Summary, summarize
 
@@ -104,14 +104,6 @@ def time_compute(compute: Callable[[Any], Any], graph: Any, timeout: float) -> t
         started = time.perf_counter()
         value = compute(graph)
         return time.perf_counter() - started, value
-
-
-class Interrupted(KeyboardInterrupt):
-    """A handled signal: stop, after the cluster (if any) is closed."""
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(signal.Signals(signum).name)
-        self.signum = signum
 
 
 class SignalGuard:

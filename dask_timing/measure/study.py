@@ -21,6 +21,7 @@ import itertools
 import json
 import os
 import shlex
+import signal
 import subprocess
 import sys
 import time
@@ -408,6 +409,12 @@ class Study:
                 total = None
         if code == 0 and total is not None:
             print(f"  ✓ total time to ready {total:.4f} seconds (run took {seconds:.1f} s)", flush=True)
+            return
+        stopped_by = self.stop_signal
+        if stopped_by is not None and code in (-stopped_by, signal_exit_code(stopped_by)):
+            # ended by the study's own signal, passed on: stopped, not failed (--resume runs it again)
+            print(f"  ■ {self.current.name} stopped by {signal.Signals(stopped_by).name} (exit code {code}); "
+                  f"log: {self.current.log_path}", flush=True)
             return
         self.failed.append(self.current.name)
         why = "stopped: exceeded its deadline" if code is None else f"exit code {code}"

@@ -12,7 +12,6 @@ shares are said once, above the plot, and the key holds only what differs.
 
 from __future__ import annotations
 
-import io
 import textwrap
 from typing import IO, Sequence
 
@@ -20,7 +19,6 @@ from dask_timing.history import TOTAL_METRIC
 from dask_timing.analysis.groups import Group, settings_key, total_times
 from dask_timing.history.series import MetricHistory, metric_history, settings_name, version_key, version_label
 from dask_timing.history.steps import Point
-from dask_timing.record.files import write_bytes
 from dask_timing.present.plots import (
     LABEL_WIDTH, LINE_WIDTH, TEXT_LINE, label_parts, legend, line_count, pyplot, save, style_at, wrap_parts,
 )
@@ -63,14 +61,10 @@ def release_histories(groups: Sequence[Group]) -> list[tuple[str, MetricHistory]
 def draw_history(series: Sequence[tuple[str, MetricHistory]], order: str, path: str | IO[bytes]) -> str | IO[bytes]:
     """Draw each (configuration's name, metric history) into one PNG at ``path`` (or a stream); return it.
 
-    A file is written as the tools write theirs: its folder created, atomically, never over another.
+    A file is written as the tools write theirs (``plots.save``): its folder created, atomically, never
+    over another.
     """
-    if not isinstance(path, str):
-        return save(history_figure(series, order), path)
-    drawn = io.BytesIO()
-    save(history_figure(series, order), drawn)
-    write_bytes(path, drawn.getvalue())
-    return path
+    return save(history_figure(series, order), path)
 
 
 def history_figure(series: Sequence[tuple[str, MetricHistory]], order: str):

@@ -19,6 +19,7 @@ their text), ``plot_all`` writes them.
 
 from __future__ import annotations
 
+import io
 import math
 import os
 import statistics
@@ -32,7 +33,7 @@ from dask_timing.analysis.verdicts import Pair
 from dask_timing.analysis.workers import median_run, representative_group, worker_phase_values
 from dask_timing.phases import ALL_PHASES, REGISTERED_BOUNDARY, WORKER_BOUNDARIES, WORKER_PHASES, phase_order
 from dask_timing.present.report import total_label
-from dask_timing.record.files import unused_path
+from dask_timing.record.files import unused_path, write_bytes
 from dask_timing.record.schema import RunResult
 
 DPI = 120
@@ -73,10 +74,19 @@ def pyplot():
 
 def save(figure, path: str | IO[bytes]) -> str | IO[bytes]:
     """Lay out (unless the figure lays itself out), write and close a figure (to a file, or a stream such as
-    the HTML report's buffer); return where it went."""
+    the HTML report's buffer); return where it went.
+
+    A file is drawn in memory first and then written atomically, never over another file: a plot
+    interrupted while it is written (Ctrl-C, SIGTERM, a full disk) leaves no half an image under its name.
+    """
     if figure.get_layout_engine() is None:
         figure.tight_layout()
-    figure.savefig(path, dpi=DPI)
+    if isinstance(path, str):
+        image = io.BytesIO()
+        figure.savefig(image, dpi=DPI, format=os.path.splitext(path)[1][1:] or "png")
+        write_bytes(path, image.getvalue())
+    else:
+        figure.savefig(path, dpi=DPI)
     pyplot().close(figure)
     return path
 

@@ -48,10 +48,13 @@ def write_bytes(path: str, data: bytes, overwrite: bool = False) -> None:
             os.replace(temporary, path)
         else:
             _publish_new(temporary, path)
+    except OSError as error:
+        if error.errno is None or error.filename is not None:
+            raise
+        raise OSError(error.errno, error.strerror, path) from None  # a full disk, say: name the file it was for
     finally:
         if os.path.exists(temporary):
             os.unlink(temporary)
-
 
 
 def _publish_new(temporary: str, path: str) -> None:
