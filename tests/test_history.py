@@ -407,8 +407,8 @@ def test_the_verdict_on_the_newest_point_never_passes_on_nothing():
 
 @pytest.mark.parametrize("count", [1, 4, 16])
 def test_the_trend_plot_never_draws_a_step_as_a_series_line_and_keeps_its_key_whole(count):
-    """Series are told apart by line styles (dashed among them): a step is an arrow, never a line, and the
-    key of 16 configurations fits in the figure."""
+    """Series are told apart by line styles (dashed among them): a step is an arrow, never a line; the key
+    of 16 configurations fits in the figure, and 16 steps at one place share one label."""
     from matplotlib.text import Annotation
 
     from dask_timing.present.history_plot import history_figure
@@ -437,6 +437,12 @@ def test_the_trend_plot_never_draws_a_step_as_a_series_line_and_keeps_its_key_wh
         renderer = figure.canvas.get_renderer()
         key, whole = axes.get_legend().get_window_extent(renderer), figure.bbox
         assert key.y0 >= whole.y0 - 1 and key.y1 <= whole.y1 + 1 and key.x1 <= whole.x1 + 1
+        # the steps' sizes are read, not guessed: no label over another, none up in the title
+        labels = [child.get_window_extent(renderer) for child in axes.get_children()
+                  if isinstance(child, Annotation) and child.get_text()]
+        assert labels and not any(one.overlaps(other) for index, one in enumerate(labels)
+                                  for other in labels[index + 1:])
+        assert all(label.y1 <= axes.get_window_extent(renderer).y1 for label in labels)
     finally:
         from dask_timing.present.plots import pyplot
 

@@ -30,6 +30,7 @@ STEP_LANES = 0.6  # of the space between two points, shared by the series' step 
 TICK_LABEL_WIDTH = 24  # characters of a point's label on the axis (a release's fits; a commit hash is cut)
 KEY_ENTRY_GAP = 0.12  # inches between two entries of the key
 STEP_ARROW = {"arrowstyle": "-|>", "linewidth": 2.2, "mutation_scale": 14, "shrinkA": 0, "shrinkB": 0}
+MAX_STEP_LABELS = 4  # steps at one place labelled each with its size; more share one label (theirs would overlap)
 STEP_TEXT_BOX = {"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": "none", "alpha": 0.8}
 
 
@@ -79,6 +80,10 @@ def history_figure(series: Sequence[tuple[str, MetricHistory]], order: str):
     width = min(MAX_WIDTH, max(MIN_WIDTH, WIDTH_PER_POINT * len(labels) + 3))
     figure, axes = plt.subplots(figsize=(width, max(HEIGHT, key_height)))
     metric = series[0][1].metric if series else TOTAL_METRIC
+    steps_at: dict[tuple[str, str], list] = {}  # the steps found between two points, over every series
+    for _name, history in series:
+        for step in history.steps:
+            steps_at.setdefault((step.before, step.after), []).append(step)
     for position, ((_name, history), key) in enumerate(zip(series, keys)):
         style = style_at(position)
         lane = (position - (len(series) - 1) / 2) * STEP_LANES / len(series)  # steps at one place side by side
@@ -92,14 +97,25 @@ def history_figure(series: Sequence[tuple[str, MetricHistory]], order: str):
             between = (labels.index(step.before) + labels.index(step.after)) / 2 + lane
             axes.annotate("", xy=(between, step.level_after), xytext=(between, step.level_before),
                           arrowprops={**STEP_ARROW, "color": style.color})
-            axes.annotate(f"{step.size * 100:+.0f} %", (between, step.level_after), color=style.color,
-                          textcoords="offset points", xytext=(5, 0), va="center", fontsize=8, fontweight="bold",
-                          bbox=STEP_TEXT_BOX)
+            if len(steps_at[step.before, step.after]) <= MAX_STEP_LABELS:
+                axes.annotate(f"{step.size * 100:+.0f} %", (between, step.level_after), color=style.color,
+                              textcoords="offset points", xytext=(5, 0), va="center", fontsize=8,
+                              fontweight="bold", bbox=STEP_TEXT_BOX)
+    for (before, after), found in steps_at.items():
+        if len(found) > MAX_STEP_LABELS:
+            sizes = sorted(step.size * 100 for step in found)
+            axes.annotate(f"{len(found)} steps, {sizes[0]:+.0f} to {sizes[-1]:+.0f} %",
+                          ((labels.index(before) + labels.index(after)) / 2,
+                           max(max(step.level_after, step.level_before) for step in found)),
+                          textcoords="offset points", xytext=(0, 8), ha="center", va="bottom", fontsize=8,
+                          fontweight="bold", bbox=STEP_TEXT_BOX)
     axes.set_xticks(range(len(labels)))
     axes.set_xticklabels(_tick_labels(labels), rotation=30, ha="right", fontsize=8)
     axes.set_xlabel({"version": "release", "revision": "commit", "label": "label", "time": "study"}.get(order, order))
     axes.set_ylabel(f"{metric} (s, median; bars 5-95 %)")
     axes.set_ylim(bottom=0)
+    if any(len(found) > MAX_STEP_LABELS for found in steps_at.values()):
+        axes.set_ylim(top=axes.get_ylim()[1] * 1.12)  # room above the highest step for its shared label
     title = f"History of {metric}, by {order}; arrows: steps found, with their size"
     if common:
         title += "\n" + textwrap.fill("All: " + ", ".join(common), LINE_WIDTH)
