@@ -359,3 +359,21 @@ def test_expand_keeps_the_first_spelling_of_each_file_in_order(tmp_path, monkeyp
     for name in ("a.json", "b.json"):
         (tmp_path / name).write_text("{}")
     assert expand(["b.json", "*.json", "./a.json", str(tmp_path / "b.json")]) == (["b.json", "a.json"], [])
+
+
+def test_a_setting_read_from_a_file_never_breaks_a_line_nor_the_markdown(tmp_path):
+    """A value with a line break or an HTML tag (a hand-edited or hostile file) is shown as the text it is:
+    one line in the summary's tables, escaped in the Markdown (GitHub renders tags)."""
+    for index, value in enumerate(["plain", "two\nlines <b>bold</b> | pipe"]):
+        for run in range(2):
+            write(tmp_path / f"r{index}_{run}.json", make_result("local", 1, [0.5 + index, 0.1, 0.2, 0.01 * (run + 1)],
+                                                                 tag=value))
+    completed = run_tool([ANALYZER, str(tmp_path / "*.json"), "--markdown", str(tmp_path / "out.md")], timeout=60)
+    assert completed.returncode == 0, completed.stderr
+    shown = [line for line in completed.stdout.splitlines() if "tag=two" in line]
+    assert shown and all("tag=two\\nlines <b>bold</b> | pipe" in line for line in shown)
+    assert not any(line.startswith("lines <b>") for line in completed.stdout.splitlines())
+    markdown = (tmp_path / "out.md").read_text()
+    assert "<b>" not in markdown and "tag=two\\nlines &lt;b>bold&lt;/b> \\| pipe" in markdown
+    rows = [line for line in markdown.splitlines() if line.startswith("| local")]
+    assert len(rows) == 2 and all(row.count(" | ") == 7 for row in rows)  # 8 cells: the pipe did not add one

@@ -199,7 +199,7 @@ def _label(groups: list[Group]) -> None:
     _label_settings(groups)
     name_environment = _environment_namer([group.environment for group in groups])
     for group in groups:
-        group.environment_label = name_environment(group.environment)
+        group.environment_label = printable(name_environment(group.environment))
         group.label = ", ".join(part for part in (group.settings_label, group.environment_label) if part)
 
 
@@ -246,8 +246,8 @@ def _kind_name(group: Group) -> str:
     """The kind, with the cluster manager's class name for clusters started by one."""
     cluster_class = group.config.get("cluster_class")
     if isinstance(cluster_class, str):
-        return f"{group.kind} {cluster_class.replace(':', '.').rsplit('.', 1)[-1]}"
-    return group.kind
+        return printable(f"{group.kind} {cluster_class.replace(':', '.').rsplit('.', 1)[-1]}")
+    return printable(group.kind)
 
 
 def setting_name(key: str) -> str:
@@ -259,7 +259,16 @@ def show_setting(value: Any) -> str:
     """A setting's value as labels and tables show it: switches as on and off."""
     if isinstance(value, bool):
         return "on" if value else "off"
-    return str(value)
+    return printable(str(value))
+
+
+def printable(text: str) -> str:
+    """``text`` on one line: a line break or another control character read from a file is shown escaped
+    (``\\n``), never let through to break a table's row or a label's line."""
+    if text.isprintable():
+        return text
+    return "".join(character if character.isprintable() else character.encode("unicode_escape").decode("ascii")
+                   for character in text)
 
 
 def total_times(group: Group) -> list[float]:

@@ -26,8 +26,9 @@ NOTE = ("Ranked by median total time. Relative: ratio of medians to the fastest,
 
 
 def _cell(text: str) -> str:
-    """Text that cannot break the table: no pipe, no line break."""
-    return " ".join(text.split()).replace("|", "\\|")
+    """Text that cannot break the table nor the page: no pipe, no line break, no HTML tag (GitHub renders
+    tags in Markdown: a setting's value read from a file must show as the text it is)."""
+    return " ".join(text.split()).replace("|", "\\|").replace("<", "&lt;")  # no "<", no tag
 
 
 def _row(standing: Standing) -> str:
@@ -70,8 +71,8 @@ def render(analysis: Analysis) -> str:
     if failed:
         lines += ["", "Failed runs (first error of each configuration):", ""]
     for standing in failed:
-        error = standing.first_error.replace("`", "'")  # one line, shown as code
-        lines.append(f"- {standing.group.label}: {standing.failures}: `{error}`")
+        error = " ".join(standing.first_error.split()).replace("`", "'")  # one line, shown as code
+        lines.append(f"- {_cell(standing.group.label)}: {standing.failures}: `{error}`")
     lines += _comparison(analysis)
     return "\n".join(lines + _worker_phases(analysis) + _knob_costs(analysis)) + "\n"
 
