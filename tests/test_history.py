@@ -321,6 +321,9 @@ def test_unreachable_and_unknown_databases_are_one_line(tmp_path):
     with pytest.raises(UnknownDatabase) as refused:  # a port that is not a number: a bad URL, not a crash
         open_database("postgresql://someone:s3cret-word@db.example:fivefourthreetwo/history")
     assert "not a database URL" in str(refused.value) and "s3cret-word" not in str(refused.value)
+    with pytest.raises(UnknownDatabase) as refused:  # the scheme forgotten: the password still masked
+        open_database("://someone:s3cret-word@db.example/history")
+    assert "not a database URL" in str(refused.value) and "s3cret-word" not in str(refused.value)
     with pytest.raises(UnknownDatabase, match="unknown database mysql://"):
         open_database("mysql://someone@127.0.0.1/history")
     with pytest.raises(UnreachableDatabase, match="its folder does not exist"):

@@ -22,8 +22,8 @@ _SECRET_NAME = re.compile(_SECRET_WORDS, re.IGNORECASE)
 # NAME=value or --name=value, the name holding a secret word; the value quoted or up to white space.
 _ASSIGNMENT = re.compile(rf"((?:--)?[\w.-]*{_SECRET_WORDS}[\w.-]*\s*=\s*)('[^']*'|\"[^\"]*\"|[^\s'\"]+)",
                          re.IGNORECASE)
-# scheme://user:password@host
-_URL_PASSWORD = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^\s:/@]*:)([^\s@/]+)(@)", re.IGNORECASE)
+# scheme://user:password@host, the scheme missing too (a mistyped URL is shown in its error)
+_URL_PASSWORD = re.compile(r"((?:\b[a-z][a-z0-9+.-]*)?://[^\s:/@]*:)([^\s@/]+)(@)", re.IGNORECASE)
 
 
 def is_secret_name(name: str) -> bool:
