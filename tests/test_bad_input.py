@@ -25,6 +25,7 @@ BAD_RUN_ARGUMENTS = [
     ["--no-such-option"],
     ["--task-stream", "stream.json"],  # needs --probes
     ["--probes", "--memory-interval", "0"],
+    ["--memory-sample", "--memory-interval", "1e-300"],  # would poll the scheduler it measures without pause
     ["--performance-report"],
 ]
 BAD_STUDY_ARGUMENTS = [
@@ -98,6 +99,11 @@ def test_rejections_name_the_problem():
     assert "--workers" in completed.stderr and "'0'" in completed.stderr
     completed = run_tool([STUDY, "--runs", "abc"], timeout=60)
     assert "--runs" in completed.stderr and "'abc'" in completed.stderr
+    completed = run_tool([COMPARE_SCHEDULERS, "--task-ms", "1e300"], timeout=60)
+    assert "--task-ms 1e+300 ms is more than a day" in completed.stderr  # in the unit it was given in
+    completed = run_tool([DISTRIBUTED_TOOL, "--scheduler-file", REPOSITORY], timeout=60)
+    assert_usage_error(completed)
+    assert f"--scheduler-file {REPOSITORY} is a folder" in completed.stderr
 
 
 def test_rejected_input_starts_no_process():

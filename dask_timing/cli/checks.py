@@ -16,6 +16,8 @@ from dask_timing.errors import UsageError, describe_failure
 # No wait of a run is meant to last longer than a day; larger numbers only overflow
 # the clocks and timers they are added to.
 MAX_SECONDS = 86_400.0
+# The shortest interval between two samples of a sampler that asks the scheduler (MemorySampler).
+MIN_SAMPLING_INTERVAL = 0.01
 # What one worker costs this machine, by how it runs: a process pair (nanny and
 # worker) of the distributed stack is about 150 MB resident; a thread worker
 # inside this process about 10 MB.  Budgets use at most 80 % of the memory available.
@@ -43,9 +45,18 @@ def available_memory() -> int:
     return int(psutil.virtual_memory().available)
 
 
-def check_seconds(value: float, option: str) -> None:
+def check_seconds(value: float, option: str, given: str | None = None) -> None:
+    """``value`` seconds at most a day; ``given``: the option's value as the user wrote it, if not seconds."""
     if value > MAX_SECONDS:
-        raise UsageError(f"{option} {value:g} is more than a day ({MAX_SECONDS:g} s); give a smaller number")
+        raise UsageError(f"{option} {given or f'{value:g}'} is more than a day ({MAX_SECONDS:g} s); "
+                         "give a smaller number")
+
+
+def check_sampling_interval(seconds: float, option: str) -> None:
+    """A sampler polls the scheduler it measures: more often than this, it loads it instead."""
+    if seconds < MIN_SAMPLING_INTERVAL:
+        raise UsageError(f"{option} {seconds:g} is below {MIN_SAMPLING_INTERVAL:g} s: sampling that often would "
+                         f"load the scheduler it measures; give {MIN_SAMPLING_INTERVAL:g} or more")
 
 
 def check_local_workers(n_workers: int, processes: bool, option: str = "--workers") -> None:
@@ -174,6 +185,9 @@ def check_scheduler_address(address: str, given_as: str = "--scheduler-address")
 
 def scheduler_file_address(path: str) -> str:
     """The address a scheduler file names; UsageError naming the file when it has none."""
+    if os.path.isdir(path):
+        raise UsageError(f"--scheduler-file {path} is a folder; give the scheduler's file (dask scheduler "
+                         "--scheduler-file FILE writes it)")
     if not os.path.isfile(path):
         raise UsageError(f"--scheduler-file {path}: no such file")
     try:

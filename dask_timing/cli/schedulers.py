@@ -86,7 +86,7 @@ def run(argv: list[str] | None, prog: str) -> int:
 def check_requests(args: argparse.Namespace) -> None:
     """What this machine cannot do, refused before anything starts (one line, exit 2)."""
     checks.check_seconds(args.timeout, "--timeout")
-    checks.check_seconds(args.task_ms / 1000, "--task-ms (in seconds)")
+    checks.check_seconds(args.task_ms / 1000, "--task-ms", f"{args.task_ms:g} ms")
     checks.check_batch(args.tasks, "--tasks")
     checks.check_run_count(args.runs * len(args.schedulers) * len(args.task_kinds),
                            "--runs x schedulers x task kinds")

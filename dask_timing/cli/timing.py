@@ -151,6 +151,7 @@ def check_request(kind: str, args: argparse.Namespace) -> None:
         raise cli.UsageError("--task-stream saves the probes' task stream: add --probes")
     checks.check_seconds(args.timeout, "--timeout")
     checks.check_seconds(args.memory_interval, "--memory-interval")
+    checks.check_sampling_interval(args.memory_interval, "--memory-interval")
     cli.require_dask()
     checks.check_dask_config()
     address, given_as = getattr(args, "scheduler_address", None), "--scheduler-address"
