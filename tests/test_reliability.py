@@ -85,6 +85,9 @@ def test_a_run_stopped_after_ready_keeps_the_workers_it_measured(tmp_path, tool)
     assert len(result["workers"]) == 2 and all(worker["arrival_time"] is not None for worker in result["workers"])
     assert result["arrivals"]["all_workers"] is not None
     assert "no worker registered" not in stdout
+    # ready before the signal: the total was reached, though a stopped run records none
+    assert "not reached" not in stdout and "not recorded: the run was interrupted after ready" in stdout
+
 
 @pytest.fixture
 def scheduler_without_workers(tmp_path):

@@ -16,7 +16,7 @@ from dask_timing.measure import events, import_profile
 from dask_timing.measure.probes import describe
 from dask_timing.measure.waterfall import STRAGGLER_RULE
 from dask_timing.phases import REGISTRATION_TIME_LABEL, WORKER_PHASES, WORKER_PHASES_BY_KEY, Phase
-from dask_timing.record.schema import RunResult
+from dask_timing.record.schema import STATUS_INTERRUPTED, RunResult
 
 RULE = "=" * 60
 THIN_RULE = "-" * 60
@@ -132,6 +132,10 @@ class RunConsole:
         self.line(THIN_RULE)
         if result.total_time is not None:
             self.line(summary_line(phases.TOTAL_LABEL, result.total_time))
+        elif phases.FIRST_TASK.key in result.phases:  # ready, then stopped or failed: no total is recorded
+            ended = "was interrupted" if result.status == STATUS_INTERRUPTED else result.status
+            self.line(summary_line(phases.TOTAL_LABEL, sum(result.phases.values()),
+                                   f"   (the phases' sum; not recorded: the run {ended} after ready)"))
         else:
             self.line(f"{phases.TOTAL_LABEL + ':':<{LABEL_WIDTH}}not reached ({result.status})")
         n_tasks, workload = result.config["batch_size"], result.config.get("workload")
