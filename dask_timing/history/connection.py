@@ -115,17 +115,29 @@ class Database:
         A wait longer than one turn is said on stderr once (a silent wait of minutes looks
         like a hang); after WRITE_LOCK_PATIENCE the write is given up, nothing written.
         """
+        return self._patiently(lambda: self._write_once(work, retry_locked=True), "writing to it")
+
+    def read(self, work: Callable[[sa.Connection], T]) -> T:
+        """Run ``work`` in one read transaction, again while SQLite finds the file locked: only while another
+        process sets a new file up (its switch to WAL takes the whole file; SQLite may say so at once)."""
+        def once() -> T:
+            with self.translated(retry_locked=True), self.engine.connect() as connection:
+                return work(connection)
+
+        return self._patiently(once, "setting it up")
+
+    def _patiently(self, attempt: Callable[[], T], doing: str) -> T:
         deadline = time.monotonic() + WRITE_LOCK_PATIENCE
         told = False
         while True:
             try:
-                return self._write_once(work, retry_locked=True)
+                return attempt()
             except _Locked:
                 if time.monotonic() >= deadline:
                     raise HistoryDatabaseError(f"the database {self.name} stayed locked by another process for "
                                                f"{WRITE_LOCK_PATIENCE:.0f} s; nothing was written") from None
                 if not told:
-                    print(f"waiting for the database {self.name}: another process is writing to it (up to "
+                    print(f"waiting for the database {self.name}: another process is {doing} (up to "
                           f"{WRITE_LOCK_PATIENCE:.0f} s)", file=sys.stderr, flush=True)
                     told = True
                 time.sleep(random.uniform(0.05, 0.5))
@@ -179,8 +191,8 @@ def open_database(db: str | None = None, results_folder: str | None = None) -> D
     url = database_url(db, results_folder)
     database = Database(_engine(url))
     try:
-        with database.reading() as connection:  # the everyday case: up to date, nothing to lock
-            current = _schema_is_current(connection, database.name)
+        # the everyday case: up to date, nothing to lock
+        current = database.read(lambda connection: _schema_is_current(connection, database.name))
         if not current:
             database.write(lambda connection: _migrate(connection, database.name))
     except BaseException:
