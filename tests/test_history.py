@@ -520,3 +520,21 @@ def test_the_trend_plot_cuts_commit_hashes_on_its_axis_and_keeps_them_apart():
         pyplot().close(figure)
     assert len(set(shown)) == len(hashes) and all(len(text) <= TICK_LABEL_WIDTH for text in shown)
     assert all(hashes[index].startswith(text[:-1]) for index, text in enumerate(shown))
+
+
+def test_another_programs_database_is_refused_and_left_as_it_was(db_url):
+    """Its data is never written into: a SQLite file with any table of its own, a server database with a
+    table of dask-timing's names (other tables there are the server's business)."""
+    engine = sa.create_engine(connection.database_url(db_url))
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE runs (note TEXT)")
+        conn.exec_driver_sql("INSERT INTO runs VALUES ('theirs')")
+    try:
+        with pytest.raises(connection.UnknownDatabase, match=r"not a dask-timing database \(it already holds the "
+                                                             r"table\(s\) runs\); give another --db"):
+            open_database(db_url)
+        with engine.connect() as conn:
+            assert set(sa.inspect(conn).get_table_names()) == {"runs"}
+            assert conn.exec_driver_sql("SELECT note FROM runs").scalars().all() == ["theirs"]
+    finally:
+        engine.dispose()

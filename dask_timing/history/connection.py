@@ -284,10 +284,25 @@ def _schema_is_current(connection: sa.Connection, name: str) -> bool:
 
     _, scripts = _alembic(connection)
     current = MigrationContext.configure(connection).get_current_revision()
+    if current is None:
+        _check_not_anothers(connection, name)
     if current is not None and current not in {script.revision for script in scripts.walk_revisions()}:
         raise NewerSchema(f"the database {name} has schema revision {current}, newer than this dask-timing "
                           f"knows (up to {scripts.get_current_head()}); update dask-timing to use it")
     return current == scripts.get_current_head()
+
+
+def _check_not_anothers(connection: sa.Connection, name: str) -> None:
+    """A database without dask-timing's schema gets its tables only if it holds none of the same names, and a
+    SQLite file (one application's file) only if it holds no table at all: another program's data is never
+    written into, nor mixed with runs."""
+    from dask_timing.history.tables import metadata
+
+    existing = set(sa.inspect(connection).get_table_names())
+    clashing = sorted(existing & set(metadata.tables)) if connection.dialect.name != "sqlite" else sorted(existing)
+    if clashing:
+        raise UnknownDatabase(f"{name} is not a dask-timing database (it already holds the table(s) "
+                              f"{', '.join(clashing)}); give another --db")
 
 
 def _migrate(connection: sa.Connection, name: str) -> None:
