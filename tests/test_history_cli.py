@@ -287,3 +287,34 @@ def test_plot_and_metric_mistakes_are_one_line_and_the_plot_goes_where_asked(tmp
     drawn = history("show", "--db", db, "--plot", str(nested))
     assert drawn.returncode == EXIT_OK and "Traceback" not in drawn.stderr, drawn.stderr
     assert nested.read_bytes().startswith(b"\x89PNG")
+
+
+@pytest.mark.timeout(300)
+def test_a_long_import_shows_progress_and_a_stopped_one_says_what_it_stored(tmp_path):
+    """Each batch is its own transaction: a signal keeps the batches stored, says how many runs they hold,
+    and importing again adds the rest, none twice."""
+    import signal
+    import subprocess
+    import sys
+
+    from conftest import signal_at
+
+    from dask_timing.history.store import IMPORT_BATCH
+
+    rng = random.Random(11)
+    files = 2 * IMPORT_BATCH + 100
+    write_results(tmp_path / "results", [synthetic(rng=rng) for _ in range(files)])
+    db = str(tmp_path / "history.db")
+    command = [sys.executable, "-m", "dask_timing", "history", "import", "--db", db, str(tmp_path / "results")]
+    process = subprocess.Popen(command, cwd=REPOSITORY, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    _, output, _ = signal_at(process, "files read", signal.SIGTERM)
+    assert process.returncode == 128 + signal.SIGTERM, output
+    assert f"  {IMPORT_BATCH:,} of {files:,} files read, {IMPORT_BATCH:,} new run(s) stored" in output
+    (said,) = [line for line in output.splitlines() if "stopped:" in line]
+    kept = int(said.split("stopped: ")[1].split(" new run(s)")[0])
+    assert kept >= IMPORT_BATCH and "import the same files again" in said
+    assert len(stored(db)) == kept
+    again = history("import", "--db", db, str(tmp_path / "results"), timeout=200)
+    assert again.returncode == 0, again.stderr
+    assert f"{files - kept} new run(s), {kept} already stored" in again.stdout
+    assert len(stored(db)) == files

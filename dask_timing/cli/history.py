@@ -113,9 +113,17 @@ def run(argv: list[str] | None, prog: str) -> int:
 
 
 def import_files(database, patterns: list[str], prog: str) -> int:
-    from dask_timing.history.store import import_files as store_files
+    from dask_timing.history.store import Recorded, import_files as store_files
+    from dask_timing.signals import Interrupted
 
-    report = store_files(database, patterns)
+    report = Recorded()
+    try:
+        store_files(database, patterns, report, progress=lambda done, total, so_far: print(
+            f"  {done:,} of {total:,} files read, {so_far.added:,} new run(s) stored", flush=True))
+    except Interrupted:
+        print(f"{prog}: stopped: {report.added} new run(s) were stored in {database.name} before the signal; "
+              "import the same files again to add the rest (none is stored twice)", file=sys.stderr)
+        raise
     for path, reason in report.skipped:
         print(f"{prog}: warning: skipped {path}: {reason}", file=sys.stderr)
     print(f"Imported into {database.name}: {report.added} new run(s), {report.already} already stored"

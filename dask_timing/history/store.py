@@ -17,7 +17,7 @@ import hashlib
 import os
 import re
 from datetime import datetime, timezone
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import msgspec
 import sqlalchemy as sa
@@ -218,10 +218,16 @@ def _insert_new_runs(connection: sa.Connection) -> sa.Insert:
     return insert(runs).on_conflict_do_nothing(index_elements=[runs.c.run_id]).returning(runs.c.id, runs.c.run_id)
 
 
-def import_files(database: Database, patterns: Iterable[str]) -> Recorded:
-    """Import result files (globs or folders, as the analyzer takes them); unreadable ones are skipped, with why."""
+def import_files(database: Database, patterns: Iterable[str], report: Recorded | None = None,
+                 progress: Callable[[int, int, Recorded], None] | None = None) -> Recorded:
+    """Import result files (globs or folders, as the analyzer takes them); unreadable ones are skipped, with why.
+
+    ``report`` is filled batch by batch (each batch its own transaction): stopped halfway, it says what
+    was stored.  ``progress(files read, files in all, report)`` is called after each batch but the last.
+    """
     paths, empty = expand(patterns)
-    report = Recorded(skipped=[(pattern, "no file matches") for pattern in empty])
+    report = Recorded() if report is None else report
+    report.skipped.extend((pattern, "no file matches") for pattern in empty)
     for start in range(0, len(paths), IMPORT_BATCH):
         batch = Recorded()
         results = []
@@ -234,6 +240,8 @@ def import_files(database: Database, patterns: Iterable[str]) -> Recorded:
                 batch.skipped.append((path, payload))
         batch.add(record(database, results))
         report.add(batch)
+        if progress is not None and start + IMPORT_BATCH < len(paths):
+            progress(start + IMPORT_BATCH, len(paths), report)
     return report
 
 
