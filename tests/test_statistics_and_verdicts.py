@@ -62,6 +62,15 @@ def test_outliers_are_flagged_by_modified_z_score():
     assert outlier_indices([1.0, 1.01, 0.99, 1.02]) == []
 
 
+def test_outliers_among_mostly_equal_values_are_flagged_too():
+    """MAD 0 (most runs equal, on a coarse clock say): Iglewicz and Hoaglin's mean-deviation score."""
+    assert outlier_indices([1.0, 1.0, 1.0, 1.0, 50.0]) == [4]
+    assert outlier_indices([2.0] + [1.0] * 9) == [0]
+    assert outlier_indices([1.0, 1.0, 1.0, 1.0, 1.001]) == []  # a tick, not an outlier
+    assert outlier_indices([1.0, 1.0, 1.0, 2.0, 2.0]) == []  # two alike are no outliers of each other
+    assert outlier_indices([1.0, 1.0, 1.0]) == []
+
+
 def test_warnings_like_pyperf():
     assert any("unstable" in w.sentence for w in warnings_for([1.0, 1.5, 0.7, 1.3]))
     assert any("first run" in w.sentence for w in warnings_for([2.0, 1.0, 1.01, 0.99]))

@@ -15,6 +15,8 @@ import msgspec
 
 # Iglewicz and Hoaglin: |modified Z| above 3.5 marks a likely outlier.
 OUTLIER_Z = 3.5
+# With MAD 0 (most values equal), a value this close to the median (share of it) is no outlier.
+MIN_OUTLIER_SHARE = 0.01
 # Warn when the standard deviation exceeds this share of the mean (as pyperf does).
 UNSTABLE_CV = 0.10
 # Warn when the first run is this much slower than the median of the others.
@@ -118,14 +120,21 @@ def t_quantile_975(degrees_of_freedom: int) -> float:
 def outlier_indices(values: Sequence[float], summary: Summary | None = None) -> list[int]:
     """Positions of values whose modified Z-score, 0.6745 (x - median) / MAD, exceeds 3.5.
 
-    ``summary``: the values' statistics, when already computed.
+    When more than half the values are equal (MAD 0), the score is, as Iglewicz and Hoaglin give it,
+    (x - median) / (1.253314 mean absolute deviation): in 1, 1, 1, 1, 50 the 50 is an outlier.  A value
+    that differs from the median by less than MIN_OUTLIER_SHARE of it is none (a clock tick among equal
+    runs).  ``summary``: the values' statistics, when already computed.
     """
     if len(values) < 3:
         return []
     summary = summary or summarize(values)
-    if summary.mad == 0:
-        return []
-    limit = OUTLIER_Z * summary.mad / 0.6745
+    if summary.mad > 0:
+        limit = OUTLIER_Z * summary.mad / 0.6745
+    else:
+        mean_deviation = statistics.fmean(abs(value - summary.median) for value in values)
+        if mean_deviation == 0:
+            return []
+        limit = max(OUTLIER_Z * 1.253314 * mean_deviation, MIN_OUTLIER_SHARE * abs(summary.median))
     return [index for index, value in enumerate(values) if abs(value - summary.median) > limit]
 
 
