@@ -281,6 +281,22 @@ def compare_page(results, baseline, tmp_path, *options: str) -> str:
     return path.read_text()
 
 
+def test_a_comparison_page_lists_the_environments_of_both_sides(results, baseline, tmp_path):
+    """What a comparison compares: the baseline's environment beside the new one's, each side named."""
+    for folder, version in ((baseline, "2026.1.0"), (results, "2026.8.0")):
+        for path in folder.glob("local*.json"):
+            document = json.loads(path.read_text())
+            document["environment"] = {"host": "machine-a", "python_version": "3.11.7", "cpu_count": 2,
+                                       "packages": {"dask": version, "distributed": version}}
+            path.write_text(json.dumps(document))
+    parser = Tables()
+    parser.feed(compare_page(results, baseline, tmp_path))
+    environment = parser.tables[0]
+    assert environment[0][:2] == ["side", "name"]
+    compared = sorted((row[0], row[5], row[6]) for row in environment[1:] if row[0] != "unpaired")  # Slurm's
+    assert compared == [("baseline", "2026.1.0", "2026.1.0"), ("new", "2026.8.0", "2026.8.0")]
+
+
 FIGURE = re.compile(r'<figure><img alt="([^"]*)" src="data:image/png;base64,([^"]+)"><figcaption>(.*?)</figcaption>')
 
 

@@ -96,11 +96,12 @@ def run(argv: list[str] | None, prog: str) -> int:
     cli.check_output_dir(args.plot_dir, "--plot-dir")
     # Plots and some exports (the HTML report) draw from whole runs; the rest needs only the timed part.
     whole_runs = args.plot or any(EXPORTERS[option].whole_runs for option in exports)
+    run_type = RunResult if whole_runs else AnalyzedRun
     if args.db:
         source, loaded = load_database(args)
         args.patterns = [source]
     else:
-        loaded = load(args.patterns, RunResult if whole_runs else AnalyzedRun)
+        loaded = load(args.patterns, run_type)
     if not (loaded.results or loaded.skipped or loaded.summaries):
         raise cli.UsageError(
             f"no file matches {' '.join(repr(p) for p in args.patterns)}; check the pattern "
@@ -114,7 +115,7 @@ def run(argv: list[str] | None, prog: str) -> int:
     groups = group_results(loaded.results, include_warmup=args.include_warmup)
     comparison = None  # paired before anything is printed: a comparison refused is one line
     if args.baseline:
-        comparison = pair_with_baseline(prog, loaded, groups, args.baseline, args.include_warmup)
+        comparison = pair_with_baseline(prog, loaded, groups, args.baseline, args.include_warmup, run_type)
     elif args.baseline_env:
         comparison = pair_environments_named(groups, args.baseline_env)
     if detail != QUIET:
@@ -168,10 +169,11 @@ def load_database(args) -> tuple[str, LoadedResults]:
 
 
 def pair_with_baseline(prog: str, loaded: LoadedResults, groups: list[Group], baseline_patterns: list[str],
-                       include_warmup: bool) -> Comparison:
-    """The results against the baseline's, configuration by configuration; runs on both sides are
-    refused (a set compared with itself shows no change, and the gate would pass it)."""
-    baseline = load(baseline_patterns, AnalyzedRun)
+                       include_warmup: bool, run_type: type) -> Comparison:
+    """The results against the baseline's, configuration by configuration (read as ``run_type``, as the
+    results are); runs on both sides are refused (a set compared with itself shows no change, and the gate
+    would pass it)."""
+    baseline = load(baseline_patterns, run_type)
     for warning in baseline.warnings():
         print(f"{prog}: warning: --baseline: {warning}", file=sys.stderr)
     if not baseline.results:

@@ -110,16 +110,23 @@ def _seconds(value: float | None) -> str:
 
 
 def _environment(analysis: Analysis) -> str:
-    """Every environment the runs were taken in: each is part of a configuration."""
+    """Every environment the runs were taken in, both sides of a comparison (each side its name): each is
+    part of a configuration, and a comparison's two sides are what it compares."""
+    sides = {id(group): (group, "" if analysis.comparison is None else "unpaired") for group in analysis.groups}
+    if analysis.comparison is not None:
+        for pair in analysis.comparison.pairs:
+            sides[id(pair.baseline)] = (pair.baseline, pair.baseline_name)
+            sides[id(pair.new)] = (pair.new, pair.new_name)
     environments = {
-        (run.environment.get("name"), run.environment.get("host"), run.environment.get("python_executable"),
+        (side, run.environment.get("name"), run.environment.get("host"), run.environment.get("python_executable"),
          run.environment.get("python_version"), (run.environment.get("packages") or {}).get("dask"),
          (run.environment.get("packages") or {}).get("distributed"), run.environment.get("cpu_count"))
-        for group in analysis.groups for run in group.runs
+        for group, side in sides.values() for run in group.runs
     }
+    compared = analysis.comparison is not None
     return "<h2>Environment</h2>" + table(
-        ["name", "host", "interpreter", "Python", "dask", "distributed", "CPUs"],
-        [[value or "?" for value in env] for env in sorted(environments, key=str)], "words",
+        ["side"] * compared + ["name", "host", "interpreter", "Python", "dask", "distributed", "CPUs"],
+        [[value or "?" for value in env[not compared:]] for env in sorted(environments, key=str)], "words",
     )
 
 
