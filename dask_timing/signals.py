@@ -36,14 +36,18 @@ def kill_descendants() -> None:
 class StopSignals:
     """Receives the handled signals; ``on_stop(signum)`` is called once, for the first."""
 
-    def __init__(self, on_stop: Callable[[int], None], announce: str = "stopping and tearing down...") -> None:
+    def __init__(self, on_stop: Callable[[int], None], announce: str = "stopping and tearing down...",
+                 last_words: Callable[[], str] | None = None) -> None:
         self.on_stop = on_stop
         self.announce = announce
+        self.last_words = last_words  # said on the second signal, as nothing else is (a study's resume command)
         self.received: int | None = None
 
     def handle(self, signum: int, _frame: Any = None) -> None:
         if self.received is not None:
             kill_descendants()
+            if self.last_words is not None:
+                print(self.last_words(), file=sys.stderr, flush=True)
             os._exit(signal_exit_code(self.received))
         self.received = signum
         print(f"\nReceived {signal.Signals(signum).name}: {self.announce}", file=sys.stderr, flush=True)

@@ -428,6 +428,35 @@ def test_a_run_the_study_stops_is_told_as_stopped_not_failed(tmp_path, delay):
     results = sorted(path.name for path in folder.glob("local_*_run*.json"))
     assert len(results) == 3 and all(read_json(folder / name)["status"] == "ok" for name in results)
 
+
+@pytest.mark.timeout(180)
+def test_a_study_killed_by_a_second_signal_still_says_how_to_finish_it(tmp_path):
+    folder = tmp_path / "study"
+    study = subprocess.Popen([STUDY, "--workers", "1", "--runs", "3", "--output-dir", str(folder)],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        for line in study.stdout:
+            if "=== 2/3" in line:
+                break
+        study.send_signal(signal.SIGTERM)
+        said = ""
+        while "Received SIGTERM" not in said:
+            said += study.stderr.readline()
+        study.send_signal(signal.SIGTERM)  # while its run tears down, before the study ends its own way
+        stdout, stderr = study.communicate(timeout=90)
+        stderr = said + stderr
+    finally:
+        if study.poll() is None:
+            study.kill()
+    assert study.returncode == 128 + signal.SIGTERM, stdout[-2000:] + stderr
+    (hint,) = [line for line in stderr.splitlines() if "stopped; finish it with:" in line]
+    assert f"--output-dir {folder} --resume " in hint
+    resumed = run_tool([STUDY, "--output-dir", str(folder), "--resume"])
+    assert resumed.returncode == 0, resumed.stdout[-2000:] + resumed.stderr
+    results = sorted(path.name for path in folder.glob("local_*_run*.json"))
+    assert len(results) == 3 and all(read_json(folder / name)["status"] == "ok" for name in results)
+
+
 @pytest.mark.timeout(180)
 def test_a_manifest_keeps_no_secret_and_resume_asks_for_them_again(tmp_path):
     folder = tmp_path / "study"

@@ -141,7 +141,8 @@ def run(argv: list[str] | None, prog: str) -> int:
         write_json(manifest_path(args.output_dir, plan.study_id), plan.to_json())
     study = Study(plan, args.output_dir, args.plot, prog, invocation(prog), args.fail_if_slower, args.verdict_json,
                   recorder, args.label, args.revision, args.analysis)
-    StopSignals(study.stop, announce="stopping after the current run tears down").install()
+    StopSignals(study.stop, announce="stopping after the current run tears down",
+                last_words=study.resume_hint).install()
     return study.execute()
 
 

@@ -458,14 +458,18 @@ class Study:
                   + (f"; {missed} not recorded (their files are kept: import them later)" if missed else ""))
         gate = self._summarise()
         if self.stop_signal is not None:
-            resume = shlex.join([*self.invocation, "--output-dir", self.output_dir, "--resume", plan.study_id])
-            print(f"{self.prog}: stopped; finish it with: {resume}", file=sys.stderr)
+            print(self.resume_hint(), file=sys.stderr)
             return signal_exit_code(self.stop_signal)
         if self.failed:
             print(f"{self.prog}: {len(self.failed)} of {len(pending)} run(s) failed: {', '.join(self.failed)}",
                   file=sys.stderr)
             return EXIT_FAILED
         return EXIT_OK if gate is None else gate.exit_code
+
+    def resume_hint(self) -> str:
+        """How to finish this study: its command again, with --resume and its id."""
+        resume = shlex.join([*self.invocation, "--output-dir", self.output_dir, "--resume", self.plan.study_id])
+        return f"{self.prog}: stopped; finish it with: {resume}"
 
     def _print_header(self) -> None:
         plan = self.plan
