@@ -37,6 +37,24 @@ def start(arguments: list[str]) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, *arguments], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
+def kill_a_child_mid_batch(arguments: list[str], command_part: str) -> tuple[subprocess.Popen, str, str]:
+    """Start a tool; once its batch runs, SIGKILL its first descendant whose command line holds
+    ``command_part``; return the tool's process and its output."""
+    tool = start(arguments)
+    try:
+        for line in tool.stdout:
+            if MOMENTS["batch"] in line:
+                break
+        time.sleep(0.2)
+        next(child for child in psutil.Process(tool.pid).children(recursive=True)
+             if command_part in " ".join(child.cmdline())).kill()
+        stdout, stderr = tool.communicate(timeout=120)
+    finally:
+        if tool.poll() is None:
+            tool.kill()
+    return tool, stdout, stderr
+
+
 def assert_quiet(stderr: str) -> None:
     assert "Traceback" not in stderr, stderr
     assert "never awaited" not in stderr, stderr
@@ -136,19 +154,8 @@ def test_a_timeout_spent_before_the_first_step_fails_the_run_in_one_line(tmp_pat
 @pytest.mark.timeout(120)
 def test_a_scheduler_killed_mid_batch_is_one_line_and_a_failed_result(tmp_path):
     output = tmp_path / "run.json"
-    tool = start([DISTRIBUTED_TOOL, "-w", "2", "--batch", "50000", "-o", str(output)])
-    try:
-        for line in tool.stdout:
-            if MOMENTS["batch"] in line:
-                break
-        time.sleep(0.2)
-        for child in psutil.Process(tool.pid).children(recursive=True):
-            if "dask_scheduler" in " ".join(child.cmdline()):
-                child.kill()
-        stdout, stderr = tool.communicate(timeout=90)
-    finally:
-        if tool.poll() is None:
-            tool.kill()
+    tool, stdout, stderr = kill_a_child_mid_batch([DISTRIBUTED_TOOL, "-w", "2", "--batch", "50000", "-o", str(output)],
+                                                  "dask_scheduler")
     assert tool.returncode == 1
     assert_quiet(stderr)
     lines = stderr.strip().splitlines()
@@ -157,24 +164,13 @@ def test_a_scheduler_killed_mid_batch_is_one_line_and_a_failed_result(tmp_path):
     assert read_json(output)["status"] == "failed"
 
 
-
 @pytest.mark.timeout(150)
 @pytest.mark.parametrize("tool", [LOCAL_TOOL, DISTRIBUTED_TOOL], ids=["local", "processes"])
 def test_a_worker_process_killed_mid_batch_fails_the_run_though_its_nanny_restarts_it(tmp_path, tool):
     output = tmp_path / "run.json"
-    run = start([tool, "-w", "2", "--batch", "20000", "-o", str(output)])
-    try:
-        for line in run.stdout:
-            if MOMENTS["batch"] in line:
-                break
-        time.sleep(0.2)
-        workers = [child for child in psutil.Process(run.pid).children(recursive=True)
-                   if "multiprocessing.spawn" in " ".join(child.cmdline())]
-        workers[0].kill()  # the nanny notices, and starts another worker process under a new address
-        stdout, stderr = run.communicate(timeout=120)
-    finally:
-        if run.poll() is None:
-            run.kill()
+    # the nanny notices, and starts another worker process under a new address
+    run, stdout, stderr = kill_a_child_mid_batch([tool, "-w", "2", "--batch", "20000", "-o", str(output)],
+                                                 "multiprocessing.spawn")
     assert run.returncode == 1, stdout[-2000:] + stderr
     assert_quiet(stderr)
     result = read_json(output)
@@ -404,9 +400,12 @@ def test_the_resume_hint_is_a_command_that_can_be_pasted(tmp_path):
 
 
 
-@pytest.mark.timeout(150)
-@pytest.mark.parametrize("delay", [0.0, 1.5], ids=["as-it-starts", "mid-run"])
-def test_a_run_the_study_stops_is_told_as_stopped_not_failed(tmp_path, delay):
+@pytest.mark.timeout(180)
+@pytest.mark.parametrize("delay, signals", [(0.0, 1), (1.5, 1), (0.0, 2)],
+                         ids=["as-it-starts", "mid-run", "second-signal"])
+def test_a_run_the_study_stops_is_told_as_stopped_and_the_study_resumes(tmp_path, delay, signals):
+    """One signal: the run it stops is told as stopped, not failed.  A second one kills at once, and the
+    study still says how to finish it."""
     folder = tmp_path / "study"
     study = subprocess.Popen([STUDY, "--workers", "1", "--runs", "3", "--output-dir", str(folder)],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -416,33 +415,11 @@ def test_a_run_the_study_stops_is_told_as_stopped_not_failed(tmp_path, delay):
                 break
         time.sleep(delay)
         study.send_signal(signal.SIGTERM)
-        stdout, stderr = study.communicate(timeout=90)
-    finally:
-        if study.poll() is None:
-            study.kill()
-    assert study.returncode == 128 + signal.SIGTERM, stdout[-2000:] + stderr
-    assert "stopped by SIGTERM" in stdout and "failed (exit code" not in stdout, stdout
-    assert "0 failed run(s)" in stdout
-    resumed = run_tool([STUDY, "--output-dir", str(folder), "--resume"])
-    assert resumed.returncode == 0, resumed.stdout[-2000:] + resumed.stderr
-    results = sorted(path.name for path in folder.glob("local_*_run*.json"))
-    assert len(results) == 3 and all(read_json(folder / name)["status"] == "ok" for name in results)
-
-
-@pytest.mark.timeout(180)
-def test_a_study_killed_by_a_second_signal_still_says_how_to_finish_it(tmp_path):
-    folder = tmp_path / "study"
-    study = subprocess.Popen([STUDY, "--workers", "1", "--runs", "3", "--output-dir", str(folder)],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        for line in study.stdout:
-            if "=== 2/3" in line:
-                break
-        study.send_signal(signal.SIGTERM)
         said = ""
-        while "Received SIGTERM" not in said:
-            said += study.stderr.readline()
-        study.send_signal(signal.SIGTERM)  # while its run tears down, before the study ends its own way
+        if signals == 2:
+            while "Received SIGTERM" not in said:
+                said += study.stderr.readline()
+            study.send_signal(signal.SIGTERM)  # while its run tears down, before the study ends its own way
         stdout, stderr = study.communicate(timeout=90)
         stderr = said + stderr
     finally:
@@ -451,6 +428,9 @@ def test_a_study_killed_by_a_second_signal_still_says_how_to_finish_it(tmp_path)
     assert study.returncode == 128 + signal.SIGTERM, stdout[-2000:] + stderr
     (hint,) = [line for line in stderr.splitlines() if "stopped; finish it with:" in line]
     assert f"--output-dir {folder} --resume " in hint
+    if signals == 1:
+        assert "stopped by SIGTERM" in stdout and "failed (exit code" not in stdout, stdout
+        assert "0 failed run(s)" in stdout
     resumed = run_tool([STUDY, "--output-dir", str(folder), "--resume"])
     assert resumed.returncode == 0, resumed.stdout[-2000:] + resumed.stderr
     results = sorted(path.name for path in folder.glob("local_*_run*.json"))
