@@ -201,6 +201,14 @@ def our_jobs() -> list[str]:
                           timeout=10).stdout.split()
 
 
+def jobs_left(within: float = 20) -> list[str]:
+    """Our jobs still in the queue ``within`` seconds from now (a cancelled job is listed while Slurm ends it)."""
+    deadline = time.monotonic() + within
+    while (left := our_jobs()) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return left
+
+
 slurm = pytest.mark.skipif(not slurm_is_up(), reason="no Slurm here (scripts/start_slurm.sh starts one; CI does)")
 SLURM_KWARGS = json.dumps({"cores": 1, "processes": 1, "memory": "1GB", "walltime": "00:10:00",
                            "python": sys.executable})
@@ -223,7 +231,7 @@ def test_slurm_cluster_separates_queue_wait_from_dask(tmp_path):
         assert job["submitted_at"] <= job["started_at"]
         assert 0 < job["start_to_registered"] < result["total_time"] + 1  # Slurm's whole seconds
     assert "queued" in completed.stdout and "running to registered" in completed.stdout
-    assert our_jobs() == []
+    assert jobs_left() == []
 
 
 @slurm
@@ -249,7 +257,7 @@ def test_slurm_workers_have_their_waterfall_from_the_queue_to_the_registration(t
     assert "queue" in result["worker_phases"] and "launch" in result["worker_phases"]
     assert "distributed" in [entry["module"] for entry in result["import_profile"]["top"]]
     assert "Submission and queue" in completed.stdout
-    assert our_jobs() == []
+    assert jobs_left() == []
 
 
 @slurm
@@ -271,10 +279,7 @@ def test_slurm_jobs_are_cancelled_on_sigterm(tmp_path):
         if tool.poll() is None:
             tool.kill()
     assert tool.returncode == 143
-    deadline = time.monotonic() + 20
-    while our_jobs() and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert our_jobs() == []
+    assert jobs_left() == []
 
 
 @slurm
@@ -287,7 +292,7 @@ def test_slurm_study_sweeps_workers_with_the_weak_scaling_workload(tmp_path):
     assert all(result["jobs"] for result in results)
     assert all(result["workload_weak_array_time"] > 0 for result in results)
     assert "SCALING WITH THE NUMBER OF WORKERS" in completed.stdout and "weak scaling" in completed.stdout
-    assert our_jobs() == []
+    assert jobs_left() == []
 
 
 def test_study_of_any_cluster_manager(tmp_path):
@@ -311,4 +316,4 @@ def test_a_timeout_while_jobs_are_queued_says_so(tmp_path):
     assert completed.returncode == 1
     error = read_json(output)["error"]
     assert "still queued in Slurm" in error and "(Resources)" in error and f"{partition_cpus} CPUs" in error
-    assert our_jobs() == []
+    assert jobs_left() == []
