@@ -146,5 +146,5 @@ def _set_apart_scheduler_runs(loaded: LoadedResults) -> None:
 def shared_runs(first: LoadedResults, second: LoadedResults) -> list[str]:
     """The files of ``second`` whose runs ``first`` holds too (one run_id, or one file)."""
     seen = {run.run_id for _, run in first.results if run.run_id}
-    seen_files = {os.path.abspath(path) for path, _ in first.results}
-    return [path for path, run in second.results if run.run_id in seen or os.path.abspath(path) in seen_files]
+    seen_files = {os.path.realpath(path) for path, _ in first.results}  # one file, as ``expand`` tells files
+    return [path for path, run in second.results if run.run_id in seen or os.path.realpath(path) in seen_files]
