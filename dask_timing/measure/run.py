@@ -278,7 +278,7 @@ class Run:
     async def _watch_after_ready(self) -> None:
         """Raise if a process of the cluster dies or, when this run started the workers, one of them leaves."""
         if not self.deployment.starts_workers:  # someone else's workers may come and go as they please
-            await self.deployment.watch()
+            return await self.deployment.watch()
         try:
             await first_of(self.deployment.watch(), self.arrivals.watch_departures())
         except WorkerLeft:
