@@ -31,7 +31,7 @@ from dask_timing.present.console import RunConsole
 from dask_timing.record.environment import collect_environment, utc_timestamp
 from dask_timing.record.kinds import KIND_SCHEDULERS
 from dask_timing.record.schema import STATUS_FAILED, STATUS_OK, RunResult, new_study_id
-from dask_timing.signals import Interrupted, StopSignals
+from dask_timing.signals import Interrupted, StopSignals, raise_interrupted
 from dask_timing.record.files import write_json
 from dask_timing.analysis.stats import Summary, summarize
 
@@ -123,7 +123,7 @@ class SignalGuard:
 
     def _stop(self, signum: int) -> None:
         if not self.holding:
-            raise Interrupted(signum)
+            raise_interrupted(signum)
 
     @contextmanager
     def held(self) -> Iterator[None]:
