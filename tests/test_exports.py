@@ -22,7 +22,7 @@ from test_gates import write_results as write_environment_results
 from dask_timing.analysis.groups import group_results
 from dask_timing.analysis.load import load
 from dask_timing.analysis.ranking import rank
-from dask_timing.analysis.verdicts import COMPARED, NOTHING_TO_COMPARE, PASSED, Gate
+from dask_timing.analysis.gate import COMPARED, NOTHING_TO_COMPARE, PASSED, Gate
 from dask_timing.cli import analyze
 from dask_timing.errors import EXIT_FAILED, UsageError
 from dask_timing.present.exports import EXPORTERS, Analysis, Exporter, html_page, register

@@ -16,6 +16,7 @@ import msgspec
 
 from dask_timing import phases
 from dask_timing.phases import TOTAL_KEY
+from dask_timing.record.releases import environment_key
 from dask_timing.record.schema import (
     LEGACY_SCHEMA_VERSION, RESULT_DOCUMENT, SCHEMA_VERSION, SUMMARY_DOCUMENT, RunEnvironment, TimedRun, metric_columns,
 )
@@ -32,7 +33,7 @@ SETTING_NAMES = {
     "processes": "processes",
     "dashboard": "dashboard",
     "nanny": "nanny",
-    "host": "host",
+    "host": "listen",  # the address the scheduler listens on; the machine is the environment's host
 }
 
 
@@ -144,7 +145,7 @@ class Group(msgspec.Struct, dict=True):  # dict: room for the cached properties
     def sort_key(self) -> tuple:
         numbers = tuple(_as_number(self.config.get(key)) for key in LABEL_KEYS)
         rest = tuple(sorted((key, repr(value)) for key, value in self.config.items() if key not in LABEL_KEYS))
-        return (self.kind, numbers, rest, tuple(map(str, self.environment.identity())))
+        return (self.kind, numbers, rest, environment_key(self.environment))
 
     def to_json(self) -> dict[str, Any]:
         environment = self.environment

@@ -4,8 +4,11 @@ A *knob* is whatever takes two values or more across the configurations: the
 type, any configuration setting (workers, threads, processes, start method,
 dashboard, nanny...), or the environment (interpreter, Python, Dask versions).
 Each knob's *reference* is its smallest value (numbers ascending, off before on,
-names in alphabetical order); each of its other values is a *change* from it
-(``workers 1 -> 2``, ``1 -> 4``, ``processes off -> on``).
+names in alphabetical order, environments by release: ``record.releases``), and
+the environment's is the comparison's reference when there is one (the baseline
+of ``--baseline``, the reference of ``--baseline-env`` or of a study); each of
+its other values is a *change* from it (``workers 1 -> 2``, ``1 -> 4``,
+``processes off -> on``).
 
 A change is measured on the *pairs* of configurations that differ in that knob
 alone: for each pair, the difference (and the ratio) of the two median total
@@ -32,7 +35,9 @@ from typing import Any, Callable
 import msgspec
 
 from dask_timing.analysis.groups import LABEL_KEYS, Group, setting_name, show_setting, total_summary, total_times
-from dask_timing.analysis.verdicts import bootstrap_generator, bootstrap_medians, percentile_interval
+from dask_timing.analysis.verdicts import Pair, bootstrap_generator, bootstrap_medians, percentile_interval
+from dask_timing.record.releases import environment_key
+from dask_timing.record.schema import RunEnvironment
 
 KIND_KNOB, ENVIRONMENT_KNOB = "type", "environment"
 # The knobs of a group other than its settings: what each is called, and its value and how it is shown.
@@ -89,7 +94,7 @@ def _order(value: Any) -> tuple:
     return (2, 0.0, "") if value is None else (1, 0.0, str(value))
 
 
-def _coordinates(group: Group) -> _Coordinates:
+def _coordinates(group: Group, reference: RunEnvironment | None) -> _Coordinates:
     """The group's type, environment and every setting it records, each a knob if it varies."""
     found = _Coordinates({}, {}, {})
     readings = {name: read(group) for name, read in _OTHER_KNOBS.items()}
@@ -98,7 +103,15 @@ def _coordinates(group: Group) -> _Coordinates:
         found.values[name] = msgspec.json.encode(value, order="sorted")
         found.order[name] = tuple(map(_order, value)) if isinstance(value, tuple) else _order(value)
         found.shown[name] = shown
+    found.order[ENVIRONMENT_KNOB] = (reference is None or group.environment.identity() != reference.identity(),
+                                     environment_key(group.environment))
     return found
+
+
+def comparison_reference(pairs: list[Pair]) -> RunEnvironment | None:
+    """The environment every pair of a comparison is measured against (its baseline), if there is one."""
+    found = {pair.baseline.environment.identity(): pair.baseline.environment for pair in pairs}
+    return next(iter(found.values())) if len(found) == 1 else None
 
 
 def _knob_order(name: str) -> tuple:
@@ -128,9 +141,10 @@ def _other_differences(knob: str, first: _Coordinates, second: _Coordinates) -> 
             if name != knob and first.values[name] != second.values[name]]
 
 
-def knob_effects(groups: list[Group]) -> list[KnobEffect]:
-    """Every change of every knob from its reference value, with its effect on the total time to ready."""
-    coordinates = [_coordinates(group) for group in groups]
+def knob_effects(groups: list[Group], reference: RunEnvironment | None = None) -> list[KnobEffect]:
+    """Every change of every knob from its reference value, with its effect on the total time to ready;
+    ``reference``: the environment the others are changes from (``comparison_reference``)."""
+    coordinates = [_coordinates(group, reference) for group in groups]
     changes = []
     for knob, values in _knob_values(coordinates).items():
         (reference_shown, reference), *others = values

@@ -24,50 +24,30 @@ Mann-Whitney U p-value.  The one verdict rule:
   either reading would be a guess, the note says which way they disagree, and
   more runs settle it.
 
-The gate (``--fail-if-slower PCT``) judges the total time to ready of every pair
-(``errors`` holds the codes), and passes only what the runs show to be under
-the threshold:
-
-* 2, nothing to compare: no configuration on both sides, or a side of a pair
-  without a successful run;
-* 1, regression: a total time is *slower*, its ratio over 1 + PCT/100;
-* 3, inconclusive: a total time is *inconclusive* for too few runs, or its
-  interval reaches past 1 + PCT/100 (the runs cannot rule out a slowdown over
-  the threshold: too few of them, or too noisy a machine; this covers measures
-  that disagree, unless all of the interval lies under the threshold), or a
-  pair has no total time on a side (flat files of phases only): with no pair
-  that has, there is nothing to compare (2);
-* failed runs are judged too: a larger share of the new side's runs failing than
-  of the baseline's is a regression (1) when Fisher's exact test says so
-  (one-sided p < 0.05), otherwise inconclusive (3): a run that never got ready
-  has no total time, and the gate would else judge only the runs that did;
-* 0, passed: every total time's interval lies under 1 + PCT/100, and no more
-  runs failed on the new side than on the baseline.
+The gate that judges these verdicts against a threshold, and its exit codes, are
+``analysis.gate``'s.
 """
 
 from __future__ import annotations
 
 import math
 import statistics
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import msgspec
 
 from dask_timing.analysis.groups import Group
-from dask_timing.errors import EXIT_FAILED, EXIT_INCONCLUSIVE, EXIT_OK, EXIT_USAGE
 from dask_timing.phases import TOTAL_KEY
 from dask_timing.record.schema import SCHEMA_VERSION, VERDICT_DOCUMENT, MachineLoad
+
+if TYPE_CHECKING:
+    from dask_timing.analysis.gate import Gate
 
 SIGNIFICANCE = 0.05
 BOOTSTRAP_RESAMPLES = 4000
 BOOTSTRAP_SEED = 20261123  # fixed: the same files always give the same verdict
 BOOTSTRAP_CHUNK = 250  # resamples drawn at a time
 FASTER, SLOWER, NO_CHANGE, INCONCLUSIVE = "faster", "slower", "no significant change", "inconclusive"
-# What the gate concluded; "compared" is a comparison without a threshold.
-PASSED, REGRESSION, UNDECIDED, NOTHING_TO_COMPARE, COMPARED = (
-    "passed", "regression", "inconclusive", "nothing to compare", "compared")
-GATE_EXIT_CODES = {PASSED: EXIT_OK, COMPARED: EXIT_OK, REGRESSION: EXIT_FAILED, UNDECIDED: EXIT_INCONCLUSIVE,
-                   NOTHING_TO_COMPARE: EXIT_USAGE}
 # Sides whose median load differs by more than half a CPU's worth per CPU ran on clearly different
 # machines: on 2 CPUs, one more busy process all along.  (Each run adds its own processes to the
 # one-minute average it records, alike on both sides, so smaller differences are the runs' own.)
@@ -369,93 +349,6 @@ def comparison_warnings(comparison: Comparison) -> list[str]:
             found.append(f"{pair.label}: the CPU clock was {old_clock:.0f} MHz for {pair.baseline_name} and "
                          f"{new_clock:.0f} MHz for {pair.new_name} (more than {CPU_CLOCK_DIFFERENCE:.0%} apart)")
     return found
-
-
-class Gate(msgspec.Struct, frozen=True):
-    """What the comparison concluded, its exit code, and why."""
-
-    outcome: str
-    exit_code: int
-    threshold: float | None  # --fail-if-slower PCT; None: compared without a gate
-    reasons: list[str] = []
-
-
-def _empty_sides(comparison: Comparison) -> list[str]:
-    """Why the comparison compares nothing: no pair, or a side of a pair without a successful run."""
-    if not comparison.pairs:
-        return ["no configuration is on both sides: nothing to compare"]
-    return [f"{pair.label}: {name} has no successful run ({len(group.failed_runs)} failed): nothing to compare"
-            for pair in comparison.pairs
-            for name, group in ((pair.baseline_name, pair.baseline), (pair.new_name, pair.new)) if not group.ok_runs]
-
-
-def decide(comparison: Comparison, verdicts: list[Verdict], percent: float | None) -> Gate:
-    """The gate, by the rule of this module (``percent`` None: a comparison without a gate)."""
-    empty = _empty_sides(comparison)
-    if empty:
-        return Gate(NOTHING_TO_COMPARE, GATE_EXIT_CODES[NOTHING_TO_COMPARE], percent, empty)
-    if percent is None:
-        return Gate(COMPARED, GATE_EXIT_CODES[COMPARED], None)
-    totals = [verdict for verdict in verdicts if verdict.metric == TOTAL_KEY]
-    if not totals:  # phases compared, but the gate's measure on neither side of any pair
-        return Gate(NOTHING_TO_COMPARE, GATE_EXIT_CODES[NOTHING_TO_COMPARE], percent,
-                    ["no configuration has a total time to ready on both sides: nothing for the gate to compare"])
-    more_failures = [(pair, _failure_increase_p(pair)) for pair in comparison.pairs if _fails_more(pair)]
-    failures = [f"{verdict.label}: {verdict.sentence()}, over the {percent:g}% allowed"
-                for verdict in totals if verdict.slower_than(percent)]
-    failures += [_more_failures(pair, p) for pair, p in more_failures if p < SIGNIFICANCE]
-    if failures:
-        return Gate(REGRESSION, GATE_EXIT_CODES[REGRESSION], percent, failures)
-    undecided = [_undecided(verdict, percent) for verdict in totals
-                 if verdict.smallest_p >= SIGNIFICANCE or verdict.ci_high > 1 + percent / 100]
-    undecided += [f"{_more_failures(pair, p)}: the runs cannot tell chance from a change: run more"
-                  for pair, p in more_failures]
-    gated = {(verdict.label, verdict.new_name) for verdict in totals}
-    undecided += [f"{pair.label}: {pair.new_name} against {pair.baseline_name}: no total time to ready on both "
-                  "sides: the runs cannot say whether it is slower"
-                  for pair in comparison.pairs if (pair.label, pair.new_name) not in gated]
-    if undecided:
-        return Gate(UNDECIDED, GATE_EXIT_CODES[UNDECIDED], percent, undecided)
-    one_side = comparison.only_baseline + comparison.only_new
-    return Gate(PASSED, GATE_EXIT_CODES[PASSED], percent,
-                [f"every total time is, at 95 % confidence, less than {percent:g}% slower"
-                 + (f" ({len(totals)} configuration(s) compared; {len(one_side)} on one side only, not gated: "
-                    f"{'; '.join(one_side)})" if one_side else "")])
-
-
-def _failed_and_ok(group: Group) -> tuple[int, int]:
-    return len(group.failed_runs), len(group.ok_runs)
-
-
-def _fails_more(pair: Pair) -> bool:
-    """A larger share of the new side's runs failed than of the baseline's."""
-    (new_failed, new_ok), (old_failed, old_ok) = _failed_and_ok(pair.new), _failed_and_ok(pair.baseline)
-    return new_failed * (old_failed + old_ok) > old_failed * (new_failed + new_ok)
-
-
-def _failure_increase_p(pair: Pair) -> float:
-    """One-sided Fisher's exact p that the new side's runs fail more often than the baseline's: a run that
-    never got ready has no total time, and the gate would otherwise judge only the runs that did."""
-    from scipy.stats import fisher_exact
-
-    table = [_failed_and_ok(pair.new), _failed_and_ok(pair.baseline)]
-    return float(fisher_exact(table, alternative="greater").pvalue)
-
-
-def _more_failures(pair: Pair, p: float) -> str:
-    (new_failed, new_ok), (old_failed, old_ok) = _failed_and_ok(pair.new), _failed_and_ok(pair.baseline)
-    return (f"{pair.label}: {new_failed} of {new_failed + new_ok} {pair.new_name} run(s) failed, against "
-            f"{old_failed} of {old_failed + old_ok} {pair.baseline_name} run(s) (Fisher's exact p = {p:.2g})")
-
-
-def _undecided(verdict: Verdict, percent: float) -> str:
-    """Why the gate cannot decide on this total time."""
-    if verdict.smallest_p >= SIGNIFICANCE:
-        return f"{verdict.label}: {verdict.note}"
-    disagreement = f" ({verdict.note})" if verdict.note else ""
-    return (f"{verdict.label}: {verdict.sentence()}: its 95 % CI reaches {verdict.ci_high:.3f}, past the "
-            f"{percent:g}% allowed{disagreement}; the runs cannot rule such a slowdown out: run more, or on a "
-            "quieter machine")
 
 
 def verdict_document(comparison: Comparison, verdicts: list[Verdict], gate: Gate, warnings: list[str],

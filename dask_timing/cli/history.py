@@ -7,10 +7,16 @@ of its own rather than an option of the analyzer, since importing writes and
 the analyzer only reads.
 
 ``dask-timing history show --db URL [filters]`` prints every configuration's
-history on every machine, ordered by release, commit, label or time, with the
-steps found in each metric (``history.steps``); ``--fail-on-step PCT`` judges the
-newest point of each history, with the gate's exit codes; ``--plot FILE`` draws
-the trend of one metric.
+history on every machine, ordered by release, commit (``--git PATH``: in the
+order of a checkout's history), label or time, each point with its 95 %
+interval, the steps found in each metric (``history.steps``) and warnings of
+points that ran under different load or on different machines;
+``--fail-on-step PCT`` judges the newest point of each history by the gate's
+rule, with its exit codes (``analysis.gate``); ``--plot FILE`` draws the trend
+of one metric.
+
+``dask-timing history publish --db URL DIR`` writes the same as a static site
+(``present.history_site``).
 """
 
 from __future__ import annotations
@@ -22,11 +28,11 @@ import sys
 import msgspec
 
 from dask_timing.cli import common as cli
-from dask_timing.errors import EXIT_FAILED, EXIT_INCONCLUSIVE, EXIT_OK
+from dask_timing.errors import EXIT_OK
 from dask_timing.history import ORDERS, TOTAL_METRIC
 
-NOTHING = "nothing"  # a history without a point to judge: never counted as passed
-GATE_METRIC = TOTAL_METRIC  # what --fail-on-step judges, as the two-sided gate judges the total time
+GATE_METRIC = TOTAL_METRIC  # what --fail-on-step judges, as the comparison's gate judges the total time
+DEFAULT_PUBLISH_THRESHOLD = 10.0  # percent: the threshold of the verdicts a published site shows
 
 
 def add_filter_options(parser: argparse.ArgumentParser) -> None:
@@ -74,40 +80,65 @@ def open_existing(db: str | None):
 def build_parser(prog: str) -> cli.OneLineParser:
     parser = cli.OneLineParser(prog=prog, description="The results database: import result files, show each "
                                "configuration's history and the steps in it.")
-    commands = parser.add_subparsers(dest="action", required=True, metavar="{import,show}")
+    commands = parser.add_subparsers(dest="action", required=True, metavar="{import,show,publish}")
     importing = commands.add_parser("import", help="store result files (folders or globs) once each, by run id")
     importing.add_argument("patterns", nargs="+", metavar="PATTERN", help="result files: globs (quoted) or folders")
     importing.add_argument("--db", help="the database (default: $DASK_TIMING_DB, else dask-timing.db here)")
     show = commands.add_parser("show", help="every configuration's history, its steps, and a verdict on the newest")
-    show.add_argument("--db", help="the database (default: $DASK_TIMING_DB, else dask-timing.db here)")
-    add_filter_options(show)
-    show.add_argument("--order", choices=ORDERS, default="version",
-                      help="what a history is ordered by: release (default), commit, label or time (study)")
+    publish = commands.add_parser("publish", help="every configuration's history as a static site in DIR, opened "
+                                                  "from disk (DIR/index.html)")
+    for command in (show, publish):
+        command.add_argument("--db", help="the database (default: $DASK_TIMING_DB, else dask-timing.db here)")
+        add_filter_options(command)
+        command.add_argument("--order", choices=ORDERS, default="version",
+                             help="what a history is ordered by: release (default), commit, label or time (study)")
+        command.add_argument("--git", metavar="PATH",
+                             help="with --order revision: order commits as the history of this git checkout "
+                                  "(default: in the order first measured)")
     show.add_argument("--metric", action="append", metavar="NAME",
                       help="only these metrics (repeatable; e.g. total_time, workers_start_time)")
     show.add_argument("--fail-on-step", type=cli.non_negative_float, metavar="PCT",
-                      help=f"judge each history's newest point: exit 1 if it brings a new step up larger than PCT "
-                           f"percent in {GATE_METRIC}, 3 if the history cannot tell (too few points), 2 if there "
-                           "is nothing to judge")
+                      help=f"judge each history's newest point by its change in {GATE_METRIC} from the level "
+                           "before it: exit 0 if its 95 %% interval lies within +-PCT percent, 1 for a step up "
+                           "larger than PCT, 3 if the runs cannot tell, 2 if there is nothing to judge")
     show.add_argument("--plot", metavar="FILE.png",
                       help="draw the trend of the first --metric (default: total_time) into FILE (never overwritten)")
+    publish.add_argument("directory", metavar="DIR", help="the site's folder: created, or updated in place (files "
+                                                         "that are not the site's are left alone)")
+    publish.add_argument("--threshold", type=cli.non_negative_float, metavar="PCT", default=DEFAULT_PUBLISH_THRESHOLD,
+                         help="the threshold of the verdicts the site shows, as --fail-on-step (default: "
+                              f"{DEFAULT_PUBLISH_THRESHOLD:g})")
     return parser
 
 
 def run(argv: list[str] | None, prog: str) -> int:
     args = build_parser(prog).parse_args(argv)
+    if args.action != "import":
+        if args.git is not None and args.order != "revision":
+            raise cli.UsageError("--git orders commits: give it with --order revision")
+        filters = run_filter(args)
+        commits = None
+        if args.git is not None:
+            from dask_timing.record.releases import git_commit_order
+
+            commits = git_commit_order(args.git)
     if args.action == "show":
         if args.plot is not None and not args.plot.lower().endswith(".png"):
             raise cli.UsageError(f"--plot draws a PNG image: give a file name ending in .png, not {args.plot}")
         cli.check_output_file(args.plot, None, "--plot")
-        filters = run_filter(args)
+    if args.action == "publish":
+        from dask_timing.present.history_site import check_site_folder
+
+        check_site_folder(args.directory)
     from dask_timing.history.connection import open_database
 
     database = open_database(args.db) if args.action == "import" else open_existing(args.db)
     try:
         if args.action == "import":
             return import_files(database, args.patterns, prog)
-        return show(database, filters, args)
+        if args.action == "publish":
+            return publish(database, filters, commits, args)
+        return show(database, filters, commits, args)
     finally:
         database.close()
 
@@ -134,13 +165,22 @@ def import_files(database, patterns: list[str], prog: str) -> int:
     return EXIT_OK
 
 
-def show(database, filters, args: argparse.Namespace) -> int:
-    from dask_timing.history.series import histories, load_history, metric_names, settings_name, summarise
+def history_keys(database, filters, args: argparse.Namespace) -> list:
+    """Every history the filters match; none is one line."""
+    from dask_timing.history.series import histories
 
     keys = histories(database, filters)
     if not keys:
         raise cli.UsageError(f"no stored run in {database.name} matches"
                              + (f" {' '.join(filters_given(args))}" if filters_given(args) else ""))
+    return keys
+
+
+def show(database, filters, commits, args: argparse.Namespace) -> int:
+    from dask_timing.history.overview import overview
+    from dask_timing.history.series import metric_names
+
+    keys = history_keys(database, filters, args)
     wanted = args.metric or None
     unknown = sorted(set(wanted or ()) - metric_names(database, filters))
     if unknown:  # a misspelt name would otherwise show nothing, silently
@@ -149,23 +189,24 @@ def show(database, filters, args: argparse.Namespace) -> int:
     drawn = []
     outcomes = []
     for key in keys:
-        name = (f"{settings_name(key.kind, key.config)} on {key.host or 'an unknown machine'}"
-                + (f", Python {key.python_version}" if key.python_version else ""))
-        one_python = msgspec.structs.replace(filters, python_version=key.python_version)
-        history = load_history(database, key.config_hash, key.host, args.order, one_python)
-        metrics = [metric for metric in summarise(history) if wanted is None or metric.metric in wanted]
-        points = history.points.get(GATE_METRIC, [])
-        print(f"{name}: {key.n_runs} run(s), {len(points)} point(s) by {args.order}"
-              + (f" ({history.left_out} run(s) without a {args.order} left out)" if history.left_out else ""))
-        for point in points:
-            print(f"  {point.label}: {GATE_METRIC} median {point.median:.4f} s over {len(point.values)} run(s)")
-        for metric in metrics:
+        found = overview(database, key, filters, args.order, commits, wanted, args.fail_on_step)
+        print(f"{found.name}: {key.n_runs} run(s), {len(found.points)} point(s) by {args.order}"
+              + (f" ({found.history.left_out} run(s) without a {args.order} left out)"
+                 if found.history.left_out else ""))
+        for warning in found.history.warnings():
+            print(f"  warning: {warning}")
+        for point in found.points:
+            print(f"  {point_line(point)}")
+        for metric in found.metrics:
             for line in metric.describe():
                 print(f"  {line}")
         plotted = (wanted or [GATE_METRIC])[0]
-        drawn.extend((name, metric) for metric in metrics if metric.metric == plotted and metric.points)
-        if args.fail_on_step is not None:
-            outcomes.append(judge(history.points.get(GATE_METRIC, []), args.fail_on_step))
+        drawn.extend((found.name, metric) for metric in found.metrics if metric.metric == plotted and metric.points)
+        if found.nothing is not None:
+            print(f"  verdict: nothing to judge ({found.nothing})")
+        elif found.verdict is not None:
+            print(f"  verdict: {found.verdict.said()}")
+            outcomes.append(found.verdict.outcome)
         print()
     if args.plot:
         if not drawn:
@@ -175,38 +216,48 @@ def show(database, filters, args: argparse.Namespace) -> int:
         print(f"Trend plot: {draw_history(drawn, args.order, args.plot)}")
     if args.fail_on_step is None:
         return EXIT_OK
-    return gate_exit(outcomes)
+    return gate_exit(outcomes, args.fail_on_step)
 
 
-def judge(points, fail_percent: float) -> str:
-    """The verdict on a history's newest point, printed; its outcome."""
-    from dask_timing.history.steps import EmptyHistory, judge_newest
-
-    try:
-        verdict = judge_newest(points, fail_percent, GATE_METRIC)
-    except EmptyHistory as nothing:
-        print(f"  verdict: nothing to judge ({nothing})")
-        return NOTHING
-    print(f"  verdict: {verdict.outcome}: {verdict.reason}")
-    return verdict.outcome
+def point_line(point) -> str:
+    """A point, its median and the 95 % interval of the median from its own runs (none for a single run)."""
+    interval = point.interval()
+    spread = ("a single run: no interval" if interval is None
+              else f"95 % CI {interval[0]:.4f} to {interval[1]:.4f} s, {len(point.values)} runs")
+    return f"{point.label}: {GATE_METRIC} median {point.median:.4f} s ({spread})"
 
 
-def gate_exit(outcomes: list[str]) -> int:
-    """The gate's exit code: 1 if any history failed, else 3 if any could not tell, else 2 if none had anything
-    to judge, else 0: never a pass on nothing."""
-    from dask_timing.history.steps import FAILED, INCONCLUSIVE
+def publish(database, filters, commits, args: argparse.Namespace) -> int:
+    import time
 
-    judged = [outcome for outcome in outcomes if outcome != NOTHING]
-    if FAILED in judged:
-        print("Gate: failed: a new step up in the newest point")
-        return EXIT_FAILED
-    if INCONCLUSIVE in judged:
-        print("Gate: inconclusive: a history too short to judge its newest point")
-        return EXIT_INCONCLUSIVE
-    if not judged:
-        raise cli.UsageError("--fail-on-step: no history has a point to judge")
-    print("Gate: passed: no new step larger than the threshold in any newest point")
+    from dask_timing.history.overview import overview
+    from dask_timing.present.history_site import publish_site
+
+    started = time.monotonic()
+    keys = history_keys(database, filters, args)
+    found = [overview(database, key, filters, args.order, commits, None, args.threshold) for key in keys]
+    site = publish_site(found, args.directory, args.order, args.threshold)
+    print(f"Published {len(found)} configuration(s) in {time.monotonic() - started:.1f} s: "
+          f"{site.pages} page(s) and {site.images} image(s), {site.size / 1e6:.1f} MB; open {site.index}")
     return EXIT_OK
+
+
+def gate_exit(outcomes: list[str], percent: float) -> int:
+    """The gate's exit code over every history's verdict (``analysis.gate.overall``): never a pass on nothing."""
+    from dask_timing.analysis import gate
+    from dask_timing.history.steps import RULE
+
+    outcome = gate.overall(outcomes)
+    if outcome == gate.NOTHING_TO_COMPARE:
+        raise cli.UsageError("--fail-on-step: no history has a point to judge")
+    counted = sum(found == outcome for found in outcomes)
+    print({gate.REGRESSION: f"Gate: failed: a step up larger than {percent:g} % in the newest point of {counted} "
+                            "history(ies)",
+           gate.UNDECIDED: f"Gate: inconclusive: {counted} history(ies) cannot tell whether the newest point is "
+                           f"within {percent:g} % of the level before it",
+           gate.PASSED: f"Gate: passed: every newest point is within {percent:g} % of the level before it"}[outcome])
+    print(f"Rule: {RULE.format(percent=percent)}")
+    return gate.EXIT_CODES[outcome]
 
 
 def main(argv: list[str] | None, prog: str) -> int:

@@ -3,7 +3,9 @@
 A point is what a history is ordered by:
 
 - ``version``: the distributed (and dask) release measured, in release order;
-- ``revision``: the commit or revision recorded, in the order first measured;
+- ``revision``: the commit or revision recorded, in the order of a local git
+  checkout's history when one is given (``record.releases``), else in the order
+  first measured;
 - ``label``: the label recorded, in the order first measured;
 - ``time``: the study (or, for runs outside a study, the day), in time order.
 
@@ -13,19 +15,22 @@ needs (a revision, a label...) are left out and counted.
 
 from __future__ import annotations
 
+import statistics
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 import msgspec
 import sqlalchemy as sa
 
+from dask_timing.analysis.groups import setting_name, show_setting
 from dask_timing.analysis.stats import Summary, summarize
+from dask_timing.analysis.verdicts import LOAD_PER_CPU_DIFFERENCE
 from dask_timing.history.connection import Database
 from dask_timing.history.steps import MIN_POINTS_FOR_STEPS, Point, Step, detect_steps
 from dask_timing.history.store import RunFilter, display_order
 from dask_timing.history.tables import metrics, runs
+from dask_timing.record.releases import commit_key, release_key
 from dask_timing.record.schema import STATUS_OK
-
 
 
 class HistoryKey(msgspec.Struct, frozen=True):
@@ -68,16 +73,6 @@ def metric_names(database: Database, filters: RunFilter | None = None) -> set[st
         return set(connection.execute(query).scalars())
 
 
-def version_key(text: str | None) -> tuple:
-    """A sort key for a version string: releases in release order, anything unparsable after them."""
-    from packaging.version import InvalidVersion, Version
-
-    try:
-        return (0, Version(text or ""), "")
-    except InvalidVersion:
-        return (1, Version("0"), text or "")
-
-
 def version_label(dask: str | None, distributed: str | None) -> str | None:
     if distributed is None:
         return None if dask is None else f"dask {dask}"
@@ -94,6 +89,14 @@ _POINT_KEYS: dict[str, tuple[tuple[sa.Column, ...], Callable[..., str | None]]] 
 }
 
 
+class PointContext(msgspec.Struct, frozen=True):
+    """What the machine was like while a point's runs ran: its median load per CPU, and the machines
+    (CPUs and memory) its runs recorded."""
+
+    load_per_cpu: float | None
+    machines: tuple[str, ...]
+
+
 class History(msgspec.Struct):
     """Per metric, the points of one configuration's history on one machine, in order."""
 
@@ -102,17 +105,70 @@ class History(msgspec.Struct):
     order: str
     points: dict[str, list[Point]]
     left_out: int  # successful runs without what the order needs
+    context: dict[str, PointContext] = {}  # by point label
+
+    def warnings(self) -> list[str]:
+        """Points that ran under clearly different load, or on different machines under one name."""
+        found = []
+        loads = [(label, context.load_per_cpu) for label, context in self.context.items()
+                 if context.load_per_cpu is not None]
+        if loads:
+            (low_label, low), (high_label, high) = min(loads, key=_second), max(loads, key=_second)
+            if high - low > LOAD_PER_CPU_DIFFERENCE:
+                found.append(f"its points ran under different load: {low_label} under {low:.1f} per CPU, "
+                             f"{high_label} under {high:.1f} (medians, more than {LOAD_PER_CPU_DIFFERENCE:g} apart): "
+                             "a change between them may be the machine's, not Dask's")
+        machines = sorted({machine for context in self.context.values() for machine in context.machines})
+        if len(machines) > 1:
+            found.append(f"its points ran on different machines under the name {self.host or '(unknown)'}: "
+                         f"{'; '.join(machines)}: a change between them may be the machine's, not Dask's")
+        return found
+
+
+def _second(pair: tuple) -> Any:
+    return pair[1]
+
+
+def _where(config_hash: str, host: str | None, filters: RunFilter) -> list[sa.ColumnElement[bool]]:
+    """The successful timed runs of one history."""
+    return [runs.c.config_hash == config_hash, runs.c.host.is_(None) if host is None else runs.c.host == host,
+            runs.c.status == STATUS_OK, sa.not_(runs.c.warmup), *filters.clauses()]
+
+
+def _machine(cpus: int | None, memory: float | None) -> str:
+    shown = f"{cpus} CPUs" if cpus is not None else "unknown CPUs"
+    return shown + (f", {memory / 2**30:.0f} GiB" if memory else "")
+
+
+def _contexts(database: Database, where: list, columns: tuple, label_of: Callable[..., str | None]
+              ) -> dict[str, PointContext]:
+    """Each point's context, read from its runs' environments."""
+    load = runs.c.environment[("load", "load_per_cpu")].as_float()
+    memory = runs.c.environment[("total_memory_bytes",)].as_float()
+    with database.reading() as connection:
+        rows = connection.execute(sa.select(*columns, load, runs.c.cpu_count, memory).where(*where)).all()
+    loads: dict[str, list[float]] = {}
+    machines: dict[str, set[str]] = {}
+    for row in rows:
+        label = label_of(*row[:len(columns)])
+        if label is None:
+            continue
+        point_load, cpus, point_memory = row[len(columns):]
+        if point_load is not None:
+            loads.setdefault(label, []).append(point_load)
+        machines.setdefault(label, set()).add(_machine(cpus, point_memory))
+    return {label: PointContext(statistics.median(loads[label]) if loads.get(label) else None,
+                                tuple(sorted(found))) for label, found in machines.items()}
 
 
 def load_history(database: Database, config_hash: str, host: str | None, order: str = "version",
-                 filters: RunFilter | None = None) -> History:
-    """Read one history's values, grouped into points in ``order`` (one of ``history.ORDERS``)."""
+                 filters: RunFilter | None = None, commits: Mapping[str, int] | None = None) -> History:
+    """Read one history's values, grouped into points in ``order`` (one of ``history.ORDERS``); by revision,
+    in the order of ``commits`` (``record.releases.git_commit_order``) when given."""
     columns, label_of = _POINT_KEYS[order]
-    filters = filters or RunFilter()
+    where = _where(config_hash, host, filters or RunFilter())
     query = (sa.select(runs.c.id, runs.c.measured_at, *columns, metrics.c.section, metrics.c.metric, metrics.c.seconds)
-             .join(metrics, metrics.c.run == runs.c.id)
-             .where(runs.c.config_hash == config_hash, runs.c.host.is_(None) if host is None else runs.c.host == host,
-                    runs.c.status == STATUS_OK, sa.not_(runs.c.warmup), *filters.clauses()))
+             .join(metrics, metrics.c.run == runs.c.id).where(*where))
     with database.reading() as connection:
         rows = connection.execute(query).all()
     width = len(columns)
@@ -134,14 +190,16 @@ def load_history(database: Database, config_hash: str, host: str | None, order: 
         if label not in first_seen or moment < first_seen[label]:
             first_seen[label] = moment
         if order == "version" and label not in sort_keys:
-            sort_keys[label] = (version_key(key[1]), version_key(key[0]))
-    labels = sorted(values, key=(sort_keys.__getitem__ if order == "version" else first_seen.__getitem__))
+            sort_keys[label] = (release_key(key[1]), release_key(key[0]))
+    if order == "revision" and commits:
+        sort_keys = {label: (commit_key(label, commits), first_seen[label]) for label in values}
+    labels = sorted(values, key=sort_keys.__getitem__ if sort_keys else first_seen.__getitem__)
     points: dict[str, list[Point]] = {metric: [] for metric in sorted(sections, key=lambda name: display_order(
         sections[name], name))}
     for label in labels:
         for metric, measured in values[label].items():
             points[metric].append(Point(label, tuple(measured)))
-    return History(config_hash, host, order, points, len(left_out))
+    return History(config_hash, host, order, points, len(left_out), _contexts(database, where, columns, label_of))
 
 
 class MetricHistory(msgspec.Struct):
@@ -180,4 +238,5 @@ def metric_history(metric: str, points: list[Point]) -> MetricHistory:
 
 def settings_name(kind: str, config: dict[str, Any]) -> str:
     """A configuration in words: its kind and every setting that is set."""
-    return ", ".join([kind, *(f"{key}={value}" for key, value in sorted(config.items()) if value is not None)])
+    return ", ".join([kind, *(f"{setting_name(key)}={show_setting(value)}" for key, value in sorted(config.items())
+                              if value is not None)])

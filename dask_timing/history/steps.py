@@ -5,18 +5,26 @@ each point the runs measured there.  The method, in the spirit of asv's step
 detection (a penalised piecewise-constant fit), written for this package:
 
 1. Each point is its median run.
-2. The noise scale sigma is the larger of two robust estimates: the spread of
-   consecutive differences of the points (what drift between points looks like;
-   a few steps barely move it) and the typical standard error of a point's
-   median from its own runs.
+2. The noise scale sigma of the fit is the larger of two robust estimates: the
+   spread of consecutive differences of the points (what drift between points
+   looks like; a few steps barely move it) and the typical standard error of a
+   point's median from its own runs.
 3. The points are fitted with a piecewise-constant function minimising the
    squared residuals over sigma squared plus ``PENALTY * ln(n)`` per step
    (optimal partitioning, exact, by dynamic programming over all segmentations).
-4. Each step's size is the ratio of the medians of the segments either side,
-   minus one, with a 95 % percentile-bootstrap interval: each side's points are
-   resampled, each with a Gaussian jitter of sigma / sqrt(points on that side),
-   so that a side of a single point still has the spread the noise gives it.
-   A step whose interval holds zero is dropped and the fit re-segmented.
+4. Each step is measured on the runs either side, as a comparison of two sets of
+   runs is: its size is the ratio of the medians of the runs of the segments
+   either side, minus one, with the 95 % percentile-bootstrap interval of
+   ``analysis.verdicts`` (each side's runs resampled).  A step whose interval
+   holds zero, or with a side of a single run (no interval), is dropped and the
+   fit re-segmented.
+
+The verdict on the newest point (``judge_newest``) uses none of the fit's noise
+scale, which a real jump between points would inflate: the newest point's runs
+are compared with the runs of the level before it (the points since the last
+step of the history without it), by ``analysis.verdicts.judge``, and the change
+judged by the gate's rule (``analysis.gate.judge_change``, ``either_way``): it
+passes only when its 95 % interval lies within +-PCT.
 
 With 5 % noise on 60 points, a 10 % step is found in more than 95 % of series
 (within 2 points of where it is), and a flat series shows a step in fewer than
@@ -31,6 +39,10 @@ from typing import Sequence
 
 import msgspec
 
+from dask_timing.analysis import gate
+from dask_timing.analysis.verdicts import (
+    SIGNIFICANCE, Verdict, bootstrap_generator, bootstrap_medians, bootstrap_ratio_interval, judge, percentile_interval,
+)
 from dask_timing.errors import UsageError
 
 # Penalty per step, in units of ln(points) x sigma^2: a step must explain at least
@@ -38,20 +50,19 @@ from dask_timing.errors import UsageError
 # steps in a fifth of flat series of 60 points; 3.5 in about 2 %, at no cost in the
 # planted steps found (the benchmark's simulations).
 PENALTY = 3.5
-CONFIDENCE = 0.95
-RESAMPLES = 2000
-SEED = 20261125  # fixed: the same history always gives the same steps
 # Below this many points no step can be found: the drift between points, which sets the noise
 # scale, is then measured mostly by the step itself.
 MIN_POINTS_FOR_STEPS = 4
-# A verdict on the newest point needs a history where a step can be found: this many points before it.
-MIN_EARLIER_POINTS = MIN_POINTS_FOR_STEPS - 1
 # Normal-theory factors: sigma from a median absolute deviation; a median's standard
 # error relative to a mean's.
 MAD_TO_SIGMA = 1.4826
 MEDIAN_EFFICIENCY = math.sqrt(math.pi / 2)
-
-PASSED, FAILED, INCONCLUSIVE = "passed", "failed", "inconclusive"
+# How a history speaks of each outcome of the gate's rule.
+VERDICT_WORDS = {gate.PASSED: "passed", gate.REGRESSION: "failed", gate.UNDECIDED: "cannot tell"}
+RULE = ("the newest point passes when the 95 % interval of its change from the level before it (the points "
+        "since the last step before it, their runs pooled) lies within ±{percent:g} %; it fails when it is "
+        "slower by more than {percent:g} % (Mann-Whitney's p < 0.05 and an interval above no change); otherwise "
+        "the history cannot tell")
 
 
 class Point(msgspec.Struct, frozen=True):
@@ -63,6 +74,12 @@ class Point(msgspec.Struct, frozen=True):
     @property
     def median(self) -> float:
         return statistics.median(self.values)
+
+    def interval(self) -> tuple[float, float] | None:
+        """The 95 % percentile-bootstrap interval of the median, from this point's own runs; None for one run."""
+        if len(self.values) < 2:
+            return None
+        return percentile_interval(bootstrap_medians(self.values, bootstrap_generator()))
 
 
 class Step(msgspec.Struct, frozen=True):
@@ -87,13 +104,13 @@ class Step(msgspec.Struct, frozen=True):
                 f"(95 % CI {self.ci_low * 100:.{digits}f} to {self.ci_high * 100:.{digits}f} %)")
 
 
-def _transition(before: str, after: str) -> str:
+def _transition(before: str, after: str, joint: str = "->") -> str:
     """``a X -> a Y`` shown as ``a X -> Y``: the words both labels start with, once."""
     first, second = before.split(" "), after.split(" ")
     shared = 0
     while shared < min(len(first), len(second)) - 1 and first[shared] == second[shared]:
         shared += 1
-    return f"{before} -> {' '.join(second[shared:])}"
+    return f"{before} {joint} {' '.join(second[shared:])}"
 
 
 def noise_scale(points: Sequence[Point]) -> float:
@@ -167,41 +184,31 @@ def detect_steps(points: Sequence[Point], penalty: float = PENALTY) -> list[Step
     points = measurable(points)
     if len(points) < 2:
         return []
-    sigma = noise_scale(points)
-    medians = [point.median for point in points]
-    positions = change_points(medians, sigma, penalty)
+    positions = change_points([point.median for point in points], noise_scale(points), penalty)
     while True:
-        steps = _measured(points, medians, positions, sigma)
+        steps = [_measured(points, positions, index) for index in range(len(positions))]
         doubtful = [step for step in steps if step.ci_low <= 0 <= step.ci_high]
         if not doubtful:
             return steps
         positions.remove(min(doubtful, key=lambda step: abs(step.size)).position)
 
 
-def _measured(points: Sequence[Point], medians: Sequence[float], positions: list[int], sigma: float) -> list[Step]:
-    import numpy
+def pooled(points: Sequence[Point]) -> list[float]:
+    """The runs of several points, as one sample."""
+    return [value for point in points for value in point.values]
 
-    generator = numpy.random.default_rng(SEED)
+
+def _measured(points: Sequence[Point], positions: list[int], index: int) -> Step:
+    """The step at ``positions[index]``, measured on the runs of the segments either side (a side of a single
+    run has no interval: (0, 0), which holds zero)."""
     bounds = [0, *positions, len(points)]
-    segments = [numpy.asarray(medians[start:end]) for start, end in zip(bounds, bounds[1:])]
-    levels = [float(numpy.median(segment)) for segment in segments]
-    resampled = [_resampled_levels(segment, sigma, generator) for segment in segments]
-    steps = []
-    for index, position in enumerate(positions):
-        ratios = resampled[index + 1] / resampled[index] - 1
-        low, high = numpy.percentile(ratios, [50 * (1 - CONFIDENCE), 50 * (1 + CONFIDENCE)])
-        steps.append(Step(position, points[position - 1].label, points[position].label, levels[index],
-                          levels[index + 1], levels[index + 1] / levels[index] - 1, float(low), float(high)))
-    return steps
-
-
-def _resampled_levels(segment, sigma: float, generator):
-    """Bootstrap medians of a segment's points, each draw jittered by sigma / sqrt(points)."""
-    import numpy
-
-    draws = generator.choice(segment, size=(RESAMPLES, len(segment)))
-    draws += generator.normal(0.0, sigma / math.sqrt(len(segment)), size=draws.shape)
-    return numpy.median(draws, axis=1)
+    before = pooled(points[bounds[index]:bounds[index + 1]])
+    after = pooled(points[bounds[index + 1]:bounds[index + 2]])
+    level_before, level_after = statistics.median(before), statistics.median(after)
+    low, high = bootstrap_ratio_interval(before, after) if min(len(before), len(after)) > 1 else (1.0, 1.0)
+    position = positions[index]
+    return Step(position, points[position - 1].label, points[position].label, level_before, level_after,
+                level_after / level_before - 1, low - 1, high - 1)
 
 
 class EmptyHistory(UsageError):
@@ -209,43 +216,75 @@ class EmptyHistory(UsageError):
 
 
 class StepVerdict(msgspec.Struct, frozen=True):
-    """The newest point of a history against the points before it."""
+    """The newest point of a history against the level before it."""
 
-    outcome: str  # PASSED, FAILED or INCONCLUSIVE
-    reason: str
-    step: Step | None = None  # the step into the newest point's level, when there is one
+    outcome: str  # gate.PASSED, gate.REGRESSION or gate.UNDECIDED
+    reason: str  # names the newest point, the level before it, the change with its interval, and why
+    change: Verdict | None = None  # the newest point's runs against the level's: None when there is none
+
+    def said(self) -> str:
+        """``failed: <reason>``: the outcome as a history speaks of it, and why."""
+        return f"{VERDICT_WORDS[self.outcome]}: {self.reason}"
+
+
+def level_before(points: Sequence[Point]) -> list[Point]:
+    """The points of the level a history ends on: those since its last step (all of them without one)."""
+    steps = detect_steps(points)
+    return list(points[steps[-1].position:] if steps else points)
+
+
+def _level_name(level: Sequence[Point]) -> str:
+    where = level[0].label if len(level) == 1 else f"{_transition(level[0].label, level[-1].label, 'to')} " \
+                                                     f"({len(level)} points)"
+    return f"{where}, {len(pooled(level))} run(s), median {statistics.median(pooled(level)):.4g} s"
+
+
+def _percent(ratio: float) -> str:
+    return f"{(ratio - 1) * 100:+.1f} %"
 
 
 def judge_newest(points: Sequence[Point], fail_percent: float, metric: str = "total_time",
                  newest: str | None = None) -> StepVerdict:
-    """Fail when the newest point brings a new step up larger than ``fail_percent``.
+    """The newest point's change from the level before it, judged by the gate's rule (``RULE``).
 
-    A step is new when the fit of the history without the newest point does not
-    have it (at the same place, give or take a point, in the same direction):
-    a step is judged once, at the first point that shows it, and a level that has
-    been there for several points no longer fails.  Fewer than MIN_EARLIER_POINTS
-    points before the newest, or ``newest`` (the label being judged) not the last
-    point with values: inconclusive.  No point at all: EmptyHistory.
+    The level before is the points since the last step of the history without the
+    newest point; its runs and the newest point's are compared as two sets of runs
+    (``analysis.verdicts.judge``), and the change passes only when its 95 % interval
+    lies within +-``fail_percent``.  ``newest`` (the label being judged) not the
+    last point with values, no point before it, or a side of a single run: the
+    history cannot tell.  No point at all: EmptyHistory.
     """
     points = measurable(points)
     if not points:
         raise EmptyHistory(f"no runs in the history of {metric}: nothing to judge")
     if newest is not None and points[-1].label != newest:
-        return StepVerdict(INCONCLUSIVE, f"{newest}: no successful run in the history of {metric}")
-    newest = points[-1].label
-    if len(points) - 1 < MIN_EARLIER_POINTS:
-        return StepVerdict(INCONCLUSIVE, f"{newest}: {len(points) - 1} earlier point(s) in the history of {metric}; "
-                                         f"a verdict needs {MIN_EARLIER_POINTS}")
-    steps = detect_steps(points)
-    last = steps[-1] if steps else None
-    if last is None:
-        return StepVerdict(PASSED, f"{newest}: no step in the history of {metric}")
-    earlier = detect_steps(points[:-1])
-    known = any(abs(step.position - last.position) <= 1 and (step.size > 0) == (last.size > 0) for step in earlier)
-    if known:
-        return StepVerdict(PASSED, f"{newest}: no new step; the last one was there before it: "
-                                   f"{last.describe(metric)}", last)
-    if last.size * 100 > fail_percent:
-        return StepVerdict(FAILED, f"{newest}: a new step larger than {fail_percent:g} %: {last.describe(metric)}",
-                           last)
-    return StepVerdict(PASSED, f"{newest}: a new step within {fail_percent:g} %: {last.describe(metric)}", last)
+        return StepVerdict(gate.UNDECIDED, f"{newest}: no successful run in the history of {metric}")
+    last = points[-1]
+    if len(points) == 1:
+        return StepVerdict(gate.UNDECIDED, f"{last.label}: no point before it in the history of {metric}: "
+                                           "no level to compare it with")
+    level = level_before(points[:-1])
+    named = f"{last.label} ({len(last.values)} run(s), median {last.median:.4g} s) against the level before it, " \
+            f"{_level_name(level)}"
+    single = [name for name, runs in (("the newest point", last.values), ("the level before", pooled(level)))
+              if len(runs) < 2]
+    if single:
+        return StepVerdict(gate.UNDECIDED, f"{named}: {' and '.join(single)} has a single run: no interval, "
+                                           "the history cannot tell a change from noise; run more")
+    change = judge(metric, metric, pooled(level), last.values, _level_name(level), last.label)
+    outcome = gate.judge_change(change, fail_percent, either_way=True)
+    shown = (f"{metric} {_percent(change.ratio)} (95 % CI {_percent(change.ci_low)} to {_percent(change.ci_high)}; "
+             f"p = {change.p_value:.2g})")
+    if outcome == gate.REGRESSION:
+        why = f"a step up larger than {fail_percent:g} %"
+    elif outcome == gate.PASSED:
+        why = f"shown to be within ±{fail_percent:g} %"
+    elif change.smallest_p >= SIGNIFICANCE:
+        why = f"cannot tell: {change.note}"
+    elif change.ci_high < 1 - fail_percent / 100:
+        why = (f"faster by more than {fail_percent:g} %: a new level, not within ±{fail_percent:g} %; look at "
+               "it (the next point is judged against it)")
+    else:
+        why = (f"cannot tell: its interval reaches past ±{fail_percent:g} %; the runs cannot rule out a change "
+               "that large: run more, or on a quieter machine")
+    return StepVerdict(outcome, f"{named}: {shown}: {why}", change)

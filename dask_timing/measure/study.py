@@ -31,7 +31,8 @@ from typing import Any
 from dask_timing.defaults import DEFAULT_TIMEOUT
 from dask_timing.analysis.groups import group_results
 from dask_timing.analysis.load import load
-from dask_timing.analysis.verdicts import Gate, pair_environments
+from dask_timing.analysis.gate import Gate
+from dask_timing.analysis.verdicts import pair_environments
 from dask_timing.deploy.managed import ManagedProcess, terminate
 from dask_timing.deploy.manager import check_cluster_arguments
 from dask_timing.history.recording import Recorder

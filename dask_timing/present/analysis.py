@@ -11,10 +11,11 @@ from __future__ import annotations
 import sys
 from typing import NamedTuple
 
+from dask_timing.analysis.gate import NOTHING_TO_COMPARE, Gate
 from dask_timing.analysis.groups import Group, summary_document
 from dask_timing.analysis.ranking import Standing
 from dask_timing.analysis.stats import DEFAULT_PRECISION
-from dask_timing.analysis.verdicts import NOTHING_TO_COMPARE, Comparison, Gate, Pair, Verdict
+from dask_timing.analysis.verdicts import Comparison, Pair, Verdict
 from dask_timing.present.knob_table import write_knob_costs
 from dask_timing.present.report import (
     MAX_CONFIGURATION_BLOCKS, Names, write_analysis, write_closing, write_comparison, write_scaling, write_verdicts,
@@ -59,7 +60,7 @@ def present(
             write_worker_phases(groups, print)
             write_scaling(groups, print)
     if compare or len(groups) > 1:
-        knob_costs = None if detail == QUIET else (lambda write: write_knob_costs(groups, write))
+        knob_costs = None if detail == QUIET else (lambda write: write_knob_costs(groups, write, pairs))
         write_comparison(groups, print, ranking, names, more=knob_costs)
     if summary_path:
         from dask_timing.record.environment import utc_timestamp
@@ -76,7 +77,8 @@ def present(
 
 def judge(comparison: Comparison, fail_if_slower: float | None, verdict_json: str | None = None) -> Judgement:
     """Judge the pairs and decide the gate (printed last, by ``present_end``); save them to ``verdict_json``."""
-    from dask_timing.analysis.verdicts import comparison_warnings, decide, judge_pairs, verdict_document
+    from dask_timing.analysis.gate import decide
+    from dask_timing.analysis.verdicts import comparison_warnings, judge_pairs, verdict_document
     from dask_timing.record.environment import utc_timestamp
 
     verdicts = judge_pairs(comparison)

@@ -17,11 +17,12 @@ from typing import IO, Sequence
 
 from dask_timing.history import TOTAL_METRIC
 from dask_timing.analysis.groups import Group, settings_key, total_times
-from dask_timing.history.series import MetricHistory, metric_history, settings_name, version_key, version_label
+from dask_timing.history.series import MetricHistory, metric_history, settings_name, version_label
 from dask_timing.history.steps import Point
 from dask_timing.present.plots import (
     LABEL_WIDTH, LINE_WIDTH, TEXT_LINE, label_parts, legend, line_count, pyplot, save, style_at, wrap_parts,
 )
+from dask_timing.record.releases import environment_key
 
 HEIGHT = 4.5  # inches
 WIDTH_PER_POINT = 0.9  # inches per point on the axis, within the bounds below
@@ -52,8 +53,7 @@ def release_histories(groups: Sequence[Group]) -> list[tuple[str, MetricHistory]
         labelled = [(label, group) for label, group in labelled if label is not None]
         if len({label for label, _group in labelled}) < 2 or len(labelled) != len(family):
             continue  # not a history of releases: one release, or the same release in two environments
-        labelled.sort(key=lambda item: (version_key(packages[id(item[1])].distributed),
-                                        version_key(packages[id(item[1])].dask)))
+        labelled.sort(key=lambda item: environment_key(item[1].environment))
         points = [Point(label, tuple(total_times(group))) for label, group in labelled]
         found.append((settings_name(family[0].kind, family[0].config), metric_history(TOTAL_METRIC, points)))
     return found

@@ -20,7 +20,8 @@ from dask_timing.analysis.ranking import Standing, rank
 from dask_timing.analysis.workers import shown_worker_phases
 from dask_timing.record.kinds import KIND_SCHEDULERS
 from dask_timing.analysis.scaling import families, family_label, fit_scaling, weak_efficiency
-from dask_timing.analysis.verdicts import PASSED, REGRESSION, RULE, UNDECIDED, Comparison, Gate, Verdict
+from dask_timing.analysis.gate import PASSED, REGRESSION, UNDECIDED, Gate
+from dask_timing.analysis.verdicts import RULE, Comparison, Verdict
 from dask_timing.analysis.stats import OUTLIER_Z, SeriesWarning, Summary, outlier_indices, warnings_for
 from dask_timing.present.text_table import aligned
 

@@ -6,9 +6,10 @@ from typing import Callable
 
 import msgspec
 
+from dask_timing.analysis.gate import Gate
 from dask_timing.analysis.groups import Group
 from dask_timing.analysis.ranking import Standing
-from dask_timing.analysis.verdicts import Comparison, Gate, Verdict
+from dask_timing.analysis.verdicts import Comparison, Verdict
 from dask_timing.phases import TOTAL_KEY
 from dask_timing.record.files import write_text
 

@@ -17,13 +17,15 @@ import html
 import io
 from typing import TYPE_CHECKING, Any, Iterable, NamedTuple
 
+from dask_timing.analysis.gate import COMPARED
 from dask_timing.analysis.groups import Group, metric_order
 from dask_timing.analysis.ranking import Standing
 from dask_timing.analysis.scaling import families, family_label, fit_scaling, weak_efficiency
-from dask_timing.analysis.verdicts import COMPARED, RULE, comparison_warnings
+from dask_timing.analysis.verdicts import RULE, comparison_warnings
 from dask_timing.phases import TOTAL_KEY, metric_label
 from dask_timing.present import knob_table, worker_tables
 from dask_timing.present.exports.base import COMPARISON_HEADER, Analysis, Exporter, comparison_rows
+from dask_timing.record.releases import release_key
 
 if TYPE_CHECKING:
     from dask_timing.present.plots import Drawing, Look
@@ -126,8 +128,14 @@ def _environment(analysis: Analysis) -> str:
     compared = analysis.comparison is not None
     return "<h2>Environment</h2>" + table(
         ["side"] * compared + ["name", "host", "interpreter", "Python", "dask", "distributed", "CPUs"],
-        [[value or "?" for value in env[not compared:]] for env in sorted(environments, key=str)], "words",
+        [[value or "?" for value in env[not compared:]] for env in sorted(environments, key=_by_release)], "words",
     )
+
+
+def _by_release(environment: tuple) -> tuple:
+    """The environment table's rows: by side, then distributed's and dask's release, then the rest."""
+    side, *_, dask, distributed, _cpus = environment
+    return (str(side), release_key(distributed), release_key(dask), str(environment))
 
 
 def _configurations(look: Look) -> str:
@@ -233,7 +241,7 @@ def _scaling(analysis: Analysis, look: Look) -> str:
 
 def _knob_costs(analysis: Analysis) -> str:
     """What each setting of a sweep costs: the table of the text and the Markdown."""
-    found = knob_table.knob_table(analysis.groups)
+    found = knob_table.knob_table(analysis.groups, analysis.comparison and analysis.comparison.pairs)
     if found is None:
         return ""
     header, rows = found

@@ -92,7 +92,7 @@ def _worker_phases(analysis: Analysis) -> list[str]:
 
 def _knob_costs(analysis: Analysis) -> list[str]:
     """What each setting of a sweep costs (none when no setting varies)."""
-    table = knob_table.knob_table(analysis.groups)
+    table = knob_table.knob_table(analysis.groups, analysis.comparison and analysis.comparison.pairs)
     if table is None:
         return []
     return ["", f"{knob_table.TITLE}:", "", *_table(*table, left=2), "", f"{knob_table.UNITS.capitalize()}."]
