@@ -21,6 +21,7 @@ import pytest
 import sqlalchemy as sa
 from conftest import LOCAL_TOOL, REPOSITORY, run_tool
 
+from dask_timing.analysis import gate
 from dask_timing.analysis.groups import group_results
 from dask_timing.analysis.load import load
 from dask_timing.errors import UsageError
@@ -398,18 +399,28 @@ def test_the_verdict_on_the_newest_point_never_passes_on_nothing():
         steps.judge_newest([], 5)
     with pytest.raises(steps.EmptyHistory):
         steps.judge_newest([steps.Point("v0", ())], 5)
-    assert steps.judge_newest(flat_series(3, rng), 5).outcome == steps.INCONCLUSIVE
+    single = steps.judge_newest(flat_series(3, rng), 5)  # points of one run: no interval, and said so
+    assert single.outcome == gate.UNDECIDED and "has a single run: no interval" in single.reason
     history = [steps.Point(f"v{i}", tuple(1.0 + rng.gauss(0, 0.01) for _ in range(10))) for i in range(8)]
-    assert steps.judge_newest(history, 5).outcome == steps.PASSED
+    assert steps.judge_newest(history[:1], 5).outcome == gate.UNDECIDED  # no level before it
+    passed = steps.judge_newest(history, 5)
+    assert passed.outcome == gate.PASSED and "v7 (10 run(s)" in passed.reason
+    assert "against the level before it, v0 to v6 (7 points, 70 run(s)" in passed.reason
+    assert "shown to be within ±5 %" in passed.reason
     # the label being judged has no successful run: the point before it is not judged in its place
-    assert steps.judge_newest([*history, steps.Point("v8", ())], 5, newest="v8").outcome == steps.INCONCLUSIVE
+    assert steps.judge_newest([*history, steps.Point("v8", ())], 5, newest="v8").outcome == gate.UNDECIDED
     slower = steps.Point("v8", tuple(1.3 + rng.gauss(0, 0.01) for _ in range(10)))
     verdict = steps.judge_newest([*history, slower], 5)
-    assert verdict.outcome == steps.FAILED and verdict.step.after == "v8" and "v7 -> v8" in verdict.reason
-    assert steps.judge_newest([*history, slower], 50).outcome == steps.PASSED  # a step, within the threshold
-    # one more point at the slower level: the step was there before it, and is not judged again
+    assert verdict.outcome == gate.REGRESSION and "a step up larger than 5 %" in verdict.reason
+    assert verdict.change.ci_low > 1.25 and "v0 to v7 (8 points, 80 run(s)" in verdict.reason
+    assert steps.judge_newest([*history, slower], 50).outcome == gate.PASSED  # shown within the threshold
+    # one more point at the slower level: judged against that level, not against the one before the step
     settled = steps.judge_newest([*history, slower, steps.Point("v9", slower.values)], 5)
-    assert settled.outcome == steps.PASSED and settled.step.after == "v8"
+    assert settled.outcome == gate.PASSED and "against the level before it, v8 (10 run(s)" in settled.reason
+    # a step down larger than the threshold is no pass, and never said to be within it
+    faster = steps.judge_newest([*history, steps.Point("v8", tuple(value * 0.54 for value in slower.values))], 10)
+    assert faster.outcome == gate.UNDECIDED and "faster by more than 10 %" in faster.reason
+    assert "within ±10 %" not in faster.reason.replace("not within ±10 %", "")
 
 
 @pytest.mark.parametrize("count", [1, 4, 16])

@@ -114,31 +114,37 @@ def test_import_is_idempotent_and_the_analyzer_reads_the_database_as_the_files(d
     assert mixed.returncode == EXIT_USAGE
 
 
-def history_of(folder, db: str, levels: list[float]) -> None:
-    """One configuration measured at the first len(levels) releases, 5 runs each, imported into ``db``."""
+def history_of(folder, db: str, levels: list[float], runs: int = 5) -> None:
+    """One configuration measured at the first len(levels) releases, ``runs`` runs each, imported into ``db``."""
     rng = random.Random(7)
     results = [synthetic(version, seconds=seconds, rng=rng, timestamp=f"2026-0{index + 1}-01T00:00:00Z")
-               for index, (version, seconds) in enumerate(zip(VERSIONS, levels)) for _ in range(5)]
+               for index, (version, seconds) in enumerate(zip(VERSIONS, levels)) for _ in range(runs)]
     write_results(folder, results)
     completed = history("import", "--db", db, str(folder))
     assert completed.returncode == 0, completed.stderr
 
 
 @pytest.mark.timeout(200)
-@pytest.mark.parametrize("levels, code, said", [
-    ([0.3, 0.3, 0.3, 0.3, 0.3], EXIT_OK, "Gate: passed"),
-    ([0.3, 0.3, 0.3, 0.3, 0.6], EXIT_FAILED, "Gate: failed"),
-    ([0.3, 0.6], EXIT_INCONCLUSIVE, "Gate: inconclusive"),
+@pytest.mark.parametrize("levels, runs, code, said", [
+    ([0.3, 0.3, 0.3, 0.3, 0.3], 5, EXIT_OK, "Gate: passed"),
+    ([0.3, 0.3, 0.3, 0.3, 0.6], 5, EXIT_FAILED, "Gate: failed"),
+    ([0.3, 0.6], 5, EXIT_FAILED, "Gate: failed"),  # two points are enough when their runs show the step
+    ([0.3, 0.6], 2, EXIT_INCONCLUSIVE, "Gate: inconclusive"),  # 2 runs against 2: p < 0.05 cannot be reached
 ])
-def test_fail_on_step_exit_codes(levels, code, said, db_url, tmp_path):
-    history_of(tmp_path / "results", db_url, levels)
+def test_fail_on_step_exit_codes(levels, runs, code, said, db_url, tmp_path):
+    history_of(tmp_path / "results", db_url, levels, runs)
     plot = tmp_path / "trend.png"
     completed = history("show", "--db", db_url, "--fail-on-step", "10", "--plot", str(plot))
     assert completed.returncode == code, completed.stdout + completed.stderr
     assert said in completed.stdout
     assert plot.stat().st_size > 0
-    if code == EXIT_FAILED:
+    assert "Rule: the newest point passes when the 95 % interval of its change" in completed.stdout
+    newest = f"distributed {VERSIONS[len(levels) - 1]}"
+    assert f"  verdict: {dict(zip((EXIT_OK, EXIT_FAILED, EXIT_INCONCLUSIVE), ('passed', 'failed', 'cannot tell')))[code]}: " \
+           f"{newest} ({runs} run(s)" in completed.stdout
+    if len(levels) == 5 and code == EXIT_FAILED:
         assert "distributed 2026.2.0 -> 2026.3.0: total_time +" in completed.stdout
+        assert "against the level before it, distributed 2025.11.0 to 2026.2.0 (4 points, 20 run(s)" in completed.stdout
     if code == EXIT_OK:
         assert "total_time: no step over 5 point(s)" in completed.stdout
 

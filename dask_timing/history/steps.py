@@ -234,9 +234,11 @@ def level_before(points: Sequence[Point]) -> list[Point]:
 
 
 def _level_name(level: Sequence[Point]) -> str:
-    where = level[0].label if len(level) == 1 else f"{_transition(level[0].label, level[-1].label, 'to')} " \
-                                                     f"({len(level)} points)"
-    return f"{where}, {len(pooled(level))} run(s), median {statistics.median(pooled(level)):.4g} s"
+    """``v8 (10 run(s), median 1.3 s)``, or ``v0 to v6 (7 points, 70 run(s), median 1 s)``."""
+    runs = pooled(level)
+    where, count = (level[0].label, "") if len(level) == 1 else (
+        _transition(level[0].label, level[-1].label, "to"), f"{len(level)} points, ")
+    return f"{where} ({count}{len(runs)} run(s), median {statistics.median(runs):.4g} s)"
 
 
 def _percent(ratio: float) -> str:
@@ -264,8 +266,7 @@ def judge_newest(points: Sequence[Point], fail_percent: float, metric: str = "to
         return StepVerdict(gate.UNDECIDED, f"{last.label}: no point before it in the history of {metric}: "
                                            "no level to compare it with")
     level = level_before(points[:-1])
-    named = f"{last.label} ({len(last.values)} run(s), median {last.median:.4g} s) against the level before it, " \
-            f"{_level_name(level)}"
+    named = f"{_level_name([last])} against the level before it, {_level_name(level)}"
     single = [name for name, runs in (("the newest point", last.values), ("the level before", pooled(level)))
               if len(runs) < 2]
     if single:
