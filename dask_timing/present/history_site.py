@@ -90,7 +90,9 @@ def _is_ours(path: str) -> bool:
 
 
 def publish_site(overviews: Sequence[Overview], directory: str, order: str, percent: float) -> Published:
-    """Build the site of ``overviews`` (``history.overview``) in a new folder and make it DIR's site."""
+    """Build the site of ``overviews`` (``history.overview``) in a new folder and make it DIR's site; the
+    configurations in the order of their names (numbers by value: workers=2 before workers=10)."""
+    overviews = sorted(overviews, key=lambda found: _natural(found.name))
     builds = os.path.join(directory, BUILDS)
     os.makedirs(builds, exist_ok=True)
     name = f"build-{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{os.getpid()}"
@@ -113,6 +115,10 @@ def publish_site(overviews: Sequence[Overview], directory: str, order: str, perc
                                 head=f'<meta http-equiv="refresh" content="0; url={LINK}/index.html">'))
     _prune(builds, keep={name, os.path.basename(previous or "")})
     return Published(os.path.abspath(entry), pages, images, size)
+
+
+def _natural(text: str) -> list:
+    return [(0, int(part), "") if part.isdigit() else (1, 0, part) for part in re.split(r"(\d+)", text)]
 
 
 def _prune(builds: str, keep: set[str]) -> None:
