@@ -16,7 +16,7 @@ runs can reach.  ``judge_change(change, PCT)`` says:
   out a slowdown over the threshold: too few of them, or too noisy a machine);
   with ``either_way=True`` also an interval that reaches below 1 - PCT/100;
 * ``PASSED`` (exit 0): the interval lies under 1 + PCT/100 (``either_way``:
-  inside 1 +- PCT/100), shown to be within the threshold.
+  inside 1 ± PCT/100), shown to be within the threshold.
 
 ``either_way`` is what a history asks of its newest point: that it is shown to be
 on the level before it, a step down larger than PCT being no pass but a new

@@ -99,7 +99,7 @@ def build_parser(prog: str) -> cli.OneLineParser:
                       help="only these metrics (repeatable; e.g. total_time, workers_start_time)")
     show.add_argument("--fail-on-step", type=cli.non_negative_float, metavar="PCT",
                       help=f"judge each history's newest point by its change in {GATE_METRIC} from the level "
-                           "before it: exit 0 if its 95 %% interval lies within +-PCT percent, 1 for a step up "
+                           "before it: exit 0 if its 95 %% interval lies within ±PCT percent, 1 for a step up "
                            "larger than PCT, 3 if the runs cannot tell, 2 if there is nothing to judge")
     show.add_argument("--plot", metavar="FILE.png",
                       help="draw the trend of the first --metric (default: total_time) into FILE (never overwritten)")

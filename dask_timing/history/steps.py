@@ -24,7 +24,7 @@ scale, which a real jump between points would inflate: the newest point's runs
 are compared with the runs of the level before it (the points since the last
 step of the history without it), by ``analysis.verdicts.judge``, and the change
 judged by the gate's rule (``analysis.gate.judge_change``, ``either_way``): it
-passes only when its 95 % interval lies within +-PCT.
+passes only when its 95 % interval lies within ±PCT.
 
 With 5 % noise on 60 points, a 10 % step is found in more than 95 % of series
 (within 2 points of where it is), and a flat series shows a step in fewer than
@@ -252,7 +252,7 @@ def judge_newest(points: Sequence[Point], fail_percent: float, metric: str = "to
     The level before is the points since the last step of the history without the
     newest point; its runs and the newest point's are compared as two sets of runs
     (``analysis.verdicts.judge``), and the change passes only when its 95 % interval
-    lies within +-``fail_percent``.  ``newest`` (the label being judged) not the
+    lies within ±``fail_percent``.  ``newest`` (the label being judged) not the
     last point with values, no point before it, or a side of a single run: the
     history cannot tell.  No point at all: EmptyHistory.
     """
@@ -270,8 +270,9 @@ def judge_newest(points: Sequence[Point], fail_percent: float, metric: str = "to
     single = [name for name, runs in (("the newest point", last.values), ("the level before", pooled(level)))
               if len(runs) < 2]
     if single:
-        return StepVerdict(gate.UNDECIDED, f"{named}: {' and '.join(single)} has a single run: no interval, "
-                                           "the history cannot tell a change from noise; run more")
+        return StepVerdict(gate.UNDECIDED, f"{named}: {' and '.join(single)} {'have' if len(single) > 1 else 'has'} "
+                                           "a single run: no interval, the history cannot tell a change from "
+                                           "noise; run more")
     change = judge(metric, metric, pooled(level), last.values, _level_name(level), last.label)
     outcome = gate.judge_change(change, fail_percent, either_way=True)
     shown = (f"{metric} {_percent(change.ratio)} (95 % CI {_percent(change.ci_low)} to {_percent(change.ci_high)}; "
