@@ -238,7 +238,7 @@ def publish(database, filters, commits, args: argparse.Namespace) -> int:
     found = [overview(database, key, filters, args.order, commits, None, args.threshold) for key in keys]
     site = publish_site(found, args.directory, args.order, args.threshold)
     print(f"Published {len(found)} configuration(s) in {time.monotonic() - started:.1f} s: "
-          f"{site.pages} page(s) and {site.images} image(s), {site.size / 1e6:.1f} MB; open {site.index}")
+          f"{site.pages} page(s) and {site.images} image(s), {site.size / 1e3:,.0f} kB; open {site.index}")
     return EXIT_OK
 
 
