@@ -24,8 +24,9 @@ from dask_timing.analysis.scaling import Fit, families
 from dask_timing.analysis.verdicts import pair_results
 from dask_timing.present.exports import html_page
 from dask_timing.present.exports.base import Analysis
-from dask_timing.present.plots import (COMPARISON, PANEL_SIZE, PLOTS, SIDE_COLOURS, Look, draw_all, fit_text,
-                                       label_parts, plot_all, pyplot)
+from dask_timing.present.plots import (COMPARISON, PANEL_SIZE, PLOTS, SIDE_COLOURS, Look, Plot, draw_all, fit_text,
+                                       label_parts, plot_all, pyplot, register)
+from dask_timing.present.plots.layout import row_figures
 from dask_timing.phases import WORKER_PHASES
 from dask_timing.record.schema import RunResult
 
@@ -410,3 +411,36 @@ def test_both_sides_of_a_comparison_are_drawn_a_colour_each_nothing_overlapping(
         for figure in (figure for each in drawings for figure in each.figures):
             pyplot().close(figure)
     assert os.path.basename(plot_all(new, str(tmp_path / "plots"), pairs=pairs)[-1]) == "timing_comparison.png"
+
+
+def draw_runs_per_configuration(groups: list[Group], look: Look) -> list:
+    """A toy kind of plot: one bar per configuration, its number of successful runs, laid out by the kit."""
+    def draw(axes, page: list[Group]) -> None:
+        axes.barh(range(len(page)), [len(group.ok_runs) for group in page], color=[look.style(group).color
+                                                                                  for group in page])
+
+    return row_figures(look, "Runs per configuration", groups, draw, "successful runs")
+
+
+@pytest.fixture
+def toy_plot():
+    plot = register(Plot("timing_runs", "How many runs each configuration has", lambda groups: bool(groups),
+                         draw_runs_per_configuration))
+    yield plot
+    PLOTS.remove(plot)
+
+
+def test_a_registered_plot_kind_is_drawn_saved_and_captioned(tmp_path, toy_plot):
+    groups = write_results(tmp_path, 4)
+    paths = plot_all(groups, str(tmp_path / "plots"))
+    assert [os.path.basename(path) for path in paths][-1] == "timing_runs.png"  # drawn in registration order
+    assert paths[-1].caption == toy_plot.caption
+    figure = next(drawing for drawing in draw_all(groups) if drawing.stem == "timing_runs").figures[0]
+    bars = figure.axes[0].patches
+    assert [bar.get_width() for bar in bars] == [RUNS] * 4
+    assert [label.get_text() for label in figure.axes[0].get_yticklabels()] == [
+        Look(groups).name(group.label, RUNS) for group in groups]
+    page = html_page.render(Analysis(groups=groups, ranking=rank(groups)))
+    assert re.findall(r"<figcaption>(.*?)</figcaption>", page)[-1] == html.escape(toy_plot.caption)
+    with pytest.raises(ValueError, match="timing_runs is already the file name of another kind of plot"):
+        register(toy_plot)

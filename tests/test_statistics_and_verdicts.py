@@ -18,7 +18,8 @@ from scipy import stats as scipy_stats
 from dask_timing.analysis.groups import Group
 from dask_timing.record.schema import RunResult
 from dask_timing.analysis.scaling import fit_scaling
-from dask_timing.analysis.stats import outlier_indices, runs_needed, summarize, t_quantile_975, warnings_for
+from dask_timing.analysis.stats import outlier_indices, runs_needed, t_quantile_975, warnings_for
+from dask_timing.record.statistics import summarize
 from dask_timing.analysis.verdicts import (
     BOOTSTRAP_RESAMPLES, FASTER, INCONCLUSIVE, NO_CHANGE, SLOWER, bootstrap_medians, bootstrap_ratio_interval,
     bootstrap_ratio_intervals, judge,

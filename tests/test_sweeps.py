@@ -70,7 +70,7 @@ def test_types_are_interleaved_in_one_study(tmp_path):
 
 def test_combinations_that_cannot_differ_are_left_out_with_a_note():
     """A start method means nothing for thread workers or workers without a nanny: one configuration each."""
-    from dask_timing.measure.study import PLAN_OPTIONS, Plan
+    from dask_timing.study.plan import PLAN_OPTIONS, Plan
 
     options = dict.fromkeys(PLAN_OPTIONS)
     options.update(type=["local"], workers=[2], processes=["on", "off"], start_method=["spawn", "fork"])

@@ -17,7 +17,8 @@ import pytest
 from conftest import ANALYZER, DISTRIBUTED_TOOL, LOCAL_TOOL, read_json, run_tool
 from matplotlib.image import imread
 
-from dask_timing.measure import import_profile
+from dask_timing.present.import_profile import describe_import_profile
+from dask_timing.record import import_profile
 from dask_timing.measure.waterfall import find_stragglers, in_order, tile
 from dask_timing.phases import WORKER_BOUNDARIES
 from dask_timing.record.schema import RunResult
@@ -110,7 +111,7 @@ def test_import_profile_reads_interleaved_lines_of_several_interpreters():
     found = import_profile.profile(totals, workers=2)
     assert [entry["module"] for entry in found["top"]] == ["bokeh", "distributed", "numpy"]
     assert found["top"][0]["seconds"] == pytest.approx(0.15075)
-    assert import_profile.describe(found) == "bokeh 0.15 s, distributed 0.03 s, numpy 0.02 s"
+    assert describe_import_profile(found) == "bokeh 0.15 s, distributed 0.03 s, numpy 0.02 s"
     merged = import_profile.merge([found, import_profile.profile(totals, workers=1), None])
     assert merged["workers"] == 3 and merged["top"][0]["seconds"] == pytest.approx(0.3015 * 2 / 3)
 

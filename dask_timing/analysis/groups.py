@@ -20,7 +20,7 @@ from dask_timing.record.releases import environment_key
 from dask_timing.record.schema import (
     LEGACY_SCHEMA_VERSION, RESULT_DOCUMENT, SCHEMA_VERSION, SUMMARY_DOCUMENT, RunEnvironment, TimedRun, metric_columns,
 )
-from dask_timing.analysis.stats import Summary, summarize
+from dask_timing.record.statistics import Summary, summarize
 
 # Settings named in every label, in this order; others are named only when they differ.
 LABEL_KEYS = ("n_workers", "threads_per_worker")

@@ -19,7 +19,7 @@ from __future__ import annotations
 import msgspec
 
 from dask_timing.analysis.groups import Group, total_summary, total_times
-from dask_timing.analysis.stats import Summary
+from dask_timing.record.statistics import Summary
 from dask_timing.analysis.verdicts import bootstrap_ratio_intervals
 
 

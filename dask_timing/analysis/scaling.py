@@ -21,7 +21,7 @@ import msgspec
 from dask_timing.analysis.groups import Group, configuration_key
 from dask_timing.phases import TOTAL_KEY, workload_key
 from dask_timing.analysis.stats import t_quantile_975
-from dask_timing.measure.workloads import WEAK_ARRAY
+from dask_timing.record.workloads import WEAK_ARRAY
 
 WEAK_METRIC = workload_key(WEAK_ARRAY) + "_time"
 

@@ -13,6 +13,8 @@ from typing import Sequence
 
 import msgspec
 
+from dask_timing.record.statistics import Summary, median_of_sorted, summarize
+
 # Iglewicz and Hoaglin: |modified Z| above 3.5 marks a likely outlier.
 OUTLIER_Z = 3.5
 # With MAD 0 (most values equal), a value this close to the median (share of it) is no outlier.
@@ -30,79 +32,6 @@ Z_95 = statistics.NormalDist().inv_cdf(0.975)
 _T_975 = (12.7062, 4.3027, 3.1824, 2.7764, 2.5706, 2.4469, 2.3646, 2.306, 2.2622, 2.2281, 2.201, 2.1788,
           2.1604, 2.1448, 2.1314, 2.1199, 2.1098, 2.1009, 2.093, 2.086, 2.0796, 2.0739, 2.0687, 2.0639,
           2.0595, 2.0555, 2.0518, 2.0484, 2.0452, 2.0423)
-
-
-class Summary(msgspec.Struct, frozen=True):
-    """Statistics of one metric over runs; stddev is None for a single value."""
-
-    n: int
-    mean: float
-    stddev: float | None
-    median: float
-    mad: float
-    min: float
-    max: float
-    p5: float
-    p95: float
-
-    def to_json(self) -> dict:
-        return msgspec.structs.asdict(self)
-
-
-def percentile(values: Sequence[float], q: float) -> float:
-    """The q-th percentile (0-100) with linear interpolation, as numpy's default."""
-    if not values:
-        raise ValueError("no values")
-    return _percentile_of_sorted(sorted(values), q)
-
-
-def _percentile_of_sorted(ordered: Sequence[float], q: float) -> float:
-    position = (len(ordered) - 1) * q / 100
-    lower = int(position)
-    upper = min(lower + 1, len(ordered) - 1)
-    return ordered[lower] + (ordered[upper] - ordered[lower]) * (position - lower)
-
-
-def _median_of_sorted(ordered: Sequence[float]) -> float:
-    middle = len(ordered) // 2
-    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
-
-
-def mean(values: Sequence[float]) -> float:
-    return math.fsum(values) / len(values)
-
-
-def _stdev_around(values: Sequence[float], center: float) -> float:
-    """Sample standard deviation (n - 1) around the mean, in floating point.
-
-    ``statistics.stdev`` computes with exact fractions: correct, but slow enough
-    to dominate a summary of thousands of runs.
-    """
-    return math.sqrt(math.fsum([(value - center) * (value - center) for value in values]) / (len(values) - 1))
-
-
-def _mad_around(values: Sequence[float], center: float) -> float:
-    return _median_of_sorted(sorted([abs(value - center) for value in values]))
-
-
-def summarize(values: Sequence[float]) -> Summary:
-    """Summarize a non-empty sequence of numbers (one sort for the order statistics)."""
-    if not values:
-        raise ValueError("no values to summarize")
-    ordered = sorted(values)
-    center = _median_of_sorted(ordered)
-    average = mean(ordered)
-    return Summary(
-        n=len(ordered),
-        mean=average,
-        stddev=_stdev_around(ordered, average) if len(ordered) > 1 else None,
-        median=center,
-        mad=_mad_around(ordered, center),
-        min=ordered[0],
-        max=ordered[-1],
-        p5=_percentile_of_sorted(ordered, 5),
-        p95=_percentile_of_sorted(ordered, 95),
-    )
 
 
 def t_quantile_975(degrees_of_freedom: int) -> float:
@@ -173,7 +102,7 @@ def warnings_for(values: Sequence[float], precision: float = DEFAULT_PRECISION,
                 f"unstable: standard deviation over {UNSTABLE_CV:.0%} of the mean", f"{cv:.0%}",
                 f"unstable: the standard deviation is {cv:.0%} of the mean (over {UNSTABLE_CV:.0%})"))
     if len(values) >= 3:
-        rest = _median_of_sorted(sorted(values[1:]))
+        rest = median_of_sorted(sorted(values[1:]))
         if values[0] > SLOW_FIRST_RATIO * rest:
             found.append(SeriesWarning(
                 f"first run over {SLOW_FIRST_RATIO:g}x the median of the others (consider --warmup)",

@@ -13,8 +13,8 @@ from __future__ import annotations
 from typing import Any
 
 from dask_timing.analysis.groups import Group, total_times
-from dask_timing.analysis.stats import Summary, summarize
-from dask_timing.measure.import_profile import merge
+from dask_timing.record.statistics import Summary, summarize
+from dask_timing.record.import_profile import merge
 from dask_timing.phases import REGISTERED_BOUNDARY as REGISTERED_KEY
 from dask_timing.phases import REGISTRATION_TIME_LABEL, WORKER_PHASES, WORKER_PHASES_BY_KEY
 from dask_timing.record.schema import TimedRun

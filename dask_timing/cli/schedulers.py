@@ -12,7 +12,7 @@ from dask_timing.measure.schedulers import (
     DEFAULT_COMPUTE_TIMEOUT, DEFAULT_OUTPUT_DIR, DEFAULT_RUNS, DEFAULT_TASK_MS, DEFAULT_TASKS, SCHEDULERS, Comparison,
     ComparisonSettings, SignalGuard,
 )
-from dask_timing.present.schedulers import plot_comparison, write_table
+from dask_timing.present.schedulers import ComparisonConsole, plot_comparison, write_table
 from dask_timing.record.files import unused_path
 from dask_timing.signals import Interrupted
 
@@ -63,7 +63,7 @@ def run(argv: list[str] | None, prog: str) -> int:
     comparison = Comparison(ComparisonSettings(
         tasks=args.tasks, task_ms=args.task_ms, runs=args.runs, schedulers=tuple(args.schedulers),
         task_kinds=tuple(args.task_kinds), workers=args.workers, output_dir=args.output_dir, timeout=args.timeout,
-    ))
+    ), ComparisonConsole())
     guard = SignalGuard().install()
     stopped_by = None
     try:

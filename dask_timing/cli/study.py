@@ -1,4 +1,4 @@
-"""The study command: parse and check every option, then run the study (``measure.study``)."""
+"""The study command: parse and check every option, then run the study (``study.runner``)."""
 
 from __future__ import annotations
 
@@ -12,18 +12,15 @@ from dask_timing.cli import common as cli
 from dask_timing.deploy.base import START_METHODS
 from dask_timing.history.connection import database_url
 from dask_timing.history.recording import Recorder
-from dask_timing.measure.study import (
-    DEFAULT_RUNS, MANAGED_TYPES, ON_OFF, PLAN_OPTIONS, SLURM_DEFAULTS, STUDY_TYPES, Plan, Study, find_manifest,
-    manifest_path,
-)
 from dask_timing.measure.environments import dask_version, named_interpreter, prepare
-from dask_timing.measure.workloads import DEFAULT_CHUNK, WORKLOADS
+from dask_timing.record.workloads import DEFAULT_CHUNK, WORKLOADS
 from dask_timing.present.analysis import CONCISE, DETAILS
 from dask_timing.record.kinds import KIND_DISTRIBUTED
-from dask_timing.record.files import write_json
 from dask_timing.record.secrets import fill_masked, holds_masked
-from dask_timing.record.load import ResultFileError, read_document
 from dask_timing.signals import StopSignals
+from dask_timing.study.manifest import load_plan, save_manifest
+from dask_timing.study.plan import DEFAULT_RUNS, MANAGED_TYPES, ON_OFF, PLAN_OPTIONS, SLURM_DEFAULTS, STUDY_TYPES, Plan
+from dask_timing.study.runner import Study
 
 
 DESCRIPTION = ("Run a Dask timing study: RUNS runs of each configuration, each in a fresh process, interleaved, "
@@ -112,12 +109,7 @@ def run(argv: list[str] | None, prog: str) -> int:
             raise cli.UsageError(f"--resume takes the plan from the study's manifest; drop --{given[0].replace('_', '-')}")
         if not os.path.isdir(args.output_dir):
             raise cli.UsageError(f"no folder {args.output_dir} to resume a study in")
-        path = find_manifest(args.output_dir, args.resume)
-        try:
-            plan = Plan.from_json(read_document(path))
-        except (ResultFileError, KeyError, TypeError, ValueError, AttributeError) as error:
-            raise cli.UsageError(f"{path} is not a readable study manifest ({error}); start a new study "
-                                 "or give another --resume STUDY_ID") from None
+        plan = load_plan(args.output_dir, args.resume)
         plan.cluster_kwargs = secrets_given_again(plan.cluster_kwargs, args.cluster_kwargs)
         recording_as_begun(plan.recording, args)
     else:
@@ -138,7 +130,7 @@ def run(argv: list[str] | None, prog: str) -> int:
     recorder = Recorder.opened(args.db, prog) if args.db else None  # a bad database: one line, before any run
     prepare(plan.environments, plan.required_modules())
     if not args.resume:
-        write_json(manifest_path(args.output_dir, plan.study_id), plan.to_json())
+        save_manifest(args.output_dir, plan)
     study = Study(plan, args.output_dir, args.plot, prog, invocation(prog), args.fail_if_slower, args.verdict_json,
                   recorder, args.label, args.revision, args.analysis)
     StopSignals(study.stop, announce="stopping after the current run tears down",

@@ -21,7 +21,7 @@ from dask_timing.measure.events import ProbesMeasured, RunEvent, RunObserver
 from dask_timing.measure.probes import ProbeSettings
 from dask_timing.measure.run import Diagnostics, Run, RunPlan
 from dask_timing.measure.waterfall import WaterfallPlan
-from dask_timing.measure.workloads import DEFAULT_CHUNK, WORKLOADS
+from dask_timing.record.workloads import DEFAULT_CHUNK, WORKLOADS
 from dask_timing import phases
 from dask_timing.phases import INTERPRETER_AND_IMPORTS
 from dask_timing.present.console import RunConsole

@@ -23,8 +23,8 @@ import msgspec
 import sqlalchemy as sa
 
 from dask_timing.analysis.groups import setting_name, show_setting
-from dask_timing.analysis.stats import Summary, summarize
 from dask_timing.analysis.verdicts import LOAD_PER_CPU_DIFFERENCE
+from dask_timing.record.statistics import Summary, summarize
 from dask_timing.history.connection import Database
 from dask_timing.history.steps import MIN_POINTS_FOR_STEPS, Point, Step, detect_steps
 from dask_timing.history.store import RunFilter, display_order

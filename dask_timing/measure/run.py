@@ -31,7 +31,8 @@ from dask_timing.measure.arrivals import WorkerArrivals, WorkerLeft
 from dask_timing.measure.clock import Timeline
 from dask_timing.measure.probes import ProbeSettings, run_probes
 from dask_timing.measure.waterfall import WaterfallPlan, WorkerStartups
-from dask_timing.measure.workloads import DEFAULT_CHUNK, run_workload
+from dask_timing.measure.workloads import run_workload
+from dask_timing.record.workloads import DEFAULT_CHUNK
 from dask_timing.record.environment import utc_timestamp
 from dask_timing.record.schema import STATUS_FAILED, STATUS_INTERRUPTED, STATUS_OK
 

@@ -9,7 +9,9 @@ Only the compute call is timed; a distributed ``LocalCluster`` is started
 before and closed after.  Each run is one result file the analyzer reads.
 
 The task functions live in ``scheduler_tasks`` so they pickle by reference
-and the worker processes that run them import nothing else.
+and the worker processes that run them import nothing else.  What the
+comparison says as it goes, it hands to an observer as events
+(``present.schedulers.ComparisonConsole`` prints them).
 """
 
 from __future__ import annotations
@@ -22,18 +24,20 @@ import time
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Union
+
+import msgspec
 
 from dask_timing.defaults import DEFAULT_HOST
 from dask_timing.errors import describe_failure
+from dask_timing.measure.events import RunStarted
 from dask_timing.measure.scheduler_tasks import PYTHON, SLEEP, TASK_FUNCTIONS, TASK_KINDS
-from dask_timing.present.console import RunConsole
 from dask_timing.record.environment import collect_environment, utc_timestamp
 from dask_timing.record.kinds import KIND_SCHEDULERS
 from dask_timing.record.schema import STATUS_FAILED, STATUS_OK, RunResult, new_study_id
 from dask_timing.signals import Interrupted, StopSignals, raise_interrupted
 from dask_timing.record.files import write_json
-from dask_timing.analysis.stats import Summary, summarize
+from dask_timing.record.statistics import Summary, summarize
 
 SYNCHRONOUS, THREADS, PROCESSES, DISTRIBUTED = "synchronous", "threads", "processes", "distributed"
 SCHEDULERS = (SYNCHRONOUS, THREADS, PROCESSES, DISTRIBUTED)
@@ -58,6 +62,34 @@ TASK_DESCRIPTIONS = {
     SLEEP: "time.sleep(task_ms / 1000): releases the GIL",
     PYTHON: "a Python loop until task_ms of the thread's CPU time (time.thread_time) are spent: holds the GIL",
 }
+
+
+class ClusterStarting(msgspec.Struct, frozen=True):
+    n_workers: int
+
+
+class ClusterReady(msgspec.Struct, frozen=True):
+    seconds: float
+
+
+class ClusterClosed(msgspec.Struct, frozen=True):
+    seconds: float
+
+
+class ComputeTimed(msgspec.Struct, frozen=True):
+    """One run's compute: its seconds and the ideal, or (``seconds`` None) why it failed."""
+
+    scheduler: str
+    task_kind: str
+    run: int
+    runs: int
+    seconds: float | None
+    ideal: float
+    error: str | None
+
+
+ComparisonEvent = Union[RunStarted, ClusterStarting, ClusterReady, ClusterClosed, ComputeTimed]
+ComparisonObserver = Callable[[ComparisonEvent], None]
 
 
 def build_graph(task_kind: str, n_tasks: int, task_ms: float) -> Any:
@@ -138,7 +170,8 @@ class SignalGuard:
 
 
 @contextmanager
-def scheduler_session(scheduler: str, n_workers: int, guard: SignalGuard) -> Iterator[Callable[[Any], Any]]:
+def scheduler_session(scheduler: str, n_workers: int, guard: SignalGuard,
+                      observer: ComparisonObserver) -> Iterator[Callable[[Any], Any]]:
     """A function computing a graph on ``scheduler``; for distributed, on a LocalCluster living as long as the block."""
     if scheduler != DISTRIBUTED:
         options = {} if scheduler == SYNCHRONOUS else {"num_workers": n_workers}
@@ -146,7 +179,7 @@ def scheduler_session(scheduler: str, n_workers: int, guard: SignalGuard) -> Ite
         return
     from distributed import Client, LocalCluster
 
-    print(f"Starting a LocalCluster ({n_workers} workers, 1 thread each; not timed)...", flush=True)
+    observer(ClusterStarting(n_workers))
     started = time.perf_counter()
     cluster = client = None
     try:
@@ -154,7 +187,7 @@ def scheduler_session(scheduler: str, n_workers: int, guard: SignalGuard) -> Ite
             cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, host=DEFAULT_HOST,
                                    scheduler_port=0, dashboard_address=None)
             client = Client(cluster)
-        print(f"✓ LocalCluster ready: {time.perf_counter() - started:.4f} seconds", flush=True)
+        observer(ClusterReady(time.perf_counter() - started))
         yield lambda graph: client.compute(graph).result()
     finally:
         with guard.held():
@@ -163,7 +196,7 @@ def scheduler_session(scheduler: str, n_workers: int, guard: SignalGuard) -> Ite
                 client.close()
             if cluster is not None:
                 cluster.close()
-                print(f"✓ LocalCluster closed: {time.perf_counter() - started:.4f} seconds", flush=True)
+                observer(ClusterClosed(time.perf_counter() - started))
 
 
 @dataclass(frozen=True)
@@ -211,15 +244,16 @@ class ComparisonSettings:
 class Comparison:
     """Runs every scheduler and task kind R times, writing one result file per run."""
 
-    def __init__(self, settings: ComparisonSettings) -> None:
+    def __init__(self, settings: ComparisonSettings, observer: ComparisonObserver) -> None:
         self.settings = settings
+        self.observer = observer
         self.study_id = new_study_id()
         self.environment = collect_environment()
         self.results: list[RunResult] = []
 
     def execute(self, guard: SignalGuard) -> None:
         settings = self.settings
-        RunConsole().header("Comparing Dask schedulers", [
+        self.observer(RunStarted("Comparing Dask schedulers", [
             ("Graph", f"{settings.tasks} tasks of {settings.task_ms:g} ms, then one sum"),
             ("Schedulers", ", ".join(settings.schedulers)),
             ("Task kinds", ", ".join(settings.task_kinds)),
@@ -227,10 +261,10 @@ class Comparison:
             ("Runs", settings.runs),
             ("Output directory", settings.output_dir),
             ("Study id", self.study_id),
-        ])
+        ]))
         for scheduler in settings.schedulers:
             for task_kind in settings.task_kinds:
-                with scheduler_session(scheduler, settings.workers, guard) as compute:
+                with scheduler_session(scheduler, settings.workers, guard, self.observer) as compute:
                     for run in range(1, settings.runs + 1):
                         self.run_once(compute, scheduler, task_kind, run)
 
@@ -268,11 +302,7 @@ class Comparison:
         self.results.append(result)
         name = f"schedulers_{scheduler}_{task_kind}_run{run:03d}_{self.study_id}.json"
         write_json(os.path.join(settings.output_dir, name), result.to_json())
-        where = f"  {scheduler:<12}{task_kind:<7} run {run} of {settings.runs}:"
-        if seconds is None:
-            print(f"{where} ✗ failed: {error}", flush=True)
-        else:
-            print(f"{where} {seconds:.4f} seconds (ideal {ideal:.4f})", flush=True)
+        self.observer(ComputeTimed(scheduler, task_kind, run, settings.runs, seconds, ideal, error))
 
     def rows(self) -> list[Row]:
         """Per scheduler and task kind, in the order asked: statistics of the successful runs."""

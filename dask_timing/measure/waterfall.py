@@ -36,7 +36,7 @@ from typing import Any
 
 from dask_timing.deploy import dask_timing_worker as inside
 from dask_timing.deploy.base import Deployment, WorkerInstrumentation
-from dask_timing.measure import import_profile
+from dask_timing.record import import_profile
 from dask_timing.phases import (
     FIRST_WORKER_BOUNDARY, REGISTERED_BOUNDARY, WORKER_BOUNDARIES, WORKER_PHASE_ENDING, WORKER_PHASES,
 )

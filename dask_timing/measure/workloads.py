@@ -1,20 +1,11 @@
-"""Workloads timed after ready, for scaling studies.
-
-``weak-array`` is a weak-scaling workload (seed: Dask weak-scaling studies on
-Slurm and Kubernetes): a Dask array with one fixed-size chunk per worker,
-transformed element-wise and reduced to one number.  The work per worker stays
-constant as workers are added, so on an ideal cluster its time would too;
-efficiency E(n) = T(1) / T(n) says how far from that a deployment is.
-"""
+"""Running a workload after ready, for scaling studies (the workloads and their names: ``record.workloads``)."""
 
 from __future__ import annotations
 
 import time
 from typing import Any
 
-WEAK_ARRAY = "weak-array"
-WORKLOADS = (WEAK_ARRAY,)
-DEFAULT_CHUNK = 1000  # a 1000 x 1000 float64 chunk: 8 MB per worker
+from dask_timing.record.workloads import WEAK_ARRAY
 
 
 async def run_workload(name: str, client: Any, n_workers: int, chunk: int) -> float:

@@ -12,10 +12,11 @@ import textwrap
 from typing import Any, TextIO
 
 from dask_timing import phases
-from dask_timing.measure import events, import_profile
-from dask_timing.measure.probes import describe
+from dask_timing.measure import events
 from dask_timing.measure.waterfall import STRAGGLER_RULE
 from dask_timing.phases import REGISTRATION_TIME_LABEL, WORKER_PHASES, WORKER_PHASES_BY_KEY, Phase
+from dask_timing.present.probes import describe_probes
+from dask_timing.present.import_profile import describe_import_profile
 from dask_timing.record.schema import STATUS_INTERRUPTED, RunResult
 
 RULE = "=" * 60
@@ -57,7 +58,7 @@ class RunConsole:
                 self.line()
                 self.line("Running scheduler overhead probes...")
             case events.ProbesMeasured(probes):
-                for text in describe(probes):
+                for text in describe_probes(probes):
                     self.line(text)
             case events.PerformanceReportSaved(path):
                 self.line()
@@ -184,7 +185,7 @@ class RunConsole:
         profile = result.import_profile
         if profile and profile.get("top"):
             # wrapped between packages, never inside "numpy 0.12 s" (no-break spaces there while wrapping)
-            text = import_profile.describe(profile).replace(" ", "\N{NO-BREAK SPACE}").replace(",\N{NO-BREAK SPACE}", ", ")
+            text = describe_import_profile(profile).replace(" ", "\N{NO-BREAK SPACE}").replace(",\N{NO-BREAK SPACE}", ", ")
             text = textwrap.fill(f"Worker imports (seconds per worker, top {len(profile['top'])}): {text}", len(RULE),
                                  subsequent_indent="  ")
             self.line(text.replace("\N{NO-BREAK SPACE}", " "))

@@ -1,7 +1,7 @@
 """The trend plot of histories: one metric against version, commit, label or time, steps marked.
 
 Each configuration (on its machine) keeps one colour, line style and marker,
-as in the analyzer's plots (``present.plots.style_at``); a point is the median of
+as in the analyzer's plots (``present.plots.layout.style_at``); a point is the median of
 its runs, its bar the runs' 5th to 95th percentile.  A step is a thick arrow
 between the two points either side, from the level before to the level after,
 in the configuration's colour, with its size: a mark no series line looks like
@@ -19,7 +19,7 @@ from dask_timing.history import TOTAL_METRIC
 from dask_timing.analysis.groups import Group, settings_key, total_times
 from dask_timing.history.series import MetricHistory, metric_history, settings_name, version_label
 from dask_timing.history.steps import Point
-from dask_timing.present.plots import (
+from dask_timing.present.plots.layout import (
     LABEL_WIDTH, LINE_WIDTH, TEXT_LINE, label_parts, legend, line_count, pyplot, save, style_at, wrap_parts,
 )
 from dask_timing.record.releases import environment_key
@@ -62,7 +62,7 @@ def release_histories(groups: Sequence[Group]) -> list[tuple[str, MetricHistory]
 def draw_history(series: Sequence[tuple[str, MetricHistory]], order: str, path: str | IO[bytes]) -> str | IO[bytes]:
     """Draw each (configuration's name, metric history) into one PNG at ``path`` (or a stream); return it.
 
-    A file is written as the tools write theirs (``plots.save``): its folder created, atomically, never
+    A file is written as the tools write theirs (``plots.layout.save``): its folder created, atomically, never
     over another.
     """
     return save(history_figure(series, order), path)

@@ -2,9 +2,34 @@
 
 from __future__ import annotations
 
-from dask_timing.measure.schedulers import Row
-from dask_timing.present.plots import legend, pyplot, save
+from dask_timing.measure.events import RunStarted
+from dask_timing.measure.schedulers import (
+    ClusterClosed, ClusterReady, ClusterStarting, ComparisonEvent, ComputeTimed, Row,
+)
+from dask_timing.present.console import RunConsole
+from dask_timing.present.plots.layout import legend, pyplot, save
 from dask_timing.present.report import WIDE_RULE, WIDE_THIN_RULE
+
+
+class ComparisonConsole:
+    """Prints the comparison's progress as its events come (the observer of ``measure.schedulers.Comparison``)."""
+
+    def __call__(self, event: ComparisonEvent) -> None:
+        match event:
+            case RunStarted(title, settings):
+                RunConsole().header(title, settings)
+            case ClusterStarting(n_workers):
+                print(f"Starting a LocalCluster ({n_workers} workers, 1 thread each; not timed)...", flush=True)
+            case ClusterReady(seconds):
+                print(f"✓ LocalCluster ready: {seconds:.4f} seconds", flush=True)
+            case ClusterClosed(seconds):
+                print(f"✓ LocalCluster closed: {seconds:.4f} seconds", flush=True)
+            case ComputeTimed(scheduler, task_kind, run, runs, seconds, ideal, error):
+                where = f"  {scheduler:<12}{task_kind:<7} run {run} of {runs}:"
+                if seconds is None:
+                    print(f"{where} ✗ failed: {error}", flush=True)
+                else:
+                    print(f"{where} {seconds:.4f} seconds (ideal {ideal:.4f})", flush=True)
 
 
 def write_table(rows: list[Row], n_tasks: int, task_ms: float, n_workers: int) -> None:

@@ -11,9 +11,9 @@ from typing import Callable
 
 from dask_timing.analysis.groups import Group
 from dask_timing.analysis.workers import import_profile, shown_worker_phases, worker_label, worker_phase_values
-from dask_timing.analysis.stats import summarize
-from dask_timing.measure.import_profile import describe
+from dask_timing.record.statistics import summarize
 from dask_timing.phases import REGISTERED_BOUNDARY
+from dask_timing.present.import_profile import describe_import_profile
 from dask_timing.present.text_table import aligned
 
 TITLE = "Worker startup phases"
@@ -45,7 +45,7 @@ def worker_phase_table(groups: list[Group], short: bool = False) -> tuple[list[s
 
 def import_profiles(groups: list[Group]) -> list[tuple[str, str]]:
     """(configuration, its top packages in words) for the configurations whose runs profiled imports."""
-    return [(group.label, describe(found)) for group in groups if (found := import_profile(group))]
+    return [(group.label, describe_import_profile(found)) for group in groups if (found := import_profile(group))]
 
 
 def write_worker_phases(groups: list[Group], write: Write) -> None:

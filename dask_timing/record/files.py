@@ -4,17 +4,24 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any
+from typing import Any, Sequence
 
 
 def unused_path(folder: str, stem: str, extension: str) -> str:
     """``folder/stem.ext``, or ``stem-1.ext``, ``stem-2.ext``... if it exists: nothing is overwritten."""
-    candidate = os.path.join(folder, stem + extension)
-    index = 1
-    while os.path.exists(candidate):
-        candidate = os.path.join(folder, f"{stem}-{index}{extension}")
+    return unused_paths(folder, stem, [extension])[0]
+
+
+def unused_paths(folder: str, stem: str, suffixes: Sequence[str]) -> list[str]:
+    """``folder/stem`` with each suffix, or with ``stem-1``, ``stem-2``... the first stem none of whose paths
+    exists: a set of files (the pages of a plot) named alike, none over another file."""
+    candidate, index = stem, 0
+    while True:
+        paths = [os.path.join(folder, candidate + suffix) for suffix in suffixes]
+        if not any(map(os.path.exists, paths)):
+            return paths
         index += 1
-    return candidate
+        candidate = f"{stem}-{index}"
 
 
 def write_json(path: str, document: dict[str, Any], overwrite: bool = False) -> None:

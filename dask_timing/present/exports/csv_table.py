@@ -36,7 +36,7 @@ from typing import Any
 
 from dask_timing.analysis.groups import LABEL_KEYS
 from dask_timing.analysis.ranking import Standing
-from dask_timing.analysis.stats import Summary
+from dask_timing.record.statistics import Summary
 from dask_timing.analysis.workers import worker_phase_summaries
 from dask_timing.phases import TOTAL_KEY
 from dask_timing.present.exports.base import Analysis, Exporter

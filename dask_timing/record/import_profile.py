@@ -82,8 +82,3 @@ def merge(profiles: list[dict[str, Any]]) -> dict[str, Any] | None:
         for entry in found["top"]:
             totals[entry["module"]] += entry["seconds"] * found["workers"]
     return profile(totals, workers)
-
-
-def describe(found: dict[str, Any]) -> str:
-    """``bokeh 0.31 s, numpy 0.12 s, ...``"""
-    return ", ".join(f"{entry['module']} {entry['seconds']:.2f} s" for entry in found["top"])

@@ -1,0 +1,34 @@
+"""The plot kind's interface and the registry of the kinds drawn for every analysis."""
+
+from __future__ import annotations
+
+from typing import Any, Callable, NamedTuple
+
+from dask_timing.analysis.groups import Group
+from dask_timing.present.plots.layout import Look
+from dask_timing.record.schema import RunResult
+
+
+class Plot(NamedTuple):
+    """One kind of plot: its file name, what it shows in words, whether the results allow it, how to draw it."""
+
+    stem: str
+    caption: str
+    wanted: Callable[[Any], bool]  # of the groups (of the comparison's pairs for the comparison's plot)
+    draw: Callable[[Any, Look], list]  # the figures, one per page
+
+
+PLOTS: list[Plot] = []  # the kinds drawn from the groups, in the order they are drawn and shown
+
+
+def register(plot: Plot) -> Plot:
+    """Draw a kind of plot for every analysis whose results allow it; each file name is one kind's."""
+    if any(known.stem == plot.stem for known in PLOTS):
+        raise ValueError(f"{plot.stem} is already the file name of another kind of plot")
+    PLOTS.append(plot)
+    return plot
+
+
+def ok_runs(groups: list[Group]) -> list[RunResult]:
+    """The successful runs of every configuration."""
+    return [run for group in groups for run in group.ok_runs]

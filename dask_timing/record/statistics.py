@@ -1,0 +1,87 @@
+"""The descriptive statistics of repeated measurements that results and summaries record.
+
+Apart from the analysis (``analysis.stats``: outliers, warnings, intervals) so
+that what measures (``measure``) and what analyses may both summarise values
+the same way.  Plain Python: no numpy or scipy, whose imports alone outlast a
+text summary of thousands of runs.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import msgspec
+
+
+class Summary(msgspec.Struct, frozen=True):
+    """Statistics of one metric over runs; stddev is None for a single value."""
+
+    n: int
+    mean: float
+    stddev: float | None
+    median: float
+    mad: float
+    min: float
+    max: float
+    p5: float
+    p95: float
+
+    def to_json(self) -> dict:
+        return msgspec.structs.asdict(self)
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """The q-th percentile (0-100) with linear interpolation, as numpy's default."""
+    if not values:
+        raise ValueError("no values")
+    return _percentile_of_sorted(sorted(values), q)
+
+
+def _percentile_of_sorted(ordered: Sequence[float], q: float) -> float:
+    position = (len(ordered) - 1) * q / 100
+    lower = int(position)
+    upper = min(lower + 1, len(ordered) - 1)
+    return ordered[lower] + (ordered[upper] - ordered[lower]) * (position - lower)
+
+
+def median_of_sorted(ordered: Sequence[float]) -> float:
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+
+def mean(values: Sequence[float]) -> float:
+    return math.fsum(values) / len(values)
+
+
+def _stdev_around(values: Sequence[float], center: float) -> float:
+    """Sample standard deviation (n - 1) around the mean, in floating point.
+
+    ``statistics.stdev`` computes with exact fractions: correct, but slow enough
+    to dominate a summary of thousands of runs.
+    """
+    return math.sqrt(math.fsum([(value - center) * (value - center) for value in values]) / (len(values) - 1))
+
+
+def _mad_around(values: Sequence[float], center: float) -> float:
+    return median_of_sorted(sorted([abs(value - center) for value in values]))
+
+
+def summarize(values: Sequence[float]) -> Summary:
+    """Summarize a non-empty sequence of numbers (one sort for the order statistics)."""
+    if not values:
+        raise ValueError("no values to summarize")
+    ordered = sorted(values)
+    center = median_of_sorted(ordered)
+    average = mean(ordered)
+    return Summary(
+        n=len(ordered),
+        mean=average,
+        stddev=_stdev_around(ordered, average) if len(ordered) > 1 else None,
+        median=center,
+        mad=_mad_around(ordered, center),
+        min=ordered[0],
+        max=ordered[-1],
+        p5=_percentile_of_sorted(ordered, 5),
+        p95=_percentile_of_sorted(ordered, 95),
+    )
