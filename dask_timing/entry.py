@@ -7,14 +7,18 @@ syntax of the modules they would import.
 
 import sys
 
-MINIMUM_PYTHON = (3, 10)  # dask and distributed's own minimum
+MINIMUM_PYTHON = (3, 10)  # dask and distributed's own minimum (pyproject.toml's requires-python says it too)
+PROGRAM = "dask-timing"  # the command the package installs
+# Its commands: ``dask-timing COMMAND``, ``python -m dask_timing COMMAND``, what a study runs.
+COMMAND_LOCAL, COMMAND_PROCESSES, COMMAND_STUDY = "local", "processes", "study"
+COMMAND_ANALYZE, COMMAND_HISTORY, COMMAND_SCHEDULERS = "analyze", "history", "schedulers"
 # Each command's script in a clone: the name its messages start with.
 SCRIPTS = {
-    "local": "time_local_cluster.py",
-    "processes": "time_scheduler_workers.py",
-    "study": "run_timing_study.sh",
-    "analyze": "analyze_results.py",
-    "schedulers": "compare_schedulers.py",
+    COMMAND_LOCAL: "time_local_cluster.py",
+    COMMAND_PROCESSES: "time_scheduler_workers.py",
+    COMMAND_STUDY: "run_timing_study.sh",
+    COMMAND_ANALYZE: "analyze_results.py",
+    COMMAND_SCHEDULERS: "compare_schedulers.py",
 }
 
 
@@ -26,7 +30,7 @@ def run_script(name):
             "(run the script with a newer python3, or set PYTHON for run_timing_study.sh)\n"
             % (SCRIPTS[name], ".".join(map(str, MINIMUM_PYTHON)), sys.executable, sys.version.split()[0])
         )
-        return 2
+        return 2  # errors.EXIT_USAGE, written out: this module must parse under any Python
     from dask_timing.cli import COMMANDS
 
     return COMMANDS[name].run(sys.argv[1:], SCRIPTS[name])

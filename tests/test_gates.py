@@ -11,7 +11,7 @@ from conftest import ANALYZER, read_json, run_tool
 from scipy import stats as scipy_stats
 from test_bad_input import assert_usage_error
 
-from dask_timing.analysis.verdicts import runs_for_significance, smallest_p
+from dask_timing.analysis.inference import runs_for_significance, smallest_p
 from dask_timing.errors import EXIT_FAILED, EXIT_INCONCLUSIVE, EXIT_OK, EXIT_USAGE
 from dask_timing.record.schema import RunResult
 

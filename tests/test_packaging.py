@@ -33,6 +33,15 @@ def test_requirements_files_agree_with_pyproject():
     assert sorted(test_lines[1:]) == sorted(set(extras["test"]) - set(extras["jobqueue"]) - set(extras["history"]))
 
 
+def test_pyproject_requires_the_python_the_scripts_check_for():
+    """The minimum Python has its home in ``entry`` (read by any interpreter); pip's metadata says the same."""
+    from dask_timing.entry import MINIMUM_PYTHON
+
+    with open(os.path.join(REPOSITORY, "pyproject.toml"), "rb") as stream:
+        project = tomllib.load(stream)["project"]
+    assert project["requires-python"] == ">=" + ".".join(map(str, MINIMUM_PYTHON))
+
+
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory):
     """The package installed with pip (from a copy of this checkout) into a folder of its own."""

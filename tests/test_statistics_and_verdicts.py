@@ -20,10 +20,10 @@ from dask_timing.record.schema import RunResult
 from dask_timing.analysis.scaling import fit_scaling
 from dask_timing.analysis.stats import outlier_indices, runs_needed, t_quantile_975, warnings_for
 from dask_timing.record.statistics import summarize
-from dask_timing.analysis.verdicts import (
-    BOOTSTRAP_RESAMPLES, FASTER, INCONCLUSIVE, NO_CHANGE, SLOWER, bootstrap_medians, bootstrap_ratio_interval,
-    bootstrap_ratio_intervals, judge,
+from dask_timing.analysis.inference import (
+    BOOTSTRAP_RESAMPLES, bootstrap_medians, bootstrap_ratio_interval, bootstrap_ratio_intervals,
 )
+from dask_timing.analysis.verdicts import FASTER, INCONCLUSIVE, NO_CHANGE, SLOWER, judge
 
 pytestmark = pytest.mark.timeout(120)
 

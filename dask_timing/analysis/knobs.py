@@ -35,7 +35,8 @@ from typing import Any, Callable
 import msgspec
 
 from dask_timing.analysis.groups import LABEL_KEYS, Group, setting_name, show_setting, total_summary, total_times
-from dask_timing.analysis.verdicts import Pair, bootstrap_generator, bootstrap_medians, percentile_interval
+from dask_timing.analysis.inference import bootstrap_generator, bootstrap_medians, percentile_interval
+from dask_timing.analysis.verdicts import Pair
 from dask_timing.record.releases import environment_key
 from dask_timing.record.schema import RunEnvironment
 

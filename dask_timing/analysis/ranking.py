@@ -20,7 +20,7 @@ import msgspec
 
 from dask_timing.analysis.groups import Group, total_summary, total_times
 from dask_timing.record.statistics import Summary
-from dask_timing.analysis.verdicts import bootstrap_ratio_intervals
+from dask_timing.analysis.inference import bootstrap_ratio_intervals
 
 
 SINGLE_RUN = "none: a single run"  # a ratio's interval when a side has one run

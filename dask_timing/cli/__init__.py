@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from importlib import import_module
 from typing import Any, Callable, TextIO
 
-from dask_timing.errors import EXIT_FAILED
-
-PROGRAM = "dask-timing"
+from dask_timing.entry import (
+    COMMAND_ANALYZE, COMMAND_HISTORY, COMMAND_LOCAL, COMMAND_PROCESSES, COMMAND_SCHEDULERS, COMMAND_STUDY, PROGRAM,
+)
+from dask_timing.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 
 
 @dataclass(frozen=True)
@@ -71,18 +72,18 @@ class Command:
 COMMANDS = {
     command.name: command
     for command in (
-        Command("local", "dask_timing.cli.timing:main_local",
+        Command(COMMAND_LOCAL, "dask_timing.cli.timing:main_local",
                 "time one startup of a LocalCluster, phase by phase"),
-        Command("processes", "dask_timing.cli.timing:main_distributed",
+        Command(COMMAND_PROCESSES, "dask_timing.cli.timing:main_distributed",
                 "time one startup of a scheduler and workers as separate processes (or any cluster)"),
-        Command("study", "dask_timing.cli.study:main",
+        Command(COMMAND_STUDY, "dask_timing.cli.study:main",
                 "repeat runs in fresh processes, interleaved, over sweeps; save statistics"),
-        Command("analyze", "dask_timing.cli.analyze:main",
+        Command(COMMAND_ANALYZE, "dask_timing.cli.analyze:main",
                 "summarise, compare, gate, plot and export result files", starts_processes=False),
-        Command("history", "dask_timing.cli.history:main",
+        Command(COMMAND_HISTORY, "dask_timing.cli.history:main",
                 "import result files into the results database; each configuration's history and its steps",
                 starts_processes=False),
-        Command("schedulers", "dask_timing.cli.schedulers:main",
+        Command(COMMAND_SCHEDULERS, "dask_timing.cli.schedulers:main",
                 "one graph under the synchronous, threads, processes and distributed schedulers"),
     )
 }
@@ -164,18 +165,18 @@ def main(argv: list[str] | None = None, prog: str = PROGRAM) -> int:
     arguments = sys.argv[1:] if argv is None else list(argv)
     if not arguments:
         print(f"{prog}: error: give a command: {', '.join(COMMANDS)} (see {prog} --help)", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     if arguments[0] in ("-h", "--help"):
         print(usage(prog))
-        return 0
+        return EXIT_OK
     if arguments[0] == "--version":
         from dask_timing import __version__
 
         print(f"{prog} {__version__}")
-        return 0
+        return EXIT_OK
     command = COMMANDS.get(arguments[0])
     if command is None:
         print(f"{prog}: error: unknown command {arguments[0]!r}; choose one of {', '.join(COMMANDS)} "
               f"(see {prog} --help)", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     return command.run(arguments[1:], f"{prog} {command.name}")

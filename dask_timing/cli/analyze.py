@@ -7,6 +7,7 @@ import os
 import sys
 
 from dask_timing.cli import common as cli
+from dask_timing.defaults import DEFAULT_RESULTS_DIR
 from dask_timing.analysis.groups import Group, group_results
 from dask_timing.analysis.load import LoadedResults, load, shared_runs
 from dask_timing.cli.history import add_filter_options, filters_given, open_existing, run_filter
@@ -20,7 +21,7 @@ from dask_timing.record.schema import AnalyzedRun, RunResult
 # text summary of 10,000 files should not wait for modules it does not use.  The export formats are
 # imported here to offer their options; each imports what is heavy when it renders.
 
-DEFAULT_PATTERN = "timing_results/*.json"
+DEFAULT_PATTERN = f"{DEFAULT_RESULTS_DIR}/*.json"
 
 
 def build_parser(prog: str) -> cli.OneLineParser:

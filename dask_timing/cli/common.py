@@ -13,7 +13,7 @@ import signal
 import sys
 from typing import Any, Callable, NoReturn
 
-from dask_timing.defaults import DEFAULT_HOST, DEFAULT_TIMEOUT
+from dask_timing.defaults import DEFAULT_HOST, DEFAULT_THREADS, DEFAULT_TIMEOUT, DEFAULT_WORKERS
 from dask_timing.errors import (
     EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError, describe_failure, missing_requirement, one_line, signal_exit_code,
 )
@@ -181,10 +181,10 @@ def guarded(main: Callable[[list[str] | None], int], prog: str | None = None) ->
 
 def add_common_run_options(parser: argparse.ArgumentParser, default_batch: int) -> None:
     """Options every timing tool shares, with the specification's short forms."""
-    parser.add_argument("-w", "--workers", type=positive_int, default=4, metavar="N",
-                        help="number of workers (default: 4)")
-    parser.add_argument("-t", "--threads", type=positive_int, default=1, metavar="N",
-                        help="threads per worker (default: 1)")
+    parser.add_argument("-w", "--workers", type=positive_int, default=DEFAULT_WORKERS, metavar="N",
+                        help=f"number of workers (default: {DEFAULT_WORKERS})")
+    parser.add_argument("-t", "--threads", type=positive_int, default=DEFAULT_THREADS, metavar="N",
+                        help=f"threads per worker (default: {DEFAULT_THREADS})")
     parser.add_argument("-o", "--output", metavar="FILE",
                         help="save the result as JSON to FILE (never overwritten unless --force)")
     parser.add_argument("--force", action="store_true",

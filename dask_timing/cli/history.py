@@ -29,9 +29,10 @@ import msgspec
 
 from dask_timing.cli import common as cli
 from dask_timing.errors import EXIT_OK
-from dask_timing.history import ORDERS, TOTAL_METRIC
+from dask_timing.history import ORDERS
+from dask_timing.phases import TOTAL_KEY
 
-GATE_METRIC = TOTAL_METRIC  # what --fail-on-step judges, as the comparison's gate judges the total time
+GATE_METRIC = TOTAL_KEY  # what --fail-on-step judges, as the comparison's gate judges the total time
 DEFAULT_PUBLISH_THRESHOLD = 10.0  # percent: the threshold of the verdicts a published site shows
 
 

@@ -9,6 +9,7 @@ import shlex
 
 from dask_timing.cli import checks
 from dask_timing.cli import common as cli
+from dask_timing.defaults import DEFAULT_RESULTS_DIR, DEFAULT_THREADS, DEFAULT_WORKERS
 from dask_timing.deploy.base import START_METHODS
 from dask_timing.history.connection import database_url
 from dask_timing.history.recording import Recorder
@@ -64,9 +65,9 @@ def build_parser(prog: str) -> cli.OneLineParser:
                         help="with --type slurm or cluster: the cluster's arguments (for slurm, added to "
                              f"{json.dumps(SLURM_DEFAULTS)} with cores = --threads)")
     parser.add_argument("-w", "--workers", type=cli.comma_list(cli.positive_int), metavar="NUM[,NUM...]",
-                        help="number(s) of workers (default: 4)")
+                        help=f"number(s) of workers (default: {DEFAULT_WORKERS})")
     parser.add_argument("-T", "--threads", type=cli.comma_list(cli.positive_int), metavar="NUM[,NUM...]",
-                        help="threads per worker (default: 1)")
+                        help=f"threads per worker (default: {DEFAULT_THREADS})")
     parser.add_argument("--start-method", type=cli.comma_list(cli.one_of(START_METHODS)), metavar="M[,M...]",
                         help="how worker processes start: spawn, forkserver, fork (default: Dask's setting)")
     parser.add_argument("--dashboard", type=cli.comma_list(cli.one_of(tuple(ON_OFF))), metavar="on|off[,...]",
@@ -79,8 +80,8 @@ def build_parser(prog: str) -> cli.OneLineParser:
                         help="also time a workload after ready (weak-array: weak scaling, one chunk per worker)")
     parser.add_argument("--workload-chunk", type=cli.positive_int, metavar="N",
                         help=f"side of each worker's chunk for --workload (default: {DEFAULT_CHUNK})")
-    parser.add_argument("-o", "--output-dir", default="timing_results", metavar="DIR",
-                        help="folder for results, logs and the summary (default: timing_results)")
+    parser.add_argument("-o", "--output-dir", default=DEFAULT_RESULTS_DIR, metavar="DIR",
+                        help=f"folder for results, logs and the summary (default: {DEFAULT_RESULTS_DIR})")
     parser.add_argument("-r", "--runs", type=cli.positive_int, metavar="NUM",
                         help=f"runs of each configuration (default: {DEFAULT_RUNS}, the fewest with which a comparison "
                              "can be significant at p < 0.01)")

@@ -14,8 +14,6 @@ database can be rebuilt by importing the files again.
 
 # What a history is ordered by (``series``); here so the command line offers them without loading the database.
 ORDERS = ("version", "revision", "label", "time")
-# The metric a history is judged and drawn by unless told otherwise: the total time to ready.
-TOTAL_METRIC = "total_time"
 # The longest label and revision a run is recorded with (``tables``); here so the command line refuses a longer
 # one before anything runs, without loading the database.
 RECORDED_TEXT_LENGTH = 200

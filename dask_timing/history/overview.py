@@ -9,7 +9,7 @@ from typing import Mapping
 
 import msgspec
 
-from dask_timing.history import TOTAL_METRIC
+from dask_timing.phases import TOTAL_KEY
 from dask_timing.history.connection import Database
 from dask_timing.history.series import HistoryKey, History, MetricHistory, load_history, settings_name, summarise
 from dask_timing.history.steps import EmptyHistory, Point, StepVerdict, judge_newest
@@ -34,7 +34,7 @@ class Overview(msgspec.Struct):
     @property
     def points(self) -> list[Point]:
         """The points of the judged metric, the total time, in order."""
-        return self.history.points.get(TOTAL_METRIC, [])
+        return self.history.points.get(TOTAL_KEY, [])
 
 
 def overview(database: Database, key: HistoryKey, filters: RunFilter, order: str,
@@ -48,7 +48,7 @@ def overview(database: Database, key: HistoryKey, filters: RunFilter, order: str
                                     metric.metric in metrics])
     if fail_percent is not None:
         try:
-            found.verdict = judge_newest(found.points, fail_percent, TOTAL_METRIC)
+            found.verdict = judge_newest(found.points, fail_percent, TOTAL_KEY)
         except EmptyHistory as nothing:
             found.nothing = str(nothing)
     return found

@@ -9,11 +9,12 @@ from __future__ import annotations
 import shlex
 import sys
 
+from dask_timing.entry import COMMAND_HISTORY, PROGRAM
 from dask_timing.history.connection import Database, HistoryDatabaseError, open_database, shown
 from dask_timing.history.store import record
 from dask_timing.record.load import ResultFileError, load_result
 
-IMPORT_COMMAND = "dask-timing history import"
+IMPORT_COMMAND = f"{PROGRAM} {COMMAND_HISTORY} import"
 
 
 class Recorder:

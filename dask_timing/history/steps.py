@@ -40,10 +40,12 @@ from typing import Sequence
 import msgspec
 
 from dask_timing.analysis import gate
-from dask_timing.analysis.verdicts import (
-    SIGNIFICANCE, Verdict, bootstrap_generator, bootstrap_medians, bootstrap_ratio_interval, judge, percentile_interval,
+from dask_timing.analysis.inference import (
+    SIGNIFICANCE, bootstrap_generator, bootstrap_medians, bootstrap_ratio_interval, percentile_interval,
 )
+from dask_timing.analysis.verdicts import Verdict, judge
 from dask_timing.errors import UsageError
+from dask_timing.phases import TOTAL_KEY
 
 # Penalty per step, in units of ln(points) x sigma^2: a step must explain at least
 # this much of the residual variance to be kept.  BIC's would be 2, which finds false
@@ -245,7 +247,7 @@ def _percent(ratio: float) -> str:
     return f"{(ratio - 1) * 100:+.1f} %"
 
 
-def judge_newest(points: Sequence[Point], fail_percent: float, metric: str = "total_time",
+def judge_newest(points: Sequence[Point], fail_percent: float, metric: str = TOTAL_KEY,
                  newest: str | None = None) -> StepVerdict:
     """The newest point's change from the level before it, judged by the gate's rule (``RULE``).
 

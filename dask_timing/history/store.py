@@ -137,7 +137,7 @@ def metric_values(result: TimedRun) -> list[tuple[str, str, float]]:
     values = [(section, f"{key}_time", seconds)
               for section, field in _MAPPING_SECTIONS.items() for key, seconds in getattr(result, field).items()]
     if result.total_time is not None:
-        values.append((TOTAL, "total_time", result.total_time))
+        values.append((TOTAL, phases.TOTAL_KEY, result.total_time))
     if result.teardown_time is not None:
         values.append((TEARDOWN, "teardown_time", result.teardown_time))
     arrivals = result.arrivals or {}

@@ -15,10 +15,10 @@ from __future__ import annotations
 import textwrap
 from typing import IO, Sequence
 
-from dask_timing.history import TOTAL_METRIC
 from dask_timing.analysis.groups import Group, settings_key, total_times
 from dask_timing.history.series import MetricHistory, metric_history, settings_name, version_label
 from dask_timing.history.steps import Point
+from dask_timing.phases import TOTAL_KEY
 from dask_timing.present.plots.layout import (
     LABEL_WIDTH, LINE_WIDTH, TEXT_LINE, label_parts, legend, line_count, pyplot, save, style_at, wrap_parts,
 )
@@ -55,7 +55,7 @@ def release_histories(groups: Sequence[Group]) -> list[tuple[str, MetricHistory]
             continue  # not a history of releases: one release, or the same release in two environments
         labelled.sort(key=lambda item: environment_key(item[1].environment))
         points = [Point(label, tuple(total_times(group))) for label, group in labelled]
-        found.append((settings_name(family[0].kind, family[0].config), metric_history(TOTAL_METRIC, points)))
+        found.append((settings_name(family[0].kind, family[0].config), metric_history(TOTAL_KEY, points)))
     return found
 
 
@@ -79,7 +79,7 @@ def history_figure(series: Sequence[tuple[str, MetricHistory]], order: str):
     key_height = sum(line_count(key) * TEXT_LINE + KEY_ENTRY_GAP for key in keys) + 0.6
     width = min(MAX_WIDTH, max(MIN_WIDTH, WIDTH_PER_POINT * len(labels) + 3))
     figure, axes = plt.subplots(figsize=(width, max(HEIGHT, key_height)))
-    metric = series[0][1].metric if series else TOTAL_METRIC
+    metric = series[0][1].metric if series else TOTAL_KEY
     steps_at: dict[tuple[str, str], list] = {}  # the steps found between two points, over every series
     for _name, history in series:
         for step in history.steps:

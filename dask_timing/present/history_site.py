@@ -35,7 +35,7 @@ import msgspec
 
 from dask_timing.analysis.groups import printable
 from dask_timing.errors import UsageError
-from dask_timing.history import TOTAL_METRIC
+from dask_timing.phases import TOTAL_KEY
 from dask_timing.history.overview import Overview
 from dask_timing.history.steps import VERDICT_WORDS, Step
 from dask_timing.record.files import write_text
@@ -141,7 +141,7 @@ def _build(overviews: Sequence[Overview], folder: str, order: str, percent: floa
     os.makedirs(folder)
     images = 0
     for found in overviews:
-        total = next((metric for metric in found.metrics if metric.metric == TOTAL_METRIC), None)
+        total = next((metric for metric in found.metrics if metric.metric == TOTAL_KEY), None)
         image = None
         if total is not None and total.points:
             image = page_name(found) + ".png"
@@ -208,17 +208,17 @@ def _index_page(overviews: Sequence[Overview], order: str, percent: float) -> st
     for found in overviews:
         newest = found.points[-1].label if found.points else "–"
         steps = _steps(found)
-        total_steps = [step for metric, step in steps if metric == TOTAL_METRIC]
+        total_steps = [step for metric, step in steps if metric == TOTAL_KEY]
         rows.append([
             f'<td><a href="{page_name(found)}.html">{esc(found.name)}</a></td>',
             _cell(found.key.n_runs, True), _cell(len(found.points), True), _cell(newest),
             f"<td>{esc(_verdict_word(found))}</td>", _cell(_change(found)),
-            _cell("; ".join(step.describe(TOTAL_METRIC) for step in total_steps) or "none"),
+            _cell("; ".join(step.describe(TOTAL_KEY) for step in total_steps) or "none"),
             _cell(len(steps), True), _cell(len(found.history.warnings()), True),
         ])
     body = (f"{_nav()}<h1>History of {len(overviews)} configuration(s), by {esc(order)}</h1>"
             + _table(["configuration", "runs", "points", "newest point", "verdict on it", "its change",
-                      f"steps in {TOTAL_METRIC}",
+                      f"steps in {TOTAL_KEY}",
                       "steps (all metrics)", "warnings"], rows, [_verdict_class(found) for found in overviews])
             + _rule(percent) + _generated())
     return _page("History", body)
@@ -240,7 +240,7 @@ def _configuration_page(found: Overview, image: str | None, percent: float) -> s
     parts.append(f'<p class="{_verdict_class(found)}"><strong>Verdict on the newest point:</strong> {esc(said)}</p>')
     parts += [f'<p class="warning">Warning: {esc(warning)}</p>' for warning in found.history.warnings()]
     if image is not None:
-        parts.append(f'<p><img src="{esc(image)}" alt="{esc("Trend of " + TOTAL_METRIC + ": " + found.name)}">'
+        parts.append(f'<p><img src="{esc(image)}" alt="{esc("Trend of " + TOTAL_KEY + ": " + found.name)}">'
                      "</p>")
     rows = []
     for point in found.points:
@@ -251,7 +251,7 @@ def _configuration_page(found: Overview, image: str | None, percent: float) -> s
                      _cell("a single run: none" if interval is None else f"{interval[0]:.4f} to {interval[1]:.4f}"),
                      _cell("–" if load is None else f"{load:.2f}", True),
                      _cell("; ".join(context.machines) if context is not None else "–")])
-    parts.append(f"<h2>Points of {esc(TOTAL_METRIC)}</h2>" + _table(
+    parts.append(f"<h2>Points of {esc(TOTAL_KEY)}</h2>" + _table(
         ["point", "runs", "median (s)", "95 % CI of the median (s)", "load per CPU", "machine"], rows))
     steps = _steps(found)
     parts.append("<h2>Steps</h2>" + (_table(["metric", "step"], [[_cell(metric), _cell(step.describe(metric))]

@@ -15,19 +15,18 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any
 
-from dask_timing.defaults import DEFAULT_TIMEOUT
+from dask_timing.defaults import DEFAULT_THREADS, DEFAULT_TIMEOUT, DEFAULT_WORKERS
 from dask_timing.deploy.manager import check_cluster_arguments
 from dask_timing.errors import UsageError
 from dask_timing.measure.environments import RUN_MODULES, Environment, environments_of
 from dask_timing.record.workloads import DEFAULT_CHUNK
 from dask_timing.record.environment import utc_timestamp
-from dask_timing.record.kinds import KIND_DISTRIBUTED, KIND_LOCAL
+from dask_timing.record.kinds import KIND_CLUSTER, KIND_DISTRIBUTED, KIND_LOCAL
 from dask_timing.record.schema import SCHEMA_VERSION, STUDY_DOCUMENT, new_study_id
 from dask_timing.record.secrets import mask_secrets
 
 TYPE_SLURM = "slurm"  # dask-jobqueue's SLURMCluster on the Slurm this machine submits to
-TYPE_CLUSTER = "cluster"  # any cluster manager given with --cluster-class
-MANAGED_TYPES = (TYPE_SLURM, TYPE_CLUSTER)
+MANAGED_TYPES = (TYPE_SLURM, KIND_CLUSTER)  # cluster: any cluster manager given with --cluster-class
 STUDY_TYPES = (KIND_LOCAL, KIND_DISTRIBUTED, *MANAGED_TYPES)
 SLURM_CLASS = "dask_jobqueue:SLURMCluster"
 # One single-process worker per job, with --threads cores; the job runs the run's interpreter.
@@ -89,7 +88,7 @@ KNOBS = ("start_method", "dashboard", "nanny", "processes")
 # 5 runs: the fewest with which a comparison of two configurations can be significant at p < 0.01
 # (Mann-Whitney's smallest p with 5 against 5 is 2 / C(10, 5) = 0.008); one run gives no spread at all.
 DEFAULT_RUNS = 5
-DEFAULTS = {"type": [KIND_LOCAL], "workers": [4], "threads": [1], "runs": DEFAULT_RUNS, "warmup": 0,
+DEFAULTS = {"type": [KIND_LOCAL], "workers": [DEFAULT_WORKERS], "threads": [DEFAULT_THREADS], "runs": DEFAULT_RUNS, "warmup": 0,
             "timeout": DEFAULT_TIMEOUT, "workload_chunk": DEFAULT_CHUNK, "python": [], "dask_versions": []}
 
 
@@ -222,9 +221,9 @@ def managed_cluster(kinds: list[str], values: dict[str, Any]) -> tuple[str | Non
         if values["cluster_class"] or values["cluster_kwargs"]:
             raise UsageError("--cluster-class and --cluster-kwargs go with --type slurm or --type cluster")
         return None, None
-    if values["cluster_class"] and TYPE_CLUSTER not in kinds:
+    if values["cluster_class"] and KIND_CLUSTER not in kinds:
         raise UsageError("--type slurm uses dask_jobqueue:SLURMCluster; for another class use --type cluster")
-    if TYPE_CLUSTER in kinds and not values["cluster_class"]:
+    if KIND_CLUSTER in kinds and not values["cluster_class"]:
         raise UsageError("--type cluster needs --cluster-class MODULE:CLASS")
     cluster_class, cluster_kwargs = values["cluster_class"], dict(values["cluster_kwargs"] or {})
     for kind in kinds:

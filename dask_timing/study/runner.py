@@ -25,6 +25,7 @@ from dask_timing.analysis.load import load
 from dask_timing.analysis.gate import Gate
 from dask_timing.analysis.verdicts import pair_environments
 from dask_timing.deploy.managed import ManagedProcess, terminate
+from dask_timing.entry import COMMAND_LOCAL, COMMAND_PROCESSES
 from dask_timing.errors import EXIT_FAILED, EXIT_OK, signal_exit_code
 from dask_timing.history.recording import Recorder
 from dask_timing.measure.environments import PACKAGE_DIR, package_path
@@ -32,13 +33,14 @@ from dask_timing.present.analysis import CONCISE, judge, present, present_end
 from dask_timing.present.study import StudyConsole
 from dask_timing.record.environment import ENVIRONMENT_NAME_VARIABLE
 from dask_timing.record.files import unused_path
-from dask_timing.record.kinds import KIND_DISTRIBUTED, KIND_LOCAL
+from dask_timing.record.kinds import KIND_CLUSTER, KIND_DISTRIBUTED, KIND_LOCAL
 from dask_timing.record.load import ResultFileError, load_result
 from dask_timing.record.schema import STATUS_INTERRUPTED
-from dask_timing.study.plan import MANAGED_TYPES, TYPE_CLUSTER, TYPE_SLURM, Configuration, Plan
+from dask_timing.study.plan import MANAGED_TYPES, TYPE_SLURM, Configuration, Plan
 
 # The command that times one run of each study type: ``python -m dask_timing COMMAND``.
-RUN_COMMANDS = {KIND_LOCAL: "local", KIND_DISTRIBUTED: "processes", TYPE_SLURM: "processes", TYPE_CLUSTER: "processes"}
+RUN_COMMANDS = {KIND_LOCAL: COMMAND_LOCAL, KIND_DISTRIBUTED: COMMAND_PROCESSES, TYPE_SLURM: COMMAND_PROCESSES,
+                KIND_CLUSTER: COMMAND_PROCESSES}
 # Where the package lives, so the study's own interpreter's runs find it whether it is installed or in a clone.
 PACKAGE_PARENT = os.path.dirname(PACKAGE_DIR)
 # A run that outlives this many times its wait bound (plus a margin) is stopped.
