@@ -8,6 +8,7 @@ import pytest
 from conftest import (
     ANALYZER, COMPARE_SCHEDULERS, DISTRIBUTED_TOOL, LOCAL_TOOL, REPOSITORY, STUDY, dask_processes, run_tool,
 )
+from helpers import assert_usage_error
 
 BAD_RUN_ARGUMENTS = [
     ["--workers", "0"],
@@ -70,15 +71,6 @@ BAD_STUDY_ARGUMENTS = [
     ["--workload", "weak-array", "--workload-chunk", "1000000"],
     ["--runs", "1000000000"],  # refused at once, before a schedule of a billion runs is made
 ]
-
-
-def assert_usage_error(completed) -> None:
-    assert completed.returncode == 2
-    lines = completed.stderr.strip().splitlines()
-    assert len(lines) == 1, completed.stderr
-    assert "error:" in lines[0]
-    assert "Traceback" not in completed.stderr + completed.stdout
-    assert completed.stdout == ""
 
 
 @pytest.mark.parametrize("tool", [LOCAL_TOOL, DISTRIBUTED_TOOL])

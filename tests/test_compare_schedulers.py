@@ -12,6 +12,7 @@ import psutil
 import pytest
 from conftest import ANALYZER, run_tool, wait_until_gone
 from conftest import COMPARE_SCHEDULERS as TOOL
+from helpers import assert_usage_error
 
 from dask_timing.record.kinds import KIND_SCHEDULERS
 from dask_timing.record.load import load_result
@@ -106,11 +107,7 @@ def test_plot_is_a_new_png(tmp_path):
     ["--runs", "1000000000"],
 ], ids=" ".join)
 def test_bad_input_is_one_line_and_exit_2(tmp_path, arguments):
-    completed = run_tool([TOOL, *arguments], cwd=tmp_path)
-    assert completed.returncode == 2
-    lines = completed.stderr.strip().splitlines()
-    assert len(lines) == 1 and "error:" in lines[0], completed.stderr
-    assert completed.stdout == ""
+    assert_usage_error(run_tool([TOOL, *arguments], cwd=tmp_path))
     assert os.listdir(tmp_path) == []  # nothing started, nothing written
 
 

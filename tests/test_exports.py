@@ -16,6 +16,7 @@ from html.parser import HTMLParser
 import numpy
 import pytest
 from conftest import ANALYZER, run_tool
+from helpers import fake_run, save_run
 from test_gates import STEADY
 from test_gates import write_results as write_environment_results
 
@@ -27,7 +28,6 @@ from dask_timing.cli import analyze
 from dask_timing.errors import EXIT_FAILED, UsageError
 from dask_timing.present.exports import EXPORTERS, Analysis, Exporter, html_page, register
 from dask_timing.present.plots import COMPARISON
-from dask_timing.record.schema import RunResult
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -46,10 +46,7 @@ FIRST_SLURM_ERROR = "timed out after 60 s waiting for 4 workers (run 0)"
 
 
 def write_result(path, kind: str, config: dict, second: int, total: float | None = None, error: str | None = None):
-    result = RunResult(kind=kind, config=config, phases={} if total is None else {"first_task": total},
-                       total_time=total, status="ok" if error is None else "failed", error=error,
-                       timestamp=f"2026-01-01T00:00:{second:02d}Z")
-    path.write_text(json.dumps(result.to_json()))
+    save_run(path, fake_run(config, total, kind, second, error))
 
 
 def write_local_runs(folder, speedup: float = 1.0, first_second: int = 0):

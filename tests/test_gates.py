@@ -8,6 +8,7 @@ import uuid
 
 import pytest
 from conftest import ANALYZER, read_json, run_tool
+from helpers import save_run
 from scipy import stats as scipy_stats
 from test_bad_input import assert_usage_error
 
@@ -38,7 +39,7 @@ def write_results(folder, totals, workers=2, name=None, version="2026.8.0", load
                          "python_version": "3.11.9", "packages": {"dask": version, "distributed": version},
                          "load": {"load_per_cpu": load, "cpu_mhz": 2600.0}, "host": host},
         )
-        (folder / f"{name or version}_{workers}_{minute + index * every:04d}.json").write_text(json.dumps(run.to_json()))
+        save_run(folder / f"{name or version}_{workers}_{minute + index * every:04d}.json", run)
 
 
 def gate(tmp_path, new, old, *options):

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import html
-import json
 import re
 
 import pytest
 from conftest import ANALYZER, STUDY, run_tool
+from helpers import fake_run, save_run
 
 from dask_timing.analysis.groups import group_results
 from dask_timing.analysis.knobs import NO_PAIR, SINGLE_RUNS, knob_effects
@@ -26,10 +26,7 @@ def result(kind: str = "local", total: float | None = 1.0, environment: str | No
            **config) -> RunResult:
     settings = {"n_workers": 1, "threads_per_worker": 1, **config}
     ran_in = {"name": environment, "packages": {"dask": "2026.8.0"}} if environment else {}
-    return RunResult(kind=kind, config=settings, phases={} if total is None else {"first_task": total},
-                     total_time=total, status="ok" if total is not None else "failed",
-                     error=None if total is not None else "workers never arrived", environment=ran_in,
-                     timestamp=f"2026-01-01T00:00:{second:02d}Z")
+    return fake_run(settings, total, kind, second, environment=ran_in)
 
 
 def runs(totals: list[float], **settings) -> list[RunResult]:
@@ -50,7 +47,7 @@ def effects(results: list[RunResult]) -> dict[tuple[str, str], object]:
 
 def save(folder, results: list[RunResult]) -> str:
     for index, run in enumerate(results):
-        (folder / f"run{index:03d}.json").write_text(json.dumps(run.to_json()))
+        save_run(folder / f"run{index:03d}.json", run)
     return str(folder / "*.json")
 
 

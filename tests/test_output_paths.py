@@ -7,6 +7,7 @@ import subprocess
 
 import pytest
 from conftest import ANALYZER, COMPARE_SCHEDULERS, DISTRIBUTED_TOOL, LOCAL_TOOL, STUDY, run_tool
+from helpers import assert_usage_error
 
 from dask_timing.record.files import write_json
 
@@ -59,10 +60,7 @@ def check_refused(tool: str, option: str, path: str, places) -> None:
 def check_refused_arguments(tool: str, arguments: list[str], places) -> subprocess.CompletedProcess:
     before = sorted(os.listdir(places))
     completed = run_tool([tool, *arguments], cwd=places, timeout=60)
-    assert completed.returncode == 2, completed.stdout[-1500:] + completed.stderr
-    lines = completed.stderr.strip().splitlines()
-    assert len(lines) == 1 and "error:" in lines[0], completed.stderr
-    assert "Traceback" not in completed.stderr
+    assert_usage_error(completed, stdout_empty=False)
     assert sorted(os.listdir(places)) == before  # nothing created
     assert not os.path.exists("/proc/dask-timing-test")
     return completed

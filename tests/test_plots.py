@@ -8,12 +8,12 @@ configurations, and their text is measured with matplotlib's own extents.
 from __future__ import annotations
 
 import html
-import json
 import os
 import random
 import re
 
 import pytest
+from helpers import save_run
 from matplotlib.colors import to_hex
 from matplotlib.image import imread
 
@@ -128,7 +128,7 @@ def write_results(folder, count: int, kind: str = "cluster") -> list[Group]:
         for run in range(RUNS):
             index += 1
             path = folder / f"config{number:02d}_run{run}.json"
-            path.write_text(json.dumps(make(config, generator, index).to_json()))
+            save_run(path, make(config, generator, index))
     return group_results(load([str(folder)]).results)
 
 

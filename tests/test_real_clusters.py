@@ -12,6 +12,7 @@ import time
 
 import pytest
 from conftest import DISTRIBUTED_TOOL, STUDY, read_json, run_tool
+from helpers import assert_usage_error
 
 from dask_timing.deploy.managed import ManagedProcess, terminate
 from dask_timing.phases import WORKER_BOUNDARIES
@@ -175,9 +176,7 @@ def test_a_cluster_manager_of_worker_threads_talks_inproc(tmp_path):
     (["--scheduler-address", "tcp://x:1", "--cluster-class", "distributed:LocalCluster"], "not allowed"),
 ])
 def test_bad_cluster_options_are_usage_errors(arguments, message):
-    completed = run_tool([DISTRIBUTED_TOOL, *arguments], timeout=60)
-    assert completed.returncode == 2
-    assert len(completed.stderr.strip().splitlines()) == 1 and message in completed.stderr
+    assert_usage_error(run_tool([DISTRIBUTED_TOOL, *arguments], timeout=60), message, stdout_empty=False)
 
 
 def test_worker_start_failure_of_a_manager_fails_fast(tmp_path):

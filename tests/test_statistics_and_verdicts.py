@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import itertools
-import json
 import random
 import shutil
 import subprocess
@@ -13,10 +12,10 @@ import subprocess
 import numpy
 import pytest
 from conftest import ANALYZER, run_tool
+from helpers import fake_run, save_run
 from scipy import stats as scipy_stats
 
 from dask_timing.analysis.groups import Group
-from dask_timing.record.schema import RunResult
 from dask_timing.analysis.scaling import fit_scaling
 from dask_timing.analysis.stats import outlier_indices, runs_needed, t_quantile_975, warnings_for
 from dask_timing.record.statistics import summarize
@@ -105,8 +104,7 @@ def test_t_quantile_matches_scipy(degrees):
 def group_of(workers: int, totals: list[float]) -> Group:
     group = Group("local", {"n_workers": workers, "threads_per_worker": 1})
     for total in totals:
-        group.runs.append(RunResult(kind="local", config=dict(group.config), phases={"first_task": total},
-                                    total_time=total))
+        group.runs.append(fake_run(dict(group.config), total))
         group.paths.append("x")
     group.label = f"local, {workers} workers"
     return group
@@ -161,7 +159,7 @@ def write_runs(folder, workers: int, totals: list[float], start: int = 0) -> Non
         group = group_of(workers, [total])
         run = group.runs[0]
         run.timestamp = f"2026-01-01T00:00:{index:02d}Z"
-        (folder / f"run{index:03d}.json").write_text(json.dumps(run.to_json()))
+        save_run(folder / f"run{index:03d}.json", run)
 
 
 def test_gate_passes_an_a_a_comparison_and_fails_a_real_slowdown(tmp_path):
