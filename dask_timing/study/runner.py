@@ -56,7 +56,7 @@ class Study:
     def __init__(self, plan: Plan, output_dir: str, plot: bool, prog: str, invocation: list[str],
                  fail_if_slower: float | None = None, verdict_json: str | None = None,
                  recorder: Recorder | None = None, label: str | None = None, revision: str | None = None,
-                 detail: str = CONCISE) -> None:
+                 detail: str = CONCISE, console: StudyConsole | None = None) -> None:
         self.plan = plan
         self.detail = detail  # how much of the analysis is printed at the end (present.analysis.DETAILS)
         self.recorder = recorder  # with --db: records each run's file once it is written
@@ -73,7 +73,7 @@ class Study:
         self.stop_signal: int | None = None
         self.current: ManagedProcess | None = None
         self.package_path = ""  # with environments: a folder holding only this package, while the runs go
-        self.console = StudyConsole(prog)
+        self.console = console or StudyConsole(prog)  # the observer told what the study does, as it goes
 
     def result_path(self, configuration: Configuration, run: int, warmup: bool) -> str:
         name = f"{configuration.stem()}_{'warmup' if warmup else 'run'}{run:03d}_{self.plan.study_id}.json"
