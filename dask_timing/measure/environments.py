@@ -130,16 +130,48 @@ def _interpreter_tag() -> str:
     return f"{sys.implementation.name}-{sys.version_info[0]}.{sys.version_info[1]}-{digest}"
 
 
-def version_folder(version: str) -> str:
-    return os.path.join(cache_root(), _interpreter_tag(), version)
+@dataclass(frozen=True)
+class Recipe:
+    """What one cached environment holds: its folder's name, what pip installs into it beside what a run
+    needs, and what its marker says it is (a release of dask and distributed, or a commit of a checkout)."""
+
+    key: str
+    requirements: tuple[str, ...]
+    describes: tuple[tuple[str, str], ...]  # (what, which): ("dask", "2025.12.0"), ("commit", "4f0c...")
+    # Sees the packages of the interpreter it is made from: what they satisfy is not downloaded again.
+    system_site_packages: bool = False
+
+    def folder(self) -> str:
+        return os.path.join(cache_root(), _interpreter_tag(), self.key)
+
+    def python(self) -> str:
+        return os.path.join(self.folder(), "bin", "python")
+
+    def is_built(self) -> bool:
+        return os.path.isfile(os.path.join(self.folder(), COMPLETE_MARKER))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"key": self.key, "requirements": list(self.requirements), "describes": dict(self.describes),
+                "system_site_packages": self.system_site_packages}
+
+    @classmethod
+    def from_json(cls, document: dict[str, Any]) -> "Recipe":
+        return cls(document["key"], tuple(document["requirements"]), tuple(document["describes"].items()),
+                   document["system_site_packages"])
+
+
+def release_recipe(version: str) -> Recipe:
+    """The environment of one Dask release: dask and distributed pinned to it."""
+    return Recipe(version, (f"dask=={version}", f"distributed=={version}"),
+                  (("dask", version), ("distributed", version)))
 
 
 def version_python(version: str) -> str:
-    return os.path.join(version_folder(version), "bin", "python")
+    return release_recipe(version).python()
 
 
 def is_built(version: str) -> bool:
-    return os.path.isfile(os.path.join(version_folder(version), COMPLETE_MARKER))
+    return release_recipe(version).is_built()
 
 
 def check_installable(versions: list[str]) -> None:
@@ -150,14 +182,14 @@ def check_installable(versions: list[str]) -> None:
         return
     python = f"Python {sys.version_info[0]}.{sys.version_info[1]}"
     for package in ("dask", "distributed"):
-        available = _released_versions(package)
+        available = released_versions(package)
         for version in wanted:
             if version not in available:
                 raise UsageError(f"--dask-versions: {package} {version} cannot be installed for {python} "
                                  f"(the package index has no such release for it)")
 
 
-def _released_versions(package: str) -> set[str]:
+def released_versions(package: str) -> set[str]:
     """The releases of ``package`` the package index offers this interpreter (pip's own configuration)."""
     completed = _pip(["index", "versions", package], INDEX_TIMEOUT)
     for line in completed.stdout.splitlines():
@@ -188,7 +220,7 @@ def _build_lock(folder: str) -> Iterator[None]:
     import fcntl
 
     os.makedirs(os.path.dirname(folder), exist_ok=True)
-    with open(folder + ".lock", "w") as lock:
+    with open(lock_path(folder), "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
             yield
@@ -196,42 +228,72 @@ def _build_lock(folder: str) -> Iterator[None]:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-def build(version: str, write: Callable[[str], None] = print) -> bool:
-    """Make sure the environment of ``version`` is built; True if it was built now, False if cached.
+def build(recipe: Recipe, write: Callable[[str], None] = print) -> bool:
+    """Make sure the environment of ``recipe`` is built; True if it was built now, False if cached.
 
     A folder without the marker is what an interrupted build left: it is removed and built again.
     """
-    folder = version_folder(version)
-    if is_built(version):
+    folder = recipe.folder()
+    if recipe.is_built():
         return False
     with _build_lock(folder):
-        if is_built(version):  # another study built it while this one waited
+        if recipe.is_built():  # another study built it while this one waited
             return False
-        write(f"Building the environment of dask and distributed {version} in {folder} (once; later studies "
-              "reuse it)...")
+        what = ", ".join(f"{name} {value}" for name, value in recipe.describes)
+        write(f"Building the environment of {what} in {folder} (once; later studies reuse it)...")
         shutil.rmtree(folder, ignore_errors=True)
         try:
-            _install(folder, version)
+            _install(folder, recipe)
         except BaseException:  # an error or an interruption: leave nothing a study could mistake for built
             shutil.rmtree(folder, ignore_errors=True)
             raise
         return True
 
 
-def _install(folder: str, version: str) -> None:
-    made = subprocess.run([sys.executable, "-m", "venv", "--without-pip", folder], capture_output=True, text=True,
-                          stdin=subprocess.DEVNULL)
+def _install(folder: str, recipe: Recipe) -> None:
+    shared = ["--system-site-packages"] if recipe.system_site_packages else []
+    made = subprocess.run([sys.executable, "-m", "venv", "--without-pip", *shared, folder], capture_output=True,
+                          text=True, stdin=subprocess.DEVNULL)
     if made.returncode != 0:
         raise RuntimeError(f"python -m venv {folder} failed: {_last_line(made.stderr)}")
     python = os.path.join(folder, "bin", "python")
-    completed = _pip(["--python", python, "install", "--compile", "--quiet", f"dask=={version}",
-                      f"distributed=={version}", *RUN_REQUIREMENTS], timeout=1800)
+    completed = _pip(["--python", python, "install", "--compile", "--quiet", *recipe.requirements,
+                      *RUN_REQUIREMENTS], timeout=1800)
     if completed.returncode != 0:
-        raise UsageError(f"--dask-versions: dask and distributed {version} could not be installed "
-                         f"({_last_line(completed.stderr) or f'pip exited with {completed.returncode}'})")
+        what = " and ".join(f"{name} {value}" for name, value in recipe.describes)
+        errors = [line for line in completed.stderr.splitlines() if line.lstrip().lower().startswith("error")]
+        why = _last_line(errors[-1] if errors else completed.stderr) or f"pip exited with {completed.returncode}"
+        raise UsageError(f"{what} could not be installed ({why})")
     write_json(os.path.join(folder, COMPLETE_MARKER),
-               {"dask": version, "distributed": version, "requirements": list(RUN_REQUIREMENTS),
+               {**recipe.to_json(), **dict(recipe.describes), "run_requirements": list(RUN_REQUIREMENTS),
                 "built": utc_timestamp(), "made_from": sys.executable})
+
+
+def cached_folder(python: str) -> str | None:
+    """The built environment's folder an interpreter belongs to (None: a prepared interpreter)."""
+    folder = os.path.dirname(os.path.dirname(os.path.abspath(python)))
+    return folder if os.path.dirname(os.path.dirname(folder)) == cache_root() else None
+
+
+def lock_path(folder: str) -> str:
+    """The lock of a built environment: held exclusively to build or remove it, shared while runs use it."""
+    return folder + ".lock"
+
+
+@contextlib.contextmanager
+def in_use(environments: list[Environment]) -> Iterator[None]:
+    """Mark the built environments among ``environments`` as in use while the runs go: a shared lock,
+    which ``dask-timing envs prune`` cannot take (so it leaves them), and their marker's time set to now
+    (what ``envs`` shows as last used).  The lock goes with the process, however it ends."""
+    import fcntl
+
+    with contextlib.ExitStack() as stack:
+        for folder in dict.fromkeys(filter(None, (cached_folder(environment.python) for environment in environments))):
+            lock = stack.enter_context(open(lock_path(folder), "a"))
+            fcntl.flock(lock, fcntl.LOCK_SH)
+            with contextlib.suppress(OSError):
+                os.utime(os.path.join(folder, COMPLETE_MARKER))
+        yield
 
 
 def describe(environment: Environment, modules: tuple[str, ...]) -> dict[str, Any]:
@@ -280,7 +342,7 @@ def prepare(environments: list[Environment], modules: tuple[str, ...],
     began = time.monotonic()
     check_installable([environment.dask_version for environment in environments if environment.dask_version])
     built = [environment.name for environment in environments
-             if environment.dask_version and build(environment.dask_version, write)]
+             if environment.dask_version and build(release_recipe(environment.dask_version), write)]
     described = [(environment, describe(environment, modules)) for environment in environments]
     write("Environments (the first is the reference):")
     for environment, found in described:

@@ -28,7 +28,7 @@ from dask_timing.deploy.managed import ManagedProcess, terminate
 from dask_timing.entry import COMMAND_LOCAL, COMMAND_PROCESSES
 from dask_timing.errors import EXIT_FAILED, EXIT_OK, signal_exit_code
 from dask_timing.history.recording import Recorder
-from dask_timing.measure.environments import PACKAGE_DIR, package_path
+from dask_timing.measure.environments import PACKAGE_DIR, in_use, package_path
 from dask_timing.present.analysis import CONCISE, judge, present, present_end
 from dask_timing.present.study import StudyConsole
 from dask_timing.record.environment import ENVIRONMENT_NAME_VARIABLE
@@ -189,7 +189,7 @@ class Study:
     def execute(self) -> int:
         if not self.plan.environments:
             return self._execute()
-        with package_path() as folder:
+        with package_path() as folder, in_use(self.plan.environments):
             self.package_path = folder
             return self._execute()
 
