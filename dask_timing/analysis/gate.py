@@ -96,14 +96,15 @@ def _empty_sides(comparison: Comparison) -> list[str]:
             for name, group in ((pair.baseline_name, pair.baseline), (pair.new_name, pair.new)) if not group.ok_runs]
 
 
-def decide(comparison: Comparison, verdicts: list[Verdict], percent: float | None) -> Gate:
-    """The gate, by the rule of this module (``percent`` None: a comparison without a gate)."""
+def decide(comparison: Comparison, verdicts: list[Verdict], percent: float | None, metric: str = TOTAL_KEY) -> Gate:
+    """The gate, by the rule of this module (``percent`` None: a comparison without a gate), on the total
+    time or another ``metric`` (a bisect's)."""
     empty = _empty_sides(comparison)
     if empty:
         return Gate(NOTHING_TO_COMPARE, EXIT_CODES[NOTHING_TO_COMPARE], percent, empty)
     if percent is None:
         return Gate(COMPARED, EXIT_CODES[COMPARED], None)
-    totals = [verdict for verdict in verdicts if verdict.metric == TOTAL_KEY]
+    totals = [verdict for verdict in verdicts if verdict.metric == metric]
     if not totals:  # phases compared, but the gate's measure on neither side of any pair
         return Gate(NOTHING_TO_COMPARE, EXIT_CODES[NOTHING_TO_COMPARE], percent,
                     ["no configuration has a total time to ready on both sides: nothing for the gate to compare"])

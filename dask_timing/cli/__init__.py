@@ -85,6 +85,10 @@ COMMANDS = {
                 starts_processes=False),
         Command(COMMAND_SCHEDULERS, "dask_timing.cli.schedulers:main",
                 "one graph under the synchronous, threads, processes and distributed schedulers"),
+        Command("bisect", "dask_timing.cli.bisect:main",
+                "find the first release, commit or interpreter whose startup is more than PCT slower"),
+        Command("envs", "dask_timing.cli.envs:main",
+                "list and prune the environments built in the user's cache", starts_processes=False),
     )
 }
 

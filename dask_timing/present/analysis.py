@@ -16,6 +16,7 @@ from dask_timing.analysis.groups import Group, summary_document
 from dask_timing.analysis.ranking import Standing
 from dask_timing.analysis.stats import DEFAULT_PRECISION
 from dask_timing.analysis.verdicts import Comparison, Pair, Verdict
+from dask_timing.phases import TOTAL_KEY
 from dask_timing.present.knob_table import write_knob_costs
 from dask_timing.present.report import (
     MAX_CONFIGURATION_BLOCKS, Names, write_analysis, write_closing, write_comparison, write_scaling, write_verdicts,
@@ -75,14 +76,17 @@ def present(
     return names
 
 
-def judge(comparison: Comparison, fail_if_slower: float | None, verdict_json: str | None = None) -> Judgement:
-    """Judge the pairs and decide the gate (printed last, by ``present_end``); save them to ``verdict_json``."""
+def judge(comparison: Comparison, fail_if_slower: float | None, verdict_json: str | None = None,
+          metric: str = TOTAL_KEY) -> Judgement:
+    """Judge the pairs and decide the gate on ``metric`` (printed last, by ``present_end``); save them to
+    ``verdict_json``."""
     from dask_timing.analysis.gate import decide
     from dask_timing.analysis.verdicts import comparison_warnings, judge_pairs, verdict_document
     from dask_timing.record.environment import utc_timestamp
 
     verdicts = judge_pairs(comparison)
-    judgement = Judgement(verdicts, decide(comparison, verdicts, fail_if_slower), comparison_warnings(comparison))
+    judgement = Judgement(verdicts, decide(comparison, verdicts, fail_if_slower, metric),
+                          comparison_warnings(comparison))
     if verdict_json:
         write_json(verdict_json, verdict_document(comparison, *judgement, utc_timestamp()))
         print(f"✓ Verdicts saved to: {verdict_json}")

@@ -4,5 +4,6 @@
 ``runner`` spawns and signals the runs, records them, and ends with the
 analysis (``analysis``, ``present``) and, with several environments, their
 comparison; what it says as it goes, an observer prints
-(``present.study.StudyConsole``).
+(``present.study.StudyConsole``).  ``bisect`` runs such studies one after the
+other to find the release, commit or interpreter that made startup slower.
 """

@@ -1,0 +1,232 @@
+"""dask-timing bisect: over prepared interpreters and over the commits of a git checkout, with real runs;
+its honest exits; bad input refused in one line before anything is built."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+
+import pytest
+from conftest import REPOSITORY, read_json, run_tool, signal_at
+from helpers import assert_usage_error
+
+from dask_timing.study.bisect import BAD, GOOD, UNTOLD, Probe, next_step, probe_budget
+
+pytestmark = pytest.mark.usefixtures("no_leftovers")
+
+PACKAGE = {"PYTHONPATH": REPOSITORY}  # python -m dask_timing, from any folder
+SLOW_START = "import time\ntime.sleep({seconds})  # a slow import, in every Python process\n"
+NOISY_START = "import random, time\ntime.sleep(random.uniform(0, 1.0){extra})  # noise, and a small step\n"
+
+
+def bisect(arguments: list[str], timeout: float, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    return run_tool(["-m", "dask_timing", "bisect", *arguments], timeout=timeout, env={**PACKAGE, **(env or {})})
+
+
+def envs(arguments: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
+    return run_tool(["-m", "dask_timing", "envs", *arguments], env={**PACKAGE, **env})
+
+
+def interpreter(folder, start: str | None = None) -> str:
+    """A virtual environment over this interpreter's packages; ``start``: a module its site hook (a .pth
+    file) imports at the start of every Python process, as a slow plugin would."""
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", "--system-site-packages", str(folder)], check=True)
+    python = folder / "bin" / "python"
+    if start:
+        site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                              check=True, capture_output=True, text=True).stdout.strip()
+        with open(os.path.join(site, "slow_start.py"), "w") as stream:
+            stream.write(start)
+        with open(os.path.join(site, "slow_start.pth"), "w") as stream:
+            stream.write("import slow_start\n")
+    return str(python)
+
+
+def interpreters(folder, starts: list[str | None]) -> list[str]:
+    """``--python pN=PATH`` of each interpreter, in order."""
+    arguments = []
+    for number, start in enumerate(starts, start=1):
+        arguments += ["--python", f"p{number}={interpreter(folder / f'p{number}', start)}"]
+    return arguments
+
+
+def probes(folder) -> list[dict]:
+    return read_json(folder / "bisect.json")["probes"]
+
+
+def test_the_search_replays_its_probes_within_its_budget():
+    """The next probe from the probes so far: the bad end first, then halvings, one repeat when undecided."""
+    def replay(outcomes: dict[int, str], n: int = 8, runs: int = 5):
+        done, step = [], next_step(n, [], runs)
+        while step.action == "probe":
+            outcome = outcomes[step.index] if not callable(outcomes) else outcomes(step.index, done)
+            done.append(Probe(step.index, step.runs, "", outcome))
+            step = next_step(n, done, runs)
+        return step, done
+
+    first_slow = {index: BAD if index >= 5 else GOOD for index in range(8)}
+    step, done = replay(first_slow)
+    assert (step.action, step.index, step.last_good) == (BAD, 5, 4)
+    assert [probe.index for probe in done] == [7, 3, 5, 4] and len(done) <= probe_budget(8) == 5
+    step, done = replay({index: GOOD for index in range(8)})
+    assert (step.action, [probe.index for probe in done]) == (GOOD, [7])
+    # Undecided once: the same point again with twice the runs; undecided twice: cannot tell.
+    step, done = replay(lambda index, done: UNTOLD if index == 3 else first_slow[index])
+    assert step.action == UNTOLD and [(probe.index, probe.runs) for probe in done] == [(7, 5), (3, 5), (3, 10)]
+    untold_once = lambda index, done: UNTOLD if index == 3 and not any(p.index == 3 for p in done) else first_slow[index]
+    step, done = replay(untold_once)
+    assert (step.action, step.index) == (BAD, 5) and len(done) == 5
+    for n in (2, 3, 5, 16, 100):  # never over the budget, whatever each probe says
+        for bad_from in range(1, n):
+            step, done = replay({index: BAD if index >= bad_from else GOOD for index in range(n)}, n)
+            assert (step.action, step.index) == (BAD, bad_from) and len(done) <= probe_budget(n)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1500)
+def test_bisect_over_eight_interpreters_finds_the_sixth_and_records_every_probe(tmp_path):
+    points = interpreters(tmp_path, [None] * 5 + [SLOW_START.format(seconds=0.3)] * 3)
+    database = tmp_path / "history.db"
+    # Distributed: the scheduler's, the nanny's and the worker's processes each pay the slow import, one after
+    # the other, about 0.9 s on a total of 2.5 s on an idle machine.
+    completed = bisect([*points, "--type", "distributed", "--workers", "1", "--runs", "5", "--threshold", "15",
+                        "--db", str(database), "-o", str(tmp_path / "out")], timeout=1450)
+    assert completed.returncode == 1, completed.stdout + completed.stderr
+    assert "First slower: p6 (point 6 of 8), after p5 (point 5" in completed.stdout
+    assert "Step: p6 is " in completed.stdout and "times slower than p1 (95 % CI [" in completed.stdout
+    assert "Probe 1 of at most 5: p8 (point 8 of 8) against p1" in completed.stdout
+    done = probes(tmp_path / "out")
+    assert len(done) <= 5 and done[-1]["index"] in (4, 5) and all(probe["outcome"] for probe in done)
+    # The step's comparison, rendered as a study of environments renders it.
+    assert "COMPARISON (new / baseline" in completed.stdout and "REGRESSION: " in completed.stdout
+    runs = sum(probe["runs"] * 2 for probe in done)
+    with sqlite3.connect(database) as connection:
+        assert connection.execute("select count(*) from runs").fetchone()[0] == runs
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_no_step_exits_0_and_a_step_smaller_than_the_noise_exits_3(tmp_path):
+    same = bisect([*interpreters(tmp_path / "same", [None] * 3), "--workers", "1", "--runs", "4",
+                   "--threshold", "50", "-o", str(tmp_path / "same_out")], timeout=400)
+    assert same.returncode == 0, same.stdout + same.stderr
+    assert "No step: p3, the bad end, is within 50% of p1" in same.stdout
+    assert [probe["index"] for probe in probes(tmp_path / "same_out")] == [2]
+    noisy = bisect([*interpreters(tmp_path / "noisy", [NOISY_START.format(extra=""), NOISY_START.format(extra="+ 0.05")]),
+                    "--workers", "1", "--runs", "4", "-o", str(tmp_path / "noisy_out")], timeout=480)
+    assert noisy.returncode == 3, noisy.stdout + noisy.stderr
+    assert "Cannot tell: p2 (point 2) could not be told from p1" in noisy.stdout
+    assert "INCONCLUSIVE: " in noisy.stdout
+    assert [(probe["index"], probe["runs"]) for probe in probes(tmp_path / "noisy_out")] == [(1, 4), (1, 8)]
+
+
+def git(folder, *arguments: str) -> str:
+    return subprocess.run(["git", "-C", str(folder), "-c", "user.name=t", "-c", "user.email=t@example.com",
+                           *arguments], check=True, capture_output=True, text=True).stdout.strip()
+
+
+def small_package(folder, slow_from: int, commits: int) -> list[str]:
+    """A git repository of a package whose module Python imports at every start (a sitecustomize); its commit
+    ``slow_from`` (counted from 0) makes that import take 2.5 s.  Its commits, oldest first."""
+    folder.mkdir()
+    git(folder, "init", "-q")
+    (folder / "pyproject.toml").write_text('[build-system]\nrequires = ["setuptools"]\nbuild-backend = '
+                                           '"setuptools.build_meta"\n\n[project]\nname = "startup-plugin"\n'
+                                           'version = "0.1"\n\n[tool.setuptools]\npy-modules = ["sitecustomize"]\n')
+    for number in range(commits):
+        slow = SLOW_START.format(seconds=2.5) if number >= slow_from else ""
+        (folder / "sitecustomize.py").write_text(f"# revision {number}\n{slow}")
+        git(folder, "add", "-A")
+        git(folder, "commit", "-q", "-m", f"revision {number}")
+    return git(folder, "rev-list", "--reverse", "HEAD").split()
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1500)
+def test_bisect_over_the_commits_of_a_checkout_finds_the_commit_and_envs_lists_and_prunes_them(tmp_path):
+    commits = small_package(tmp_path / "plugin", slow_from=3, commits=5)
+    cache = {"XDG_CACHE_HOME": str(tmp_path / "cache")}
+    # A step of 7.5 s (three processes pay it) against a threshold of 40 %: clear even on a loaded machine,
+    # where two sides alike are told apart by up to 30 % with 5 runs each.
+    completed = bisect(["--git", str(tmp_path / "plugin"), "--range", f"{commits[0]}..HEAD", "--system-site-packages",
+                        "--type", "distributed", "--workers", "1", "--runs", "5", "--threshold", "40",
+                        "-o", str(tmp_path / "out")], timeout=1400, env=cache)
+    assert completed.returncode == 1, completed.stdout + completed.stderr
+    assert f"First slower: {commits[3][:12]} (point 4 of 5), after {commits[2][:12]}" in completed.stdout
+    assert f"Commit: {commits[3]} revision 3" in completed.stdout
+    assert "Builds at most 5 environment(s) (5 of the 5 points are not built yet), about" in completed.stdout
+    listed = envs([], cache)
+    assert listed.returncode == 0, listed.stderr
+    built = {probe["index"] for probe in probes(tmp_path / "out")} | {0}
+    for index in built:
+        assert f"commit {commits[index][:12]} of {tmp_path / 'plugin'}, sharing its interpreter's packages" in listed.stdout
+    pruned = envs(["prune", "--all"], cache)
+    assert pruned.returncode == 0 and f"Removed {len(built)} environment(s)" in pruned.stdout, pruned.stdout
+    assert "No environment is built" in envs([], cache).stdout
+
+
+BAD_POINTS = [
+    (["--dask-versions", "2025.12.0,1999.1.1"], "not before 1999.1.1 in release order"),
+    (["--dask-versions", "2025.12.0..2025.11.0"], "2025.12.0 is not before 2025.11.0"),
+    (["--dask-versions", "2025.12.0"], "at least 2 points"),
+    (["--dask-versions", "2025.x"], "expected a release such as"),
+    (["--python", f"a={sys.executable}"], "at least 2 points"),
+    (["--python", f"a={sys.executable}", "--python", f"a={sys.executable}"], "two environments are named a"),
+    (["--python", f"a={sys.executable}", "--dask-versions", "2025.11.0,2025.12.0"], "give the points one way"),
+    ([], "give the points one way"),
+    (["--range", "a..b"], "--range goes with --git"),
+    (["--python", f"a={sys.executable}", "--python", f"b={sys.executable}", "--runs", "3"], "--runs 3: with fewer"),
+]
+
+
+@pytest.mark.parametrize("arguments, message", BAD_POINTS)
+def test_bad_points_are_one_line_before_anything_is_built(tmp_path, arguments, message):
+    completed = bisect([*arguments, "-o", str(tmp_path / "out")], timeout=60)
+    assert_usage_error(completed)
+    assert message in completed.stderr and not (tmp_path / "out").exists()
+
+
+@pytest.mark.timeout(300)
+def test_bad_releases_ranges_and_checkouts_are_refused_before_anything_is_built(tmp_path):
+    commits = small_package(tmp_path / "plugin", slow_from=9, commits=2)
+    (tmp_path / "plain").mkdir()
+    cache = {"XDG_CACHE_HOME": str(tmp_path / "cache")}
+    cases = [
+        (["--dask-versions", "2025.11.0,1999.1.1"], "1999.1.1 in release order"),
+        (["--dask-versions", "2025.11.0,2025.12.0,2099.1.0"], "2099.1.0 cannot be installed"),  # unknown release
+        (["--dask-versions", "2025.7.1..2025.7.9"], "the package index has no release(s)"),  # nothing in the range
+        (["--git", str(tmp_path / "plain"), "--range", "a..b"], "is not a git checkout"),
+        (["--git", str(tmp_path / "none"), "--range", "a..b"], "no such folder"),
+        (["--git", str(tmp_path / "plugin")], "--git needs --range GOOD..BAD"),
+        (["--git", str(tmp_path / "plugin"), "--range", "HEAD"], "expected GOOD..BAD"),
+        (["--git", str(tmp_path / "plugin"), "--range", f"HEAD..{commits[0]}"], "is not before"),
+        (["--git", str(tmp_path / "plugin"), "--range", "HEAD..HEAD"], "is not before"),  # nothing in the range
+        (["--git", str(tmp_path / "plugin"), "--range", "nosuch..HEAD"], "nosuch is not a commit of"),
+    ]
+    for arguments, message in cases:
+        completed = bisect([*arguments, "-o", str(tmp_path / "out")], timeout=240, env=cache)
+        assert_usage_error(completed)
+        assert message in completed.stderr, (arguments, completed.stderr)
+        assert not (tmp_path / "out").exists() and not (tmp_path / "cache").exists()
+
+
+@pytest.mark.timeout(400)
+def test_an_interrupted_bisect_leaves_nothing_running_and_resumes(tmp_path):
+    points = interpreters(tmp_path, [None, None, SLOW_START.format(seconds=0.3)])
+    out = tmp_path / "out"
+    process = subprocess.Popen([sys.executable, "-m", "dask_timing", "bisect", *points, "--workers", "1", "--runs", "4",
+                                "-o", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env={**os.environ, **PACKAGE})
+    _, stdout, stderr = signal_at(process, "✓ total time to ready", timeout=120)
+    assert process.returncode == 143, stdout + stderr
+    assert f"--output-dir {out} --resume" in stderr
+    assert json.loads((out / "bisect.json").read_text())["probes"][0]["outcome"] is None
+    again = bisect(["-o", str(out), "--resume", "--threshold", "5"], timeout=60)
+    assert_usage_error(again)
+    assert "drop --threshold" in again.stderr
+    resumed = bisect(["-o", str(out), "--resume", "--threshold", "10"], timeout=360)  # the default, as given
+    assert resumed.returncode in (1, 3), resumed.stdout + resumed.stderr
+    assert "Resuming the bisect" in resumed.stdout and "Resuming: 1 of 8 run(s) already done" in resumed.stdout
