@@ -26,7 +26,7 @@ from dask_timing.study.bisect import (
 )
 
 DEFAULT_THRESHOLD = 10.0
-METRICS = (TOTAL_KEY, *(f"{key}_time" for key in PHASES_BY_KEY), INTERPRETER_AND_IMPORTS)
+METRICS = (TOTAL_KEY, *(f"{key}_time" for key in [*PHASES_BY_KEY, INTERPRETER_AND_IMPORTS]))
 POINT_OPTIONS = ("dask_versions", "git", "range", "python", "system_site_packages", "metric", "threshold", "type",
                  "workers", "threads", "runs", "timeout")
 
