@@ -76,6 +76,7 @@ def test_the_search_replays_its_probes_within_its_budget():
     # Undecided once: the same point again with twice the runs; undecided twice: cannot tell.
     step, done = replay(lambda index, done: UNTOLD if index == 3 else first_slow[index])
     assert step.action == UNTOLD and [(probe.index, probe.runs) for probe in done] == [(7, 5), (3, 5), (3, 10)]
+    assert (step.last_good, step.first_bad) == (0, 7)
     untold_once = lambda index, done: UNTOLD if index == 3 and not any(p.index == 3 for p in done) else first_slow[index]
     step, done = replay(untold_once)
     assert (step.action, step.index) == (BAD, 5) and len(done) == 5

@@ -202,6 +202,7 @@ class Step:
     index: int  # the point to probe; at the end, the first bad point (or the one that could not be told)
     last_good: int
     runs: int = 0
+    first_bad: int | None = None  # the first point shown to be slower, if one is
 
 
 def next_step(n_points: int, probes: list[Probe], runs: int) -> Step:
@@ -221,9 +222,10 @@ def next_step(n_points: int, probes: list[Probe], runs: int) -> Step:
         return Step(BAD, first_bad, last_good)
     target = (last_good + first_bad) // 2 if confirmed else n_points - 1
     tries = untold.get(target, 0)
+    known_bad = first_bad if confirmed else None
     if tries >= 2 or len(finished) >= probe_budget(n_points):
-        return Step(UNTOLD, target, last_good)
-    return Step("probe", target, last_good, runs * 2**tries)
+        return Step(UNTOLD, target, last_good, first_bad=known_bad)
+    return Step("probe", target, last_good, runs * 2**tries, known_bad)
 
 
 def probes_left(n_points: int, step: Step, probes: list[Probe]) -> int:
@@ -493,7 +495,10 @@ class Bisect:
         else:
             write(f"Cannot tell: {point.label} (point {step.index + 1}) could not be told from {good.label} "
                   f"({state.metric}: {shown.sentence if shown else 'not probed'}); the step, if any, lies after "
-                  f"{before.label} (point {step.last_good + 1}). More runs (--runs) or a quieter machine settle it")
+                  f"{before.label} (point {step.last_good + 1})"
+                  + (f" and at or before {points[step.first_bad].label} (point {step.first_bad + 1})"
+                     if step.first_bad is not None else "")
+                  + ". More runs (--runs) or a quieter machine settle it")
             code = EXIT_INCONCLUSIVE
         write(f"{len(finished)} probe(s) of at most {probe_budget(len(points))}, {seconds:.0f} s; each probe's "
               f"runs are in {self.output_dir}")
