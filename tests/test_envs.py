@@ -11,7 +11,7 @@ import time
 
 import pytest
 from conftest import REPOSITORY, STUDY, run_tool, signal_at
-from test_bad_input import assert_usage_error
+from helpers import assert_usage_error
 
 pytestmark = [pytest.mark.timeout(300), pytest.mark.usefixtures("no_leftovers")]
 
