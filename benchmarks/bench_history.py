@@ -9,7 +9,7 @@
    spread over the whole file; a 15 % step planted in one history), then the
    summary of that configuration's history on one machine (query, statistics of
    every metric at every release, steps), in a fresh process each time.
-   Goal: 2 s or less, 300 MB or less.
+   Goal: 0.5 s or less, 300 MB or less.
 3. Step detection on 200 simulated series of 60 points with 5 % noise: how often
    a planted 10 % step (somewhere from point 10 to 50) is found within 2 points of
    where it is, and how often a flat series shows a step.  Goals: 95 % or more,
@@ -202,7 +202,7 @@ def bench_summary(folder: str, template: RunResult, total: int, repeats: int) ->
     for line in report["lines"]:
         print(f"    {line}")
     print(f"  median {statistics.median(wall for wall, _ in samples):.2f} s wall, peak "
-          f"{max(peak for _, peak in samples):.0f} MB; goal 2 s or less and 300 MB or less")
+          f"{max(peak for _, peak in samples):.0f} MB; goal 0.5 s or less and 300 MB or less")
 
 
 def simulated(generator: random.Random, noise, runs: int, step_at: int | None) -> list[steps.Point]:

@@ -22,7 +22,7 @@ from test_gates import write_results as write_environment_results
 
 from dask_timing.analysis.groups import group_results
 from dask_timing.analysis.load import load
-from dask_timing.analysis.ranking import rank
+from dask_timing.analysis import computed
 from dask_timing.analysis.gate import COMPARED, NOTHING_TO_COMPARE, PASSED, Gate
 from dask_timing.cli import analyze
 from dask_timing.errors import EXIT_FAILED, UsageError
@@ -243,6 +243,28 @@ def one_line(analysis) -> str:
     return json.dumps([[standing.rank, standing.group.label] for standing in analysis.ranking]) + "\n"
 
 
+def test_every_output_renders_one_analysis_computed_once(results, tmp_path, capsys, monkeypatch):
+    """The text, the summary file, every export and the plots render one analysis: its ranking and what each
+    setting costs (each a bootstrap) are computed once, and the outputs show the same intervals."""
+    calls = []
+    for name in ("rank", "knob_effects"):
+        compute = getattr(computed, name)
+        counted = (lambda *args, compute=compute, name=name: calls.append(name) or compute(*args))
+        monkeypatch.setattr(computed, name, counted)
+    outputs = {"--csv": tmp_path / "t.csv", "--markdown": tmp_path / "t.md", "--html": tmp_path / "t.html",
+               "--summary-json": tmp_path / "s.json"}
+    argv = [str(results / "*.json"), "--plot", "--plot-dir", str(tmp_path / "plots")]
+    assert analyze.run(argv + [str(part) for pair in outputs.items() for part in pair], "analyze_results.py") == 0
+    assert sorted(calls) == ["knob_effects", "rank"]
+    text = capsys.readouterr().out
+    rows = list(csv.DictReader(io.StringIO(outputs["--csv"].read_text())))
+    shown = [f"[{float(row['relative_low']):.2f}, {float(row['relative_high']):.2f}]"
+             for row in rows if row["metric"] == "total_time" and row["relative_low"]]
+    assert len(shown) == 2
+    for interval in shown:  # (the Markdown says relative ± the interval's farther end, as hyperfine does)
+        assert interval in text and interval in outputs["--html"].read_text()
+
+
 @pytest.fixture
 def toy_format():
     exporter = register(Exporter(option="one-line", saved_as="One line", help="the ranking on one line",
@@ -396,7 +418,9 @@ def test_verdict_rows_do_not_wrap_in_a_browser(results, baseline, tmp_path):
 ], ids=["passed", "nothing to compare", "no gate"])
 def test_the_gate_is_said_in_words_whatever_it_concluded(results, gate, said):
     groups = group_results(load([str(results)]).results)
-    page = html_page.render(Analysis(groups, rank(groups), [], gate))
+    analysis = Analysis(groups)
+    analysis.verdicts, analysis.gate = [], gate  # the gate as given, whatever the results would conclude
+    page = html_page.render(analysis)
     section = page.split("<h2>Comparison</h2>")[1]
     assert section.startswith(said)
     assert "".join(f"<li>{reason}</li>" for reason in gate.reasons) in section

@@ -27,7 +27,8 @@ from dask_timing.analysis.load import load
 from dask_timing.errors import UsageError
 from dask_timing.history import connection, series, steps, store
 from dask_timing.history.connection import (
-    CorruptDatabase, NewerSchema, UnknownDatabase, UnreachableDatabase, database_url, open_database,
+    MIGRATIONS, CorruptDatabase, NewerSchema, UnknownDatabase, UnreachableDatabase, _shipped_head, database_url,
+    open_database,
 )
 from dask_timing.history.tables import metadata
 from dask_timing.record.files import write_json
@@ -280,6 +281,24 @@ def test_a_newer_schema_is_refused_not_downgraded(db_url):
         assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar_one() == "9999"
         assert conn.execute(sa.text("SELECT count(*) FROM runs")).scalar_one() == 1
     engine.dispose()
+
+
+def test_an_up_to_date_schema_is_told_without_alembic(db_url):
+    """Opening a database already at the newest revision reads the scripts' head as alembic does, and never
+    loads alembic: a summary of a history should not wait for it."""
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    config = Config()
+    config.set_main_option("script_location", MIGRATIONS)
+    assert _shipped_head() == ScriptDirectory.from_config(config).get_current_head()
+    open_database(db_url).close()  # created and migrated: alembic loaded here
+    code = ("import sys; from dask_timing.history.connection import open_database; "
+            f"open_database({db_url!r}).close(); print(sorted(m for m in sys.modules if m.startswith('alembic')))")
+    completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                               cwd=REPOSITORY)
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout.strip() == "[]"
 
 
 def test_migrations_build_exactly_the_tables(database):

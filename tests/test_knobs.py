@@ -9,6 +9,7 @@ import pytest
 from conftest import ANALYZER, STUDY, run_tool
 from helpers import fake_run, save_run
 
+from dask_timing.analysis.computed import Analysis
 from dask_timing.analysis.groups import group_results
 from dask_timing.analysis.knobs import NO_PAIR, SINGLE_RUNS, knob_effects
 from dask_timing.present.knob_table import write_knob_costs
@@ -95,7 +96,7 @@ def test_a_setting_whose_pairs_are_all_missing_says_so_and_shows_no_number():
 
     lines = []
     groups = group_results((f"run{index}.json", run) for index, run in enumerate(results))
-    write_knob_costs(groups, lines.append)
+    write_knob_costs(Analysis(groups), lines.append)
     text = "\n".join(lines)
     for setting, change in (("workers", "1 -> 2"), ("dashboard", "off -> on")):
         row = table_row(text, setting, change)
@@ -128,7 +129,7 @@ def test_types_and_environments_are_knobs_too():
 def test_one_configuration_or_no_setting_varying_prints_no_table(tmp_path):
     assert effects(runs(BASE_TOTALS)) == {}
     lines = []
-    write_knob_costs(group_results((f"run{index}.json", run) for index, run in enumerate(runs(BASE_TOTALS))),
+    write_knob_costs(Analysis(group_results((f"run{index}.json", run) for index, run in enumerate(runs(BASE_TOTALS)))),
                      lines.append)
     assert lines == []
     completed = run_tool([ANALYZER, save(tmp_path, runs(BASE_TOTALS))])

@@ -19,7 +19,6 @@ from matplotlib.image import imread
 
 from dask_timing.analysis.groups import Group, group_results, total_times
 from dask_timing.analysis.load import load
-from dask_timing.analysis.ranking import rank
 from dask_timing.analysis.scaling import Fit, families
 from dask_timing.analysis.verdicts import pair_results
 from dask_timing.present.exports import html_page
@@ -376,7 +375,7 @@ def test_fitted_law_is_written_with_its_signs():
 
 def test_html_report_captions_plots_in_words(tmp_path):
     groups = write_results(tmp_path, 4)
-    page = html_page.render(Analysis(groups=groups, ranking=rank(groups)))
+    page = html_page.render(Analysis(groups))
     captions = re.findall(r"<figcaption>(.*?)</figcaption>", page)
     assert captions == [html.escape(plot.caption) for plot in PLOTS]
     assert "timing_" not in page
@@ -440,7 +439,7 @@ def test_a_registered_plot_kind_is_drawn_saved_and_captioned(tmp_path, toy_plot)
     assert [bar.get_width() for bar in bars] == [RUNS] * 4
     assert [label.get_text() for label in figure.axes[0].get_yticklabels()] == [
         Look(groups).name(group.label, RUNS) for group in groups]
-    page = html_page.render(Analysis(groups=groups, ranking=rank(groups)))
+    page = html_page.render(Analysis(groups))
     assert re.findall(r"<figcaption>(.*?)</figcaption>", page)[-1] == html.escape(toy_plot.caption)
     with pytest.raises(ValueError, match="timing_runs is already the file name of another kind of plot"):
         register(toy_plot)

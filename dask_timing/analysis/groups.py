@@ -182,8 +182,12 @@ def _as_number(value: Any) -> float:
 def group_results(results: Iterable[tuple[str, TimedRun]], include_warmup: bool = False) -> list[Group]:
     """Group runs by configuration, sorted by kind then numerically by workers and threads."""
     groups: dict[tuple, Group] = {}
+    settings: dict[int, tuple[str, bytes]] = {}  # by the config's id: the runs of a configuration share one
     for path, result in results:
-        key = configuration_key(result)
+        found = settings.get(id(result.config))
+        if found is None or found[0] != result.kind:
+            found = settings[id(result.config)] = settings_key(result)
+        key = (*found, result.run_environment().identity())
         group = groups.get(key)
         if group is None:
             group = groups[key] = Group(result.kind, dict(result.config), include_warmup=include_warmup, key=key,

@@ -199,5 +199,15 @@ def _measure(effect: KnobEffect, n_failed_pairs: int, pairs: list[tuple[Group, G
     before = numpy.stack([resampled[id(group)] for group, _ in pairs])
     after = numpy.stack([resampled[id(group)] for _, group in pairs])
     return msgspec.structs.replace(
-        found, seconds_interval=percentile_interval(numpy.median(after - before, axis=0)),
-        ratio_interval=percentile_interval(numpy.median(after / before, axis=0)))
+        found, seconds_interval=percentile_interval(_column_medians(after - before)),
+        ratio_interval=percentile_interval(_column_medians(after / before)))
+
+
+def _column_medians(rows: Any) -> Any:
+    """``numpy.median(rows, axis=0)``, its steps taken here: the middle of each column's sorted values, the
+    mean of the two middle ones for an even count (and numpy's masked arrays, which its median imports,
+    never loaded)."""
+    import numpy
+
+    ordered, middle = numpy.sort(rows, axis=0), len(rows) // 2
+    return ordered[middle] if len(rows) % 2 else (ordered[middle - 1] + ordered[middle]) / 2

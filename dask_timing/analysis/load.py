@@ -4,15 +4,22 @@ from __future__ import annotations
 
 import fnmatch
 import glob
+import importlib
 import os
 import re
+import sys
+import threading
 from typing import Any, Iterable
 
 import msgspec
 
 from dask_timing.record.kinds import KIND_SCHEDULERS
 from dask_timing.record.load import ResultFileError, SummaryFile, load_result
-from dask_timing.record.schema import RunResult, TimedRun
+from dask_timing.record.schema import RunEnvironment, RunResult, TimedRun
+
+
+READING_THREADS = 4
+FILES_PER_THREAD = 256  # fewer files are read by the calling thread alone: a thread costs more than it saves
 
 
 class LoadedResults(msgspec.Struct):
@@ -93,16 +100,60 @@ def _has_wildcard(text: str) -> bool:
 
 
 def read_files(paths: list[str], model: type[TimedRun]) -> list[tuple[str, str, Any]]:
-    """(path, 'result' | 'summary' | 'skipped', the run or the reason) for each file."""
+    """(path, 'result' | 'summary' | 'skipped', the run or the reason) for each file, in order.
+
+    Many files are read by a few threads, each a consecutive share of them: a thread waiting for the
+    system to open or read a file lets the others decode theirs (about twice as fast on 2 cores).
+    """
+    shared: dict[Any, Any] = {}
+    if len(paths) < FILES_PER_THREAD:
+        return _read_each(paths, model, shared)
+    count = min(READING_THREADS, len(paths) // FILES_PER_THREAD)
+    shares = [paths[len(paths) * index // count:len(paths) * (index + 1) // count] for index in range(count)]
+    outcomes: list[Any] = [None] * count
+
+    def read_share(index: int) -> None:
+        try:
+            outcomes[index] = _read_each(shares[index], model, shared)
+        except BaseException as error:  # a fault, not a file's: raised again by the caller's thread
+            outcomes[index] = error
+
+    threads = [threading.Thread(target=read_share, args=(index,), daemon=True) for index in range(count)]
+    if "numpy" not in sys.modules:  # what summarizes this many runs (long series, bootstrap): imported meanwhile
+        threading.Thread(target=importlib.import_module, args=("numpy.random",), daemon=True).start()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for outcome in outcomes:
+        if isinstance(outcome, BaseException):
+            raise outcome
+    return [outcome for share in outcomes for outcome in share]
+
+
+def _read_each(paths: list[str], model: type[TimedRun], shared: dict[Any, Any]) -> list[tuple[str, str, Any]]:
+    """The files' outcomes, each run's repeated parts ``shared`` with the runs read before (``_share``)."""
     outcomes: list[tuple[str, str, Any]] = []
     for path in paths:
         try:
-            outcomes.append((path, "result", load_result(path, model)))
+            run = load_result(path, model)
+            _share(run, shared)
+            outcomes.append((path, "result", run))
         except SummaryFile:
             outcomes.append((path, "summary", None))
         except ResultFileError as error:
             outcomes.append((path, "skipped", str(error)))
     return outcomes
+
+
+def _share(run: TimedRun, shared: dict[Any, Any]) -> None:
+    """What the runs of one configuration repeat (its settings, and its environment but for the machine's
+    load) made one object for them all, kept in ``shared``: the runs of a big study in half the memory."""
+    run.config = shared.setdefault(msgspec.json.encode(run.config), run.config)
+    environment = getattr(run, "environment", None)
+    if isinstance(environment, RunEnvironment):  # what the analyzer reads of it (whole runs keep it whole)
+        unloaded = msgspec.structs.replace(environment, load=None)
+        run.environment = msgspec.structs.replace(shared.setdefault(unloaded, unloaded), load=environment.load)
 
 
 def load(patterns: Iterable[str], model: type[TimedRun] = RunResult) -> LoadedResults:

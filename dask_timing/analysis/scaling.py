@@ -62,21 +62,20 @@ def family_label(family: list[Group]) -> str:
 
 def fit_scaling(family: list[Group], metric: str = TOTAL_KEY) -> Fit | None:
     """Least-squares line of ``metric`` against workers over every run of the family."""
-    points = [
-        (group.config["n_workers"], value)
-        for group in family
-        for value in group.values_by_metric().get(metric, [])
-    ]
-    xs = [float(x) for x, _ in points]
-    ys = [y for _, y in points]
+    xs: list[float] = []  # a point per run: its configuration's workers, its value
+    ys: list[float] = []
+    for group in family:
+        values = group.values_by_metric().get(metric, [])
+        xs += [float(group.config["n_workers"])] * len(values)
+        ys += values
     if len(set(xs)) < 2:
         return None
-    n = len(points)
+    n = len(xs)
     mean_x, mean_y = statistics.fmean(xs), statistics.fmean(ys)
     sxx = sum((x - mean_x) ** 2 for x in xs)
-    slope = sum((x - mean_x) * (y - mean_y) for x, y in points) / sxx
+    slope = sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys)) / sxx
     intercept = mean_y - slope * mean_x
-    residual = sum((y - intercept - slope * x) ** 2 for x, y in points)
+    residual = sum((y - intercept - slope * x) ** 2 for x, y in zip(xs, ys))
     total = sum((y - mean_y) ** 2 for y in ys)
     r_squared = 1 - residual / total if total > 0 else 1.0
     if n <= 2:

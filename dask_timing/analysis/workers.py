@@ -20,6 +20,9 @@ from dask_timing.phases import REGISTRATION_TIME_LABEL, WORKER_PHASES, WORKER_PH
 from dask_timing.record.schema import TimedRun
 
 METRIC_PREFIX = "worker_"
+# The worker phases in the order tables show them: ``registered`` last, each worker's time from the request
+# to its registration.
+WORKER_PHASE_ORDER = (*(phase.key for phase in WORKER_PHASES), REGISTERED_KEY)
 
 
 def worker_metric(key: str) -> str:
@@ -42,19 +45,12 @@ def worker_phase_values(group: Group) -> dict[str, list[float]]:
     for run in group.ok_runs:
         for key, values in (run.worker_phases or {}).items():
             pooled.setdefault(key, []).extend(values)
-    order = [phase.key for phase in WORKER_PHASES] + [REGISTERED_KEY]
-    return {key: pooled[key] for key in order if key in pooled}
+    return {key: pooled[key] for key in WORKER_PHASE_ORDER if key in pooled}
 
 
 def worker_phase_summaries(group: Group) -> dict[str, Summary]:
     """Statistics of each worker phase, by metric name (``worker_imports_time``...)."""
     return {worker_metric(key): summarize(values) for key, values in worker_phase_values(group).items()}
-
-
-def shown_worker_phases(groups: list[Group]) -> list[str]:
-    """The worker phases any configuration has, in phase order (``registered`` last)."""
-    found = {key for group in groups for key in worker_phase_values(group)}
-    return [key for key in [phase.key for phase in WORKER_PHASES] + [REGISTERED_KEY] if key in found]
 
 
 def import_profile(group: Group) -> dict[str, Any] | None:

@@ -8,13 +8,13 @@ import sys
 
 from dask_timing.cli import common as cli
 from dask_timing.defaults import DEFAULT_RESULTS_DIR
+from dask_timing.analysis.computed import Analysis
 from dask_timing.analysis.groups import Group, group_results
 from dask_timing.analysis.load import LoadedResults, load, shared_runs
 from dask_timing.cli.history import add_filter_options, filters_given, open_existing, run_filter
-from dask_timing.analysis.ranking import rank
 from dask_timing.analysis.verdicts import Comparison, environment_names, pair_environments, pair_results
-from dask_timing.present.analysis import CONCISE, QUIET, VERBOSE, judge, present, present_end
-from dask_timing.present.exports import EXPORTERS, Analysis, export
+from dask_timing.present.analysis import CONCISE, QUIET, VERBOSE, present, present_end, save_verdicts
+from dask_timing.present.exports import EXPORTERS, export
 from dask_timing.record.schema import AnalyzedRun, RunResult
 
 # Plots, numpy and scipy (the verdicts' statistics) are imported when asked for: the
@@ -131,17 +131,16 @@ def run(argv: list[str] | None, prog: str) -> int:
         first_folder = os.curdir if args.db else os.path.dirname(os.path.abspath(loaded.results[0][0]))
         plot_dir = args.plot_dir or first_folder
         cli.check_output_dir(plot_dir, "--plot-dir (by default the first result's folder)")
-    # Once: its bootstrap is the slow part.
-    ranking = rank(groups) if args.compare or exports or len(groups) > 1 else None
-    names = present(groups, len(loaded.results), detail, args.compare, plot_dir, args.summary_json, ranking=ranking,
-                    pairs=comparison.pairs if comparison is not None else [])
-    judgement = None if comparison is None else judge(comparison, args.fail_if_slower, args.verdict_json)
+    # Every statistic computed once, when an output first shows it; the outputs only render it.
+    analysis = Analysis(groups, comparison, args.fail_if_slower, args.precision / 100)
+    names = present(analysis, len(loaded.results), detail, args.compare, plot_dir, args.summary_json)
+    if args.verdict_json:
+        save_verdicts(analysis, args.verdict_json)
     if exports:
-        verdicts, gate = (judgement.verdicts, judgement.gate) if judgement else (None, None)
-        export(Analysis(groups, ranking, verdicts, gate, comparison), exports)
-    present_end(groups, names, detail, prog, args.precision / 100, comparison, judgement)
-    if judgement is not None:
-        return judgement.gate.exit_code
+        export(analysis, exports)
+    present_end(analysis, names, detail, prog)
+    if analysis.gate is not None:
+        return analysis.gate.exit_code
     if not any(group.ok_runs for group in groups):  # failures summarised, but no figure to stand on
         warmups = sum(len(group.warmup_runs) for group in groups)
         print(f"{prog}: error: no successful run counts: {sum(len(group.failed_runs) for group in groups)} failed"

@@ -9,14 +9,10 @@ end, the warnings, the failed runs, the verdicts and the gate
 from __future__ import annotations
 
 import sys
-from typing import NamedTuple
 
-from dask_timing.analysis.gate import NOTHING_TO_COMPARE, Gate
-from dask_timing.analysis.groups import Group, summary_document
-from dask_timing.analysis.ranking import Standing
-from dask_timing.analysis.stats import DEFAULT_PRECISION
-from dask_timing.analysis.verdicts import Comparison, Pair, Verdict
-from dask_timing.phases import TOTAL_KEY
+from dask_timing.analysis.computed import Analysis
+from dask_timing.analysis.groups import summary_document
+from dask_timing.analysis.gate import NOTHING_TO_COMPARE
 from dask_timing.present.knob_table import write_knob_costs
 from dask_timing.present.report import (
     MAX_CONFIGURATION_BLOCKS, Names, write_analysis, write_closing, write_comparison, write_scaling, write_verdicts,
@@ -29,40 +25,30 @@ CONCISE, VERBOSE, QUIET = "concise", "verbose", "quiet"
 DETAILS = (CONCISE, VERBOSE, QUIET)
 
 
-class Judgement(NamedTuple):
-    """A comparison judged: the verdicts per pair and metric, the gate's conclusion, and the warnings."""
-
-    verdicts: list[Verdict]
-    gate: Gate
-    warnings: list[str]
-
-
 def present(
-    groups: list[Group],
+    analysis: Analysis,
     n_results: int,
     detail: str = CONCISE,
     compare: bool = False,
     plot_dir: str | None = None,
     summary_path: str | None = None,
     plot_tag: str = "",
-    ranking: list[Standing] | None = None,
-    pairs: list[Pair] | None = None,
 ) -> Names:
     """Print the analysis at this ``detail`` and the ranking (two configurations or more, or ``compare``),
     and save the summary and plots if asked; return how configurations were named, for ``present_end``.
 
-    ``ranking``: ``analysis.ranking.rank(groups)``, when already computed for the exports; ``pairs``: of a
-    comparison (--baseline, --baseline-env), whose two sides the plots draw too.
+    The plots draw both sides of the analysis's comparison (--baseline, --baseline-env) too.
     """
+    groups = analysis.groups
     names = Names(groups, numbered=detail == CONCISE and len(groups) > MAX_CONFIGURATION_BLOCKS)
     if detail != QUIET:
-        write_analysis(groups, n_results, print, names, verbose=detail == VERBOSE)
+        write_analysis(analysis, n_results, print, names, verbose=detail == VERBOSE)
         if not names.numbered:  # numbered, the heading says --verbose has them
-            write_worker_phases(groups, print)
-            write_scaling(groups, print)
+            write_worker_phases(analysis, print)
+            write_scaling(analysis, print)
     if compare or len(groups) > 1:
-        knob_costs = None if detail == QUIET else (lambda write: write_knob_costs(groups, write, pairs))
-        write_comparison(groups, print, ranking, names, more=knob_costs)
+        knob_costs = None if detail == QUIET else (lambda write: write_knob_costs(analysis, write))
+        write_comparison(analysis, print, names, more=knob_costs)
     if summary_path:
         from dask_timing.record.environment import utc_timestamp
 
@@ -71,35 +57,28 @@ def present(
     if plot_dir is not None:
         from dask_timing.present.plots import plot_all
 
-        for path in plot_all(groups, plot_dir, plot_tag, pairs or []):
+        pairs = analysis.comparison.pairs if analysis.comparison is not None else []
+        for path in plot_all(groups, plot_dir, plot_tag, pairs):
             print(f"✓ Plot saved to: {path}")
     return names
 
 
-def judge(comparison: Comparison, fail_if_slower: float | None, verdict_json: str | None = None,
-          metric: str = TOTAL_KEY) -> Judgement:
-    """Judge the pairs and decide the gate on ``metric`` (printed last, by ``present_end``); save them to
-    ``verdict_json``."""
-    from dask_timing.analysis.gate import decide
-    from dask_timing.analysis.verdicts import comparison_warnings, judge_pairs, verdict_document
+def save_verdicts(analysis: Analysis, path: str) -> None:
+    """The comparison's verdicts and gate (printed last, by ``present_end``) saved to ``path`` as JSON."""
+    from dask_timing.analysis.verdicts import verdict_document
     from dask_timing.record.environment import utc_timestamp
 
-    verdicts = judge_pairs(comparison)
-    judgement = Judgement(verdicts, decide(comparison, verdicts, fail_if_slower, metric),
-                          comparison_warnings(comparison))
-    if verdict_json:
-        write_json(verdict_json, verdict_document(comparison, *judgement, utc_timestamp()))
-        print(f"✓ Verdicts saved to: {verdict_json}")
-    return judgement
+    write_json(path, verdict_document(analysis.comparison, analysis.verdicts, analysis.gate,
+                                      analysis.comparison_warnings, utc_timestamp()))
+    print(f"✓ Verdicts saved to: {path}")
 
 
-def present_end(groups: list[Group], names: Names, detail: str, prog: str, precision: float = DEFAULT_PRECISION,
-                comparison: Comparison | None = None, judgement: Judgement | None = None) -> None:
+def present_end(analysis: Analysis, names: Names, detail: str, prog: str) -> None:
     """Last, where a CI log's reader looks: the warnings (not with ``QUIET``) and failed runs, then the verdicts
     and the gate; a comparison of nothing is an error line on stderr (its exit code is the gate's)."""
-    write_closing(groups, print, names, precision, warn=detail != QUIET)
-    if comparison is None or judgement is None:
+    write_closing(analysis, print, names, warn=detail != QUIET)
+    if analysis.comparison is None:
         return
-    write_verdicts(comparison, judgement.verdicts, judgement.gate, judgement.warnings, print)
-    if judgement.gate.outcome == NOTHING_TO_COMPARE:
-        print(f"{prog}: error: {'; '.join(judgement.gate.reasons)}", file=sys.stderr)
+    write_verdicts(analysis, print)
+    if analysis.gate.outcome == NOTHING_TO_COMPARE:
+        print(f"{prog}: error: {'; '.join(analysis.gate.reasons)}", file=sys.stderr)

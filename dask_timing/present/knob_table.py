@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from typing import Callable
 
-from dask_timing.analysis.groups import Group
-from dask_timing.analysis.knobs import KnobEffect, comparison_reference, knob_effects
-from dask_timing.analysis.verdicts import Pair
+from dask_timing.analysis.computed import Analysis
+from dask_timing.analysis.knobs import KnobEffect
 from dask_timing.present.text_table import aligned
 
 TITLE = "What each setting costs"
@@ -36,17 +35,16 @@ def _row(effect: KnobEffect) -> list[str]:
             effect.note]
 
 
-def knob_table(groups: list[Group], pairs: list[Pair] | None = None) -> tuple[list[str], list[list[str]]] | None:
-    """(header, rows): a row per change of a setting from its first value (the environment's: the reference of
-    the comparison's ``pairs``, when given); None when no setting varies."""
-    effects = knob_effects(groups, comparison_reference(pairs or []))
+def knob_table(analysis: Analysis) -> tuple[list[str], list[list[str]]] | None:
+    """(header, rows): a row per change of a setting from its first value; None when no setting varies."""
+    effects = analysis.knob_effects
     return (HEADER, [_row(effect) for effect in effects]) if effects else None
 
 
-def write_knob_costs(groups: list[Group], write: Write, pairs: list[Pair] | None = None) -> None:
+def write_knob_costs(analysis: Analysis, write: Write) -> None:
     """The table in text, as a part of the configuration comparison (the note last, unpadded); nothing when
     no setting varies."""
-    table = knob_table(groups, pairs)
+    table = knob_table(analysis)
     if table is None:
         return
     header, rows = table

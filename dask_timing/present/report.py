@@ -11,18 +11,16 @@ what a CI log's reader looks for comes last: the warnings and the failed runs
 
 from __future__ import annotations
 
-import statistics
 from typing import Callable, Iterable
 
 from dask_timing import phases
+from dask_timing.analysis.computed import Analysis, Probes
 from dask_timing.analysis.groups import Group, all_metric_names, total_summary, total_times
-from dask_timing.analysis.ranking import Standing, rank
-from dask_timing.analysis.workers import shown_worker_phases
+from dask_timing.analysis.ranking import Standing
 from dask_timing.record.kinds import KIND_SCHEDULERS
-from dask_timing.analysis.scaling import families, family_label, fit_scaling, weak_efficiency
 from dask_timing.analysis.gate import PASSED, REGRESSION, UNDECIDED, Gate
-from dask_timing.analysis.verdicts import RULE, Comparison, Verdict
-from dask_timing.analysis.stats import OUTLIER_Z, SeriesWarning, Summary, outlier_indices, warnings_for
+from dask_timing.analysis.verdicts import RULE
+from dask_timing.analysis.stats import Summary
 from dask_timing.present.text_table import aligned
 
 WIDE_RULE = "=" * 70
@@ -80,45 +78,17 @@ def _packed(head: str, entries: list[str], separator: str = ", ", indent: str = 
     return lines + [line]
 
 
-def total_time_warnings(group: Group, precision: float) -> list[SeriesWarning]:
-    """Outliers of the total time (flagged, not dropped), then the pyperf-style warnings about its runs."""
-    ordered = group.ordered_totals()
-    if not ordered:
-        return []
-    totals = [total for _, total in ordered]
-    summary = total_summary(group)  # of the same values, in another order
-    outliers = []
-    for index in outlier_indices(totals, summary):
-        path, total = ordered[index]
-        outliers.append(SeriesWarning(
-            f"outliers of the total time (modified Z-score over {OUTLIER_Z:g}; --verbose names their files)",
-            f"{total:.4f} s",
-            f"outlier (modified Z-score over {OUTLIER_Z:g}): total_time {total:.4f} seconds in {path}"))
-    return outliers + warnings_for(totals, precision, summary) + _machines_warning(group)
-
-
-def _machines_warning(group: Group) -> list[SeriesWarning]:
-    """Runs of several machines pooled in one configuration: its figures mix the machines' speeds."""
-    hosts = group.hosts()
-    if len(hosts) < 2:
-        return []
-    figure = ", ".join(f"{host} {count}" for host, count in sorted(hosts.items()))
-    return [SeriesWarning(
-        "runs of several machines pooled (analyze each machine's files apart to compare them)", figure,
-        f"its runs came from {len(hosts)} machines ({figure} run(s)), pooled: its figures mix their speeds; "
-        "analyze each machine's files apart to compare them")]
-
-
 def _label_width(labels: Iterable[str]) -> int:
     return max([len("configuration"), *map(len, labels)])
 
 
-def write_analysis(groups: list[Group], n_results: int, write: Write, names: Names, verbose: bool = False) -> None:
+def write_analysis(analysis: Analysis, n_results: int, write: Write, names: Names, verbose: bool = False) -> None:
     """Per configuration its statistics (``verbose``: every statistic of every metric), then the total time
     of every configuration; numbered ``names``: a row per configuration instead of a block."""
+    groups = analysis.groups
     write(WIDE_RULE)
     if names.numbered:  # one heading for the analysis and the overall summary, which is now its key
-        more = ["a block each", *_folded(groups)]
+        more = ["a block each", *_folded(analysis)]
         write(f"ANALYSIS OF {n_results} TIMING RESULT(S): {len(groups)} configurations, a row each "
               f"(--verbose: {', '.join(more)})")
         write_overall(groups, write, names, more=lambda write: _write_metric_medians(groups, write, names))
@@ -139,15 +109,15 @@ def write_analysis(groups: list[Group], n_results: int, write: Write, names: Nam
                 write(f"  {name:30s}:")
                 for line in _stat_lines(summary, "    "):
                     write(line)
-            for line in _probe_lines(group, compact=False):
+            for line in _probe_lines(analysis.probes.get(id(group)), compact=False):
                 write(line)
         else:
-            _write_compact_block(group, write)
+            _write_compact_block(group, analysis.probes.get(id(group)), write)
     write("")
     write_overall(groups, write)
 
 
-def _write_compact_block(group: Group, write: Write) -> None:
+def _write_compact_block(group: Group, probes: Probes | None, write: Write) -> None:
     """The specification's block of the total time, then a row per other metric, then the probes in a line or two."""
     summaries = dict(group.summaries())
     total = summaries.pop(phases.TOTAL_KEY, None)
@@ -161,7 +131,7 @@ def _write_compact_block(group: Group, write: Write) -> None:
         for name, summary in summaries.items():
             write(f"    {name:<{width}}{summary.median:>10.4f}{summary.mad:>10.4f}{summary.min:>10.4f}"
                   f"{summary.max:>10.4f}{summary.n:>5}")
-    for line in _probe_lines(group, compact=True):
+    for line in _probe_lines(probes, compact=True):
         write(line)
 
 
@@ -179,46 +149,34 @@ def _write_metric_medians(groups: list[Group], write: Write, names: Names) -> No
         write(line)
 
 
-def _folded(groups: list[Group]) -> list[str]:
+def _folded(analysis: Analysis) -> list[str]:
     """What the row-per-configuration layout leaves to --verbose."""
     return [what for what, found in (
-        ("worker startup phases", bool(shown_worker_phases(groups))),
-        ("scaling fits", bool(families(groups))),
-        ("overhead probes", any(run.probes for group in groups for run in group.ok_runs)),
+        ("worker startup phases", bool(analysis.shown_worker_phases)),
+        ("scaling fits", bool(analysis.scaling)),
+        ("overhead probes", bool(analysis.probes)),
     ) if found]
 
 
-def _probes(group: Group) -> tuple[str, list[tuple[str, str]]] | None:
-    """Scheduler overhead probes, the median over runs of each figure: a title and (name, value) pairs;
-    None when no run probed."""
-    probed = [run.probes for run in group.ok_runs if run.probes]
-    if not probed:
-        return None
-
-    def median_of(pick: Callable[[dict], float | None]) -> float | None:
-        values = [value for value in map(pick, probed) if value is not None]
-        return statistics.median(values) if values else None
-
+def _probe_figures(probes: Probes) -> list[tuple[str, str]]:
+    """The probes' figures as (name, value) pairs."""
     figures = [
-        ("latency median", f"{median_of(lambda p: p['latency']['median_seconds']) * 1e3:10.3f} ms"),
-        ("latency p95", f"{median_of(lambda p: p['latency']['p95_seconds']) * 1e3:10.3f} ms"),
-        ("throughput", f"{median_of(lambda p: p['throughput']['tasks_per_second']):10.0f} tasks/s"),
+        ("latency median", f"{probes.latency_median * 1e3:10.3f} ms"),
+        ("latency p95", f"{probes.latency_p95 * 1e3:10.3f} ms"),
+        ("throughput", f"{probes.throughput:10.0f} tasks/s"),
     ]
-    for index, entry in enumerate(probed[0]["overhead"]):
-        overhead = median_of(lambda p: p["overhead"][index]["overhead_per_task_seconds"])
-        figures.append((f"overhead, {entry['task_ms']:g} ms tasks", f"{overhead * 1e6:10.0f} µs/task"))
-    gap = median_of(lambda p: p["inter_task_gaps"]["median_seconds"])
-    if gap is not None:
-        figures.append(("inter-task gap median", f"{gap * 1e6:10.0f} µs"))
-    return f"scheduler overhead probes (median of {len(probed)} run(s))", figures
+    for task_ms, overhead in probes.overheads:
+        figures.append((f"overhead, {task_ms:g} ms tasks", f"{overhead * 1e6:10.0f} µs/task"))
+    if probes.gap is not None:
+        figures.append(("inter-task gap median", f"{probes.gap * 1e6:10.0f} µs"))
+    return figures
 
 
-def _probe_lines(group: Group, compact: bool) -> list[str]:
-    """The probes a line each, as --verbose shows them; ``compact``: in a line or two."""
-    probes = _probes(group)
+def _probe_lines(probes: Probes | None, compact: bool) -> list[str]:
+    """The probes a line each, as --verbose shows them; ``compact``: in a line or two (none without probes)."""
     if probes is None:
         return []
-    title, figures = probes
+    title, figures = f"scheduler overhead probes (median of {probes.n_runs} run(s))", _probe_figures(probes)
     if compact:
         return _packed(f"  {title}: ", [f"{label} {value.strip()}" for label, value in figures], "; ")
     return [f"  {title}:"] + [f"    {label}:".ljust(28) + value for label, value in figures]
@@ -274,19 +232,18 @@ def _total_row(group: Group) -> str:
             f"{stddev:>8} {summary.min:>8.4f} {summary.max:>8.4f}")
 
 
-def write_comparison(groups: list[Group], write: Write, ranking: list[Standing] | None = None,
-                     names: Names | None = None, more: Callable[[Write], None] | None = None) -> None:
+def write_comparison(analysis: Analysis, write: Write, names: Names | None = None,
+                     more: Callable[[Write], None] | None = None) -> None:
     """Configurations ranked by the rule of ``analysis.ranking`` (every export shows the same ranking).
 
-    ``ranking``: ``rank(groups)``, when already computed; ``names``: how configurations are named
-    (numbered as in the key above, or by label); ``more``: what follows the ranking in the same section
-    (what each setting costs).
+    ``names``: how configurations are named (numbered as in the key above, or by label); ``more``: what
+    follows the ranking in the same section (what each setting costs).
     """
     write("")
     write(WIDE_RULE)
     write("CONFIGURATION COMPARISON")
     write(WIDE_RULE)
-    ranking = rank(groups) if ranking is None else ranking
+    ranking = analysis.ranking
     name = names.full if names is not None else (lambda group: group.label)
     if len(ranking) < 2:
         write(f"Only one configuration ({ranking[0].group.label if ranking else 'none'}): nothing to compare.")
@@ -303,11 +260,11 @@ def write_comparison(groups: list[Group], write: Write, ranking: list[Standing] 
     write(WIDE_RULE)
 
 
-def write_closing(groups: list[Group], write: Write, names: Names, precision: float, warn: bool = True) -> None:
+def write_closing(analysis: Analysis, write: Write, names: Names, warn: bool = True) -> None:
     """What a CI log's reader looks for at the end: the warnings about the total time (``warn``), each naming
     its configuration, and every configuration with failed runs, with its first error."""
-    warned = [(group, warning) for group in groups for warning in total_time_warnings(group, precision)] if warn else []
-    failed = [Standing(group) for group in groups if group.failed_runs]
+    warned = analysis.warnings if warn else []
+    failed = [Standing(group) for group in analysis.groups if group.failed_runs]
     if not (warned or failed):
         return
     write("")
@@ -335,10 +292,10 @@ def _ranked_figures(standing: Standing) -> str:
     return f"{standing.total.median:>11.4f} {standing.relative:>8.2f}x  {standing.interval_text}"
 
 
-def write_verdicts(comparison: Comparison, verdicts: list[Verdict], gate: Gate, warnings: list[str],
-                   write: Write) -> None:
+def write_verdicts(analysis: Analysis, write: Write) -> None:
     """Per pair and metric: ratio, interval, p-value and verdict; the total time as hyperfine says it;
     the warnings, the rule, and what the gate concluded."""
+    comparison, verdicts, gate = analysis.comparison, analysis.verdicts, analysis.gate
     write("")
     write(WIDE_RULE)
     write("COMPARISON (new / baseline: ratio of medians, bootstrap 95% CI, Mann-Whitney U p)")
@@ -361,7 +318,7 @@ def write_verdicts(comparison: Comparison, verdicts: list[Verdict], gate: Gate, 
         write(f"Only in the baseline: {name}")
     for name in comparison.only_new:
         write(f"Only in the new results: {name}")
-    for warning in warnings:
+    for warning in analysis.comparison_warnings:
         write(f"WARNING: {warning}")
     if verdicts:
         write(f"Rule: {RULE}.")
@@ -383,26 +340,24 @@ def _write_gate(gate: Gate, write: Write) -> None:
         write(f"Regression gate passed: {gate.reasons[0]}.")
 
 
-def write_scaling(groups: list[Group], write: Write) -> None:
+def write_scaling(analysis: Analysis, write: Write) -> None:
     """The scaling law of each family (fixed and per-worker cost) and weak-scaling efficiency."""
-    found = families(groups)
-    if not found:
+    if not analysis.scaling:
         return
     write("")
     write(WIDE_RULE)
     write("SCALING WITH THE NUMBER OF WORKERS")
     write(WIDE_RULE)
-    for family in found:
-        write(f"{family_label(family)} (workers: {', '.join(str(g.config['n_workers']) for g in family)})")
-        fit = fit_scaling(family)
+    for family in analysis.scaling:
+        write(f"{family.label} (workers: {', '.join(str(g.config['n_workers']) for g in family.groups)})")
+        fit = family.fit
         if fit is not None:
             write(f"  total time = a + b x workers, least squares over {fit.n_points} runs, R^2 = {fit.r_squared:.3f}")
             write(f"    a, fixed cost:      {fit.intercept:8.4f} s{_interval(fit.intercept_interval, 's')}")
             write(f"    b, cost per worker: {fit.slope:8.4f} s/worker{_interval(fit.slope_interval, 's/worker')}")
-        efficiency = weak_efficiency(family)
-        if efficiency:
+        if family.efficiency:
             write("  weak scaling (weak-array workload, one chunk per worker): E(n) = T(n0) / T(n), ideal 1.00")
-            for workers, seconds, value in efficiency:
+            for workers, seconds, value in family.efficiency:
                 write(f"    {workers:>4} workers: {seconds:8.4f} s   E = {value:.2f}")
     write(WIDE_RULE)
 

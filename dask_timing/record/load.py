@@ -14,7 +14,7 @@ from dask_timing import phases
 from dask_timing.record.files import read_bytes
 from dask_timing.record.kinds import KIND_DISTRIBUTED, KIND_LOCAL
 from dask_timing.record.schema import (
-    LEGACY_SCHEMA_VERSION, MAX_SECONDS, RESULT_DOCUMENT, SCHEMA_VERSION, STUDY_DOCUMENT, SUMMARY_DOCUMENT, VERDICT_DOCUMENT, AnalyzedRun, RunResult, TimedRun,
+    LEGACY_SCHEMA_VERSION, MAX_SECONDS, RESULT_DOCUMENT, SCHEMA_VERSION, STUDY_DOCUMENT, SUMMARY_DOCUMENT, VERDICT_DOCUMENT, AnalyzedRun, RunResult, Seconds, TimedRun, TotalSeconds,
 )
 
 
@@ -40,7 +40,7 @@ def from_json(document: Any, model: type[TimedRun] = RunResult) -> TimedRun:
         except (msgspec.ValidationError, RecursionError) as error:
             raise ResultFileError(f"malformed result ({_reason(error)})") from None
     if phases.TOTAL_KEY in document or not phases.PHASES_BY_FLAT_KEY.keys().isdisjoint(document):
-        return _from_legacy(document)
+        return _from_legacy(document, model)
     raise ResultFileError("no dask-timing result keys (total_time, phases) in it")
 
 
@@ -52,8 +52,8 @@ def _check_version(version: Any) -> None:
         )
 
 
-def _from_legacy(document: dict[str, Any]) -> RunResult:
-    """Read a flat file of the public tool: kind inferred from its phase keys."""
+def _from_legacy(document: dict[str, Any], model: type[TimedRun] = RunResult) -> TimedRun:
+    """Read a flat file of the public tool as ``model``: kind inferred from its phase keys."""
     kind = KIND_DISTRIBUTED if phases.SCHEDULER_START.flat_key in document else KIND_LOCAL
     found: dict[str, float] = {}
     after_ready: dict[str, float] = {}
@@ -68,23 +68,27 @@ def _from_legacy(document: dict[str, Any]) -> RunResult:
             "n_workers": _int_or_none(document.get("n_workers")),
             "threads_per_worker": _int_or_none(document.get("threads_per_worker")),
         }
-        return RunResult(
+        # Only a whole run has the scheduler's address; the lighter models are built faster.
+        whole = {"scheduler": {"address": document["scheduler_address"]}} if (
+            model is RunResult and "scheduler_address" in document) else {}
+        return model(
             kind=kind,
             config=config,
             timestamp=str(document.get("timestamp", "")),
             phases=found,
             total_time=_total_or_none(document.get(phases.TOTAL_KEY)),
             after_ready=after_ready,
-            scheduler={"address": document["scheduler_address"]}
-            if "scheduler_address" in document
-            else {},
             schema_version=LEGACY_SCHEMA_VERSION,
+            **whole,
         )
     except (TypeError, ValueError) as error:
         raise ResultFileError(f"malformed flat result ({error})") from None
 
 
 _DECODERS = {model: msgspec.json.Decoder(model) for model in (TimedRun, AnalyzedRun, RunResult)}
+# What every document the tools write holds, as its bytes: its tag (JSON escapes aside, which the
+# model's decoder would read too: such a file is read the long way, to the same result).
+_DOCUMENT_FIELD = b'"document"'
 
 
 # What decoding an arbitrary file can raise: malformed or mistyped JSON, text that is
@@ -130,15 +134,57 @@ def load_result(path: str, model: type[TimedRun] = RunResult) -> TimedRun:
     file) is parsed as plain JSON to tell which.
     """
     data = _read(path)
-    try:
-        result = _DECODERS[model].decode(data)
-    except _UNDECODABLE:
-        pass
-    else:
-        if result.schema_version > SCHEMA_VERSION:
-            _check_version(result.schema_version)  # raises, saying so
-        return result
+    if _DOCUMENT_FIELD in data:
+        try:
+            result = _DECODERS[model].decode(data)
+        except _UNDECODABLE:
+            pass
+        else:
+            if result.schema_version > SCHEMA_VERSION:
+                _check_version(result.schema_version)  # raises, saying so
+            return result
+    else:  # no such field: not a current result, perhaps a flat file
+        result = _plain_flat_file(data, model)
+        if result is not None:
+            return result
     return from_json(_parse(data), model)
+
+
+# A flat file's keys that ``_from_legacy`` reads but for the tasks timed after ready (``batch_N_tasks_time``),
+# each checked as it checks it; the timed ones UNSET when absent (null is no figure, but says what the file is).
+_FlatFile = msgspec.defstruct("FlatFile", [
+    *((key, Seconds | None | msgspec.UnsetType, msgspec.UNSET) for key in phases.PHASES_BY_FLAT_KEY),
+    (phases.TOTAL_KEY, TotalSeconds | None | msgspec.UnsetType, msgspec.UNSET),
+    ("n_workers", int | None, None),
+    ("threads_per_worker", int | None, None),
+    ("timestamp", str, ""),
+    ("scheduler_address", Any, msgspec.UNSET),
+])
+_FLAT_DECODER = msgspec.json.Decoder(_FlatFile)
+_FLAT_PHASE_KEYS = tuple(phase.key for phase in phases.PHASES_BY_FLAT_KEY.values())  # the struct's first fields
+_DISTRIBUTED_FLAT_KEY = list(phases.PHASES_BY_FLAT_KEY).index(phases.SCHEDULER_START.flat_key)
+
+
+def _plain_flat_file(data: bytes, model: type[TimedRun]) -> TimedRun | None:
+    """A flat file read straight into ``model``, its phases in run order, when it is a plain one (without
+    the tasks timed after ready, nor a ``kind`` as a current result has; every value as ``_from_legacy``
+    takes it): read so, the flat files of a big study take a C call each.  None for anything else, left to
+    ``from_json`` to read or refuse, saying why."""
+    if b'"batch_' in data or b'"kind"' in data:
+        return None
+    try:
+        flat = _FLAT_DECODER.decode(data)
+    except _UNDECODABLE:
+        return None
+    *timed, total, workers, threads, timestamp, address = msgspec.structs.astuple(flat)
+    if total is msgspec.UNSET and all(value is msgspec.UNSET for value in timed):  # no key of a flat file
+        return None
+    whole = {"scheduler": {"address": address}} if model is RunResult and address is not msgspec.UNSET else {}
+    return model(
+        kind=KIND_LOCAL if timed[_DISTRIBUTED_FLAT_KEY] is msgspec.UNSET else KIND_DISTRIBUTED,
+        config={"n_workers": workers, "threads_per_worker": threads}, timestamp=timestamp,
+        phases={key: value for key, value in zip(_FLAT_PHASE_KEYS, timed) if type(value) is float},
+        total_time=None if total is msgspec.UNSET else total, schema_version=LEGACY_SCHEMA_VERSION, **whole)
 
 
 def _total_or_none(value: Any) -> float | None:

@@ -26,16 +26,17 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, NamedTuple
 
-from dask_timing.analysis.groups import Group, group_results
+from dask_timing.analysis.groups import group_results
 from dask_timing.analysis.load import load
 from dask_timing.analysis.gate import PASSED, REGRESSION, Gate
-from dask_timing.analysis.verdicts import Comparison, pair_environments
+from dask_timing.analysis.verdicts import pair_environments
 from dask_timing.errors import EXIT_FAILED, EXIT_INCONCLUSIVE, EXIT_OK, UsageError, signal_exit_code
 from dask_timing.measure.env_cache import cached_environments
 from dask_timing.measure.environments import (
     Environment, Recipe, build, check_installable, environments_of, prepare, release_recipe, released_versions,
 )
-from dask_timing.present.analysis import QUIET, Judgement, judge, present, present_end
+from dask_timing.analysis.computed import Analysis
+from dask_timing.present.analysis import QUIET, present, present_end
 from dask_timing.record.environment import utc_timestamp
 from dask_timing.record.files import write_json
 from dask_timing.record.load import ResultFileError, read_document
@@ -305,10 +306,8 @@ def build_estimate(points: list[Point], n_probes: int) -> tuple[int, int, int]:
 class Compared(NamedTuple):
     """A probe's results compared: what the study's end renders."""
 
-    groups: list[Group]
+    analysis: Analysis
     n_results: int
-    comparison: Comparison
-    judgement: Judgement
 
 
 def compare_probe(paths: list[str], reference: str, threshold: float, metric: str) -> Compared | None:
@@ -318,7 +317,7 @@ def compare_probe(paths: list[str], reference: str, threshold: float, metric: st
     loaded = load(paths)
     groups = group_results(loaded.results)
     comparison = pair_environments(groups, reference)
-    return Compared(groups, len(loaded.results), comparison, judge(comparison, threshold, metric=metric))
+    return Compared(Analysis(groups, comparison, threshold, metric=metric), len(loaded.results))
 
 
 def outcome_of(gate: Gate) -> str:
@@ -339,7 +338,7 @@ class ProbeStudy(Study):
     def _summarise(self) -> Gate | None:
         self.compared = compare_probe(self.written, self.plan.environments[0].name, self.fail_if_slower,
                                       self.metric)
-        return None if self.compared is None else self.compared.judgement.gate
+        return None if self.compared is None else self.compared.analysis.gate
 
     def resume_hint(self) -> str:
         return self.resume_command()
@@ -441,9 +440,9 @@ class Bisect:
         if self.stop_signal is not None:
             state.save(self.output_dir)
             return code
-        judgement = compared.judgement if compared else None
-        probe.outcome = outcome_of(judgement.gate) if judgement else UNTOLD
-        verdict = next((verdict for verdict in (judgement.verdicts if judgement else [])
+        analysis = compared.analysis if compared else None
+        probe.outcome = outcome_of(analysis.gate) if analysis else UNTOLD
+        verdict = next((verdict for verdict in (analysis.verdicts if analysis else [])
                         if verdict.metric == state.metric), None)
         probe.sentence = verdict.sentence() if verdict else "no comparison: no successful run on a side"
         state.save(self.output_dir)
@@ -475,9 +474,8 @@ class Bisect:
                                      state.metric)
             if compared is not None:
                 write("")
-                names = present(compared.groups, compared.n_results, QUIET)
-                present_end(compared.groups, names, QUIET, self.prog, comparison=compared.comparison,
-                            judgement=compared.judgement)
+                names = present(compared.analysis, compared.n_results, QUIET)
+                present_end(compared.analysis, names, QUIET, self.prog)
         seconds = sum(probe.seconds for probe in finished)
         write("")
         write("=" * 64)

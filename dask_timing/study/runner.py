@@ -20,6 +20,7 @@ import subprocess
 import sys
 import time
 
+from dask_timing.analysis.computed import Analysis
 from dask_timing.analysis.groups import group_results
 from dask_timing.analysis.load import load
 from dask_timing.analysis.gate import Gate
@@ -29,7 +30,7 @@ from dask_timing.entry import COMMAND_LOCAL, COMMAND_PROCESSES
 from dask_timing.errors import EXIT_FAILED, EXIT_OK, signal_exit_code
 from dask_timing.history.recording import Recorder
 from dask_timing.measure.environments import PACKAGE_DIR, in_use, package_path
-from dask_timing.present.analysis import CONCISE, judge, present, present_end
+from dask_timing.present.analysis import CONCISE, present, present_end, save_verdicts
 from dask_timing.present.study import StudyConsole
 from dask_timing.record.environment import ENVIRONMENT_NAME_VARIABLE
 from dask_timing.record.files import unused_path
@@ -245,13 +246,13 @@ class Study:
         # A resumed study summarises again, beside (never over) the earlier summary.
         summary = unused_path(self.output_dir, f"summary_{self.plan.study_id}", ".json")
         self.console.analysis_follows()
-        comparison = judgement = None
+        comparison = None
         if len(self.plan.environments) >= 2:
             comparison = pair_environments(groups, self.plan.environments[0].name)
-        names = present(groups, len(loaded.results), self.detail, plot_dir=self.output_dir if self.plot else None,
-                        summary_path=summary, plot_tag=self.plan.study_id,
-                        pairs=comparison.pairs if comparison is not None else [])
-        if comparison is not None:
-            judgement = judge(comparison, self.fail_if_slower, self.verdict_json)
-        present_end(groups, names, self.detail, self.prog, comparison=comparison, judgement=judgement)
-        return None if judgement is None else judgement.gate
+        analysis = Analysis(groups, comparison, self.fail_if_slower)
+        names = present(analysis, len(loaded.results), self.detail, plot_dir=self.output_dir if self.plot else None,
+                        summary_path=summary, plot_tag=self.plan.study_id)
+        if comparison is not None and self.verdict_json:
+            save_verdicts(analysis, self.verdict_json)
+        present_end(analysis, names, self.detail, self.prog)
+        return analysis.gate

@@ -1,9 +1,10 @@
 """Export formats of an analysis, behind one interface (as hyperfine's exporters).
 
-Every exporter takes the same input, an ``Analysis``: the grouped results, the
-ranking of ``analysis.ranking`` (the one rule the text comparison uses too)
-and the verdicts and the gate of a comparison (None without one), and returns the
-file's text.  The analyzer offers ``--OPTION FILE`` for every registered
+Every exporter takes the same input, the ``Analysis`` of ``analysis.computed``
+(the grouped results, the ranking, the worker phases, the scaling fits, what
+each setting costs, and the verdicts and the gate of a comparison: None without
+one), the one the text summary prints too, and returns the file's text: it
+renders, and computes no statistic.  The analyzer offers ``--OPTION FILE`` for every registered
 exporter, in registration order, and writes each file asked for with
 ``export``; none is ever overwritten.
 

@@ -6,22 +6,10 @@ from typing import Callable
 
 import msgspec
 
+from dask_timing.analysis.computed import Analysis
 from dask_timing.analysis.gate import Gate
-from dask_timing.analysis.groups import Group
-from dask_timing.analysis.ranking import Standing
-from dask_timing.analysis.verdicts import Comparison, Verdict
 from dask_timing.phases import TOTAL_KEY
 from dask_timing.record.files import write_text
-
-
-class Analysis(msgspec.Struct, frozen=True):
-    """What every exporter is given: the same input for every format."""
-
-    groups: list[Group]
-    ranking: list[Standing]  # analysis.ranking.rank(groups): every format shows this one ranking
-    verdicts: list[Verdict] | None = None  # of a comparison (--baseline, --baseline-env), when one was asked
-    gate: Gate | None = None  # the comparison's conclusion, with the threshold of --fail-if-slower
-    comparison: Comparison | None = None  # what was compared: each configuration's baseline and new groups
 
 
 class Exporter(msgspec.Struct, frozen=True, kw_only=True):

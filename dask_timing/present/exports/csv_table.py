@@ -34,10 +34,11 @@ import io
 import json
 from typing import Any
 
+from dask_timing.analysis.computed import WorkerPhases
 from dask_timing.analysis.groups import LABEL_KEYS
 from dask_timing.analysis.ranking import Standing
 from dask_timing.record.statistics import Summary
-from dask_timing.analysis.workers import worker_phase_summaries
+from dask_timing.analysis.workers import worker_metric
 from dask_timing.phases import TOTAL_KEY
 from dask_timing.present.exports.base import Analysis, Exporter
 
@@ -62,7 +63,7 @@ def _cell(value: Any) -> Any:
     return json.dumps(value, sort_keys=True) if isinstance(value, (dict, list)) else value
 
 
-def _rows(standing: Standing, columns: dict[str, str]) -> list[dict[str, Any]]:
+def _rows(standing: Standing, columns: dict[str, str], worker_phases: WorkerPhases | None) -> list[dict[str, Any]]:
     group = standing.group
     shared = {"label": group.label, "kind": group.kind, "unit": UNIT, "n_failed": standing.n_failed,
               "first_error": standing.first_error}
@@ -71,7 +72,9 @@ def _rows(standing: Standing, columns: dict[str, str]) -> list[dict[str, Any]]:
     shared.update(environment=environment.name, python_version=environment.python_version,
                   dask=environment.packages.dask, distributed=environment.packages.distributed,
                   python_executable=environment.python_executable)
-    summaries = {**group.summaries(), **worker_phase_summaries(group)}
+    summaries = dict(group.summaries())
+    if worker_phases is not None:
+        summaries.update((worker_metric(key), summary) for key, summary in worker_phases.summaries.items())
     rows = []
     for metric, summary in summaries.items():
         rows.append({**shared, "metric": metric, **summary.to_json()})
@@ -91,8 +94,9 @@ def render(analysis: Analysis) -> str:
     writer = csv.DictWriter(buffer, fieldnames=[*LEADING, *columns.values(), *ENVIRONMENT, *TRAILING], restval="",
                             lineterminator="\n")
     writer.writeheader()
+    worker_phases = {id(phases.group): phases for phases in analysis.worker_phases}
     for standing in analysis.ranking:
-        writer.writerows(_rows(standing, columns))  # the csv module writes None as a blank cell
+        writer.writerows(_rows(standing, columns, worker_phases.get(id(standing.group))))  # the csv module writes None as a blank cell
     return buffer.getvalue()
 
 

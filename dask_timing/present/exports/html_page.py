@@ -20,8 +20,7 @@ from typing import TYPE_CHECKING, Any, Iterable, NamedTuple
 from dask_timing.analysis.gate import COMPARED
 from dask_timing.analysis.groups import Group, metric_order
 from dask_timing.analysis.ranking import Standing
-from dask_timing.analysis.scaling import families, family_label, fit_scaling, weak_efficiency
-from dask_timing.analysis.verdicts import RULE, comparison_warnings
+from dask_timing.analysis.verdicts import RULE
 from dask_timing.phases import TOTAL_KEY, metric_label
 from dask_timing.present import knob_table, worker_tables
 from dask_timing.present.exports.base import COMPARISON_HEADER, Analysis, Exporter, comparison_rows
@@ -212,11 +211,11 @@ def _phases(analysis: Analysis, look: Look) -> str:
 
 def _workers(analysis: Analysis, look: Look) -> str:
     """Inside the workers: the worker phase table and the import profiles (nothing without waterfalls)."""
-    phases = worker_tables.worker_phase_table(analysis.groups)
+    phases = worker_tables.worker_phase_table(analysis)
     if phases is None:
         return ""
     header, rows = phases
-    profiles = worker_tables.import_profiles(analysis.groups)
+    profiles = worker_tables.import_profiles(analysis)
     imports = (f"<h3>{html.escape(worker_tables.IMPORTS_TITLE)}</h3>"
                + table([CONFIGURATION, Cell("packages", "text")],
                        [[_name(look, label), Cell(packages, "text")] for label, packages in profiles])
@@ -227,12 +226,12 @@ def _workers(analysis: Analysis, look: Look) -> str:
 
 def _scaling(analysis: Analysis, look: Look) -> str:
     fits = []
-    for family in families(analysis.groups):
-        fit = fit_scaling(family)
+    for family in analysis.scaling:
+        fit = family.fit
         if fit is not None:
-            fits.append([_name(look, family_label(family)), f"{fit.intercept:.4f}", f"{fit.slope:.4f}",
+            fits.append([_name(look, family.label), f"{fit.intercept:.4f}", f"{fit.slope:.4f}",
                          f"{fit.r_squared:.3f}",
-                         ", ".join(f"{w}: {e:.2f}" for w, _, e in weak_efficiency(family)) or "-"])
+                         ", ".join(f"{w}: {e:.2f}" for w, _, e in family.efficiency) or "-"])
     if not fits:
         return ""
     return "<h2>Scaling</h2>" + table(
@@ -241,7 +240,7 @@ def _scaling(analysis: Analysis, look: Look) -> str:
 
 def _knob_costs(analysis: Analysis) -> str:
     """What each setting of a sweep costs: the table of the text and the Markdown."""
-    found = knob_table.knob_table(analysis.groups, analysis.comparison and analysis.comparison.pairs)
+    found = knob_table.knob_table(analysis)
     if found is None:
         return ""
     header, rows = found
@@ -306,7 +305,7 @@ def _comparison(analysis: Analysis, look: Look, figures: str) -> str:
                         + _verdict_table(analysis, look))
     comparison = analysis.comparison
     if comparison is not None:
-        said = ([f"Warning: {warning}" for warning in comparison_warnings(comparison)]
+        said = ([f"Warning: {warning}" for warning in analysis.comparison_warnings]
                 + [f"Only in the baseline: {label}" for label in comparison.only_baseline]
                 + [f"Only in the new results: {label}" for label in comparison.only_new])
         sections += [f'<p class="notes">{html.escape(line)}</p>' for line in said]

@@ -84,7 +84,7 @@ def _table(header: list[str], rows: list[list[str]], left: int = 1) -> list[str]
 
 def _worker_phases(analysis: Analysis) -> list[str]:
     """The worker startup phases, a second table (none for results without waterfalls)."""
-    table = worker_phase_table(analysis.groups)
+    table = worker_phase_table(analysis)
     if table is None:
         return []
     return ["", f"{TITLE} ({UNITS}):", "", *_table(*table)]
@@ -92,7 +92,7 @@ def _worker_phases(analysis: Analysis) -> list[str]:
 
 def _knob_costs(analysis: Analysis) -> list[str]:
     """What each setting of a sweep costs (none when no setting varies)."""
-    table = knob_table.knob_table(analysis.groups, analysis.comparison and analysis.comparison.pairs)
+    table = knob_table.knob_table(analysis)
     if table is None:
         return []
     return ["", f"{knob_table.TITLE}:", "", *_table(*table, left=2), "", f"{knob_table.UNITS.capitalize()}."]
