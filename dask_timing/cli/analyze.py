@@ -11,7 +11,7 @@ from dask_timing.defaults import DEFAULT_RESULTS_DIR
 from dask_timing.analysis.computed import Analysis
 from dask_timing.analysis.groups import Group, group_results
 from dask_timing.analysis.load import LoadedResults, load, shared_runs
-from dask_timing.cli.history import add_filter_options, filters_given, open_existing, run_filter
+from dask_timing.cli.history import add_filter_options, filters_given, run_filter
 from dask_timing.analysis.verdicts import Comparison, environment_names, pair_environments, pair_results
 from dask_timing.present.analysis import CONCISE, QUIET, VERBOSE, present, present_end, save_verdicts
 from dask_timing.present.exports import EXPORTERS, export
@@ -153,15 +153,13 @@ def run(argv: list[str] | None, prog: str) -> int:
 def load_database(args) -> tuple[str, LoadedResults]:
     """The runs of the database the filters match, as the files would give them (whole runs: the
     environment is what groups them)."""
+    from dask_timing.history.connection import opened
     from dask_timing.history.store import read_runs
 
     filters = run_filter(args)
-    database = open_existing(args.db)
-    try:
+    with opened(args.db, read_only=True) as database:
         results = read_runs(database, filters, RunResult)
         source = database.name
-    finally:
-        database.close()
     if not results:
         given = " ".join(filters_given(args))
         raise cli.UsageError(f"no stored run in {source} matches{' ' + given if given else ''}")

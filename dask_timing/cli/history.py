@@ -66,18 +66,6 @@ def run_filter(args: argparse.Namespace):
     return found
 
 
-def open_existing(db: str | None):
-    """Open a database to read: a SQLite file that is not there is refused, never created empty."""
-    from dask_timing.history.connection import database_url, open_database
-
-    url = database_url(db)
-    sqlite_file = url.startswith("sqlite:///") and url[len("sqlite:///"):]
-    if sqlite_file and not os.path.exists(sqlite_file):
-        raise cli.UsageError(f"no database {sqlite_file} (record runs with --db, or import them: "
-                             "dask-timing history import)")
-    return open_database(db)
-
-
 def build_parser(prog: str) -> cli.OneLineParser:
     parser = cli.OneLineParser(prog=prog, description="The results database: import result files, show each "
                                "configuration's history and the steps in it.")
@@ -131,17 +119,14 @@ def run(argv: list[str] | None, prog: str) -> int:
         from dask_timing.present.history_site import check_site_folder
 
         check_site_folder(args.directory)
-    from dask_timing.history.connection import open_database
+    from dask_timing.history.connection import opened
 
-    database = open_database(args.db) if args.action == "import" else open_existing(args.db)
-    try:
+    with opened(args.db, read_only=args.action != "import") as database:
         if args.action == "import":
             return import_files(database, args.patterns, prog)
         if args.action == "publish":
             return publish(database, filters, commits, args)
         return show(database, filters, commits, args)
-    finally:
-        database.close()
 
 
 def import_files(database, patterns: list[str], prog: str) -> int:

@@ -129,14 +129,18 @@ def run(argv: list[str] | None, prog: str) -> int:
     cli.check_output_dir(args.output_dir)
     cli.check_output_file(args.verdict_json, None, "--verdict-json")
     recorder = Recorder.opened(args.db, prog) if args.db else None  # a bad database: one line, before any run
-    prepare(plan.environments, plan.required_modules())
-    if not args.resume:
-        save_manifest(args.output_dir, plan)
-    study = Study(plan, args.output_dir, args.plot, prog, invocation(prog), args.fail_if_slower, args.verdict_json,
-                  recorder, args.label, args.revision, args.analysis)
-    StopSignals(study.stop, announce="stopping after the current run tears down",
-                last_words=study.resume_hint).install()
-    return study.execute()
+    try:
+        prepare(plan.environments, plan.required_modules())
+        if not args.resume:
+            save_manifest(args.output_dir, plan)
+        study = Study(plan, args.output_dir, args.plot, prog, invocation(prog), args.fail_if_slower,
+                      args.verdict_json, recorder, args.label, args.revision, args.analysis)
+        StopSignals(study.stop, announce="stopping after the current run tears down",
+                    last_words=study.resume_hint).install()
+        return study.execute()
+    finally:
+        if recorder is not None:
+            recorder.close()
 
 
 def check_requests(plan: Plan) -> None:

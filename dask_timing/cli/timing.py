@@ -301,7 +301,8 @@ def run_tool(kind: str, argv: list[str] | None, prog: str) -> int:
             console.saved("Results", args.output)
         if saved and recorder is not None:
             recorder.record_file(args.output)
-            recorder.close()
+    if recorder is not None:
+        recorder.close()
     has_logs = any(name.endswith(".log") and os.path.getsize(os.path.join(workdir, name))
                    for name in os.listdir(workdir))
     if result.status != STATUS_OK:

@@ -20,8 +20,10 @@ import glob
 import os
 import random
 import re
+import sqlite3
 import sys
 import time
+import urllib.parse
 from typing import Callable, Iterator, TypeVar
 
 import sqlalchemy as sa
@@ -44,6 +46,7 @@ MIGRATIONS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "migration
 WRITE = "dask_timing_write"
 # Any number, the same in every process: PostgreSQL's lock around a migration.
 MIGRATION_LOCK = 7_311_942
+RUNS_TABLE = "runs"  # the table every revision of the schema has
 
 T = TypeVar("T")
 
@@ -98,10 +101,11 @@ def shown(url: sa.URL | str) -> str:
 class Database:
     """An open results database: its engine, and how to read and write it safely."""
 
-    def __init__(self, engine: sa.Engine) -> None:
+    def __init__(self, engine: sa.Engine, created: bool = False) -> None:
         self.engine = engine
         self.url = engine.url
         self.is_sqlite = engine.dialect.name == "sqlite"
+        self.created = created  # a SQLite file this process made: removed again if the command fails
 
     @property
     def name(self) -> str:
@@ -177,6 +181,22 @@ class Database:
     def close(self) -> None:
         self.engine.dispose()
 
+    def discard_if_unused(self) -> None:
+        """Close; a SQLite file this process created is removed again while it holds no run (what a refused
+        or failed command made is not left behind; a file another process has meanwhile stored runs in stays)."""
+        from dask_timing.history.tables import runs
+
+        try:
+            unused = self.created and not self.read(
+                lambda connection: connection.execute(sa.select(runs.c.run_id).limit(1)).first())
+        except (HistoryDatabaseError, exc.SQLAlchemyError):
+            unused = self.created  # not even set up
+        self.close()
+        if unused:
+            for suffix in ("", "-wal", "-shm", "-journal"):
+                with contextlib.suppress(FileNotFoundError):
+                    os.remove(self.name + suffix)
+
 
 class _Locked(Exception):
     """SQLite's file was still locked by another writer after the busy timeout: try again."""
@@ -187,25 +207,73 @@ def _first_line(error: BaseException | None) -> str:
     return text.splitlines()[0] if text else type(error).__name__
 
 
-def open_database(db: str | None = None, results_folder: str | None = None) -> Database:
+def open_database(db: str | None = None, results_folder: str | None = None, read_only: bool = False) -> Database:
     """Open the database (see ``database_url``), its schema brought up to date.
 
-    Raises UnknownDatabase, UnreachableDatabase, CorruptDatabase or NewerSchema.
+    ``read_only``: only read (the analyzer's --db, history show): a SQLite file is opened read-only, so a
+    read-only file in a read-only folder is read, and nothing is migrated; a file that is not there is
+    refused, never created.  Whether a database is dask-timing's is checked before anything is written to it:
+    another program's file is refused unchanged (a SQLite file is switched to WAL only once it holds our
+    schema).  Raises UnknownDatabase, UnreachableDatabase, CorruptDatabase or NewerSchema.
     """
     url = database_url(db, results_folder)
-    database = Database(_engine(url))
+    engine = _engine(url, read_only)
+    path = engine.url.database if engine.dialect.name == "sqlite" else None
+    created = path is not None and not os.path.exists(path)
+    if created and read_only:
+        engine.dispose()
+        raise UnreachableDatabase(f"no database {path} (record runs with --db, or import them: dask-timing "
+                                  "history import)")
+    database = Database(engine, created)
     try:
-        # the everyday case: up to date, nothing to lock
+        # the everyday case: up to date, nothing to lock, nothing written
         current = database.read(lambda connection: _schema_is_current(connection, database.name))
+        if not current and read_only:
+            database.read(lambda connection: _refuse_to_read(connection, database.name))
         if not current:
             database.write(lambda connection: _migrate(connection, database.name))
+        if database.is_sqlite and not read_only:
+            database.read(_use_wal)
     except BaseException:
-        database.close()
+        database.discard_if_unused()
         raise
     return database
 
 
-def _engine(url: str) -> sa.Engine:
+@contextlib.contextmanager
+def opened(db: str | None = None, results_folder: str | None = None, read_only: bool = False) -> Iterator[Database]:
+    """``open_database`` for the length of a command: closed at its end; a SQLite file the command created is
+    removed again if the command fails or is stopped while the file holds no run."""
+    database = open_database(db, results_folder, read_only)
+    try:
+        yield database
+    except BaseException:
+        database.discard_if_unused()
+        raise
+    database.close()
+
+
+def _refuse_to_read(connection: sa.Connection, name: str) -> None:
+    """Why a database opened only to read cannot be read as it is (it is not migrated: that would write)."""
+    from alembic.runtime.migration import MigrationContext
+
+    if MigrationContext.configure(connection).get_current_revision() is not None:
+        raise HistoryDatabaseError(f"the database {name} has an older schema: bring it up to date with a command "
+                                   "that writes to it (dask-timing history import)")
+    _check_not_anothers(connection, name)
+    raise HistoryDatabaseError(f"the database {name} holds no dask-timing runs yet (record runs with --db, or "
+                               "import them: dask-timing history import)")
+
+
+def _use_wal(connection: sa.Connection) -> None:
+    """WAL mode (readers never wait for a writer) for a SQLite file known to be ours; set once, kept by the file."""
+    if connection.exec_driver_sql("PRAGMA journal_mode").scalar() != "wal":
+        connection.exec_driver_sql("COMMIT")  # the journal mode changes outside a transaction
+        connection.exec_driver_sql("PRAGMA journal_mode = WAL")
+        connection.exec_driver_sql("BEGIN")  # what the connection's end rolls back
+
+
+def _engine(url: str, read_only: bool = False) -> sa.Engine:
     try:
         parsed = sa.make_url(url)
     except (exc.ArgumentError, ValueError):  # ValueError: a port that is not a number
@@ -214,7 +282,7 @@ def _engine(url: str) -> sa.Engine:
     if backend == "sqlite":
         if parsed.get_driver_name() != "pysqlite" or parsed.database in (None, "", ":memory:"):
             raise UnknownDatabase(f"a SQLite database must be a file (sqlite:///FILE), not {shown(parsed)}")
-        return _sqlite_engine(parsed)
+        return _sqlite_engine(parsed, read_only)
     if backend == "postgresql":
         if parsed.get_driver_name() != "psycopg":
             raise UnknownDatabase(f"PostgreSQL is reached through psycopg 3: use postgresql://..., not "
@@ -243,21 +311,33 @@ def _decode_json(text: str | bytes) -> object:
 _JSON_CODEC = {"json_serializer": _encode_json, "json_deserializer": _decode_json}
 
 
-def _sqlite_engine(url: sa.URL) -> sa.Engine:
-    """SQLite in WAL mode (readers never wait for a writer), writers queueing on the file's lock.
+def _sqlite_engine(url: sa.URL, read_only: bool = False) -> sa.Engine:
+    """SQLite, writers queueing on the file's lock; read-only when only read.
 
     Python's driver starts transactions on its own, and lazily; it is told not to, so
     that each transaction begins here: plainly for readers, with BEGIN IMMEDIATE for
-    writers, which then wait (up to the busy timeout) rather than fail halfway.
+    writers, which then wait (up to the busy timeout) rather than fail halfway.  Nothing
+    here writes to the file: the WAL mode is set once the file is known to be ours
+    (``open_database``).
     """
-    engine = sa.create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT}, **_JSON_CODEC)
+    path = os.path.abspath(url.database)
+
+    def connect() -> sqlite3.Connection:
+        if not read_only:
+            return sqlite3.connect(path, timeout=SQLITE_BUSY_TIMEOUT, check_same_thread=False)
+        # a WAL file whose folder is read-only to us cannot get the shared-memory file a reader needs: nobody
+        # who could write it is us, so it is read as a file that does not change
+        unchangeable = not os.access(os.path.dirname(path), os.W_OK) and not os.path.exists(path + "-shm")
+        uri = "file:" + urllib.parse.quote(path) + "?mode=ro" + ("&immutable=1" if unchangeable else "")
+        return sqlite3.connect(uri, uri=True, timeout=SQLITE_BUSY_TIMEOUT, check_same_thread=False)
+
+    engine = sa.create_engine(url.set(database=path), creator=connect, **_JSON_CODEC)
 
     @event.listens_for(engine, "connect")
     def configure(dbapi_connection, _record) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute(f"PRAGMA busy_timeout = {int(SQLITE_BUSY_TIMEOUT * 1000)}")
-        cursor.execute("PRAGMA journal_mode = WAL")
         cursor.execute("PRAGMA synchronous = NORMAL")  # safe in WAL mode: a crash loses no committed data
         cursor.close()
 
@@ -290,9 +370,12 @@ def _schema_is_current(connection: sa.Connection, name: str) -> bool:
 
     _, scripts = _alembic(connection)
     current = MigrationContext.configure(connection).get_current_revision()
-    if current is None:
-        _check_not_anothers(connection, name)
-    if current is not None and current not in {script.revision for script in scripts.walk_revisions()}:
+    if current is None:  # whose it is is told under the migration's lock (``_migrate``): another process may be
+        return False     # setting it up right now, its tables there before its revision is
+    if current not in {script.revision for script in scripts.walk_revisions()}:
+        if RUNS_TABLE not in sa.inspect(connection).get_table_names():  # another program's Alembic revision
+            raise UnknownDatabase(f"{name} is not a dask-timing database (it holds another program's schema, "
+                                  f"revision {current}); give another --db")
         raise NewerSchema(f"the database {name} has schema revision {current}, newer than this dask-timing "
                           f"knows (up to {scripts.get_current_head()}); update dask-timing to use it")
     return current == scripts.get_current_head()
@@ -340,9 +423,12 @@ def _check_not_anothers(connection: sa.Connection, name: str) -> None:
 def _migrate(connection: sa.Connection, name: str) -> None:
     """Bring the schema to the newest revision, one process at a time (SQLite: BEGIN IMMEDIATE)."""
     from alembic import command
+    from alembic.runtime.migration import MigrationContext
 
     if connection.dialect.name == "postgresql":
         connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
+    if MigrationContext.configure(connection).get_current_revision() is None:  # nobody set it up meanwhile
+        _check_not_anothers(connection, name)  # before anything is written to it
     if not _schema_is_current(connection, name):  # another process may have done it meanwhile
         config, _ = _alembic(connection)
         command.upgrade(config, "head")

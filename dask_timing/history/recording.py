@@ -45,4 +45,5 @@ class Recorder:
         return False
 
     def close(self) -> None:
-        self.database.close()
+        """Close; a database file this command created and nothing was recorded in is removed again."""
+        self.database.discard_if_unused()

@@ -6,6 +6,7 @@ Files written by the public tool this project replaces hold only flat keys
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import msgspec
@@ -37,8 +38,10 @@ def from_json(document: Any, model: type[TimedRun] = RunResult) -> TimedRun:
         _check_version(document.get("schema_version", SCHEMA_VERSION))  # absent: as the decoder reads it
         try:
             return msgspec.convert(document, model)
-        except (msgspec.ValidationError, RecursionError) as error:
-            raise ResultFileError(f"malformed result ({_reason(error)})") from None
+        except RecursionError:
+            raise ResultFileError("malformed result (nested too deeply)") from None
+        except msgspec.ValidationError as error:
+            raise ResultFileError(f"malformed result ({_first_line(error)})") from None
     if phases.TOTAL_KEY in document or not phases.PHASES_BY_FLAT_KEY.keys().isdisjoint(document):
         return _from_legacy(document, model)
     raise ResultFileError("no dask-timing result keys (total_time, phases) in it")
@@ -91,9 +94,14 @@ _DECODERS = {model: msgspec.json.Decoder(model) for model in (TimedRun, Analyzed
 _DOCUMENT_FIELD = b'"document"'
 
 
-# What decoding an arbitrary file can raise: malformed or mistyped JSON, text that is
-# not UTF-8 (a ValueError), nesting deeper than the interpreter's stack.
-_UNDECODABLE = (msgspec.DecodeError, ValueError, RecursionError)
+# Any failure to decode an arbitrary file: the decoder's exception types change between its versions (text
+# that is not UTF-8 was a ValueError, then a DecodeError), so what users are told comes from this module's
+# own checks of the bytes (``_why_undecodable``), never from which exception the decoder raised.
+_UNDECODABLE = Exception
+# Deeper than any result the tools write (a few levels, a cluster's settings a few more): "nested too deeply".
+MAX_NESTING = 200
+_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_NOT_A_BRACKET = bytes(byte for byte in range(256) if byte not in b"[]{}")
 
 
 def read_document(path: str) -> Any:
@@ -110,18 +118,39 @@ def _read(path: str) -> bytes:
 
 
 def _parse(data: bytes) -> Any:
+    if nesting_depth(data) > MAX_NESTING:  # told here, whether or not the decoder would have managed
+        raise ResultFileError("not valid JSON (nested too deeply)")
     try:
         return msgspec.json.decode(data)
     except _UNDECODABLE as error:
-        raise ResultFileError(f"not valid JSON ({_reason(error)})") from None
+        raise ResultFileError(f"not valid JSON ({_why_undecodable(data, error)})") from None
 
 
-def _reason(error: BaseException) -> str:
-    if isinstance(error, RecursionError):
-        return "nested too deeply"
-    if isinstance(error, UnicodeDecodeError):
-        return "it holds text that is not UTF-8"
-    return str(error)
+def _why_undecodable(data: bytes, error: BaseException) -> str:
+    """Why ``data`` is not JSON, told by checking the bytes here; the decoder's own words only as the last
+    detail, after every case a user can act on was told apart."""
+    if not data.strip():
+        return "the file is empty"
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as bad:
+        return f"it holds text that is not UTF-8, at byte {bad.start}"
+    return _first_line(error)
+
+
+def nesting_depth(data: bytes) -> int:
+    """How deeply the arrays and objects of a JSON text nest (brackets inside strings not counted)."""
+    brackets = _STRING.sub(b"", data).translate(None, _NOT_A_BRACKET)
+    depth = deepest = 0
+    for byte in brackets:
+        depth += 1 if byte in b"[{" else -1
+        deepest = max(deepest, depth)
+    return deepest
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else "malformed"
 
 
 def load_result(path: str, model: type[TimedRun] = RunResult) -> TimedRun:

@@ -1,0 +1,205 @@
+"""The newer commands (the results database, environments, exports, the installed command) keep the promises
+of the first tools: another program's file is never changed, a failed command leaves nothing it made, text from
+files is data, parsers are bounded, bad options are one line, concurrent writers all succeed
+(docs/promises-newer-commands.md lists each promise and its test)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import random
+import shutil
+import sqlite3
+import subprocess
+import sys
+
+import pytest
+import sqlalchemy as sa
+import test_history
+from conftest import ANALYZER, REPOSITORY, run_tool
+from test_history import synthetic, write_results
+
+from dask_timing.history.connection import open_database
+from dask_timing.record.load import MAX_NESTING, ResultFileError, load_result, nesting_depth, read_document
+
+db_url = pytest.fixture(params=["sqlite", "postgresql"])(test_history.db_url.__wrapped__)  # the same databases
+
+
+def history(*args: str, cwd: str = REPOSITORY, timeout: float = 120):
+    command = [sys.executable, "-m", "dask_timing", "history", *args]
+    return subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL,
+                          env={**os.environ, "PYTHONPATH": REPOSITORY})
+
+
+def digest(path) -> str:
+    return hashlib.sha256(open(path, "rb").read()).hexdigest()
+
+
+# ------------------------------------------------------------------ class 10: our own words, whatever the decoder
+
+@pytest.mark.parametrize("data", [
+    b'{"kind": "local", "\xff": 1}',                       # in a key
+    b'{"kind": "local", "error": "\xc0\xaf"}',             # an overlong encoding
+    b'{"kind": "local", "error": "\xed\xa0\x80"}',         # an encoded surrogate
+    b'{"kind": "local", "error": "abc\xe2\x82',            # cut inside a character, at the end
+    b'\xfe\xff\x00{\x00}',                                 # UTF-16 with its byte order mark
+])
+def test_text_that_is_not_utf8_is_said_so_in_the_tools_words(tmp_path, data):
+    path = tmp_path / "bad.json"
+    path.write_bytes(data)
+    for read in (load_result, read_document):
+        with pytest.raises(ResultFileError, match="it holds text that is not UTF-8, at byte"):
+            read(str(path))
+
+
+@pytest.mark.parametrize("data, depth", [
+    (b'{"a": "[[[[[[[[[[[[[[[[[[[[["}', 1),                # brackets in a string are text
+    (b'{"a": "\\"[[[[\\\\", "b": [[1]]}', 3),              # escaped quotes and backslashes
+    (b"[" * 300 + b"]" * 300, 300),
+    (b'{"a": ' * 250 + b"1" + b"}" * 250, 250),
+])
+def test_nesting_is_counted_by_the_tools_own_scan(data, depth):
+    assert nesting_depth(data) == depth
+
+
+@pytest.mark.parametrize("depth", [MAX_NESTING + 1, 5_000, 100_000])
+def test_a_deep_file_is_nested_too_deeply_whatever_the_decoder_manages(tmp_path, depth):
+    path = tmp_path / "deep.json"
+    path.write_bytes(b'{"total_time": 1, "x": ' + b"[" * depth + b"]" * depth + b"}")
+    for read in (load_result, read_document):
+        with pytest.raises(ResultFileError, match="nested too deeply"):
+            read(str(path))
+
+
+# ------------------------------------------------------------------ class 1: another program's file is never changed
+
+def another_programs_sqlite(path, journal: str = "delete") -> None:
+    with sqlite3.connect(path) as connection:
+        connection.execute(f"PRAGMA journal_mode = {journal}")
+        connection.execute("CREATE TABLE notes (id INTEGER PRIMARY KEY, text TEXT)")
+        connection.execute("INSERT INTO notes (text) VALUES ('mine')")
+    connection.close()
+
+
+@pytest.mark.parametrize("command", ["import", "show", "analyzer"])
+@pytest.mark.parametrize("schema", ["tables", "alembic"])
+def test_another_programs_sqlite_file_is_refused_unchanged(tmp_path, command, schema):
+    db = tmp_path / "theirs.db"
+    another_programs_sqlite(db)
+    if schema == "alembic":  # another program versioned by Alembic too
+        with sqlite3.connect(db) as connection:
+            connection.execute("CREATE TABLE alembic_version (version_num VARCHAR(32) PRIMARY KEY)")
+            connection.execute("INSERT INTO alembic_version VALUES ('0123abcd')")
+        connection.close()
+    before = digest(db)
+    results = tmp_path / "results"
+    write_results(results, [synthetic()])
+    if command == "analyzer":
+        completed = run_tool([ANALYZER, "--db", str(db)])
+    else:
+        completed = history(command, "--db", str(db), *([str(results)] if command == "import" else []))
+    assert completed.returncode == 2, completed.stderr
+    assert "not a dask-timing database" in completed.stderr and len(completed.stderr.splitlines()) == 1
+    assert digest(db) == before
+    assert sorted(os.listdir(tmp_path)) == ["results", "theirs.db"]  # no -wal, -shm or -journal either
+
+
+def test_a_file_that_is_not_a_database_is_refused_unchanged(tmp_path):
+    db = tmp_path / "notes.txt"
+    db.write_text("a text file, not a database\n" * 100)
+    before = digest(db)
+    completed = history("import", "--db", str(db), str(tmp_path))
+    assert completed.returncode == 2 and len(completed.stderr.splitlines()) == 1, completed.stderr
+    assert digest(db) == before
+
+
+def on_a_read_only_folder(folder, command: list[str]) -> subprocess.CompletedProcess:
+    """Run ``command`` where ``folder`` is a read-only file system (a read-only bind mount in a mount namespace
+    of its own: it ends with the command, and holds even for root)."""
+    if shutil.which("unshare") is None or os.geteuid() != 0:
+        pytest.skip("a read-only bind mount needs unshare and root")
+    script = 'mount --bind "$0" "$0" && mount -o remount,bind,ro "$0" && exec "$@"'
+    completed = subprocess.run(["unshare", "-m", "sh", "-c", script, str(folder), *command], capture_output=True,
+                               text=True, cwd=REPOSITORY, timeout=120, stdin=subprocess.DEVNULL)
+    if "mount:" in completed.stderr:
+        pytest.skip(f"no read-only bind mount here: {completed.stderr.strip()}")
+    return completed
+
+
+@pytest.mark.parametrize("journal", ["wal", "delete"])
+def test_read_only_commands_read_a_read_only_file_in_a_read_only_folder(tmp_path, journal):
+    folder = tmp_path / "shared"
+    folder.mkdir()
+    write_results(tmp_path / "results", [synthetic(seconds=0.3, rng=random.Random(seed)) for seed in range(3)])
+    imported = history("import", "--db", str(folder / "runs.db"), str(tmp_path / "results"))
+    assert imported.returncode == 0, imported.stderr
+    with sqlite3.connect(folder / "runs.db") as connection:  # as a copy made with another tool may be
+        connection.execute(f"PRAGMA journal_mode = {journal}")
+    connection.close()
+    os.chmod(folder / "runs.db", 0o444)
+    before = digest(folder / "runs.db")
+    shown = on_a_read_only_folder(folder, [sys.executable, "-m", "dask_timing", "history", "show", "--db",
+                                           str(folder / "runs.db")])
+    assert shown.returncode == 0, shown.stderr
+    assert "3 run(s)" in shown.stdout
+    analyzed = on_a_read_only_folder(folder, [sys.executable, ANALYZER, "--db", str(folder / "runs.db")])
+    assert analyzed.returncode == 0, analyzed.stderr
+    assert "Loaded 3 result" in analyzed.stdout, analyzed.stdout
+    assert digest(folder / "runs.db") == before
+    assert sorted(os.listdir(folder)) == ["runs.db"]
+
+
+def test_a_read_only_command_on_a_missing_file_creates_nothing(tmp_path):
+    for completed in (history("show", "--db", str(tmp_path / "none.db")),
+                      run_tool([ANALYZER, "--db", str(tmp_path / "none.db")])):
+        assert completed.returncode == 2 and "no database" in completed.stderr, completed.stderr
+    assert os.listdir(tmp_path) == []
+
+
+# ------------------------------------------------------------------ class 2: a failed command leaves nothing it made
+
+@pytest.mark.parametrize("patterns", [["nothing-*.json"], ["empty-folder"], ["summary.json"]])
+def test_a_refused_import_leaves_no_new_database(tmp_path, patterns):
+    (tmp_path / "empty-folder").mkdir()
+    (tmp_path / "summary.json").write_text('{"document": "dask-timing-summary"}')
+    completed = history("import", "--db", "new.db", *patterns, cwd=str(tmp_path))
+    assert completed.returncode == 2, completed.stderr
+    assert not any(name.startswith("new.db") for name in os.listdir(tmp_path))
+
+
+def test_a_refused_import_keeps_a_database_that_was_there(tmp_path):
+    write_results(tmp_path / "results", [synthetic()])
+    assert history("import", "--db", "kept.db", "results", cwd=str(tmp_path)).returncode == 0
+    completed = history("import", "--db", "kept.db", "nothing-*.json", cwd=str(tmp_path))
+    assert completed.returncode == 2
+    assert (tmp_path / "kept.db").exists()
+
+
+# ------------------------------------------------------------------ class 6: concurrent writers
+
+@pytest.mark.timeout(300)
+def test_four_writers_into_one_new_database_store_every_run_once(db_url, tmp_path):
+    """Four imports at once into a database nobody set up yet: none refused, each run stored once."""
+    folders = []
+    for writer in range(4):
+        rng = random.Random(writer)
+        runs = [synthetic(version, rng=rng) for version in ("2026.1.0", "2026.2.0") for _ in range(40)]
+        write_results(tmp_path / f"own{writer}", runs)
+        folders.append(str(tmp_path / f"own{writer}"))
+    shared = random.Random(99)
+    write_results(tmp_path / "shared", [synthetic(rng=shared) for _ in range(30)])
+    command = [sys.executable, "-m", "dask_timing", "history", "import", "--db", db_url]
+    writers = [subprocess.Popen([*command, folder, str(tmp_path / "shared")], cwd=REPOSITORY, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True) for folder in folders]
+    outcomes = [(writer.wait(timeout=240), writer.stderr.read()) for writer in writers]
+    for writer in writers:
+        writer.stdout.close()
+        writer.stderr.close()
+    assert [code for code, _ in outcomes] == [0] * 4, outcomes
+    database = open_database(db_url)
+    try:
+        with database.reading() as connection:
+            stored = connection.execute(sa.text("SELECT count(*), count(DISTINCT run_id) FROM runs")).one()
+    finally:
+        database.close()
+    assert tuple(stored) == (4 * 80 + 30, 4 * 80 + 30)
