@@ -203,3 +203,90 @@ def test_four_writers_into_one_new_database_store_every_run_once(db_url, tmp_pat
     finally:
         database.close()
     assert tuple(stored) == (4 * 80 + 30, 4 * 80 + 30)
+
+
+# ------------------------------------------------------------------ class 3: text from files is data, never control
+
+HOSTILE = {
+    "clear": "\x1b[2J\x1b[H",
+    "title": "\x1b]0;pwned\x07",
+    "forged": "x\rGate: passed",
+    "bidi": "abc\u202edcba",
+    "c1": "\x9b31m",
+    "nul": "a\x00b",
+}
+CONTROLS = ("\x1b", "\x07", "\r", "\u202e", "\x9b", "\x00")
+
+
+def hostile_results(folder) -> list[str]:
+    """Results whose every text field a hostile file could fill: host, versions, settings, error."""
+    rng = random.Random(7)
+    results = []
+    for index, (name, text) in enumerate(HOSTILE.items()):
+        for _ in range(2):
+            result = synthetic(host=f"host-{name}{text}", rng=rng, kind="local",
+                               options={"label": f"label{text}"})
+            result.config["formula"] = ["=HYPERLINK(\"http://x\")", "+1+1", "-2+3", "@SUM(A1)", "'quoted",
+                                        "\tTAB", "-5", "$x^2$"][index % 8] + text
+            result.environment["packages"]["dask"] = f"2026.1.{index}{text}"
+            results.append(result)
+    failed = synthetic(status="failed", rng=rng)
+    failed.error = "boom\x1b[2J\rGate: passed"
+    results.append(failed)
+    return write_results(folder, results)
+
+
+def assert_no_control(text: str, where: str) -> None:
+    found = [character for character in CONTROLS if character in text]
+    assert not found, (where, found)
+
+
+def test_history_show_prints_stored_text_escaped(tmp_path):
+    hostile_results(tmp_path / "results")
+    assert history("import", "--db", str(tmp_path / "h.db"), str(tmp_path / "results")).returncode == 0
+    shown = history("show", "--db", str(tmp_path / "h.db"), "--fail-on-step", "5")
+    assert "Traceback" not in shown.stderr
+    assert_no_control(shown.stdout + shown.stderr, "history show")
+    assert "\\x1b[2J" in shown.stdout and "\\rGate: passed" in shown.stdout
+    assert not any(line.startswith("Gate: passed") for line in shown.stdout.splitlines()[:-1] if "\\r" in line)
+
+
+def test_every_export_and_the_terminal_show_file_text_escaped(tmp_path):
+    hostile_results(tmp_path / "results")
+    outputs = {name: tmp_path / f"out.{name}" for name in ("csv", "markdown", "html")}
+    completed = run_tool([ANALYZER, str(tmp_path / "results" / "*.json"), "--plot", "--plot-dir", str(tmp_path / "p"),
+                          *[argument for name, path in outputs.items() for argument in (f"--{name}", str(path))]],
+                         timeout=300)
+    assert completed.returncode == 0, completed.stderr
+    assert_no_control(completed.stdout + completed.stderr, "terminal")
+    for name, path in outputs.items():
+        assert_no_control(path.read_text(), name)
+    assert "\\x1b" in outputs["html"].read_text() and "\\x1b" in outputs["markdown"].read_text()
+    assert list((tmp_path / "p").glob("*.png"))
+
+
+def test_csv_cells_a_spreadsheet_would_run_start_with_a_quote_and_numbers_stay_numbers(tmp_path):
+    import csv
+
+    hostile_results(tmp_path / "results")
+    run_tool([ANALYZER, str(tmp_path / "results" / "*.json"), "--csv", str(tmp_path / "out.csv")])
+    with open(tmp_path / "out.csv", newline="") as stream:
+        rows = list(csv.DictReader(stream))
+    formulas = {row["formula"] for row in rows if row["formula"]}
+    assert formulas and all(cell[0] not in "=+-@\t\r" for cell in formulas), formulas
+    assert any(cell.startswith("'=HYPERLINK") for cell in formulas)
+    assert any(cell.startswith("''quoted") for cell in formulas)  # one quote off gives the raw text back
+    assert all(float(row["median"]) > 0 for row in rows if row["median"])  # numbers are numbers
+    relative = [row["relative"] for row in rows if row["relative"]]
+    assert all(not cell.startswith("'") for cell in relative)
+
+
+@pytest.mark.parametrize("value, cell", [
+    ("=1+1", "'=1+1"), ("+1", "+1"), ("-2", "-2"), ("-2+3", "'-2+3"), ("@A1", "'@A1"), ("\tx", "'\\tx"),
+    ("\rx", "'\\rx"), ("'x", "''x"), ("plain", "plain"), ("-1e5", "-1e5"), ("- list", "'- list"), (-3.5, -3.5),
+    (7, 7), (None, None), ("a\x1bb", "a\\x1bb"),
+])
+def test_spreadsheet_cell_rule(value, cell):
+    from dask_timing.present.exports.csv_table import spreadsheet_cell
+
+    assert spreadsheet_cell(value) == cell

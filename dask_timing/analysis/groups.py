@@ -17,6 +17,7 @@ import msgspec
 from dask_timing import phases
 from dask_timing.phases import TOTAL_KEY
 from dask_timing.record.releases import environment_key
+from dask_timing.record.text import printable
 from dask_timing.record.schema import (
     LEGACY_SCHEMA_VERSION, RESULT_DOCUMENT, SCHEMA_VERSION, SUMMARY_DOCUMENT, RunEnvironment, TimedRun, metric_columns,
 )
@@ -265,15 +266,6 @@ def show_setting(value: Any) -> str:
     if isinstance(value, bool):
         return "on" if value else "off"
     return printable(str(value))
-
-
-def printable(text: str) -> str:
-    """``text`` on one line: a line break or another control character read from a file is shown escaped
-    (``\\n``), never let through to break a table's row or a label's line."""
-    if text.isprintable():
-        return text
-    return "".join(character if character.isprintable() else character.encode("unicode_escape").decode("ascii")
-                   for character in text)
 
 
 def total_times(group: Group) -> list[float]:

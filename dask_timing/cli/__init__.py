@@ -18,6 +18,7 @@ from dask_timing.entry import (
     COMMAND_ANALYZE, COMMAND_HISTORY, COMMAND_LOCAL, COMMAND_PROCESSES, COMMAND_SCHEDULERS, COMMAND_STUDY, PROGRAM,
 )
 from dask_timing.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from dask_timing.record.text import PrintableStream
 
 
 @dataclass(frozen=True)
@@ -143,9 +144,9 @@ def _standard_streams() -> SparedOutput:
     for stream in (sys.stdout, sys.stderr):
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="backslashreplace")
-    if not isinstance(sys.stdout, SparedOutput):
-        sys.stdout = SparedOutput(sys.stdout)
-    return sys.stdout
+    if not isinstance(sys.stdout, PrintableStream):  # text from files reaches the terminal as text
+        sys.stdout, sys.stderr = PrintableStream(SparedOutput(sys.stdout)), PrintableStream(sys.stderr)
+    return sys.stdout.stream
 
 
 def _missing_requirement(prog: str, error: ImportError) -> int:

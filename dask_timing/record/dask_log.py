@@ -18,6 +18,8 @@ import sys
 from collections import deque
 from typing import Iterator, TextIO
 
+from dask_timing.record.text import PrintableStream
+
 LOG_NAME = "dask.log"
 
 
@@ -31,7 +33,8 @@ def diverted_stderr(folder: str) -> Iterator[str]:
     log = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o666)
     os.dup2(log, 2)
     os.close(log)
-    sys.stderr = os.fdopen(os.dup(saved), "w", buffering=1, encoding=original.encoding, errors="backslashreplace")
+    sys.stderr = PrintableStream(os.fdopen(os.dup(saved), "w", buffering=1, encoding=original.encoding,
+                                           errors="backslashreplace"))
     try:
         yield path
     finally:

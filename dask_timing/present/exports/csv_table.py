@@ -25,6 +25,12 @@ Columns, in order:
 
 Every configuration has a ``total_time`` row, even one whose runs all failed
 (``n`` 0, statistics blank): failures are results.
+
+Text read from files is data in every cell: control characters are shown escaped (``\\x1b``), and a
+text cell that a spreadsheet would run as a formula (first character ``=``, ``+``, ``-``, ``@``, tab or
+carriage return, as OWASP lists them) starts with a ``'``, as does one that started with ``'`` itself;
+numbers stay numbers.  The raw text is the cell with one leading ``'`` taken off
+(docs/promises-newer-commands.md shows it for pandas).
 """
 
 from __future__ import annotations
@@ -41,6 +47,7 @@ from dask_timing.record.statistics import Summary
 from dask_timing.analysis.workers import worker_metric
 from dask_timing.phases import TOTAL_KEY
 from dask_timing.present.exports.base import Analysis, Exporter
+from dask_timing.record.text import printable
 
 LEADING = ("label", "kind")
 ENVIRONMENT = ("environment", "python_version", "dask", "distributed", "python_executable")
@@ -91,13 +98,40 @@ def render(analysis: Analysis) -> str:
     """The tidy table, every configuration in ranking order."""
     columns = _setting_columns(analysis.ranking)
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=[*LEADING, *columns.values(), *ENVIRONMENT, *TRAILING], restval="",
-                            lineterminator="\n")
-    writer.writeheader()
+    writer = csv.writer(buffer, lineterminator="\n")
+    fields = [*LEADING, *columns.values(), *ENVIRONMENT, *TRAILING]
+    writer.writerow([spreadsheet_cell(field) for field in fields])  # a setting's name is text from a file too
     worker_phases = {id(phases.group): phases for phases in analysis.worker_phases}
     for standing in analysis.ranking:
-        writer.writerows(_rows(standing, columns, worker_phases.get(id(standing.group))))  # the csv module writes None as a blank cell
+        rows = _rows(standing, columns, worker_phases.get(id(standing.group)))
+        # the csv module writes None as a blank cell
+        writer.writerows([spreadsheet_cell(row.get(field)) for field in fields] for row in rows)
     return buffer.getvalue()
+
+
+# What a spreadsheet runs as a formula when a cell starts with it (OWASP's CSV injection list), and the quote
+# that marks a cell so prefixed (itself prefixed when a cell starts with it: one quote off gives the raw text).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "'")
+TEXT_MARK = "'"
+
+
+def spreadsheet_cell(value: Any) -> Any:
+    """A cell no spreadsheet runs: text with its control characters escaped, and a quote before text that
+    starts like a formula (OWASP); numbers (negative ones too) stay numbers, as does text that is one."""
+    if not isinstance(value, str):
+        return value
+    text = printable(value)
+    if value.startswith(FORMULA_STARTS) and not _is_number(text):
+        return TEXT_MARK + text
+    return text
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 EXPORTER = Exporter(

@@ -25,6 +25,7 @@ from dask_timing.phases import TOTAL_KEY, metric_label
 from dask_timing.present import knob_table, worker_tables
 from dask_timing.present.exports.base import COMPARISON_HEADER, Analysis, Exporter, comparison_rows
 from dask_timing.record.releases import release_key
+from dask_timing.record.text import printable
 
 if TYPE_CHECKING:
     from dask_timing.present.plots import Drawing, Look
@@ -65,6 +66,11 @@ HISTORY_CAPTION = ("How the total time to ready changed from release to release:
                    "level before to the level after, with its size")
 
 
+
+def escape(text: str) -> str:
+    """Text from files as HTML shows it: its control characters escaped as everywhere, then its markup."""
+    return html.escape(printable(text))
+
 class Html(str):
     """Text already written as HTML (escaped where it had to be): a table puts it in as it is."""
 
@@ -79,9 +85,9 @@ class Cell(NamedTuple):
 
 def _cell(value: Any, tag: str) -> str:
     cell = value if isinstance(value, Cell) else Cell(value)
-    attributes = (f' class="{html.escape(cell.css_class)}"' if cell.css_class else "") + (
+    attributes = (f' class="{escape(cell.css_class)}"' if cell.css_class else "") + (
         f' colspan="{cell.span}"' if cell.span > 1 else "")
-    text = cell.text if isinstance(cell.text, Html) else html.escape(str(cell.text))
+    text = cell.text if isinstance(cell.text, Html) else escape(str(cell.text))
     return f"<{tag}{attributes}>{text}</{tag}>"
 
 
@@ -98,7 +104,7 @@ def table(header: list[Any], rows: Iterable[list[Any]], css_class: str = "") -> 
 
 def _name(look: Look, label: str) -> Cell:
     """A configuration as every table of the page names it: its settings that set it apart, each kept whole."""
-    return Cell(Html(", ".join(f"<span>{html.escape(part)}</span>" for part in look.shown_parts(label))),
+    return Cell(Html(", ".join(f"<span>{escape(part)}</span>" for part in look.shown_parts(label))),
                 "text name")
 
 
@@ -139,10 +145,10 @@ def _by_release(environment: tuple) -> tuple:
 
 def _configurations(look: Look) -> str:
     """What the names leave out, said once: the settings every configuration shares, and long values."""
-    said = [f"<p>Every configuration: {html.escape(', '.join(look.common))}.</p>"] if look.common else []
+    said = [f"<p>Every configuration: {escape(', '.join(look.common))}.</p>"] if look.common else []
     if look.keys:
         said.append("<p>Long settings, named by their number:</p><ul>" + "".join(
-            f"<li>[{number}] {html.escape(part)}</li>" for part, number in look.keys.items()) + "</ul>")
+            f"<li>[{number}] {escape(part)}</li>" for part, number in look.keys.items()) + "</ul>")
     if not said:
         return ""
     return ("<h2>Configurations</h2><p>Tables and plots name each configuration by the settings that set it "
@@ -216,11 +222,11 @@ def _workers(analysis: Analysis, look: Look) -> str:
         return ""
     header, rows = phases
     profiles = worker_tables.import_profiles(analysis)
-    imports = (f"<h3>{html.escape(worker_tables.IMPORTS_TITLE)}</h3>"
+    imports = (f"<h3>{escape(worker_tables.IMPORTS_TITLE)}</h3>"
                + table([CONFIGURATION, Cell("packages", "text")],
                        [[_name(look, label), Cell(packages, "text")] for label, packages in profiles])
                ) if profiles else ""
-    return (f"<h2>{html.escape(worker_tables.TITLE)}</h2><p>{html.escape(worker_tables.UNITS)}</p>"
+    return (f"<h2>{escape(worker_tables.TITLE)}</h2><p>{escape(worker_tables.UNITS)}</p>"
             + _named_table(look, header[1:], [(row[0], row[1:]) for row in rows]) + imports)
 
 
@@ -245,7 +251,7 @@ def _knob_costs(analysis: Analysis) -> str:
         return ""
     header, rows = found
     words = {0, 1, len(header) - 1}  # setting, change and note: words; the rest figures
-    return (f"<h2>{html.escape(knob_table.TITLE)}</h2><p>{html.escape(knob_table.UNITS.capitalize())}.</p>"
+    return (f"<h2>{escape(knob_table.TITLE)}</h2><p>{escape(knob_table.UNITS.capitalize())}.</p>"
             + table([Cell(name, "text") if column in words else name for column, name in enumerate(header)],
                     [[Cell(cell, "text") if column in words else cell for column, cell in enumerate(row)]
                      for row in rows]))
@@ -256,8 +262,8 @@ def _reason(reason: str, analysis: Analysis, look: Look) -> Html:
     labels = [pair.label for pair in analysis.comparison.pairs] if analysis.comparison is not None else []
     label = next((label for label in labels if reason.startswith(f"{label}: ")), None)
     if label is None:
-        return Html(html.escape(reason))
-    return Html(f"<strong>{_name(look, label).text}</strong>: {html.escape(reason[len(label) + 2:])}")
+        return Html(escape(reason))
+    return Html(f"<strong>{_name(look, label).text}</strong>: {escape(reason[len(label) + 2:])}")
 
 
 def _gate(analysis: Analysis, look: Look) -> str:
@@ -271,8 +277,8 @@ def _gate(analysis: Analysis, look: Look) -> str:
                      f"{gate.threshold:g} %, and passes only when the runs show it to be under that.")
     reasons = "".join(f"<li>{_reason(reason, analysis, look)}</li>" for reason in gate.reasons)
     outcome = "none" if gate.outcome == COMPARED else gate.outcome
-    return (f'<div class="gate {html.escape(gate.outcome.replace(" ", "-"))}"><p><strong>Gate: {html.escape(outcome)}, exit code '
-            f"{gate.exit_code}.</strong> {html.escape(threshold)}</p>"
+    return (f'<div class="gate {escape(gate.outcome.replace(" ", "-"))}"><p><strong>Gate: {escape(outcome)}, exit code '
+            f"{gate.exit_code}.</strong> {escape(threshold)}</p>"
             + (f"<ul>{reasons}</ul>" if reasons else "") + "</div>")
 
 
@@ -284,11 +290,11 @@ def _verdict_table(analysis: Analysis, look: Look) -> str:
     for label, compared, metric, *figures, verdict, threshold, note in comparison_rows(analysis):
         if (label, compared) != pair:
             pair = (label, compared)
-            rows.append(Cell(Html(f"{_name(look, label).text} ({html.escape(compared)})"), "pair"))
+            rows.append(Cell(Html(f"{_name(look, label).text} ({escape(compared)})"), "pair"))
         marker = f"[{notes.setdefault(note, len(notes) + 1)}]" if note else ""
         rows.append([Cell(metric, "text gated" if threshold != MISSING else "text"), *figures,
                      Cell(verdict, f"{verdict.split()[0]} word"), threshold, marker])
-    listed = "".join(f"<p>[{number}] {html.escape(note)}</p>" for note, number in notes.items())
+    listed = "".join(f"<p>[{number}] {escape(note)}</p>" for note, number in notes.items())
     header = [Cell(title, "text") if title in ("metric", "verdict") else title for title in COMPARISON_HEADER[2:]]
     return table(header, rows, "verdicts") + (f'<div class="notes">{listed}</div>' if listed else "")
 
@@ -301,20 +307,20 @@ def _comparison(analysis: Analysis, look: Look, figures: str) -> str:
     if analysis.verdicts:
         sections.append("<p>Per compared configuration and metric (new / baseline): runs on each side, the ratio "
                         "of medians ± its bootstrap standard error, its 95 % bootstrap interval, Mann-Whitney U p "
-                        f"and the verdict; the threshold is on what the gate judges. Rule: {html.escape(RULE)}.</p>"
+                        f"and the verdict; the threshold is on what the gate judges. Rule: {escape(RULE)}.</p>"
                         + _verdict_table(analysis, look))
     comparison = analysis.comparison
     if comparison is not None:
         said = ([f"Warning: {warning}" for warning in analysis.comparison_warnings]
                 + [f"Only in the baseline: {label}" for label in comparison.only_baseline]
                 + [f"Only in the new results: {label}" for label in comparison.only_new])
-        sections += [f'<p class="notes">{html.escape(line)}</p>' for line in said]
+        sections += [f'<p class="notes">{escape(line)}</p>' for line in said]
     return "".join(sections) + figures
 
 
 def _figure(png: bytes, caption: str) -> str:
     """A plot embedded in the page, its caption (words: what it shows) under it and as its alternative text."""
-    caption = html.escape(caption)
+    caption = escape(caption)
     encoded = base64.b64encode(png).decode("ascii")
     return (f'<figure><img alt="{caption}" src="data:image/png;base64,{encoded}">'
             f"<figcaption>{caption}</figcaption></figure>")
@@ -363,12 +369,12 @@ def render(analysis: Analysis) -> str:
 
     look = Look(analysis.groups)
     plots, comparison = _plots(analysis)
-    sections = [f"<h1>{html.escape(TITLE)}</h1>", _environment(analysis), _configurations(look),
+    sections = [f"<h1>{escape(TITLE)}</h1>", _environment(analysis), _configurations(look),
                 _ranking(analysis, look), _phases(analysis, look), _workers(analysis, look), _scaling(analysis, look),
                 _knob_costs(analysis), _comparison(analysis, look, comparison), _history(analysis), plots]
     return (
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-        f"<title>{html.escape(TITLE)}</title><style>{STYLE}</style><script>{CHECK_IMAGES}</script></head>"
+        f"<title>{escape(TITLE)}</title><style>{STYLE}</style><script>{CHECK_IMAGES}</script></head>"
         f"<body>{''.join(sections)}</body></html>\n"
     )
 

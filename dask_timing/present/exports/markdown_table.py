@@ -15,6 +15,7 @@ from dask_timing.analysis.ranking import SINGLE_RUN, Standing
 from dask_timing.present import knob_table
 from dask_timing.present.exports.base import COMPARISON_HEADER, Analysis, Exporter, comparison_rows, gate_summary
 from dask_timing.present.worker_tables import TITLE, UNITS, worker_phase_table
+from dask_timing.record.text import printable
 
 HEADER = (
     "| Configuration | Runs | Failed | Mean [s] | Median [s] | Min [s] | Max [s] | Relative |",
@@ -28,7 +29,7 @@ NOTE = ("Ranked by median total time. Relative: ratio of medians to the fastest,
 def _cell(text: str) -> str:
     """Text that cannot break the table nor the page: no pipe, no line break, no HTML tag (GitHub renders
     tags in Markdown: a setting's value read from a file must show as the text it is)."""
-    return " ".join(text.split()).replace("|", "\\|").replace("<", "&lt;")  # no "<", no tag
+    return " ".join(printable(text).split()).replace("|", "\\|").replace("<", "&lt;")  # no "<", no tag
 
 
 def _row(standing: Standing) -> str:
@@ -71,7 +72,7 @@ def render(analysis: Analysis) -> str:
     if failed:
         lines += ["", "Failed runs (first error of each configuration):", ""]
     for standing in failed:
-        error = " ".join(standing.first_error.split()).replace("`", "'")  # one line, shown as code
+        error = " ".join(printable(standing.first_error).split()).replace("`", "'")  # one line, shown as code
         lines.append(f"- {_cell(standing.group.label)}: {standing.failures}: `{error}`")
     lines += _comparison(analysis)
     return "\n".join(lines + _worker_phases(analysis) + _knob_costs(analysis)) + "\n"

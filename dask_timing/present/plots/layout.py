@@ -27,6 +27,7 @@ from dask_timing.analysis.groups import Group, total_times
 from dask_timing.phases import WORKER_PHASES
 from dask_timing.present.report import total_label
 from dask_timing.record.files import write_bytes
+from dask_timing.record.text import printable
 
 DPI = 120
 WIDTH = 10.0  # inches: 1200 pixels at DPI
@@ -65,6 +66,7 @@ def save(figure, path: str | IO[bytes]) -> str | IO[bytes]:
     A file is drawn in memory first and then written atomically, never over another file: a plot
     interrupted while it is written (Ctrl-C, SIGTERM, a full disk) leaves no half an image under its name.
     """
+    _as_data(figure)
     if figure.get_layout_engine() is None:
         figure.tight_layout()
     if isinstance(path, str):
@@ -75,6 +77,27 @@ def save(figure, path: str | IO[bytes]) -> str | IO[bytes]:
         figure.savefig(path, dpi=DPI)
     pyplot().close(figure)
     return path
+
+
+def _as_data(figure) -> None:
+    """Every text of a figure shown as the characters it holds (labels and settings are read from files):
+    control characters escaped as in every output, and a ``$`` never starting matplotlib's mathematics."""
+    from matplotlib.text import Text
+    from matplotlib.ticker import FixedFormatter
+
+    for axes in figure.axes:
+        for axis in (axes.xaxis, axes.yaxis):
+            formatter = axis.get_major_formatter()
+            if isinstance(formatter, FixedFormatter):  # names given as ticks: drawn from here, not from the texts
+                formatter.seq = [plot_text(str(name)) for name in formatter.seq]
+    for text in figure.findobj(Text):
+        text.set_text(plot_text(text.get_text()))
+
+
+def plot_text(text: str) -> str:
+    """Text as a figure shows it: its own line breaks kept, any other control character escaped, ``$`` a
+    dollar sign."""
+    return printable(text, "\n").replace("$", "\\$")
 
 
 def legend(axes, **options) -> None:
