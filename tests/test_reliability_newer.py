@@ -290,3 +290,97 @@ def test_spreadsheet_cell_rule(value, cell):
     from dask_timing.present.exports.csv_table import spreadsheet_cell
 
     assert spreadsheet_cell(value) == cell
+
+
+# ------------------------------------------------------------------ class 4: parsers of user files are bounded
+
+def list_bomb(levels: int = 12) -> str:
+    lines = ["a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
+    lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]" for i in range(1, levels)]
+    return "\n".join(lines) + "\n"
+
+
+def dict_bomb(levels: int = 40) -> str:
+    lines = ["a0: &a0 {x: 1, y: 1}"] + [f"a{i}: &a{i} {{x: *a{i - 1}, y: *a{i - 1}}}" for i in range(1, levels)]
+    return "\n".join(lines) + "\n"
+
+
+def merge_bomb(levels: int = 40) -> str:
+    lines = ["a0: &a0 {k0: 1}"] + [f"a{i}: &a{i} {{<<: *a{i - 1}, k{i}: *a{i - 1}}}" for i in range(1, levels)]
+    return "\n".join(lines) + "\n"
+
+
+SETTINGS_FILES = {
+    "list_bomb.yaml": (list_bomb(), "once its aliases are expanded"),
+    "dict_bomb.yaml": (dict_bomb(), "once its aliases are expanded"),
+    "merge_bomb.yaml": (merge_bomb(), "once its aliases are expanded"),
+    "deep.yaml": ("x: " + "[" * 5000 + "]" * 5000 + "\n", "nested deeper than"),
+    "deep_block.yaml": "".join(f"{'  ' * level}k{level}:\n" for level in range(100)) + "  " * 100 + "v: 1\n",
+    "self.yaml": ("a: &a [1, *a]\n", "refers to the value that holds it"),
+    "not_utf8.yaml": ("n_workers: \udcff\n", "not UTF-8"),
+    "huge.yaml": (None, "larger than"),
+}
+SETTINGS_FILES["deep_block.yaml"] = (SETTINGS_FILES["deep_block.yaml"], "nested deeper than")
+
+
+def write_settings(folder, name: str) -> str:
+    text, _ = SETTINGS_FILES[name]
+    path = folder / name
+    if text is None:
+        with open(path, "wb") as stream:  # sparse: costs no disk
+            stream.truncate(50 << 20)
+    else:
+        path.write_bytes(text.encode("utf-8", "surrogateescape"))
+    return str(path)
+
+
+@pytest.mark.parametrize("name", sorted(SETTINGS_FILES))
+def test_a_settings_file_beyond_the_bounds_is_refused_by_the_parser(tmp_path, name):
+    from dask_timing.record.settings import SettingsError, read_settings_file
+
+    path = write_settings(tmp_path, name)
+    with pytest.raises(SettingsError, match=SETTINGS_FILES[name][1]):
+        read_settings_file(path)
+
+
+def test_a_settings_file_within_the_bounds_is_read_with_its_aliases():
+    from dask_timing.record.settings import parse_yaml
+
+    assert parse_yaml("base: &b {processes: false}\ncluster: {<<: *b, n_workers: 2}\n")["cluster"] == {
+        "processes": False, "n_workers": 2}
+
+
+@pytest.mark.parametrize("name", ["list_bomb.yaml", "dict_bomb.yaml", "self.yaml", "deep.yaml"])
+@pytest.mark.parametrize("tool", ["processes", "study"])
+def test_cluster_kwargs_beyond_the_bounds_is_one_line_and_exit_2(tmp_path, tool, name):
+    path = write_settings(tmp_path, name)
+    if tool == "processes":
+        command = [os.path.join(REPOSITORY, "time_scheduler_workers.py"), "--cluster-class",
+                   "distributed:LocalCluster", "--cluster-kwargs", path]
+    else:
+        command = [os.path.join(REPOSITORY, "run_timing_study.sh"), "--type", "local", "--cluster-kwargs", path,
+                   "--output-dir", str(tmp_path / "out")]
+    completed = run_tool(command, timeout=60)
+    assert completed.returncode == 2, completed.stderr
+    assert len(completed.stderr.splitlines()) == 1 and SETTINGS_FILES[name][1] in completed.stderr
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("text", ["[" * 100_000, '{"a": ' * 100 + "1" + "}" * 100], ids=["deep_list", "deep_object"])
+def test_inline_cluster_kwargs_beyond_the_bounds_is_one_line_and_exit_2(text):
+    completed = run_tool([os.path.join(REPOSITORY, "time_scheduler_workers.py"), "--cluster-class",
+                          "distributed:LocalCluster", "--cluster-kwargs", text], timeout=60)
+    assert completed.returncode == 2 and len(completed.stderr.splitlines()) == 1, completed.stderr[-500:]
+
+
+@pytest.mark.parametrize("name", ["dict_bomb.yaml", "list_bomb.yaml", "deep.yaml"])
+def test_a_dask_configuration_file_beyond_the_bounds_is_refused_before_dask_reads_it(tmp_path, name):
+    folder = tmp_path / "dask-config"
+    folder.mkdir()
+    write_settings(folder, name)
+    for command in ([ANALYZER, "x.json"], [os.path.join(REPOSITORY, "time_local_cluster.py"), "-w", "1"],
+                    ["-m", "dask_timing", "history", "show", "--db", "x.db"]):
+        completed = run_tool(command, cwd=str(tmp_path), env={"DASK_CONFIG": str(folder), "PYTHONPATH": REPOSITORY},
+                             timeout=60)
+        assert completed.returncode == 2, completed.stderr
+        assert "Dask's configuration file" in completed.stderr and len(completed.stderr.splitlines()) == 1

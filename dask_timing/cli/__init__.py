@@ -60,6 +60,14 @@ class Command:
             gc.freeze()
 
     def _run_main(self, argv: list[str] | None, prog: str) -> int:
+        from dask_timing.errors import EXIT_USAGE
+        from dask_timing.record.settings import SettingsError, check_dask_config_files
+
+        try:  # before anything imports Dask, which reads them
+            check_dask_config_files()
+        except SettingsError as error:
+            print(f"{prog}: error: {error}", file=sys.stderr)
+            return EXIT_USAGE
         module_name, _, function = self.target.partition(":")
         try:
             module = import_module(module_name)

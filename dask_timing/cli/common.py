@@ -7,7 +7,6 @@ an unexpected failure is one line too, never a traceback.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import signal
 import sys
@@ -270,20 +269,22 @@ def options_of(args: argparse.Namespace, names: tuple[str, ...]) -> dict[str, An
 
 def parse_cluster_kwargs(text: str | None) -> dict[str, Any]:
     """--cluster-kwargs: a JSON object inline, or the path of a YAML or JSON file."""
+    from dask_timing.record.settings import SettingsError, parse_json, read_settings_file
+
     if text is None:
         return {}
-    try:
-        if os.path.isfile(text):
-            import yaml  # a dependency of dask
-
-            with open(text, encoding="utf-8") as stream:
-                value = yaml.safe_load(stream)
-        else:
-            value = json.loads(text)
-    except (ValueError, OSError) as error:
-        raise UsageError(f"--cluster-kwargs is neither a JSON object nor a readable YAML/JSON file ({error})") from None
-    except Exception as error:  # noqa: BLE001 - yaml's own errors
-        raise UsageError(f"--cluster-kwargs file is not valid YAML ({error})") from None
+    if os.path.isfile(text):
+        try:
+            value = read_settings_file(text)
+        except (SettingsError, OSError) as error:
+            raise UsageError(f"--cluster-kwargs file {text} is refused: {getattr(error, 'strerror', None) or error}"
+                             ) from None
+    else:
+        try:
+            value = parse_json(text)
+        except SettingsError as error:
+            raise UsageError(f"--cluster-kwargs is neither a JSON object nor a readable YAML/JSON file ({error})"
+                             ) from None
     if not isinstance(value, dict):
         raise UsageError("--cluster-kwargs must be a mapping of argument names to values")
     return value
