@@ -27,10 +27,25 @@ def one_line(text: object) -> str:
     return " ".join(str(text).split())
 
 
+# The requirements an extra of the package brings (pyproject.toml's optional-dependencies), by module name.
+EXTRAS = {"sqlalchemy": "history", "alembic": "history", "psycopg": "history", "psycopg_binary": "history",
+          "dask_jobqueue": "jobqueue"}
+
+
 def missing_requirement(error: ImportError) -> str:
-    """What to say when a requirement cannot be imported: which one, and how to install it."""
+    """What to say when a requirement cannot be imported: which one, and how to install it (the extra that
+    brings it, for one a plain install leaves out: never the install the user has just done)."""
     import sys
 
     name = (error.name or "a requirement").split(".")[0]
+    extra = EXTRAS.get(name)
+    if extra is not None:
+        return (f"{name} is not installed for {sys.executable}: it comes with dask-timing's {extra} extra "
+                f"(pip install 'dask-timing[{extra}]', or pip install -r requirements.txt in a checkout)")
     return (f"{name} is not installed for {sys.executable}; install dask-timing (pip install .) "
             "or its requirements (pip install -r requirements.txt)")
+
+
+def is_missing_requirement(error: ImportError) -> bool:
+    """An import that failed for a requirement not installed, not for a fault of this package."""
+    return not (error.name or "dask_timing").startswith("dask_timing")

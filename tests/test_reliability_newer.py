@@ -384,3 +384,79 @@ def test_a_dask_configuration_file_beyond_the_bounds_is_refused_before_dask_read
                              timeout=60)
         assert completed.returncode == 2, completed.stderr
         assert "Dask's configuration file" in completed.stderr and len(completed.stderr.splitlines()) == 1
+
+
+# ------------------------------------------------------------------ class 8: a plain install works
+
+EXTRA_MODULES = ("sqlalchemy", "alembic", "psycopg", "psycopg_binary", "dask_jobqueue")
+# The package as a plain `pip install .` leaves it: none of the extras' modules can be imported.
+PLAIN_INSTALL = ("import sys\nfor name in {modules!r}: sys.modules[name] = None\n"
+                 "from dask_timing.cli import main\nsys.exit(main(sys.argv[1:]))\n").format(modules=EXTRA_MODULES)
+
+
+def plain(*args: str, cwd: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", PLAIN_INSTALL, *args], capture_output=True, text=True, cwd=cwd,
+                          timeout=120, stdin=subprocess.DEVNULL, env={**os.environ, "PYTHONPATH": REPOSITORY})
+
+
+@pytest.mark.parametrize("args", [["study", "--help"], ["history", "--help"], ["analyze", "--help"],
+                                  ["local", "--help"], ["processes", "--help"], ["schedulers", "--help"]])
+def test_every_command_helps_without_the_extras(tmp_path, args):
+    completed = plain(*args, cwd=str(tmp_path))
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stderr == ""
+
+
+@pytest.mark.parametrize("args, extra", [
+    (["history", "show", "--db", "x.db"], "history"),
+    (["history", "import", "--db", "x.db", "results"], "history"),
+    (["analyze", "--db", "x.db"], "history"),
+    (["study", "--type", "local", "--db", "x.db", "--output-dir", "out"], "history"),
+    (["local", "-w", "1", "--db", "x.db", "--output", "r.json"], "history"),
+    (["processes", "--cluster-class", "dask_jobqueue:SLURMCluster", "--cluster-kwargs", '{"cores": 1, "memory": "1GB"}'],
+     "jobqueue"),
+])
+def test_a_command_that_needs_an_extra_names_it_in_one_line(tmp_path, args, extra):
+    write_results(tmp_path / "results", [synthetic()])
+    completed = plain(*args, cwd=str(tmp_path))
+    assert completed.returncode == 2, completed.stderr
+    assert len(completed.stderr.splitlines()) == 1 and "Traceback" not in completed.stderr, completed.stderr
+    assert f"pip install 'dask-timing[{extra}]'" in completed.stderr
+    assert "install dask-timing (pip install .)" not in completed.stderr  # never what the user has just done
+    assert not (tmp_path / "out").exists() and not (tmp_path / "x.db").exists()
+
+
+def test_the_analyzer_reads_files_without_the_extras(tmp_path):
+    write_results(tmp_path / "results", [synthetic(rng=random.Random(seed)) for seed in range(3)])
+    completed = plain("analyze", str(tmp_path / "results"), "--csv", str(tmp_path / "out.csv"), cwd=str(tmp_path))
+    assert completed.returncode == 0, completed.stderr
+    assert "Loaded 3 result file(s)" in completed.stdout and (tmp_path / "out.csv").exists()
+
+
+# ------------------------------------------------------------------ class 5: bad combinations, one line, exit 2
+
+@pytest.mark.parametrize("args, said", [
+    (["--scheduler-address", "tls://127.0.0.1:8786", "--tls-ca-file", "{ca}"], "--tls-cert and --tls-key"),
+    (["--scheduler-address", "tls://127.0.0.1:8786"], "needs --tls-ca-file"),
+    (["--scheduler-address", "tls://127.0.0.1:8786", "--tls-ca-file", "{ca}", "--tls-cert", "{ca}"],
+     "go together"),
+    (["--scheduler-address", "tcp://127.0.0.1:8786", "--tls-ca-file", "{ca}"], "tls://"),
+])
+def test_tls_options_that_cannot_connect_are_one_line_before_any_work(tmp_path, args, said):
+    (tmp_path / "ca.pem").write_text("not used: refused before it is read\n")
+    args = [arg.format(ca=tmp_path / "ca.pem") for arg in args]
+    completed = run_tool([os.path.join(REPOSITORY, "time_scheduler_workers.py"), *args, "-o", str(tmp_path / "r.json")])
+    assert completed.returncode == 2, completed.stderr
+    assert len(completed.stderr.splitlines()) == 1 and said in completed.stderr
+    assert not (tmp_path / "r.json").exists()
+
+
+@pytest.mark.parametrize("baseline", ["nothing-*.json", "{empty}", "{bad}"])
+def test_a_baseline_with_nothing_usable_is_one_error_not_a_warning_too(tmp_path, baseline):
+    write_results(tmp_path / "results", [synthetic(rng=random.Random(seed)) for seed in range(3)])
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "bad.json").write_text("{not json")
+    pattern = baseline.format(empty=tmp_path / "empty", bad=tmp_path / "bad.json")
+    completed = run_tool([ANALYZER, str(tmp_path / "results"), "--baseline", pattern])
+    assert completed.returncode == 2
+    assert len(completed.stderr.splitlines()) == 1 and "error:" in completed.stderr, completed.stderr

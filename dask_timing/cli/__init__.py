@@ -63,17 +63,18 @@ class Command:
         from dask_timing.errors import EXIT_USAGE
         from dask_timing.record.settings import SettingsError, check_dask_config_files
 
-        try:  # before anything imports Dask, which reads them
-            check_dask_config_files()
+        module_name, _, function = self.target.partition(":")
+        try:
+            check_dask_config_files()  # before anything imports Dask, which reads them unbounded
+            module = import_module(module_name)
         except SettingsError as error:
             print(f"{prog}: error: {error}", file=sys.stderr)
             return EXIT_USAGE
-        module_name, _, function = self.target.partition(":")
-        try:
-            module = import_module(module_name)
         except ImportError as error:
-            if (error.name or "dask_timing").startswith("dask_timing"):
-                raise  # not a missing requirement: a fault of this package
+            from dask_timing.errors import is_missing_requirement
+
+            if not is_missing_requirement(error):
+                raise  # a fault of this package
             return _missing_requirement(prog, error)
         return getattr(module, function)(argv, prog)
 

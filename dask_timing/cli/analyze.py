@@ -172,11 +172,11 @@ def pair_with_baseline(prog: str, loaded: LoadedResults, groups: list[Group], ba
     results are); runs on both sides are refused (a set compared with itself shows no change, and the gate
     would pass it)."""
     baseline = load(baseline_patterns, run_type)
-    for warning in baseline.warnings():
-        print(f"{prog}: warning: --baseline: {warning}", file=sys.stderr)
-    if not baseline.results:
+    if not baseline.results:  # one error saying why, not the warnings that would say it first
         raise cli.UsageError(f"no usable baseline result in {' '.join(repr(p) for p in baseline_patterns)} "
                              f"({baseline.unused()})")
+    for warning in baseline.warnings():
+        print(f"{prog}: warning: --baseline: {warning}", file=sys.stderr)
     shared = shared_runs(loaded, baseline)
     if shared:
         raise cli.UsageError(f"--baseline: {len(shared)} of its run(s) are among the results too ({shared[0]}{', ...' if len(shared) > 1 else ''}): "

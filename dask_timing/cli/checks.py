@@ -213,12 +213,15 @@ def check_tls(scheme: str | None, ca_file: str | None, cert: str | None, key: st
         raise UsageError(f"{next(iter(given))} is for a wss:// or tls:// scheduler, and this one is {scheme}://")
     if bool(cert) != bool(key):
         raise UsageError("--tls-cert and --tls-key go together (the client's certificate and its key)")
-    if scheme == "tls" and not ca_file:
+    if scheme == "tls":
         import dask.config
 
-        if not dask.config.get("distributed.comm.tls.ca-file", None):
-            raise UsageError("a tls:// scheduler needs --tls-ca-file (and --tls-cert with --tls-key when it "
-                             "checks client certificates)")
+        if not ca_file and not dask.config.get("distributed.comm.tls.ca-file", None):
+            raise UsageError("a tls:// scheduler needs --tls-ca-file, --tls-cert and --tls-key")
+        if not cert and not dask.config.get("distributed.comm.tls.client.cert", None):
+            # Dask's client makes no TLS connection without a certificate of its own
+            raise UsageError("a tls:// scheduler needs the client's certificate too: add --tls-cert and --tls-key "
+                             "(Dask connects over TLS only with one)")
     for option, path in given.items():
         if not os.path.isfile(path):
             raise UsageError(f"{option} {path}: no such file")

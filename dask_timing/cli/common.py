@@ -14,7 +14,8 @@ from typing import Any, Callable, NoReturn
 
 from dask_timing.defaults import DEFAULT_HOST, DEFAULT_THREADS, DEFAULT_TIMEOUT, DEFAULT_WORKERS
 from dask_timing.errors import (
-    EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError, describe_failure, missing_requirement, one_line, signal_exit_code,
+    EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError, describe_failure, is_missing_requirement, missing_requirement, one_line,
+    signal_exit_code,
 )
 
 __all__ = ["DEFAULT_HOST", "DEFAULT_TIMEOUT", "EXIT_FAILED", "EXIT_OK", "EXIT_USAGE", "UsageError",
@@ -158,6 +159,10 @@ def guarded(main: Callable[[list[str] | None], int], prog: str | None = None) ->
             return main(argv)
         except UsageError as error:
             fail_usage(str(error), prog=name)
+        except ImportError as error:
+            if not is_missing_requirement(error) or os.environ.get("DASK_TIMING_DEBUG"):
+                raise
+            fail_usage(missing_requirement(error), prog=name)  # an extra not installed: which one, in one line
         except KeyboardInterrupt as stop:  # Ctrl-C, or a handled signal raised as ``signals.Interrupted``
             return signal_exit_code(getattr(stop, "signum", signal.SIGINT))
         except BrokenPipeError:

@@ -11,8 +11,6 @@ from dask_timing.cli import checks
 from dask_timing.cli import common as cli
 from dask_timing.defaults import DEFAULT_RESULTS_DIR, DEFAULT_THREADS, DEFAULT_WORKERS
 from dask_timing.deploy.base import START_METHODS
-from dask_timing.history.connection import database_url
-from dask_timing.history.recording import Recorder
 from dask_timing.measure.environments import dask_version, named_interpreter, prepare
 from dask_timing.record.workloads import DEFAULT_CHUNK, WORKLOADS
 from dask_timing.present.analysis import CONCISE, DETAILS
@@ -117,7 +115,7 @@ def run(argv: list[str] | None, prog: str) -> int:
         options = {name: getattr(args, name) for name in PLAN_OPTIONS}
         options["cluster_kwargs"] = cli.parse_cluster_kwargs(args.cluster_kwargs)
         plan = Plan.from_options(options)
-        plan.recording = {"db": database_url(args.db) if args.db else None, "label": args.label,
+        plan.recording = {"db": recorded_db(args.db), "label": args.label,
                           "revision": args.revision}
     check_requests(plan)
     if (args.fail_if_slower is not None or args.verdict_json) and len(plan.environments) < 2:
@@ -128,7 +126,11 @@ def run(argv: list[str] | None, prog: str) -> int:
     checks.check_dask_config()
     cli.check_output_dir(args.output_dir)
     cli.check_output_file(args.verdict_json, None, "--verdict-json")
-    recorder = Recorder.opened(args.db, prog) if args.db else None  # a bad database: one line, before any run
+    recorder = None
+    if args.db:  # a bad database: one line, before any run
+        from dask_timing.history.recording import Recorder
+
+        recorder = Recorder.opened(args.db, prog)
     try:
         prepare(plan.environments, plan.required_modules())
         if not args.resume:
@@ -141,6 +143,16 @@ def run(argv: list[str] | None, prog: str) -> int:
     finally:
         if recorder is not None:
             recorder.close()
+
+
+def recorded_db(db: str | None) -> str | None:
+    """The --db a study records its runs in, as its manifest keeps it (imported only then: the database's
+    requirements are an extra)."""
+    if not db:
+        return None
+    from dask_timing.history.connection import database_url
+
+    return database_url(db)
 
 
 def check_requests(plan: Plan) -> None:

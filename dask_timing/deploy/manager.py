@@ -109,6 +109,10 @@ def import_cluster_class(path: str) -> Any:
     try:
         module = importlib.import_module(module_name)
     except ImportError as error:
+        from dask_timing.errors import EXTRAS, missing_requirement
+
+        if (error.name or "").split(".")[0] in EXTRAS:  # one of the package's extras: which one to install
+            raise ValueError(missing_requirement(error)) from None
         raise ValueError(f"cannot import {module_name} ({error}); is it installed?") from None
     cls = getattr(module, class_name, None)
     if not callable(cls):

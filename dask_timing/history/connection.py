@@ -291,8 +291,9 @@ def _engine(url: str, read_only: bool = False) -> sa.Engine:
             return sa.create_engine(parsed, connect_args={"connect_timeout": CONNECT_TIMEOUT}, pool_pre_ping=True,
                                     **_JSON_CODEC)
         except ImportError as error:
-            raise HistoryDatabaseError(f"cannot use {shown(parsed)}: {error.name} is not installed "
-                                       "(pip install -r requirements.txt)") from None
+            from dask_timing.errors import missing_requirement
+
+            raise HistoryDatabaseError(f"cannot use {shown(parsed)}: {missing_requirement(error)}") from None
     raise UnknownDatabase(f"unknown database {shown(parsed)}: use a SQLite file or a postgresql:// URL")
 
 

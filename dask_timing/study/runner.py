@@ -19,6 +19,7 @@ import signal
 import subprocess
 import sys
 import time
+from typing import TYPE_CHECKING
 
 from dask_timing.analysis.computed import Analysis
 from dask_timing.analysis.groups import group_results
@@ -28,7 +29,6 @@ from dask_timing.analysis.verdicts import pair_environments
 from dask_timing.deploy.managed import ManagedProcess, terminate
 from dask_timing.entry import COMMAND_LOCAL, COMMAND_PROCESSES
 from dask_timing.errors import EXIT_FAILED, EXIT_OK, signal_exit_code
-from dask_timing.history.recording import Recorder
 from dask_timing.measure.environments import PACKAGE_DIR, in_use, package_path
 from dask_timing.present.analysis import CONCISE, present, present_end, save_verdicts
 from dask_timing.present.study import StudyConsole
@@ -38,6 +38,9 @@ from dask_timing.record.kinds import KIND_CLUSTER, KIND_DISTRIBUTED, KIND_LOCAL
 from dask_timing.record.load import ResultFileError, load_result
 from dask_timing.record.schema import STATUS_INTERRUPTED
 from dask_timing.study.plan import MANAGED_TYPES, TYPE_SLURM, Configuration, Plan
+
+if TYPE_CHECKING:  # imported with --db only: the database's requirements are an extra
+    from dask_timing.history.recording import Recorder
 
 # The command that times one run of each study type: ``python -m dask_timing COMMAND``.
 RUN_COMMANDS = {KIND_LOCAL: COMMAND_LOCAL, KIND_DISTRIBUTED: COMMAND_PROCESSES, TYPE_SLURM: COMMAND_PROCESSES,
