@@ -5,13 +5,16 @@ files is data, parsers are bounded, bad options are one line, concurrent writers
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import random
 import shutil
+import signal
 import sqlite3
 import subprocess
 import sys
+import time
 
 import pytest
 import sqlalchemy as sa
@@ -460,3 +463,71 @@ def test_a_baseline_with_nothing_usable_is_one_error_not_a_warning_too(tmp_path,
     completed = run_tool([ANALYZER, str(tmp_path / "results"), "--baseline", pattern])
     assert completed.returncode == 2
     assert len(completed.stderr.splitlines()) == 1 and "error:" in completed.stderr, completed.stderr
+
+
+# ------------------------------------------------------------------ class 7: a signal reaches everything started
+
+def test_a_killed_tree_leaves_no_process_even_one_in_a_session_of_its_own(tmp_path):
+    """What pip does (it runs itself again under the new environment's interpreter), and worse (a grandchild
+    in a session of its own): a timeout ends every one of them before the caller goes on."""
+    import psutil
+
+    from dask_timing.deploy.process_tree import run_tree
+
+    script = ("import subprocess, sys, time\n"
+              "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'], start_new_session=True)\n"
+              "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'])\n"
+              f"open({str(tmp_path / 'started')!r}, 'w').close()\n"
+              "time.sleep(60)\n")
+    before = {child.pid for child in psutil.Process().children(recursive=True)}
+    with pytest.raises(subprocess.TimeoutExpired):
+        run_tree([sys.executable, "-c", script], timeout=3)
+    assert (tmp_path / "started").exists()
+    left = [child for child in psutil.Process().children(recursive=True)
+            if child.pid not in before and child.status() != psutil.STATUS_ZOMBIE]
+    assert left == []
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(400)
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_to_the_study_alone_stops_an_environment_build_whole(tmp_path, signum):
+    """A signal to the study's process only (as a job runner sends it) while pip builds an environment: within
+    5 s pip and the copy of itself it runs under the new interpreter are gone, and no environment is left."""
+    import psutil
+    from test_environments import OTHER_RELEASE, pypi_has
+
+    if not pypi_has(OTHER_RELEASE):
+        pytest.skip(f"the package index has no distributed {OTHER_RELEASE} here")
+    environment = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache"), "PIP_NO_CACHE_DIR": "1"}
+    study = subprocess.Popen([os.path.join(REPOSITORY, "run_timing_study.sh"), "--dask-versions", OTHER_RELEASE,
+                              "--workers", "1", "--runs", "1", "-o", str(tmp_path / "out")],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment)
+    try:
+        assert "Building the environment" in study.stdout.readline()
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:  # until pip runs again under the environment's interpreter
+            folder = next((tmp_path / "cache" / "dask-timing" / "envs").glob(f"*/{OTHER_RELEASE}"), None)
+            commands = []
+            for member in psutil.Process(study.pid).children(recursive=True):
+                with contextlib.suppress(psutil.NoSuchProcess):
+                    commands.append(" ".join(member.cmdline()))
+            if folder is not None and any(command.startswith(str(folder)) for command in commands):
+                break
+            time.sleep(0.2)
+        else:
+            pytest.fail("pip never ran under the new environment's interpreter")
+        study_process = psutil.Process(study.pid)
+        family = [study_process, *study_process.children(recursive=True)]
+        os.kill(study.pid, signum)  # the wrapper runs the study in its own process (exec)
+        gone, alive = psutil.wait_procs(family[1:], timeout=5)
+        assert alive == [], [member.cmdline() for member in alive]
+        study.wait(timeout=30)
+        time.sleep(2)  # nothing writes the folder again after it was removed
+        assert not folder.exists()
+        assert study.returncode == 128 + signum
+    finally:
+        if study.poll() is None:
+            study.kill()
+        study.stdout.close()
+        study.stderr.close()

@@ -16,7 +16,7 @@ from dask_timing.record.workloads import DEFAULT_CHUNK, WORKLOADS
 from dask_timing.present.analysis import CONCISE, DETAILS
 from dask_timing.record.kinds import KIND_DISTRIBUTED
 from dask_timing.record.secrets import fill_masked, holds_masked
-from dask_timing.signals import StopSignals
+from dask_timing.signals import StopSignals, raise_interrupted
 from dask_timing.study.manifest import load_plan, save_manifest
 from dask_timing.study.plan import DEFAULT_RUNS, MANAGED_TYPES, ON_OFF, PLAN_OPTIONS, SLURM_DEFAULTS, STUDY_TYPES, Plan
 from dask_timing.study.runner import Study
@@ -132,6 +132,9 @@ def run(argv: list[str] | None, prog: str) -> int:
 
         recorder = Recorder.opened(args.db, prog)
     try:
+        # a signal stops the preparation where it is (a build ends whole, its folder removed); the study's
+        # own rule replaces this one once it runs
+        StopSignals(raise_interrupted, announce="stopping").install()
         prepare(plan.environments, plan.required_modules())
         if not args.resume:
             save_manifest(args.output_dir, plan)

@@ -36,6 +36,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Callable, Iterator
 
 import dask_timing
+from dask_timing.deploy.process_tree import run_tree
 from dask_timing.entry import MINIMUM_PYTHON
 from dask_timing.errors import UsageError
 from dask_timing.record.environment import utc_timestamp
@@ -202,8 +203,7 @@ def released_versions(package: str) -> set[str]:
 def _pip(arguments: list[str], timeout: float) -> subprocess.CompletedProcess:
     """This interpreter's pip; UsageError if it has none or it does not answer in time."""
     try:
-        return subprocess.run([sys.executable, "-m", "pip", "--disable-pip-version-check", *arguments],
-                              capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+        return run_tree([sys.executable, "-m", "pip", "--disable-pip-version-check", *arguments], timeout)
     except subprocess.TimeoutExpired:
         raise UsageError(f"--dask-versions: pip did not finish 'pip {arguments[0]}' in {timeout:g} s "
                          "(is the package index reachable?)") from None
@@ -252,8 +252,7 @@ def build(recipe: Recipe, write: Callable[[str], None] = print) -> bool:
 
 def _install(folder: str, recipe: Recipe) -> None:
     shared = ["--system-site-packages"] if recipe.system_site_packages else []
-    made = subprocess.run([sys.executable, "-m", "venv", "--without-pip", *shared, folder], capture_output=True,
-                          text=True, stdin=subprocess.DEVNULL)
+    made = run_tree([sys.executable, "-m", "venv", "--without-pip", *shared, folder])
     if made.returncode != 0:
         raise RuntimeError(f"python -m venv {folder} failed: {_last_line(made.stderr)}")
     python = os.path.join(folder, "bin", "python")
@@ -305,8 +304,7 @@ def describe(environment: Environment, modules: tuple[str, ...]) -> dict[str, An
     if not os.path.isfile(environment.python) or not os.access(environment.python, os.X_OK):
         raise UsageError(f"{what}: no such executable file")
     try:
-        completed = subprocess.run([environment.python, "-c", PROBE, PACKAGE_DIR, *modules], capture_output=True,
-                                   text=True, timeout=PROBE_TIMEOUT, stdin=subprocess.DEVNULL)
+        completed = run_tree([environment.python, "-c", PROBE, PACKAGE_DIR, *modules], PROBE_TIMEOUT)
         found = json.loads(completed.stdout.strip().splitlines()[-1])
         version = tuple(int(part) for part in found["python_version"].split(".")[:2])
     except (OSError, subprocess.TimeoutExpired, ValueError, IndexError, KeyError, TypeError, AttributeError):
