@@ -18,21 +18,29 @@ running_pids() {
     ps -eo pid=,stat=,comm= | awk -v n="$name" '$3 == n && $2 !~ /^Z/ {print $1}'
 }
 
-# stop_daemon NAME PIDFILE: SIGTERM, up to 15 s, then SIGKILL
+# stop_daemon NAME PIDFILE: stop the daemon (start_slurm.sh's, restarted for a new configuration)
 stop_daemon() {
-    local name=$1 pidfile=$2 pids i
+    local name=$1 pidfile=$2 pids
     pids="$(running_pids "$name" "$pidfile")"
-    if [ -z "$pids" ]; then rm -f "$pidfile"; return 0; fi
-    log "stopping $name ($(echo $pids))"
-    kill $pids 2>/dev/null || true
+    [ -z "$pids" ] || stop_pid "$name" $pids
+    rm -f "$pidfile"
+}
+
+# stop_pid NAME PID...: SIGTERM these processes (only while they are still called NAME), up to 15 s, then SIGKILL
+stop_pid() {
+    local name=$1 pid left i
+    shift
+    log "stopping $name ($*)"
+    for pid in "$@"; do kill "$pid" 2>/dev/null || true; done
     for i in $(seq 1 75); do
-        pids="$(running_pids "$name" "$pidfile")"
-        [ -z "$pids" ] && break
+        left=""
+        for pid in "$@"; do
+            ps -p "$pid" -o stat=,comm= 2>/dev/null | awk -v n="$name" '$2 == n && $1 !~ /^Z/ {f=1} END {exit !f}' \
+                && left="$left $pid"
+        done
+        [ -z "$left" ] && return 0
         sleep 0.2
     done
-    if [ -n "$pids" ]; then
-        log "$name still running after 15s; sending SIGKILL"
-        kill -9 $pids 2>/dev/null || true
-    fi
-    rm -f "$pidfile"
+    log "$name still running after 15s; sending SIGKILL"
+    kill -9 $left 2>/dev/null || true
 }

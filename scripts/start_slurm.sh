@@ -7,8 +7,13 @@
 # - munged, slurmctld and slurmd are started directly as daemons (no systemd needed)
 #
 # Idempotent: running it again while everything is up changes nothing (if the
-# generated slurm.conf differs from the installed one, the Slurm daemons are
-# restarted).  Ends with:  slurm ready: node <name>, partition <p>, <n> CPUs
+# generated slurm.conf differs from the installed one, the Slurm daemons it
+# started are restarted).  Ends with:  slurm ready: node <name>, partition <p>, <n> CPUs
+#
+# Only what it started is its own: each daemon it starts is recorded (name and pid) in
+# /run/dask-timing-slurm.started, and scripts/stop_slurm.sh stops those and nothing else.
+# A Slurm controller already running that it did not start is reused as it is (said on
+# standard error): its configuration is not rewritten and its daemons are never restarted.
 #
 # Environment overrides:
 #   SLURM_PARTITION   partition name            (default: debug)
@@ -35,6 +40,7 @@ SLURMD_PID=/run/slurmd.pid
 MUNGE_KEY=/etc/munge/munge.key
 MUNGE_PID=/run/munge/munged.pid
 MUNGE_LOG=/var/log/munge/munged.log
+STARTED=/run/dask-timing-slurm.started  # "name pid" of each daemon this script started
 
 log() { echo "start_slurm: $*" >&2; }
 
@@ -53,6 +59,26 @@ die() {
 }
 
 [ "$(id -u)" -eq 0 ] || die "must run as root (packages, /etc/slurm, daemons)"
+
+source "$(dirname "${BASH_SOURCE[0]}")/slurm_daemons.sh"
+
+# started_here NAME PIDFILE: the daemon runs, and this script started it
+started_here() {
+    local pid
+    pid="$(running_pids "$1" "$2" | head -n1)"
+    [ -n "$pid" ] && grep -qx "$1 $pid" "$STARTED" 2>/dev/null
+}
+# remember NAME PIDFILE: record the daemon this script has just started
+remember() { echo "$1 $(running_pids "$1" "$2" | head -n1)" >>"$STARTED"; }
+
+if command -v slurmctld >/dev/null && [ -n "$(running_pids slurmctld "$CTLD_PID")" ] \
+        && ! started_here slurmctld "$CTLD_PID"; then
+    log "reusing the Slurm cluster already running here (not started by this script: stop_slurm.sh leaves it)"
+    timeout 10 scontrol ping 2>/dev/null | grep -q "is UP" || die "the running slurmctld does not answer 'scontrol ping'"
+    echo "slurm ready: reusing the running cluster, partitions $(timeout 10 sinfo -h -o %P 2>/dev/null | paste -sd, -)"
+    exit 0
+fi
+[ -n "$(running_pids slurmctld "$CTLD_PID")" ] || rm -f "$STARTED"  # what an earlier run started is gone
 
 # ---------------------------------------------------------------- packages
 PKGS=(slurmctld slurmd slurm-client munge)
@@ -150,9 +176,6 @@ if [ ! -f "$CONF" ] || ! cmp -s "$NEW_CONF" "$CONF"; then
     log "wrote $CONF (node $NODE, $CPUS CPUs, RealMemory=$REAL_MEM_MB MB)"
 fi
 
-# ---------------------------------------------------------------- helpers
-source "$(dirname "${BASH_SOURCE[0]}")/slurm_daemons.sh"
-
 # ---------------------------------------------------------------- munge
 if [ ! -s "$MUNGE_KEY" ]; then
     log "creating $MUNGE_KEY"
@@ -176,6 +199,8 @@ if ! pid_alive "$MUNGE_PID" munged || ! munge -n 2>/dev/null | unmunge >/dev/nul
         log "starting munged"
         runuser -u munge -- /usr/sbin/munged --force \
             || die "munged failed to start" "$MUNGE_LOG"
+        sleep 0.5
+        remember munged "$MUNGE_PID"
     fi
     ok=0
     for i in $(seq 1 50); do
@@ -196,6 +221,7 @@ if [ -z "$(running_pids slurmctld "$CTLD_PID")" ]; then
     log "starting slurmctld"
     /usr/sbin/slurmctld -f "$CONF" >>"$CTLD_LOG" 2>&1 \
         || die "slurmctld failed to start" "$CTLD_LOG"
+    CTLD_STARTED=1
 fi
 ok=0
 started=$(date +%s)
@@ -209,11 +235,14 @@ while [ $(( $(date +%s) - started )) -lt "$WAIT_SECS" ]; do
     if timeout 5 scontrol ping 2>/dev/null | grep -q "is UP"; then ok=1; break; fi
 done
 [ "$ok" -eq 1 ] || die "slurmctld not answering 'scontrol ping' after ${WAIT_SECS}s" "$CTLD_LOG"
+[ "${CTLD_STARTED:-0}" -eq 0 ] || remember slurmctld "$CTLD_PID"
 
 if [ -z "$(running_pids slurmd "$SLURMD_PID")" ]; then
     log "starting slurmd"
     /usr/sbin/slurmd -f "$CONF" >>"$SLURMD_LOG" 2>&1 \
         || die "slurmd failed to start" "$SLURMD_LOG"
+    sleep 0.5
+    remember slurmd "$SLURMD_PID"
 fi
 
 # ---------------------------------------------------------------- wait for node
