@@ -152,6 +152,17 @@ def test_read_only_commands_read_a_read_only_file_in_a_read_only_folder(tmp_path
     assert sorted(os.listdir(folder)) == ["runs.db"]
 
 
+def test_read_only_commands_change_nothing_in_a_writable_folder(tmp_path):
+    write_results(tmp_path / "results", [synthetic(rng=random.Random(seed)) for seed in range(3)])
+    (tmp_path / "db").mkdir()
+    assert history("import", "--db", str(tmp_path / "db" / "runs.db"), str(tmp_path / "results")).returncode == 0
+    before = digest(tmp_path / "db" / "runs.db")
+    assert history("show", "--db", str(tmp_path / "db" / "runs.db")).returncode == 0
+    assert run_tool([ANALYZER, "--db", str(tmp_path / "db" / "runs.db")]).returncode == 0
+    assert digest(tmp_path / "db" / "runs.db") == before
+    assert os.listdir(tmp_path / "db") == ["runs.db"]  # no -wal or -shm left by a reader
+
+
 def test_a_read_only_command_on_a_missing_file_creates_nothing(tmp_path):
     for completed in (history("show", "--db", str(tmp_path / "none.db")),
                       run_tool([ANALYZER, "--db", str(tmp_path / "none.db")])):

@@ -324,11 +324,14 @@ def _sqlite_engine(url: sa.URL, read_only: bool = False) -> sa.Engine:
     path = os.path.abspath(url.database)
 
     def connect() -> sqlite3.Connection:
-        if not read_only:
+        folder_writable = os.access(os.path.dirname(path), os.W_OK)
+        if not read_only or (folder_writable and os.access(path, os.W_OK)):
+            # to read only, as SQLite opens a file it may write (the connection is query-only: see configure),
+            # so that the last reader of a WAL file removes its -wal and -shm files as a writer would
             return sqlite3.connect(path, timeout=SQLITE_BUSY_TIMEOUT, check_same_thread=False)
         # a WAL file whose folder is read-only to us cannot get the shared-memory file a reader needs: nobody
         # who could write it is us, so it is read as a file that does not change
-        unchangeable = not os.access(os.path.dirname(path), os.W_OK) and not os.path.exists(path + "-shm")
+        unchangeable = not folder_writable and not os.path.exists(path + "-shm")
         uri = "file:" + urllib.parse.quote(path) + "?mode=ro" + ("&immutable=1" if unchangeable else "")
         return sqlite3.connect(uri, uri=True, timeout=SQLITE_BUSY_TIMEOUT, check_same_thread=False)
 
@@ -340,6 +343,8 @@ def _sqlite_engine(url: sa.URL, read_only: bool = False) -> sa.Engine:
         cursor = dbapi_connection.cursor()
         cursor.execute(f"PRAGMA busy_timeout = {int(SQLITE_BUSY_TIMEOUT * 1000)}")
         cursor.execute("PRAGMA synchronous = NORMAL")  # safe in WAL mode: a crash loses no committed data
+        if read_only:
+            cursor.execute("PRAGMA query_only = ON")  # whatever is asked, nothing is written
         cursor.close()
 
     @event.listens_for(engine, "begin")
