@@ -542,3 +542,18 @@ def test_a_signal_to_the_study_alone_stops_an_environment_build_whole(tmp_path, 
             study.kill()
         study.stdout.close()
         study.stderr.close()
+
+
+@pytest.mark.parametrize("args, said", [
+    (["--memory-interval", "0.5"], "add --memory-sample"),
+    (["--force"], "add the file it is for"),
+    (["--label", "nightly"], "add --output FILE"),
+    (["--revision", "abc"], "add --output FILE"),
+    (["--task-stream", "{tmp}/ts.json"], "add --probes"),
+])
+@pytest.mark.parametrize("tool", ["time_local_cluster.py", "time_scheduler_workers.py"])
+def test_an_option_without_the_one_it_works_with_is_refused_not_ignored(tmp_path, tool, args, said):
+    completed = run_tool([os.path.join(REPOSITORY, tool), "-w", "1", *[arg.format(tmp=tmp_path) for arg in args]])
+    assert completed.returncode == 2, completed.stdout[-500:] + completed.stderr
+    assert len(completed.stderr.splitlines()) == 1 and said in completed.stderr
+    assert os.listdir(tmp_path) == []

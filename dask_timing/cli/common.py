@@ -225,6 +225,9 @@ def recorded_text(text: str) -> str:
     return text
 
 
+MEMORY_INTERVAL = 0.1  # seconds between two samples of --memory-sample
+
+
 def add_history_options(parser: argparse.ArgumentParser, records: str) -> None:
     """--db, --label and --revision: where runs are recorded, and what they are recorded as."""
     group = parser.add_argument_group("history (the results database)")
@@ -258,8 +261,8 @@ def add_diagnostic_options(parser: argparse.ArgumentParser) -> None:
                        help="record the first task, batch and probes in Dask's HTML performance report")
     group.add_argument("--memory-sample", action="store_true",
                        help="sample cluster memory (Dask's MemorySampler) over the run into the result")
-    group.add_argument("--memory-interval", type=positive_seconds, default=0.1, metavar="SECONDS",
-                       help="memory sampling interval (default: 0.1)")
+    group.add_argument("--memory-interval", type=positive_seconds, metavar="SECONDS",
+                       help=f"memory sampling interval, with --memory-sample (default: {MEMORY_INTERVAL:g})")
     group.add_argument("--task-stream", metavar="FILE.json",
                        help="save the raw task stream of the probes (needs --probes)")
     parser.add_argument("--warmup-run", action="store_true",

@@ -120,7 +120,7 @@ def run_plan(args: argparse.Namespace, workdir: str) -> RunPlan:
     diagnostics = Diagnostics(
         probes=ProbeSettings() if args.probes else None,
         performance_report=args.performance_report,
-        memory_sample_interval=args.memory_interval if args.memory_sample else None,
+        memory_sample_interval=(args.memory_interval or cli.MEMORY_INTERVAL) if args.memory_sample else None,
     )
     return RunPlan(n_workers=args.workers, wait_for_workers=args.wait, batch_size=args.batch,
                    timeout=args.timeout, diagnostics=diagnostics, workload=args.workload,
@@ -142,16 +142,31 @@ class TaskStreamFile:
             self.console.saved("Task stream of the probes", self.path)
 
 
+def check_options_apply(args: argparse.Namespace) -> None:
+    """An option given without the one it works with would be ignored without a word: refused instead."""
+    for option, given, needed, what in (
+            ("--task-stream", args.task_stream, args.probes, "saves the probes' task stream: add --probes"),
+            ("--memory-interval", args.memory_interval is not None, args.memory_sample,
+             "sets the interval of --memory-sample: add --memory-sample"),
+            ("--force", args.force, args.output or args.performance_report or args.task_stream,
+             "overwrites --output, --performance-report or --task-stream: add the file it is for"),
+            ("--label", args.label is not None, args.output, "is recorded in the result file: add --output FILE"),
+            ("--revision", args.revision is not None, args.output,
+             "is recorded in the result file: add --output FILE")):
+        if given and not needed:
+            raise cli.UsageError(f"{option} {what}")
+
+
 def check_request(kind: str, args: argparse.Namespace) -> None:
     """Everything the options ask, checked before anything starts or is created: one line, exit 2."""
     cli.check_output_files({"--output": args.output, "--performance-report": args.performance_report,
                             "--task-stream": args.task_stream}, args.force)
     cli.check_output_dir(args.log_dir, "--log-dir")
-    if args.task_stream and not args.probes:
-        raise cli.UsageError("--task-stream saves the probes' task stream: add --probes")
+    check_options_apply(args)
     checks.check_seconds(args.timeout, "--timeout")
-    checks.check_seconds(args.memory_interval, "--memory-interval")
-    checks.check_sampling_interval(args.memory_interval, "--memory-interval")
+    if args.memory_interval is not None:
+        checks.check_seconds(args.memory_interval, "--memory-interval")
+        checks.check_sampling_interval(args.memory_interval, "--memory-interval")
     cli.require_dask()
     checks.check_dask_config()
     address, given_as = getattr(args, "scheduler_address", None), "--scheduler-address"
