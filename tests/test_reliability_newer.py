@@ -557,3 +557,16 @@ def test_an_option_without_the_one_it_works_with_is_refused_not_ignored(tmp_path
     assert completed.returncode == 2, completed.stdout[-500:] + completed.stderr
     assert len(completed.stderr.splitlines()) == 1 and said in completed.stderr
     assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize("content, said", [
+    ('{"address": "' + "x" * (2 << 20) + '"}', "larger than"),
+    ("[" * 100_000, "nested deeper than"),
+    ('{"address": "tcp://127.0.0.1:1", "\udcff": 1}', "not UTF-8"),
+], ids=["huge", "deep", "not_utf8"])
+def test_a_scheduler_file_beyond_the_bounds_is_one_line_and_exit_2(tmp_path, content, said):
+    (tmp_path / "scheduler.json").write_bytes(content.encode("utf-8", "surrogateescape"))
+    completed = run_tool([os.path.join(REPOSITORY, "time_scheduler_workers.py"), "--scheduler-file",
+                          str(tmp_path / "scheduler.json")])
+    assert completed.returncode == 2 and len(completed.stderr.splitlines()) == 1, completed.stderr
+    assert said in completed.stderr

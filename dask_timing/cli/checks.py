@@ -6,7 +6,6 @@ Limits are chosen from what this machine can take, and each message says how.
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 from typing import Any, Callable, Iterator
@@ -190,11 +189,14 @@ def scheduler_file_address(path: str) -> str:
                          "--scheduler-file FILE writes it)")
     if not os.path.isfile(path):
         raise UsageError(f"--scheduler-file {path}: no such file")
+    from dask_timing.record.settings import SettingsError, read_json_file
+
     try:
-        with open(path, encoding="utf-8") as stream:
-            identity = json.load(stream)
-    except (OSError, ValueError, RecursionError) as error:
-        raise UsageError(f"--scheduler-file {path} is not a scheduler file (not JSON: {error})") from None
+        identity = read_json_file(path)
+    except OSError as error:
+        raise UsageError(f"--scheduler-file {path} cannot be read ({error.strerror or error})") from None
+    except SettingsError as error:
+        raise UsageError(f"--scheduler-file {path} is not a scheduler file ({error})") from None
     address = identity.get("address") if isinstance(identity, dict) else None
     if not isinstance(address, str):
         raise UsageError(f"--scheduler-file {path} is not a scheduler file (no \"address\" in it)")

@@ -27,15 +27,23 @@ class SettingsError(ValueError):
 
 def read_settings_file(path: str) -> Any:
     """The value of a YAML (or JSON) file, bounded; SettingsError or OSError saying why not."""
+    return parse_yaml(_read_text(path))
+
+
+def read_json_file(path: str) -> Any:
+    """The value of a JSON file (a scheduler file, say), bounded; SettingsError or OSError saying why not."""
+    return parse_json(_read_text(path))
+
+
+def _read_text(path: str) -> str:
     with open(path, "rb") as stream:
         data = stream.read(MAX_BYTES + 1)
     if len(data) > MAX_BYTES:
         raise SettingsError(f"larger than {MAX_BYTES // 1024} KiB: not a settings file")
     try:
-        text = data.decode("utf-8")
+        return data.decode("utf-8")
     except UnicodeDecodeError as bad:
         raise SettingsError(f"it holds text that is not UTF-8, at byte {bad.start}") from None
-    return parse_yaml(text)
 
 
 def parse_yaml(text: str) -> Any:
