@@ -25,6 +25,10 @@ class SettingsError(ValueError):
     """A settings file or text that is refused; the message says why, on one line."""
 
 
+class MalformedSettings(SettingsError):
+    """Settings that are not valid YAML or JSON, or not UTF-8 text, at all."""
+
+
 def read_settings_file(path: str) -> Any:
     """The value of a YAML (or JSON) file, bounded; SettingsError or OSError saying why not."""
     return parse_yaml(_read_text(path))
@@ -43,7 +47,7 @@ def _read_text(path: str) -> str:
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as bad:
-        raise SettingsError(f"it holds text that is not UTF-8, at byte {bad.start}") from None
+        raise MalformedSettings(f"it holds text that is not UTF-8, at byte {bad.start}") from None
 
 
 def parse_yaml(text: str) -> Any:
@@ -58,7 +62,7 @@ def parse_yaml(text: str) -> Any:
         except RecursionError:
             raise SettingsError(f"nested deeper than {MAX_DEPTH} levels") from None
         except yaml.YAMLError as error:
-            raise SettingsError(f"not valid YAML ({' '.join(str(error).split())})") from None
+            raise MalformedSettings(f"not valid YAML ({' '.join(str(error).split())})") from None
         if node is None:
             return None
         _check_graph(node)
@@ -111,7 +115,7 @@ def parse_json(text: str) -> Any:
     try:
         return json.loads(text)
     except ValueError as error:
-        raise SettingsError(f"not valid JSON ({error})") from None
+        raise MalformedSettings(f"not valid JSON ({error})") from None
 
 
 def dask_config_files() -> list[str]:
@@ -144,4 +148,6 @@ def check_dask_config_files() -> None:
         except OSError:
             continue
         except SettingsError as error:
-            raise SettingsError(f"Dask's configuration file {path} is refused: {error}") from None
+            said = "is malformed" if isinstance(error, MalformedSettings) else "is refused"
+            raise SettingsError(f"Dask's configuration file {path} {said} ({error}); fix that file, or point "
+                                "DASK_CONFIG elsewhere") from None
