@@ -33,7 +33,7 @@ from typing import Iterable, Sequence
 
 import msgspec
 
-from dask_timing.analysis.groups import printable
+from dask_timing.record.text import printable
 from dask_timing.errors import UsageError
 from dask_timing.phases import TOTAL_KEY
 from dask_timing.history.overview import Overview
