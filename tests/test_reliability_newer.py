@@ -68,7 +68,7 @@ def test_nesting_is_counted_by_the_tools_own_scan(data, depth):
 @pytest.mark.parametrize("depth", [MAX_NESTING + 1, 5_000, 100_000])
 def test_a_deep_file_is_nested_too_deeply_whatever_the_decoder_manages(tmp_path, depth):
     path = tmp_path / "deep.json"
-    path.write_bytes(b'{"total_time": 1, "x": ' + b"[" * depth + b"]" * depth + b"}")
+    path.write_bytes(b'{"kind": "local", "config": ' + b"[" * depth + b"]" * depth + b"}")
     for read in (load_result, read_document):
         with pytest.raises(ResultFileError, match="nested too deeply"):
             read(str(path))
