@@ -292,28 +292,38 @@ def _ranked_figures(standing: Standing) -> str:
     return f"{standing.total.median:>11.4f} {standing.relative:>8.2f}x  {standing.interval_text}"
 
 
-def write_verdicts(analysis: Analysis, write: Write) -> None:
-    """Per pair and metric: ratio, interval, p-value and verdict; the total time as hyperfine says it;
-    the warnings, the rule, and what the gate concluded."""
+def write_verdicts(analysis: Analysis, write: Write, why: dict[tuple[str, str, str], list[str]] | None = None,
+                   compact: bool = False) -> None:
+    """Per pair and metric: ratio, interval, p-value and verdict; the total time as hyperfine says it, and
+    under it the pair's Why block (``why``, by label and names of the sides); the warnings, the rule, and
+    what the gate concluded.  ``compact`` (many pairs): per pair only the total time as hyperfine says it."""
     comparison, verdicts, gate = analysis.comparison, analysis.verdicts, analysis.gate
     write("")
     write(WIDE_RULE)
     write("COMPARISON (new / baseline: ratio of medians, bootstrap 95% CI, Mann-Whitney U p)")
     write(WIDE_RULE)
     pair = None
+    why = why or {}
     for verdict in verdicts:
         if (verdict.label, verdict.baseline_name, verdict.new_name) != pair:
+            for line in why.get(pair, []):
+                write(line)
             pair = (verdict.label, verdict.baseline_name, verdict.new_name)
-            write(f"Configuration: {verdict.label} ({verdict.baseline_name}: n={verdict.n_baseline}, "
-                  f"{verdict.new_name}: n={verdict.n_new})")
-            write(f"  {'metric':<28}{'baseline':>10}{'new':>10}{'ratio':>9}  {'95% CI':<14}{'p':>8}  verdict")
-        write(
-            f"  {verdict.metric:<28}{verdict.median_baseline:>10.4f}{verdict.median_new:>10.4f}"
-            f"{verdict.ratio:>8.3f}x  [{verdict.ci_low:.3f}, {verdict.ci_high:.3f}]".ljust(75)
-            + f"{verdict.p_value:>8.4f}  {verdict.verdict}"
-        )
+            if not compact:
+                write(f"Configuration: {verdict.label} ({verdict.baseline_name}: n={verdict.n_baseline}, "
+                      f"{verdict.new_name}: n={verdict.n_new})")
+                write(f"  {'metric':<28}{'baseline':>10}{'new':>10}{'ratio':>9}  {'95% CI':<14}{'p':>8}  verdict")
+        if not compact:
+            write(
+                f"  {verdict.metric:<28}{verdict.median_baseline:>10.4f}{verdict.median_new:>10.4f}"
+                f"{verdict.ratio:>8.3f}x  [{verdict.ci_low:.3f}, {verdict.ci_high:.3f}]".ljust(75)
+                + f"{verdict.p_value:>8.4f}  {verdict.verdict}"
+            )
         if verdict.metric == phases.TOTAL_KEY:
-            write(f"  => {verdict.sentence()}: {verdict.verdict}" + (f" ({verdict.note})" if verdict.note else ""))
+            write((f"{verdict.label}: " if compact else "  => ")
+                  + f"{verdict.sentence()}: {verdict.verdict}" + (f" ({verdict.note})" if verdict.note else ""))
+    for line in why.get(pair, []):
+        write(line)
     for name in comparison.only_baseline:
         write(f"Only in the baseline: {name}")
     for name in comparison.only_new:
