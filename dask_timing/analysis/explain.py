@@ -70,7 +70,7 @@ class Explanation(msgspec.Struct, frozen=True, omit_defaults=True):
 
     configuration: str
     level: str
-    name: str  # what it is: a phase, "median worker: Nanny start", a worker, a package
+    name: str  # what it is: a phase, "Nanny start (median worker)", a worker, a package
     baseline: float | str | None
     new: float | str | None
     unit: str = SECONDS
@@ -156,7 +156,7 @@ def _worker_phase_series(old: list[TimedRun], new: list[TimedRun]) -> list[_Seri
 
             before, after = _values(old, value), _values(new, value)
             if before and after:
-                found.append(_Series(WORKER_PHASE, f"{who}: {phase.label}", before, after))
+                found.append(_Series(WORKER_PHASE, f"{phase.label} ({who})", before, after))
     return found
 
 

@@ -65,7 +65,7 @@ def describe(item: Explanation) -> str:
     if item.level == PHASE:
         what = f"phase {item.name}"
     elif item.level == WORKER_PHASE:
-        what = f"workers' {item.name}"
+        what = f"worker phase {item.name}"
     elif item.level == STRAGGLER:
         what = (f"straggler {item.name}: in {item.runs}, registered late in {item.phase}"
                 if item.runs else f"straggler {item.name}")

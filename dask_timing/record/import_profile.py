@@ -69,9 +69,13 @@ def read_lines(lines: Iterable[str]) -> tuple[Counter, dict[str, list[str]]]:
 
 
 def _chain(package: str, parents: dict[str, str]) -> list[str]:
+    """The packages that brought ``package`` in, outermost first (a cycle, as ``asyncio`` and ``_asyncio``
+    import each other, ends it)."""
     chain: list[str] = []
-    while package in parents and parents[package] not in chain and len(chain) < 20:
+    seen = {package}
+    while parents.get(package) is not None and parents[package] not in seen:
         package = parents[package]
+        seen.add(package)
         chain.insert(0, package)
     return chain
 
