@@ -25,7 +25,8 @@ two-sided p, and its share of the difference of the total times (when the
 total time's verdict is slower or faster: a share of noise would mislead).  An item is a
 *cause* when the runs tell it from noise: p < 0.05 and the interval excludes 0,
 and, since a chain tests many items at once, either the total time itself
-differs (its verdict is slower or faster: there is a difference to explain) or
+differs (its verdict is slower or faster: there is a difference to explain)
+and the item makes at least ``MIN_SHARE`` of that difference, or
 Welch's t-test p clears Bonferroni's bound over every testable item of the pair
 (Mann-Whitney's p cannot with a few runs; Welch's can when the difference is
 large against the runs' spread, as an import every process of one side makes).
@@ -61,6 +62,8 @@ SECONDS, SECONDS_PER_PROCESS, SECONDS_LATE, VERSION, LOAD_PER_CPU = (
 LOAD_DIFFERENCE = 0.5
 # A worker's import of a package is its own cause when it took this much longer than the run's other workers'.
 WORKER_IMPORT_EXCESS = 0.05
+# With the total time's difference to explain, an item that explains less of it than this is left out as minor.
+MIN_SHARE = 0.02
 MEDIAN_WORKER, SLOWEST_WORKER = "median worker", "slowest worker"
 NO_LOAD = MachineLoad()
 
@@ -83,7 +86,8 @@ class Explanation(msgspec.Struct, frozen=True, omit_defaults=True):
     baseline_name: str = "baseline"
     new_name: str = "new"
     worker: str | None = None  # the worker it is about (a straggler, a worker's own import)
-    phase: str | None = None  # a straggler's: the worker phase it lost its time in
+    phase: str | None = None  # a worker phase item's phase; a straggler's: the worker phase it lost its time in
+    package: str | None = None  # an import item's package
     via: list[str] = []  # an import's chain: the packages that brought it in, outermost first
     runs: str | None = None  # a straggler's: in how many runs of each side it straggled
 
@@ -156,7 +160,7 @@ def _worker_phase_series(old: list[TimedRun], new: list[TimedRun]) -> list[_Seri
 
             before, after = _values(old, value), _values(new, value)
             if before and after:
-                found.append(_Series(WORKER_PHASE, f"{phase.label} ({who})", before, after))
+                found.append(_Series(WORKER_PHASE, f"{phase.label} ({who})", before, after, extra={"phase": phase.label}))
     return found
 
 
@@ -203,7 +207,7 @@ def _import_series(old: list[TimedRun], new: list[TimedRun]) -> list[_Series]:
             return next((entry["seconds"] for entry in profile["top"] if entry["module"] == module), 0.0)
 
         found.append(_Series(IMPORT, module, [seconds(p) for p in before], [seconds(p) for p in after],
-                             SECONDS_PER_PROCESS, {"via": chains.get(module, [])}))
+                             SECONDS_PER_PROCESS, {"via": chains.get(module, []), "package": module}))
     found += _worker_import_series(before, after, chains)
     return found
 
@@ -218,7 +222,7 @@ def _worker_import_series(before: list[dict[str, Any]], after: list[dict[str, An
     outstanding = {(worker, module) for side in kept for workers in side for worker, module in _excessive(workers)}
     return [_Series(IMPORT, f"{module} in worker {worker}", *[[_excess(workers, worker, module) for workers in side]
                                                               for side in kept],
-                    SECONDS_PER_PROCESS, {"worker": worker, "via": chains.get(module, [])})
+                    SECONDS_PER_PROCESS, {"worker": worker, "via": chains.get(module, []), "package": module})
             for worker, module in sorted(outstanding)]
 
 
@@ -249,12 +253,13 @@ def _judge(pair: Pair, series: _Series, difference: float | None, total_differs:
         p_value = mann_whitney_p(series.baseline, series.new)
         told = (p_value < SIGNIFICANCE and not low <= 0 <= high
                 and smallest_p(len(series.baseline), len(series.new)) < SIGNIFICANCE)
-        cause = told and (total_differs or welch_p(series.baseline, series.new) < bound)
+        relevant = total_differs and difference is not None and abs(delta) >= MIN_SHARE * abs(difference)
+        cause = told and (relevant or welch_p(series.baseline, series.new) < bound)
     share = delta / difference if difference and total_differs else None
     extra = series.extra
     return Explanation(pair.label, series.level, series.name, old_median, new_median, series.unit, delta, low, high,
                        p_value, share, cause, pair.baseline_name, pair.new_name, extra.get("worker"),
-                       extra.get("phase"), list(extra.get("via", [])), extra.get("runs"))
+                       extra.get("phase"), extra.get("package"), list(extra.get("via", [])), extra.get("runs"))
 
 
 def welch_p(baseline: Sequence[float], new: Sequence[float]) -> float:

@@ -22,23 +22,43 @@ def why_block(items: Sequence[Explanation], verbose: bool = False) -> list[str]:
     if not items:
         return []
     first = items[0]
-    shown = list(items) if verbose else [item for item in items if item.cause]
     noise = [item for item in items if not item.cause and item.delta_s is not None]
     total = _total_difference(items)
     lines = [f"  Why {first.new_name} differs from {first.baseline_name}"
              + (f" (total {total:+.3f} s)" if total is not None else "")
              + ": difference of medians, its 95% CI, share of the total's difference"]
-    if not shown:
+    if verbose:
+        return lines + [INDENT + describe(item) for item in items]
+    timed, facts = _concise([item for item in items if item.cause])
+    if not timed and not facts:
         lines.append(f"{INDENT}no cause the runs can tell from noise")
-    room = len(shown) if verbose else MAX_WHY_LINES - 2
-    lines += [INDENT + describe(item) for item in shown[:room]]
-    hidden = len(shown) - room
+    room = max(0, MAX_WHY_LINES - 2 - len(facts))  # versions and the load always shown: they are few
+    lines += [INDENT + describe(item) for item in [*timed[:room], *facts]]
+    hidden = len(timed) - room
     left_out = [f"{hidden} more cause(s)"] if hidden > 0 else []
-    if noise and not verbose:
+    if noise:
         left_out.append(f"{len(noise)} item(s) the runs cannot tell from noise")
     if left_out:
         lines.append(f"{INDENT}({' and '.join(left_out)}: --verbose shows them)")
     return lines
+
+
+def _concise(found: list[Explanation]) -> tuple[list[Explanation], list[Explanation]]:
+    """The causes worth a line each: timed ones, then versions and the load.  A worker phase once (the median or
+    the slowest worker, whichever moved more); a package's import per worker process left out where one worker's
+    own import of it is a cause (that worker's figure says it whole, without averaging it over the others)."""
+    own_imports = {item.package for item in found if item.level == IMPORT and item.worker}
+    timed, seen_phases = [], set()
+    for item in found:
+        if item.level == WORKER_PHASE:
+            if item.phase in seen_phases:
+                continue
+            seen_phases.add(item.phase)
+        if item.level == IMPORT and not item.worker and item.package in own_imports:
+            continue
+        if item.delta_s is not None:
+            timed.append(item)
+    return timed, [item for item in found if item.delta_s is None]
 
 
 def _total_difference(items: Sequence[Explanation]) -> float | None:

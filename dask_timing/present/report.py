@@ -289,7 +289,8 @@ def _ranked_figures(standing: Standing) -> str:
     """Median, relative and its interval; dashes for a configuration that never reached ready."""
     if standing.total is None:
         return f"{'-':>11} {'-':>9}"
-    return f"{standing.total.median:>11.4f} {standing.relative:>8.2f}x  {standing.interval_text}"
+    tied = "  tied with 1" if standing.tied_with_fastest else ""
+    return f"{standing.total.median:>11.4f} {standing.relative:>8.2f}x  {standing.interval_text}{tied}"
 
 
 def write_verdicts(analysis: Analysis, write: Write, why: dict[tuple[str, str, str], list[str]] | None = None,

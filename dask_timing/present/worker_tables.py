@@ -19,6 +19,7 @@ TITLE = "Worker startup phases"
 UNITS = "seconds; median/p95 across workers and runs"
 IMPORTS_TITLE = "Worker imports (seconds per worker; the packages whose modules took longest to import)"
 MISSING = "-"
+WORKER_RUNS = "worker-runs"  # the count of a row: every worker of every run
 Write = Callable[[str], None]
 
 
@@ -28,7 +29,7 @@ def worker_phase_table(analysis: Analysis, short: bool = False) -> tuple[list[st
     keys = analysis.shown_worker_phases
     if not keys:
         return None
-    header = ["configuration", "workers", *(worker_label(key, short) for key in keys)]
+    header = ["configuration", WORKER_RUNS, *(worker_label(key, short) for key in keys)]
     rows = []
     for phases in analysis.worker_phases:
         cells = [f"{summary.median:.3f}/{summary.p95:.3f}" if (summary := phases.summaries.get(key)) else MISSING
