@@ -44,7 +44,8 @@ def present(
     groups = analysis.groups
     names = Names(groups, numbered=detail == CONCISE and len(groups) > MAX_CONFIGURATION_BLOCKS)
     if detail != QUIET:
-        write_analysis(analysis, n_results, print, names, verbose=detail == VERBOSE)
+        write_analysis(analysis, n_results, print, names, verbose=detail == VERBOSE,
+                       other_metrics=analysis.comparison is None)
         if not names.numbered:  # numbered, the heading says --verbose has them
             write_worker_phases(analysis, print)
             write_scaling(analysis, print)

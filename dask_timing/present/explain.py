@@ -2,7 +2,8 @@
 
 At most ``MAX_WHY_LINES`` lines by default: the causes, most telling first within
 each level of the chain, then one line saying what was left out as noise;
-``verbose``: every item, the noise marked as such.
+``verbose``: every item, the noise marked as such; a sweep's many pairs get one
+line each (``why_line``).
 """
 
 from __future__ import annotations
@@ -41,6 +42,25 @@ def why_block(items: Sequence[Explanation], verbose: bool = False) -> list[str]:
     if left_out:
         lines.append(f"{INDENT}({' and '.join(left_out)}: --verbose shows them)")
     return lines
+
+
+def why_line(items: Sequence[Explanation], most: int = 3) -> list[str]:
+    """The Why block in one line, for a sweep's many pairs: the ``most`` telling causes; none when no cause."""
+    timed, facts = _concise([item for item in items if item.cause])
+    found = [*timed, *facts]
+    if not found:
+        return []
+    named = [_short(item) for item in found[:most]]
+    more = f" (+{len(found) - most} more: --verbose)" if len(found) > most else ""
+    return [f"     why: {'; '.join(named)}{more}"]
+
+
+def _short(item: Explanation) -> str:
+    """An item in a few words: ``import slowpkg +0.30 s``, ``msgpack 1.2.4 -> 99.0.0``."""
+    if item.delta_s is None:
+        return f"{item.name} {item.baseline} -> {item.new}"
+    words = {IMPORT: "import ", STRAGGLER: "straggler ", WORKER_PHASE: "worker phase "}.get(item.level, "")
+    return f"{words}{item.name} {item.delta_s:+.2f} s"
 
 
 def _concise(found: list[Explanation]) -> tuple[list[Explanation], list[Explanation]]:

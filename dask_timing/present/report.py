@@ -82,16 +82,19 @@ def _label_width(labels: Iterable[str]) -> int:
     return max([len("configuration"), *map(len, labels)])
 
 
-def write_analysis(analysis: Analysis, n_results: int, write: Write, names: Names, verbose: bool = False) -> None:
+def write_analysis(analysis: Analysis, n_results: int, write: Write, names: Names, verbose: bool = False,
+                   other_metrics: bool = True) -> None:
     """Per configuration its statistics (``verbose``: every statistic of every metric), then the total time
-    of every configuration; numbered ``names``: a row per configuration instead of a block."""
+    of every configuration; numbered ``names``: a row per configuration instead of a block, and the other
+    metrics' medians unless ``other_metrics`` is False (a comparison's Why lines say what moved)."""
     groups = analysis.groups
     write(WIDE_RULE)
     if names.numbered:  # one heading for the analysis and the overall summary, which is now its key
-        more = ["a block each", *_folded(analysis)]
+        more = ["a block each", *([] if other_metrics else ["other metrics"]), *_folded(analysis)]
         write(f"ANALYSIS OF {n_results} TIMING RESULT(S): {len(groups)} configurations, a row each "
               f"(--verbose: {', '.join(more)})")
-        write_overall(groups, write, names, more=lambda write: _write_metric_medians(groups, write, names))
+        write_overall(groups, write, names,
+                      more=(lambda write: _write_metric_medians(groups, write, names)) if other_metrics else None)
         return
     write(f"ANALYSIS OF {n_results} TIMING RESULT(S)")
     write(WIDE_RULE)
