@@ -264,3 +264,33 @@ def test_import_profile_on_a_study_whose_workers_cannot_take_it_is_one_line_befo
     assert_usage_error(completed)
     assert "local_w4_t1_threads: --import-profile: thread workers" in completed.stderr
     assert not (tmp_path / "out").exists()
+
+
+# -- readability of a comparison -------------------------------------------------------------------------------------
+
+def test_a_sweep_compared_with_its_baseline_prints_a_line_a_pair(tmp_path):
+    from test_concise_output import SIXTEEN, write_sweep
+
+    write_sweep(tmp_path / "new", SIXTEEN)
+    write_sweep(tmp_path / "old", SIXTEEN)
+    completed = run_tool([ANALYZER, str(tmp_path / "new"), "--baseline", str(tmp_path / "old")], timeout=300)
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    lines = completed.stdout.splitlines()
+    comparison = lines[next(index for index, line in enumerate(lines) if line.startswith("COMPARISON (new")):]
+    assert sum(": new is 1.00 " in line for line in comparison) == len(SIXTEEN)
+    assert not any(line.startswith("Configuration:") for line in comparison)
+    assert "Other metrics, median seconds" not in completed.stdout and "other metrics" in completed.stdout
+    assert len(lines) <= 85, "\n".join(lines)
+
+
+def test_the_ranking_marks_a_configuration_tied_with_the_fastest():
+    from dask_timing.analysis.ranking import Standing
+    from dask_timing.analysis.stats import summarize
+    from dask_timing.present.report import _ranked_figures
+
+    baseline = [run(2.0, env="A", workers_start=1.5)]
+    group = pair_of(baseline, [run(2.1, env="B", workers_start=1.5)]).new
+    tied, apart = (Standing(group, 2, summarize([2.1, 2.2]), 1.05, low, high) for low, high in ((0.97, 1.12),
+                                                                                                  (1.02, 1.09)))
+    assert tied.tied_with_fastest and _ranked_figures(tied).endswith("tied with 1")
+    assert not apart.tied_with_fastest and "tied" not in _ranked_figures(apart)
