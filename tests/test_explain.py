@@ -93,7 +93,7 @@ def why_lines(stdout: str) -> list[str]:
 
 def run(total: float, *, env: str, workers_start: float, imports: dict[str, float] | None = None,
         by_worker: dict | None = None, stragglers: list | None = None, packages: dict | None = None,
-        load: float = 0.5, nanny: list[float] | None = None) -> RunResult:
+        load: float = 0.5, nanny: list[float] | None = None, processes: dict | None = None) -> RunResult:
     """A result as a run writes it, with what the chain reads."""
     document = {
         "kind": "local", "config": {"n_workers": 3}, "run_id": os.urandom(8).hex(), "status": "ok",
@@ -109,6 +109,7 @@ def run(total: float, *, env: str, workers_start: float, imports: dict[str, floa
         document["import_profile"] = {"workers": 3, "top": [{"module": name, "seconds": seconds}
                                                             for name, seconds in imports.items()],
                                       **({"by_worker": by_worker} if by_worker else {}),
+                                      **({"processes": processes} if processes else {}),
                                       "chains": {"slowpkg": ["site", "sitecustomize"]}}
     return msgspec.convert(document, RunResult)
 
@@ -157,8 +158,10 @@ def test_a_cause_in_one_worker_stays_that_workers_and_a_straggler_names_its_phas
     baseline = [run(2.0 + jitter(i), env="A", workers_start=1.5, imports={"distributed": 0.6}, by_worker=workers(0))
                 for i in range(5)]
     new = [run(5.0 + jitter(i), env="B", workers_start=4.5, imports={"distributed": 0.6, "slowone": 1.0},
-               by_worker=workers(3.0), stragglers=straggler) for i in range(5)]
+               by_worker=workers(3.0), stragglers=straggler, processes={"slowone": 1}) for i in range(5)]
     chain = explain(pair_of(baseline, new))
+    (average,) = [item for item in chain if item.level == IMPORT and item.name == "slowone"]
+    assert average.processes == "1 of 3 worker processes"  # told even where the workers' logs were one
     (late,) = [item for item in causes(chain) if item.level == STRAGGLER]
     assert late.worker == "worker-1" and late.phase == "Interpreter and imports" and late.delta_s == pytest.approx(3.0)
     assert late.runs == "5 of 5 runs, against 0 of 5"
@@ -201,9 +204,10 @@ def test_an_import_chain_is_read_from_the_nesting_of_the_profile():
              "import time:      1442 |       1769 |     json.scanner",
              "import time:       632 |       2401 |   json.decoder",
              "import time:       535 |       3426 | json"]
-    totals, chains = read_lines(lines)
-    assert totals["slowpkg"] == pytest.approx(0.300301) and totals["json"] == pytest.approx(0.002609)
-    assert chains == {"slowpkg": ["site", "sitecustomize"], "sitecustomize": ["site"], "_json": ["json"]}
+    found = read_lines(lines + lines[1:4])  # a second interpreter imported slowpkg, not json
+    assert found.totals["slowpkg"] == pytest.approx(0.600602) and found.totals["json"] == pytest.approx(0.002609)
+    assert found.chains == {"slowpkg": ["site", "sitecustomize"], "sitecustomize": ["site"], "_json": ["json"]}
+    assert (found.processes["slowpkg"], found.processes["json"]) == (2, 1)
 
 
 # -- on real clusters ------------------------------------------------------------------------------------------------

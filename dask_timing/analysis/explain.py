@@ -90,6 +90,7 @@ class Explanation(msgspec.Struct, frozen=True, omit_defaults=True):
     package: str | None = None  # an import item's package
     via: list[str] = []  # an import's chain: the packages that brought it in, outermost first
     runs: str | None = None  # a straggler's: in how many runs of each side it straggled
+    processes: str | None = None  # an import's: how many worker processes imported it, where not all did
 
 
 class _Series(msgspec.Struct, frozen=True):
@@ -207,9 +208,25 @@ def _import_series(old: list[TimedRun], new: list[TimedRun]) -> list[_Series]:
             return next((entry["seconds"] for entry in profile["top"] if entry["module"] == module), 0.0)
 
         found.append(_Series(IMPORT, module, [seconds(p) for p in before], [seconds(p) for p in after],
-                             SECONDS_PER_PROCESS, {"via": chains.get(module, []), "package": module}))
+                             SECONDS_PER_PROCESS, {"via": chains.get(module, []), "package": module,
+                                                   "processes": _importers(module, before, after)}))
     found += _worker_import_series(before, after, chains)
     return found
+
+
+def _importers(module: str, before: list[dict[str, Any]], after: list[dict[str, Any]]) -> str | None:
+    """"1 of 4 worker processes": how many imported ``module`` on the side that imported it most, where
+    fewer than all did (a cause in one process, even where the workers' logs were one)."""
+    counts = []
+    for side in (before, after):
+        listed = [profile for profile in side if any(entry["module"] == module for entry in profile["top"])]
+        counts += [((profile.get("processes") or {}).get(module, profile["workers"]), profile["workers"])
+                   for profile in listed]
+    fewer = [count for count in counts if count[0] < count[1]]
+    if not fewer or len(fewer) < len(counts):
+        return None
+    imported, workers = max(fewer, key=lambda count: count[0] / count[1])
+    return f"{imported} of {workers} worker processes"
 
 
 def _worker_import_series(before: list[dict[str, Any]], after: list[dict[str, Any]],
@@ -259,7 +276,8 @@ def _judge(pair: Pair, series: _Series, difference: float | None, total_differs:
     extra = series.extra
     return Explanation(pair.label, series.level, series.name, old_median, new_median, series.unit, delta, low, high,
                        p_value, share, cause, pair.baseline_name, pair.new_name, extra.get("worker"),
-                       extra.get("phase"), extra.get("package"), list(extra.get("via", [])), extra.get("runs"))
+                       extra.get("phase"), extra.get("package"), list(extra.get("via", [])), extra.get("runs"),
+                       extra.get("processes"))
 
 
 def welch_p(baseline: Sequence[float], new: Sequence[float]) -> float:

@@ -356,11 +356,12 @@ def _import_profile(startups: WorkerStartups, deployment: Deployment, names: lis
     logs = import_profile.read_logs(deployment.worker_log_patterns(), startups.log_offsets)
     if not logs or not workers:
         return {"source": import_profile.SOURCE, "unavailable": "no import times in the workers' logs"}
-    totals = sum((counts for counts, _ in logs.values()), Counter())
-    chains = {package: chain for _, found in logs.values() for package, chain in found.items()}
+    totals = sum((lines.totals for lines in logs.values()), Counter())
+    processes = sum((lines.processes for lines in logs.values()), Counter())
+    chains = {package: chain for lines in logs.values() for package, chain in lines.chains.items()}
     own_logs = set(logs) <= set(names)  # one log a worker: its figures are its own
-    return import_profile.profile(totals, workers, {name: counts for name, (counts, _) in logs.items()}
-                                  if own_logs else None, chains)
+    return import_profile.profile(totals, workers, {name: lines.totals for name, lines in logs.items()}
+                                  if own_logs else None, chains, processes)
 
 
 def is_straggler(seconds: float, median: float, mad: float) -> bool:

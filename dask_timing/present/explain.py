@@ -114,6 +114,8 @@ def describe(item: Explanation) -> str:
     elif item.level == IMPORT:
         via = f" (via {' > '.join(item.via)})" if item.via else ""
         whose = "more than the other workers" if item.worker else "per worker process"
+        if item.processes:
+            whose += f" (imported by {item.processes} only)"
         what = f"workers' import of {item.name}{via}"
         return f"{what}: {item.baseline:.3f} -> {item.new:.3f} s {whose}, {_figures(item)}{noise}"
     elif item.level == PACKAGE:
