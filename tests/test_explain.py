@@ -221,6 +221,8 @@ def test_a_site_hook_in_every_process_of_b_is_named_by_the_study_and_the_analyze
     completed = run_tool([STUDY, "--python", f"A={a}", "--python", f"B={b}", "-w", "2", "-r", "4",
                           "--import-profile", "-o", str(out), "--verdict-json", str(verdicts)], timeout=800)
     assert completed.returncode == 0, completed.stdout + completed.stderr
+    result = read_json(next(out.glob("local_*_B_run001_*.json")))
+    assert result["environment"]["load"]["sampled"] == "before the run"  # the change's own load is not the machine's
     cause = top_import_cause(read_json(verdicts))
     assert cause["name"] == "slowpkg" and cause["delta_s"] == pytest.approx(0.3, abs=0.1)
     assert cause["via"] == ["site"] and cause["baseline"] == 0 and cause["new"] == pytest.approx(0.3, abs=0.1)
