@@ -36,7 +36,7 @@ from dask_timing.analysis.verdicts import judge, pair_environments  # noqa: E402
 from dask_timing.phases import TOTAL_KEY  # noqa: E402
 
 SEED = 20261207
-TIMED_LEVELS = (PHASE, WORKER_PHASE, IMPORT)
+COUNTED_LEVELS = (PHASE, WORKER_PHASE, IMPORT)
 
 
 def study(folder: str, runs: int, workers: int) -> str:
@@ -66,7 +66,7 @@ def comparisons(results: str, reference: str, count: int, per_side: int) -> list
         old, new = ([run.total_time for run in side] for side in drawn)
         total = judge(sample.label, TOTAL_KEY, old, new, sample.baseline_name, sample.new_name)
         listed.append([f"{item.level} {item.name} {item.delta_s:+.3f} s (p = {item.p_value:.2g})"
-                       for item in causes(explain(sample, total)) if item.level in TIMED_LEVELS])
+                       for item in causes(explain(sample, total)) if item.level in COUNTED_LEVELS])
     return listed
 
 

@@ -47,19 +47,15 @@ from dask_timing import phases
 from dask_timing.analysis.inference import (
     SIGNIFICANCE, bootstrap_generator, bootstrap_medians, mann_whitney_p, percentile_interval, smallest_p,
 )
-from dask_timing.analysis.verdicts import FASTER, SLOWER, Pair, Verdict
+from dask_timing.analysis.verdicts import FASTER, LOAD_PER_CPU_DIFFERENCE, SLOWER, Pair, Verdict
 from dask_timing.record.schema import MachineLoad, TimedRun
 
 PHASE, WORKER_PHASE, STRAGGLER, IMPORT, PACKAGE, ENVIRONMENT = (
     "phase", "worker_phase", "straggler", "import", "package", "environment")
 LEVELS = (PHASE, WORKER_PHASE, STRAGGLER, IMPORT, PACKAGE, ENVIRONMENT)
-TIMED_LEVELS = (PHASE, WORKER_PHASE, STRAGGLER, IMPORT)
 # Units of an item's two values.
 SECONDS, SECONDS_PER_PROCESS, SECONDS_LATE, VERSION, LOAD_PER_CPU = (
     "s", "s per worker process", "s after the median worker", "version", "load per CPU")
-# Sides whose median load before their runs differs by more than this per CPU ran on differently busy machines
-# (``analysis.verdicts.LOAD_PER_CPU_DIFFERENCE``'s figure, for the load before the runs).
-LOAD_DIFFERENCE = 0.5
 # A worker's import of a package is its own cause when it took this much longer than the run's other workers'.
 WORKER_IMPORT_EXCESS = 0.05
 # With the total time's difference to explain, an item that explains less of it than this is left out as minor.
@@ -325,7 +321,7 @@ def _environment_items(pair: Pair) -> list[Explanation]:
         before, after = statistics.median(loads[0]), statistics.median(loads[1])
         name = "machine load " + ("before each run" if sampled else "when each result was written")
         found.append(Explanation(pair.label, ENVIRONMENT, name, before, after, LOAD_PER_CPU,
-                                 cause=abs(after - before) > LOAD_DIFFERENCE,
+                                 cause=abs(after - before) > LOAD_PER_CPU_DIFFERENCE,
                                  baseline_name=pair.baseline_name, new_name=pair.new_name))
     return found
 
