@@ -56,7 +56,8 @@ def comparisons(results: str, reference: str, count: int, per_side: int) -> list
     files = {id(run): path for path, run in loaded.results}
     sides = [pair.baseline.ok_runs, pair.new.ok_runs]
     if min(map(len, sides)) < per_side:
-        raise SystemExit(f"each side needs {per_side} successful runs; they have {', '.join(map(str, map(len, sides)))}")
+        counts = ", ".join(str(len(side)) for side in sides)
+        raise SystemExit(f"each side needs {per_side} successful runs; they have {counts}")
     generator = random.Random(SEED)
     listed = []
     for _ in range(count):
@@ -83,7 +84,8 @@ def main() -> None:
         results = args.results or study(folder, args.runs, args.workers)
         listed = comparisons(results, args.reference, args.comparisons, args.per_side)
     flagged = [items for items in listed if items]
-    print(f"A/A: {args.comparisons} comparisons of {args.per_side} runs a side, drawn from {results if args.results else f'one interleaved study of {args.runs} runs a side'} "
+    source = results if args.results else f"one interleaved study of {args.runs} runs a side"
+    print(f"A/A: {args.comparisons} comparisons of {args.per_side} runs a side, drawn from {source} "
           f"(LocalCluster, {args.workers} workers, --import-profile)")
     print(f"  comparisons listing a phase, worker_phase or import item as a cause: {len(flagged)} of {len(listed)}")
     for index, items in enumerate(listed, start=1):

@@ -157,7 +157,8 @@ def _worker_phase_series(old: list[TimedRun], new: list[TimedRun]) -> list[_Seri
 
             before, after = _values(old, value), _values(new, value)
             if before and after:
-                found.append(_Series(WORKER_PHASE, f"{phase.label} ({who})", before, after, extra={"phase": phase.label}))
+                found.append(_Series(WORKER_PHASE, f"{phase.label} ({who})", before, after,
+                                     extra={"phase": phase.label}))
     return found
 
 
