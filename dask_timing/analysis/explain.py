@@ -174,10 +174,15 @@ def _straggler_series(old: list[TimedRun], new: list[TimedRun]) -> list[_Series]
                 if str(straggler["name"]) == name]
         phase = max(set(lost), key=lost.count)
         counts = [sum(1 for seconds in side if seconds > 0) for side in late]
-        found.append(_Series(STRAGGLER, f"worker {name}", *late, SECONDS_LATE, {
+        found.append(_Series(STRAGGLER, worker_called(name), *late, SECONDS_LATE, {
             "worker": name, "phase": phases.WORKER_PHASES_BY_KEY[phase].label if phase in phases.WORKER_PHASES_BY_KEY
             else phase, "runs": f"{counts[1]} of {len(late[1])} runs, against {counts[0]} of {len(late[0])}"}))
     return found
+
+
+def worker_called(name: str) -> str:
+    """A worker as a sentence names it: ``worker 3``, ``worker-3``."""
+    return name if name.startswith("worker") else f"worker {name}"
 
 
 def _lateness(run: TimedRun, name: str) -> float:
@@ -234,7 +239,7 @@ def _worker_import_series(before: list[dict[str, Any]], after: list[dict[str, An
     if not all(kept):
         return []
     outstanding = {(worker, module) for side in kept for workers in side for worker, module in _excessive(workers)}
-    return [_Series(IMPORT, f"{module} in worker {worker}", *[[_excess(workers, worker, module) for workers in side]
+    return [_Series(IMPORT, f"{module} in {worker_called(worker)}", *[[_excess(workers, worker, module) for workers in side]
                                                               for side in kept],
                     SECONDS_PER_PROCESS, {"worker": worker, "via": chains.get(module, []), "package": module})
             for worker, module in sorted(outstanding)]

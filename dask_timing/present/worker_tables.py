@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Callable
 
 from dask_timing.analysis.computed import Analysis
+from dask_timing.analysis.explain import worker_called
 from dask_timing.analysis.groups import Group
 from dask_timing.analysis.workers import stragglers, worker_label
 from dask_timing.present.import_profile import describe_import_profile
@@ -75,6 +76,6 @@ def straggler_lines(groups: list[Group]) -> list[tuple[str, str]]:
         rows = stragglers(group)
         if rows:
             found.append((group.label, "; ".join(
-                f"worker {row.worker} in {row.runs} of {row.told} runs registered {row.excess:.3f} s after the median "
+                f"{worker_called(row.worker)} in {row.runs} of {row.told} runs registered {row.excess:.3f} s after the median "
                 f"worker, losing {row.phase_excess:.3f} s in {worker_label(row.phase)}" for row in rows)))
     return found
