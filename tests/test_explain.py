@@ -24,7 +24,7 @@ pytestmark = [pytest.mark.usefixtures("no_leftovers")]
 
 SLOWPKG = "import time\ntime.sleep(0.3)\n"  # 0.3 s in every process that imports it
 # Side B's site hook in the all-causes study: every process imports slowpkg; each nanny's interpreter starts
-# 3 s late; worker-1's process imports slowone (6 s); every worker runs a preload that sleeps 3 s.
+# 3 s late; worker-1's process imports slowone (10 s); every worker runs a preload that sleeps 3 s.
 SLOWSITE = '''
 import os
 import time
@@ -44,7 +44,7 @@ if b"--multiprocessing-fork" in _ME and b"worker-1" in _command(os.getppid()):
     import slowone
 os.environ.setdefault("DASK_DISTRIBUTED__WORKER__PRELOAD", '["slowpreload"]')
 '''
-SLOWONE = "import time\ntime.sleep(6)\n"
+SLOWONE = "import time\ntime.sleep(10)\n"  # a straggler by the rule even when the machine slows every worker
 SLOWPRELOAD = "import time\n\n\ndef dask_setup(worker):\n    time.sleep(3)\n"
 # A package version side B records differently (its metadata found first on B's path).
 FAKE_MSGPACK = "Metadata-Version: 2.1\nName: msgpack\nVersion: 99.0.0\n"
