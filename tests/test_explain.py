@@ -16,7 +16,7 @@ from dask_timing.analysis.explain import (
 )
 from dask_timing.analysis.groups import group_results
 from dask_timing.analysis.verdicts import judge, pair_environments
-from dask_timing.measure.import_profile import read_lines
+from dask_timing.record.import_profile import read_lines
 from dask_timing.present.explain import MAX_WHY_LINES, why_block
 from dask_timing.record.schema import RunResult
 
