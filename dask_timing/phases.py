@@ -128,7 +128,7 @@ METRIC_COLUMNS = {
     CLIENT_CONNECT.key: "connect",
     WAIT_FOR_WORKERS.key: "wait",
     WORKERS_START.key: "workers",
-    INTERPRETER_AND_IMPORTS: "imports",
+    INTERPRETER_AND_IMPORTS: "driver_imports",  # the driver's own: the workers' is a worker phase
 }
 
 
@@ -217,7 +217,7 @@ WORKER_PHASES = (
                 "until the nanny listens, about to register and start its worker's process"),
     WorkerPhase("process", "process_created", "Worker process creation", "process",
                 "until the worker's process exists (spawned, forked or launched)"),
-    WorkerPhase("imports", "imports_done", "Interpreter and imports", "imports",
+    WorkerPhase("imports", "imports_done", "Interpreter and imports", "worker_imports",
                 "until the interpreter is up and distributed and the worker's modules are imported"),
     WorkerPhase("start", "worker_started", "Worker start", "start",
                 "until the Worker listens (its dashboard too) with its preloads set up, about to register"),

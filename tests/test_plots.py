@@ -272,6 +272,8 @@ def entry_styles(axes) -> list[tuple[str, str, str]]:
     """(colour, line style, marker) of each legend entry of a panel; a family's points stand for it."""
     if axes.containers:  # scaling: each family's error bars, its points drawn in the family's colour and marker
         return [(to_hex(bars.lines[0].get_color()), "", bars.lines[0].get_marker()) for bars in axes.containers]
+    if axes.get_legend() is None:  # a small multiple: one configuration's line, named by the panel's title
+        return [(to_hex(line.get_color()), line.get_linestyle(), line.get_marker()) for line in axes.lines]
     return [(to_hex(handle.get_color()), handle.get_linestyle(), handle.get_marker())
             for handle in axes.get_legend().legend_handles]
 
@@ -302,6 +304,17 @@ def test_a_configuration_has_one_colour_in_every_plot(drawn):
             assert colours == boxes, stem
         else:  # a family takes the colour of its first configuration
             assert colours == [boxes[groups.index(family[0])] for family in families(groups)], stem
+
+
+def test_arrivals_of_more_than_eight_configurations_are_small_multiples_not_overlapping_bands(drawn):
+    groups, drawings = drawn
+    figures = [figure for drawing in drawings if drawing.stem == "timing_arrivals" for figure in drawing.figures]
+    panels = [axes for figure in figures for axes in figure.axes if axes.get_visible()]
+    if len(groups) <= PANEL_SIZE or not panels:  # few configurations, or none with arrivals (scheduler runs)
+        assert all(axes.get_legend() is not None for axes in panels)
+        return
+    assert len(panels) == len(groups)  # a panel each, its band alone, named by its title
+    assert all(axes.get_legend() is None and len(axes.lines) == 1 and axes.get_title(loc="left") for axes in panels)
 
 
 def test_worker_counts_are_whole_numbers(drawn):

@@ -25,6 +25,7 @@ from dask_timing.analysis.ranking import Standing, rank
 from dask_timing.analysis.scaling import Fit, families, family_label, fit_scaling, weak_efficiency
 from dask_timing.analysis.stats import DEFAULT_PRECISION, OUTLIER_Z, SeriesWarning, outlier_indices, warnings_for
 from dask_timing.analysis.gate import Gate
+from dask_timing.analysis.explain import Explanation
 from dask_timing.analysis.verdicts import Comparison, Verdict
 from dask_timing.analysis.workers import WORKER_PHASE_ORDER, import_profile, worker_phase_values
 from dask_timing.phases import REGISTERED_BOUNDARY, TOTAL_KEY
@@ -138,6 +139,13 @@ class Analysis:
 
         return None if self.comparison is None else decide(self.comparison, self.verdicts, self.fail_if_slower,
                                                          self.metric)
+
+    @cached_property
+    def explanations(self) -> list[Explanation]:
+        """Why each pair differs (``analysis.explain``), pair after pair; none without a comparison."""
+        from dask_timing.analysis.explain import explain_pairs
+
+        return [] if self.comparison is None else explain_pairs(self.comparison.pairs, self.verdicts)
 
     @cached_property
     def comparison_warnings(self) -> list[str]:

@@ -72,6 +72,11 @@ class Standing(msgspec.Struct, frozen=True):
         return f"[{self.relative_low:.2f}, {self.relative_high:.2f}]"
 
     @property
+    def tied_with_fastest(self) -> bool:
+        """Ranked below the fastest, but its interval of the ratio to it includes 1: the runs cannot tell them apart."""
+        return self.rank != 1 and self.relative_low is not None and self.relative_low <= 1 <= self.relative_high
+
+    @property
     def interval_spread(self) -> float | None:
         """The farther end of the interval from the ratio: ``relative ± spread`` covers the interval."""
         if self.relative_low is None or self.relative_high is None or self.relative is None:

@@ -244,8 +244,9 @@ def comparison_warnings(comparison: Comparison) -> list[str]:
 
 
 def verdict_document(comparison: Comparison, verdicts: list[Verdict], gate: Gate, warnings: list[str],
-                     created: str) -> dict[str, Any]:
-    """The gate's table and conclusion as one JSON document, ready for a pull-request comment."""
+                     created: str, explanations: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The gate's table and conclusion as one JSON document, ready for a pull-request comment;
+    ``explanations``: why each pair differs (``analysis.explain``), an item each."""
     return {
         "document": VERDICT_DOCUMENT,
         "schema_version": SCHEMA_VERSION,
@@ -261,4 +262,5 @@ def verdict_document(comparison: Comparison, verdicts: list[Verdict], gate: Gate
         "verdicts": [{**msgspec.structs.asdict(verdict), "sentence": verdict.sentence(),
                       "gated": gate.threshold is not None and verdict.metric == TOTAL_KEY}
                      for verdict in verdicts],
+        "explanations": explanations or [],
     }

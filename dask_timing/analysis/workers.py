@@ -10,7 +10,8 @@ absent, not zero.
 
 from __future__ import annotations
 
-from typing import Any
+import statistics
+from typing import Any, NamedTuple
 
 from dask_timing.analysis.groups import Group, total_times
 from dask_timing.record.statistics import Summary, summarize
@@ -56,6 +57,34 @@ def worker_phase_summaries(group: Group) -> dict[str, Summary]:
 def import_profile(group: Group) -> dict[str, Any] | None:
     """The configuration's import profile over its successful runs, seconds per worker."""
     return merge([run.import_profile for run in group.ok_runs if run.import_profile])
+
+
+class Straggling(NamedTuple):
+    """One worker that straggled in some of a configuration's runs."""
+
+    worker: str
+    runs: int  # the runs it straggled in
+    told: int  # the runs that could tell (3 workers or more)
+    excess: float  # median seconds after the median worker, over the runs it straggled in
+    phase: str  # the worker phase it lost its time in most often
+    phase_excess: float  # median seconds lost there
+
+
+def stragglers(group: Group) -> list[Straggling]:
+    """The workers that straggled in the configuration's successful runs, the most often first."""
+    told = [run for run in group.ok_runs if run.stragglers is not None]
+    found: dict[str, list[dict[str, Any]]] = {}
+    for run in told:
+        for straggler in run.stragglers:
+            found.setdefault(str(straggler["name"]), []).append(straggler)
+    rows = []
+    for name, entries in found.items():
+        lost = [entry["phase"] for entry in entries]
+        phase = max(set(lost), key=lost.count)
+        rows.append(Straggling(name, len(entries), len(told), statistics.median(entry["excess"] for entry in entries),
+                               phase, statistics.median(entry["phase_excess"] for entry in entries
+                                                        if entry["phase"] == phase)))
+    return sorted(rows, key=lambda row: (-row.runs, -row.excess))
 
 
 def median_run(group: Group) -> TimedRun | None:

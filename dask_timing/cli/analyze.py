@@ -95,8 +95,9 @@ def run(argv: list[str] | None, prog: str) -> int:
     outputs = {"summary-json": args.summary_json, "verdict-json": args.verdict_json, **exports}
     cli.check_output_files({f"--{option}": path for option, path in outputs.items()}, None)
     cli.check_output_dir(args.plot_dir, "--plot-dir")
-    # Plots and some exports (the HTML report) draw from whole runs; the rest needs only the timed part.
-    whole_runs = args.plot or any(EXPORTERS[option].whole_runs for option in exports)
+    # Plots, some exports (the HTML report) and comparisons (down to every recorded package's version) read
+    # whole runs; the rest needs only the timed part.
+    whole_runs = args.plot or bool(compares) or any(EXPORTERS[option].whole_runs for option in exports)
     run_type = RunResult if whole_runs else AnalyzedRun
     if args.db:
         source, loaded = load_database(args)

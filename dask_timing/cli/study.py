@@ -10,11 +10,12 @@ import shlex
 from dask_timing.cli import checks
 from dask_timing.cli import common as cli
 from dask_timing.defaults import DEFAULT_RESULTS_DIR, DEFAULT_THREADS, DEFAULT_WORKERS
+from dask_timing.cli.timing import import_profile_refusal
 from dask_timing.deploy.base import START_METHODS
 from dask_timing.measure.environments import dask_version, named_interpreter, prepare
 from dask_timing.record.workloads import DEFAULT_CHUNK, WORKLOADS
 from dask_timing.present.analysis import CONCISE, DETAILS
-from dask_timing.record.kinds import KIND_DISTRIBUTED
+from dask_timing.record.kinds import KIND_DISTRIBUTED, KIND_LOCAL
 from dask_timing.record.secrets import fill_masked, holds_masked
 from dask_timing.signals import StopSignals, raise_interrupted
 from dask_timing.study.manifest import load_plan, save_manifest
@@ -78,6 +79,9 @@ def build_parser(prog: str) -> cli.OneLineParser:
                         help="also time a workload after ready (weak-array: weak scaling, one chunk per worker)")
     parser.add_argument("--workload-chunk", type=cli.positive_int, metavar="N",
                         help=f"side of each worker's chunk for --workload (default: {DEFAULT_CHUNK})")
+    parser.add_argument("--import-profile", action="store_const", const=True, metavar=None,
+                        help="profile the imports of every worker of every run in every environment "
+                             "(PYTHONPROFILEIMPORTTIME); comparisons then name the packages that cost the time")
     parser.add_argument("-o", "--output-dir", default=DEFAULT_RESULTS_DIR, metavar="DIR",
                         help=f"folder for results, logs and the summary (default: {DEFAULT_RESULTS_DIR})")
     parser.add_argument("-r", "--runs", type=cli.positive_int, metavar="NUM",
@@ -173,6 +177,13 @@ def check_requests(plan: Plan) -> None:
         checks.check_threads(configuration.workers, configuration.threads, remote)
         if plan.workload:
             checks.check_chunk(configuration.workers, plan.workload_chunk)
+        if plan.import_profile:
+            refusal = import_profile_refusal(
+                configuration.kind, processes=configuration.isolation != "off" or configuration.kind != KIND_LOCAL,
+                nanny=configuration.isolation != "off", start_method=configuration.start_method,
+                cluster_class=plan.cluster(configuration.kind, "python")[0] if remote else None)
+            if refusal:
+                raise cli.UsageError(f"{configuration.stem()}: {refusal}")
 
 
 def recording_as_begun(recording: dict[str, str | None], args: argparse.Namespace) -> None:

@@ -219,27 +219,39 @@ def check_knobs_apply(args: argparse.Namespace, address: str | None) -> None:
 
 
 def check_import_profile(kind: str, args: argparse.Namespace, address: str | None) -> None:
-    """--import-profile needs worker processes this run starts with a new interpreter, and their
-    standard error in a file of the run: refused otherwise, in one line, before anything starts."""
-    cluster_class = getattr(args, "cluster_class", None)
-    with_nanny = kind == KIND_LOCAL or cluster_class is not None or getattr(args, "nanny", True)
-    if not args.waterfall:
-        raise cli.UsageError("--import-profile works through the stamping module that --no-waterfall leaves out")
+    """--import-profile where this run's workers cannot take it: refused in one line, before anything starts."""
+    refusal = import_profile_refusal(
+        kind, waterfall=args.waterfall, address=address, processes=getattr(args, "processes", True),
+        start_method=args.start_method, cluster_class=getattr(args, "cluster_class", None),
+        nanny=getattr(args, "nanny", True), verbose=args.verbose)
+    if refusal:
+        raise cli.UsageError(refusal)
+
+
+def import_profile_refusal(kind: str, *, waterfall: bool = True, address: str | None = None, processes: bool = True,
+                           start_method: str | None = None, cluster_class: str | None = None, nanny: bool = True,
+                           verbose: bool = False) -> str | None:
+    """Why --import-profile cannot work for such a run, or None: it needs worker processes the run starts
+    with a new interpreter, and their standard error in a file of the run."""
+    with_nanny = kind == KIND_LOCAL or cluster_class is not None or nanny
+    if not waterfall:
+        return "--import-profile works through the stamping module that --no-waterfall leaves out"
     if address is not None:
-        raise cli.UsageError("--import-profile needs workers this run starts: a running cluster's workers were "
-                             "started without it")
-    if not getattr(args, "processes", True):
-        raise cli.UsageError("--import-profile: thread workers (--no-processes) start no interpreter of their own")
-    if with_nanny and (args.start_method or default_start_method()) == "fork":
-        raise cli.UsageError("--import-profile with the fork start method: forked workers inherit the nanny's "
-                             "interpreter and imports; use --start-method spawn or forkserver")
+        return ("--import-profile needs workers this run starts: a running cluster's workers were "
+                "started without it")
+    if not processes:
+        return "--import-profile: thread workers (--no-processes) start no interpreter of their own"
+    if with_nanny and (start_method or default_start_method()) == "fork":
+        return ("--import-profile with the fork start method: forked workers inherit the nanny's "
+                "interpreter and imports; use --start-method spawn or forkserver")
     if cluster_class and not takes_this_environment(import_cluster_class(cluster_class)):
-        raise cli.UsageError(f"--import-profile: the workers of {cluster_class} do not start with this process's "
-                             "environment (LocalCluster, SubprocessCluster and dask-jobqueue's clusters do)")
+        return (f"--import-profile: the workers of {cluster_class} do not start with this process's "
+                "environment (LocalCluster, SubprocessCluster and dask-jobqueue's clusters do)")
     jobs = cluster_class is not None and hasattr(import_cluster_class(cluster_class), "job_cls")
-    if args.verbose and (kind == KIND_LOCAL or (cluster_class and not jobs)):  # their workers write to our stderr
-        raise cli.UsageError("--import-profile reads the workers' import times from the run's dask.log, and "
-                             "--verbose sends them to the terminal instead: drop --verbose")
+    if verbose and (kind == KIND_LOCAL or (cluster_class and not jobs)):  # their workers write to our stderr
+        return ("--import-profile reads the workers' import times from the run's dask.log, and "
+                "--verbose sends them to the terminal instead: drop --verbose")
+    return None
 
 
 def failure_text(result: RunResult) -> str:

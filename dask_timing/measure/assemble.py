@@ -42,7 +42,7 @@ def assemble_result(
         config=mask_secrets({**plan.config(), **deployment.config()}),
         options=mask_secrets(options),
         command_line=mask_command_line([sys.executable, *sys.argv]),
-        environment=collect_environment(),
+        environment=collect_environment(measured.load),
         run_id=uuid.uuid4().hex,
         timestamp=measured.started_at,
         status=measured.status,

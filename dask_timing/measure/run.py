@@ -33,7 +33,7 @@ from dask_timing.measure.probes import ProbeSettings, run_probes
 from dask_timing.measure.waterfall import WaterfallPlan, WorkerStartups
 from dask_timing.measure.workloads import run_workload
 from dask_timing.record.workloads import DEFAULT_CHUNK
-from dask_timing.record.environment import utc_timestamp
+from dask_timing.record.environment import LOAD_BEFORE_RUN, machine_load, utc_timestamp
 from dask_timing.record.schema import STATUS_FAILED, STATUS_INTERRUPTED, STATUS_OK
 
 # Seconds the client gets to close during teardown before it is abandoned.
@@ -157,6 +157,8 @@ class Measurements:
     versions: dict[str, Any] | None = None
     jobs: list[dict[str, Any]] | None = None
     startups: WorkerStartups | None = None  # what the workers stamped of their own startup
+    # How busy the machine was before the run started anything: its own load is not the machine's.
+    load: dict[str, Any] = field(default_factory=lambda: {**machine_load(), "sampled": LOAD_BEFORE_RUN})
 
     def fail(self, status: str, error: str) -> None:
         """Record how the run ended; an earlier failure keeps its status and its reason comes first."""

@@ -31,6 +31,7 @@ import json
 import os
 import statistics
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -307,7 +308,8 @@ def assemble(startups: WorkerStartups | None, workers: list[dict[str, Any]], req
         worker_phases=_worker_phases(ok) or None,
         stragglers=find_stragglers({worker["name"]: worker["waterfall"] for worker in workers
                                     if worker["waterfall"]["status"] == "ok"}),
-        import_profile=_import_profile(startups, deployment, len(ok)),
+        import_profile=_import_profile(startups, deployment, [str(worker["name"]) for worker in workers
+                                                             if worker["waterfall"]["status"] == "ok"]),
         measurement={"boundaries": {name: BOUNDARY_METHODS[name] for name in WORKER_BOUNDARIES
                                     if any(name in record["boundaries"] for record in ok)},
                      "unavailable": _unavailable(ok, driver, jobs),
@@ -346,13 +348,20 @@ def _unavailable(records: list[dict[str, Any]], driver: dict[str, Any], jobs: li
     return {name: reasons.get(name, "not stamped") for name in WORKER_BOUNDARIES if name not in present}
 
 
-def _import_profile(startups: WorkerStartups, deployment: Deployment, workers: int) -> dict[str, Any] | None:
+def _import_profile(startups: WorkerStartups, deployment: Deployment, names: list[str]) -> dict[str, Any] | None:
+    """The workers' import profile, each worker's own where each wrote a log of its own."""
+    workers = len(names)
     if not startups.instrumentation.import_profile:
         return None
-    totals = import_profile.read_logs(deployment.worker_log_patterns(), startups.log_offsets)
-    if not totals or not workers:
+    logs = import_profile.read_logs(deployment.worker_log_patterns(), startups.log_offsets)
+    if not logs or not workers:
         return {"source": import_profile.SOURCE, "unavailable": "no import times in the workers' logs"}
-    return import_profile.profile(totals, workers)
+    totals = sum((lines.totals for lines in logs.values()), Counter())
+    processes = sum((lines.processes for lines in logs.values()), Counter())
+    chains = {package: chain for lines in logs.values() for package, chain in lines.chains.items()}
+    own_logs = set(logs) <= set(names)  # one log a worker: its figures are its own
+    return import_profile.profile(totals, workers, {name: lines.totals for name, lines in logs.items()}
+                                  if own_logs else None, chains, processes)
 
 
 def is_straggler(seconds: float, median: float, mad: float) -> bool:

@@ -12,7 +12,9 @@ import sys
 
 from dask_timing.analysis.computed import Analysis
 from dask_timing.analysis.groups import summary_document
+from dask_timing.analysis.explain import explanation_documents
 from dask_timing.analysis.gate import NOTHING_TO_COMPARE
+from dask_timing.present.explain import why_block, why_line
 from dask_timing.present.knob_table import write_knob_costs
 from dask_timing.present.report import (
     MAX_CONFIGURATION_BLOCKS, Names, write_analysis, write_closing, write_comparison, write_scaling, write_verdicts,
@@ -42,7 +44,8 @@ def present(
     groups = analysis.groups
     names = Names(groups, numbered=detail == CONCISE and len(groups) > MAX_CONFIGURATION_BLOCKS)
     if detail != QUIET:
-        write_analysis(analysis, n_results, print, names, verbose=detail == VERBOSE)
+        write_analysis(analysis, n_results, print, names, verbose=detail == VERBOSE,
+                       other_metrics=analysis.comparison is None)
         if not names.numbered:  # numbered, the heading says --verbose has them
             write_worker_phases(analysis, print)
             write_scaling(analysis, print)
@@ -69,7 +72,8 @@ def save_verdicts(analysis: Analysis, path: str) -> None:
     from dask_timing.record.environment import utc_timestamp
 
     write_json(path, verdict_document(analysis.comparison, analysis.verdicts, analysis.gate,
-                                      analysis.comparison_warnings, utc_timestamp()))
+                                      analysis.comparison_warnings, utc_timestamp(),
+                                      explanation_documents(analysis.explanations)))
     print(f"✓ Verdicts saved to: {path}")
 
 
@@ -79,6 +83,11 @@ def present_end(analysis: Analysis, names: Names, detail: str, prog: str) -> Non
     write_closing(analysis, print, names, warn=detail != QUIET)
     if analysis.comparison is None:
         return
-    write_verdicts(analysis, print)
+    why: dict[tuple[str, str, str], list] = {}
+    for item in analysis.explanations:
+        why.setdefault((item.configuration, item.baseline_name, item.new_name), []).append(item)
+    compact = detail != VERBOSE and len(analysis.comparison.pairs) > MAX_CONFIGURATION_BLOCKS  # a sweep: a screenful
+    write_verdicts(analysis, print, {pair: why_line(items) if compact else why_block(items, verbose=detail == VERBOSE)
+                                     for pair, items in why.items()}, compact)
     if analysis.gate.outcome == NOTHING_TO_COMPARE:
         print(f"{prog}: error: {'; '.join(analysis.gate.reasons)}", file=sys.stderr)

@@ -82,16 +82,19 @@ def _label_width(labels: Iterable[str]) -> int:
     return max([len("configuration"), *map(len, labels)])
 
 
-def write_analysis(analysis: Analysis, n_results: int, write: Write, names: Names, verbose: bool = False) -> None:
+def write_analysis(analysis: Analysis, n_results: int, write: Write, names: Names, verbose: bool = False,
+                   other_metrics: bool = True) -> None:
     """Per configuration its statistics (``verbose``: every statistic of every metric), then the total time
-    of every configuration; numbered ``names``: a row per configuration instead of a block."""
+    of every configuration; numbered ``names``: a row per configuration instead of a block, and the other
+    metrics' medians unless ``other_metrics`` is False (a comparison's Why lines say what moved)."""
     groups = analysis.groups
     write(WIDE_RULE)
     if names.numbered:  # one heading for the analysis and the overall summary, which is now its key
-        more = ["a block each", *_folded(analysis)]
+        more = ["a block each", *([] if other_metrics else ["other metrics"]), *_folded(analysis)]
         write(f"ANALYSIS OF {n_results} TIMING RESULT(S): {len(groups)} configurations, a row each "
               f"(--verbose: {', '.join(more)})")
-        write_overall(groups, write, names, more=lambda write: _write_metric_medians(groups, write, names))
+        write_overall(groups, write, names,
+                      more=(lambda write: _write_metric_medians(groups, write, names)) if other_metrics else None)
         return
     write(f"ANALYSIS OF {n_results} TIMING RESULT(S)")
     write(WIDE_RULE)
@@ -289,31 +292,42 @@ def _ranked_figures(standing: Standing) -> str:
     """Median, relative and its interval; dashes for a configuration that never reached ready."""
     if standing.total is None:
         return f"{'-':>11} {'-':>9}"
-    return f"{standing.total.median:>11.4f} {standing.relative:>8.2f}x  {standing.interval_text}"
+    tied = "  tied with 1" if standing.tied_with_fastest else ""
+    return f"{standing.total.median:>11.4f} {standing.relative:>8.2f}x  {standing.interval_text}{tied}"
 
 
-def write_verdicts(analysis: Analysis, write: Write) -> None:
-    """Per pair and metric: ratio, interval, p-value and verdict; the total time as hyperfine says it;
-    the warnings, the rule, and what the gate concluded."""
+def write_verdicts(analysis: Analysis, write: Write, why: dict[tuple[str, str, str], list[str]] | None = None,
+                   compact: bool = False) -> None:
+    """Per pair and metric: ratio, interval, p-value and verdict; the total time as hyperfine says it, and
+    under it the pair's Why block (``why``, by label and names of the sides); the warnings, the rule, and
+    what the gate concluded.  ``compact`` (many pairs): per pair only the total time as hyperfine says it."""
     comparison, verdicts, gate = analysis.comparison, analysis.verdicts, analysis.gate
     write("")
     write(WIDE_RULE)
     write("COMPARISON (new / baseline: ratio of medians, bootstrap 95% CI, Mann-Whitney U p)")
     write(WIDE_RULE)
     pair = None
+    why = why or {}
     for verdict in verdicts:
         if (verdict.label, verdict.baseline_name, verdict.new_name) != pair:
+            for line in why.get(pair, []):
+                write(line)
             pair = (verdict.label, verdict.baseline_name, verdict.new_name)
-            write(f"Configuration: {verdict.label} ({verdict.baseline_name}: n={verdict.n_baseline}, "
-                  f"{verdict.new_name}: n={verdict.n_new})")
-            write(f"  {'metric':<28}{'baseline':>10}{'new':>10}{'ratio':>9}  {'95% CI':<14}{'p':>8}  verdict")
-        write(
-            f"  {verdict.metric:<28}{verdict.median_baseline:>10.4f}{verdict.median_new:>10.4f}"
-            f"{verdict.ratio:>8.3f}x  [{verdict.ci_low:.3f}, {verdict.ci_high:.3f}]".ljust(75)
-            + f"{verdict.p_value:>8.4f}  {verdict.verdict}"
-        )
+            if not compact:
+                write(f"Configuration: {verdict.label} ({verdict.baseline_name}: n={verdict.n_baseline}, "
+                      f"{verdict.new_name}: n={verdict.n_new})")
+                write(f"  {'metric':<28}{'baseline':>10}{'new':>10}{'ratio':>9}  {'95% CI':<14}{'p':>8}  verdict")
+        if not compact:
+            write(
+                f"  {verdict.metric:<28}{verdict.median_baseline:>10.4f}{verdict.median_new:>10.4f}"
+                f"{verdict.ratio:>8.3f}x  [{verdict.ci_low:.3f}, {verdict.ci_high:.3f}]".ljust(75)
+                + f"{verdict.p_value:>8.4f}  {verdict.verdict}"
+            )
         if verdict.metric == phases.TOTAL_KEY:
-            write(f"  => {verdict.sentence()}: {verdict.verdict}" + (f" ({verdict.note})" if verdict.note else ""))
+            write((f"{verdict.label}: " if compact else "  => ")
+                  + f"{verdict.sentence()}: {verdict.verdict}" + (f" ({verdict.note})" if verdict.note else ""))
+    for line in why.get(pair, []):
+        write(line)
     for name in comparison.only_baseline:
         write(f"Only in the baseline: {name}")
     for name in comparison.only_new:

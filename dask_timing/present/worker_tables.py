@@ -10,7 +10,9 @@ from __future__ import annotations
 from typing import Callable
 
 from dask_timing.analysis.computed import Analysis
-from dask_timing.analysis.workers import worker_label
+from dask_timing.analysis.explain import worker_called
+from dask_timing.analysis.groups import Group
+from dask_timing.analysis.workers import stragglers, worker_label
 from dask_timing.present.import_profile import describe_import_profile
 from dask_timing.present.text_table import aligned
 
@@ -18,6 +20,7 @@ TITLE = "Worker startup phases"
 UNITS = "seconds; median/p95 across workers and runs"
 IMPORTS_TITLE = "Worker imports (seconds per worker; the packages whose modules took longest to import)"
 MISSING = "-"
+WORKER_RUNS = "worker-runs"  # the count of a row: every worker of every run
 Write = Callable[[str], None]
 
 
@@ -27,7 +30,7 @@ def worker_phase_table(analysis: Analysis, short: bool = False) -> tuple[list[st
     keys = analysis.shown_worker_phases
     if not keys:
         return None
-    header = ["configuration", "workers", *(worker_label(key, short) for key in keys)]
+    header = ["configuration", WORKER_RUNS, *(worker_label(key, short) for key in keys)]
     rows = []
     for phases in analysis.worker_phases:
         cells = [f"{summary.median:.3f}/{summary.p95:.3f}" if (summary := phases.summaries.get(key)) else MISSING
@@ -60,4 +63,19 @@ def write_worker_phases(analysis: Analysis, write: Write) -> None:
         write(f"{IMPORTS_TITLE}:")
     for label, text in profiles:
         write(f"  {label}: {text}")
+    for label, text in straggler_lines(analysis.groups):
+        write(f"Stragglers: {label}: {text}")
     write(rule)
+
+
+def straggler_lines(groups: list[Group]) -> list[tuple[str, str]]:
+    """(configuration, its stragglers in words), as a single run names them: which worker, in how many runs,
+    how late, and the phase it lost its time in."""
+    found = []
+    for group in groups:
+        rows = stragglers(group)
+        if rows:
+            found.append((group.label, "; ".join(
+                f"{worker_called(row.worker)} in {row.runs} of {row.told} runs registered {row.excess:.3f} s after the median "
+                f"worker, losing {row.phase_excess:.3f} s in {worker_label(row.phase)}" for row in rows)))
+    return found

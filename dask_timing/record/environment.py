@@ -57,8 +57,9 @@ def _usable_cpus() -> int:
         return os.cpu_count() or 1
 
 
-def collect_environment() -> dict:
-    """Describe this host, its Python and its Dask stack, the environment's name, and the machine's load."""
+def collect_environment(load: dict | None = None) -> dict:
+    """Describe this host, its Python and its Dask stack, the environment's name, and the machine's load
+    (``load``: as sampled before the run began; by default, now)."""
     return {
         "name": os.environ.get(ENVIRONMENT_NAME_VARIABLE) or None,
         "host": socket.gethostname(),
@@ -74,16 +75,20 @@ def collect_environment() -> dict:
         "multiprocessing_start_method": multiprocessing.get_start_method(allow_none=True)
         or multiprocessing.get_context().get_start_method(),
         "dask_worker_start_method": _dask_worker_start_method(),
-        "load": machine_load(),
+        "load": load or machine_load(),
     }
+
+
+LOAD_BEFORE_RUN = "before the run"  # when a timed run samples the load (its ``sampled``)
 
 
 def machine_load() -> dict:
     """How busy the machine is now: load averages per usable CPU, and the CPU clock if readable.
 
     Recorded with every result, so that two sides of a comparison run under
-    different load can be told apart.  A run's own processes add to the
-    one-minute average; they add alike to both sides of a comparison.
+    different load can be told apart.  A timed run samples it before it starts
+    anything (``sampled``): the load its own processes make, a change's
+    included, is then not taken for a busy machine.
     """
     cpus = _usable_cpus()
     try:

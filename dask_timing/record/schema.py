@@ -65,6 +65,7 @@ class MachineLoad(msgspec.Struct, frozen=True):
 
     load_per_cpu: float | None = None
     cpu_mhz: float | None = None
+    sampled: str | None = None  # when: "before the run" (older results: when the result was written)
 
 
 class RunEnvironment(msgspec.Struct, frozen=True):
@@ -114,6 +115,7 @@ class TimedRun(msgspec.Struct, kw_only=True, tag_field="document", tag=RESULT_DO
     # import profile; absent (None) in results that have no waterfalls, never zero.
     worker_phases: dict[str, list[Seconds]] | None = None
     import_profile: dict[str, Any] | None = None
+    stragglers: list[dict[str, Any]] | None = None  # workers much slower to register than the others
     schema_version: int = SCHEMA_VERSION
 
     @property
@@ -123,6 +125,10 @@ class TimedRun(msgspec.Struct, kw_only=True, tag_field="document", tag=RESULT_DO
     def run_environment(self) -> RunEnvironment:
         """The part of the environment statistics read (this model reads none of it: all unknown)."""
         return RunEnvironment()
+
+    def package_versions(self) -> dict[str, str | None]:
+        """The recorded packages' versions, by name (as far as this model reads them)."""
+        return msgspec.structs.asdict(self.run_environment().packages)
 
     @property
     def warmup(self) -> bool:
@@ -198,7 +204,6 @@ class RunResult(TimedRun, kw_only=True):
     versions: dict[str, Any] | None = None
     jobs: list[dict[str, Any]] | None = None
     workers: list[dict[str, Any]] = []
-    stragglers: list[dict[str, Any]] | None = None  # workers much slower to register than the others
     scheduler: dict[str, Any] = {}
     measurement: dict[str, Any] = {}
 
@@ -209,6 +214,9 @@ class RunResult(TimedRun, kw_only=True):
 
     def run_environment(self) -> RunEnvironment:
         return msgspec.convert(self.environment, RunEnvironment)
+
+    def package_versions(self) -> dict[str, str | None]:
+        return dict(self.environment.get("packages") or {})
 
     def to_json(self) -> dict[str, Any]:
         """The JSON document: structured keys first, then the flat keys."""

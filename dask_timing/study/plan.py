@@ -83,13 +83,14 @@ class Configuration:
 # The options that make a plan (None: the default below).
 PLAN_OPTIONS = ("type", "workers", "threads", "start_method", "dashboard", "nanny", "processes", "workload",
                 "workload_chunk", "runs", "warmup", "timeout", "cluster_class", "cluster_kwargs", "python",
-                "dask_versions")
+                "dask_versions", "import_profile")
 KNOBS = ("start_method", "dashboard", "nanny", "processes")
 # 5 runs: the fewest with which a comparison of two configurations can be significant at p < 0.01
 # (Mann-Whitney's smallest p with 5 against 5 is 2 / C(10, 5) = 0.008); one run gives no spread at all.
 DEFAULT_RUNS = 5
 DEFAULTS = {"type": [KIND_LOCAL], "workers": [DEFAULT_WORKERS], "threads": [DEFAULT_THREADS], "runs": DEFAULT_RUNS, "warmup": 0,
-            "timeout": DEFAULT_TIMEOUT, "workload_chunk": DEFAULT_CHUNK, "python": [], "dask_versions": []}
+            "timeout": DEFAULT_TIMEOUT, "workload_chunk": DEFAULT_CHUNK, "python": [], "dask_versions": [],
+            "import_profile": False}
 
 
 @dataclass
@@ -110,6 +111,7 @@ class Plan:
     # --db (its URL, the password masked), --label and --revision: a resumed study records as it began
     recording: dict[str, str | None] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)  # what the sweep left out and why; not in the manifest
+    import_profile: bool = False  # every run profiles its workers' imports (--import-profile)
 
     @classmethod
     def from_options(cls, options: dict[str, Any]) -> "Plan":
@@ -129,7 +131,8 @@ class Plan:
         ]
         configurations = list(dict.fromkeys(map(Configuration.that_differs, swept)))
         plan = cls(new_study_id(), kinds, configurations, values["runs"], values["warmup"], values["timeout"],
-                   values["workload"], values["workload_chunk"], cluster_class, cluster_kwargs, environments)
+                   values["workload"], values["workload_chunk"], cluster_class, cluster_kwargs, environments,
+                   import_profile=values["import_profile"])
         if len(configurations) < len(swept):
             plan.notes.append(f"{len(swept) - len(configurations)} combination(s) left out: they cannot differ from "
                               "one kept (a start method does not apply to thread workers, --processes off, or to "
@@ -154,6 +157,7 @@ class Plan:
             # results are meant to be shared, and so is the folder they are in: no secrets
             "cluster_kwargs": mask_secrets(self.cluster_kwargs),
             "recording": mask_secrets(self.recording),
+            "import_profile": self.import_profile,
         }
 
     @classmethod
@@ -165,7 +169,7 @@ class Plan:
             document["runs"], document["warmup"], document["timeout"], document["workload"],
             document["workload_chunk"], document.get("cluster_class"), document.get("cluster_kwargs"),
             [Environment.from_json(environment) for environment in document.get("environments", [])],
-            dict(document.get("recording") or {}),
+            dict(document.get("recording") or {}), import_profile=bool(document.get("import_profile")),
         )
 
     def schedule(self) -> list[tuple[Configuration, int, bool]]:

@@ -99,6 +99,8 @@ class Study:
                 arguments.setdefault("cores", configuration.threads)
                 arguments.setdefault("log_directory", os.path.abspath(os.path.join(self.log_dir, "slurm")))
             command += ["--cluster-class", cluster_class, "--cluster-kwargs", json.dumps(arguments)]
+        if plan.import_profile:
+            command.append("--import-profile")
         if warmup:
             command.append("--warmup-run")
         return command

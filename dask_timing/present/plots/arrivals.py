@@ -6,7 +6,7 @@ import statistics
 
 from dask_timing.analysis.groups import Group
 from dask_timing.present.plots.base import Plot, ok_runs
-from dask_timing.present.plots.layout import Entry, Look, panel_figures
+from dask_timing.present.plots.layout import PANEL_SIZE, Entry, Look, panel_figures, small_multiples
 from dask_timing.record.schema import RunResult
 
 
@@ -42,10 +42,11 @@ def draw_arrivals(groups: list[Group], look: Look) -> list:
         return line, name
 
     usable = [group for group in groups if runs_arrivals(group)]
-    return panel_figures(look, "Worker arrival: median over runs, band from the fastest to the slowest run", usable,
-                         lambda group: group.label, lambda group: look.name(group.label, len(runs_arrivals(group))),
-                         draw, "seconds since the workers were requested", "workers registered",
-                         lambda axes: axes.yaxis.get_major_locator().set_params(integer=True), shared_y=False)
+    layout = panel_figures if len(usable) <= PANEL_SIZE else small_multiples  # more: bands would hide each other
+    return layout(look, "Worker arrival: median over runs, band from the fastest to the slowest run", usable,
+                  lambda group: group.label, lambda group: look.name(group.label, len(runs_arrivals(group))),
+                  draw, "seconds since the workers were requested", "workers registered",
+                  lambda axes: axes.yaxis.get_major_locator().set_params(integer=True), shared_y=False)
 
 
 PLOT = Plot("timing_arrivals", "When workers arrive: workers registered against seconds since they were requested "

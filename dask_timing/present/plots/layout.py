@@ -34,6 +34,8 @@ WIDTH = 10.0  # inches: 1200 pixels at DPI
 MIN_HEIGHT = 3.2  # inches: never a thin strip
 PANEL_SIZE = 8  # lines (configurations or families) in one panel
 PAGE_SIZE = 16  # configurations or families in one figure
+MULTIPLES_COLUMNS = 4  # small multiples (one panel per configuration) in a row
+MULTIPLE_HEIGHT = 1.9  # inches per row of small multiples
 LABEL_WIDTH = 34  # characters per line of a configuration's label
 LINE_WIDTH = 110  # characters per line of a heading or key across the figure
 LONG_VALUE = 24  # a setting's value longer than this is named by a key
@@ -313,6 +315,36 @@ def panel_figures(look: Look, title: str, items: list, label_of: Callable[[Any],
             axes.set_ylabel(ylabel)
             finish(axes)
         axes_list[-1].set_xlabel(xlabel)
+        figures.append(figure)
+    share_scales(figures, y=shared_y)
+    return figures
+
+
+def small_multiples(look: Look, title: str, items: list, label_of: Callable[[Any], str], name_of: Callable[[Any], str],
+                    draw: Callable[[Any, Any, str], Entry], xlabel: str, ylabel: str,
+                    finish: Callable[[Any], None] = lambda axes: None, shared_y: bool = True) -> list:
+    """Pages of a small panel per item, MULTIPLES_COLUMNS a row, at most PAGE_SIZE a page, each titled by its
+    item's name: ``panel_figures``' arguments, for more items than one panel shows apart."""
+    figures = []
+    for page in chunks(items, PAGE_SIZE):
+        rows = math.ceil(len(page) / MULTIPLES_COLUMNS)
+        names = [name_of(item) for item in page]
+        height = heading_height(look, [label_of(item) for item in page]) + rows * MULTIPLE_HEIGHT + 0.6
+        figure = pyplot().figure(figsize=(WIDTH, height), dpi=DPI, layout="constrained")
+        grid = figure.subplots(rows, MULTIPLES_COLUMNS, sharex=True, sharey=shared_y, squeeze=False)
+        figure.suptitle(f"{title}\n{look.heading([label_of(item) for item in page])}".strip(), fontweight="bold",
+                        fontsize="medium")
+        for index, axes in enumerate(grid.flat):
+            if index >= len(page):
+                axes.set_visible(False)
+                continue
+            draw(axes, page[index], names[index])
+            axes.set_title(names[index], fontsize="x-small", loc="left")
+            axes.grid(True, alpha=0.3)
+            axes.tick_params(labelsize="x-small")
+            finish(axes)
+        figure.supxlabel(xlabel, fontsize="small")
+        figure.supylabel(ylabel, fontsize="small")
         figures.append(figure)
     share_scales(figures, y=shared_y)
     return figures
