@@ -335,6 +335,9 @@ SETTINGS_FILES = {
     "huge.yaml": (None, "larger than"),
 }
 SETTINGS_FILES["deep_block.yaml"] = (SETTINGS_FILES["deep_block.yaml"], "nested deeper than")
+# Past the YAML parser's own nesting limit (PyYAML 6.0.4 has one, with its own words): still our one line.
+SETTINGS_FILES["deeper_block.yaml"] = ("".join(f"{' ' * level}k{level}:\n" for level in range(1100)) + "v: 1\n",
+                                       "nested deeper than")
 
 
 def write_settings(folder, name: str) -> str:

@@ -54,6 +54,8 @@ def parse_yaml(text: str) -> Any:
     """The value of a YAML text, its size and depth checked on the parsed graph before any value is built."""
     import yaml  # a dependency of dask
 
+    if _yaml_depth(text) > MAX_DEPTH:  # told by our own count, never by the parser's own limit and wording
+        raise SettingsError(f"nested deeper than {MAX_DEPTH} levels")
     loader_class = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     loader = loader_class(text)
     try:
@@ -69,6 +71,28 @@ def parse_yaml(text: str) -> Any:
         return loader.construct_document(node)
     finally:
         loader.dispose()
+
+
+def _yaml_depth(text: str) -> int:
+    """How deeply a YAML text nests, counted before parsing: flow brackets outside quoted strings, or block
+    indentation levels (each leading ``- `` one more), whichever is deeper.  An estimate that never counts a
+    file the parser would accept deeper than it is by much; the parsed graph is measured exactly after."""
+    from dask_timing.record.load import nesting_depth
+
+    indents: list[int] = []
+    deepest = 0
+    for line in text.splitlines():
+        content = line.lstrip(" ")
+        if not content or content.startswith("#"):
+            continue
+        indent = len(line) - len(content)
+        while indents and indents[-1] >= indent:
+            indents.pop()
+        indents.append(indent)
+        dashes = len(content) - len(content.lstrip("- ")) if content.startswith("- ") else 0
+        deepest = max(deepest, len(indents) + dashes // 2)
+    flow = nesting_depth(text.replace("'", '"').encode("utf-8", "surrogatepass"))
+    return max(deepest, flow)
 
 
 def _check_graph(root: Any) -> None:
