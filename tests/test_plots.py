@@ -230,7 +230,7 @@ def drawn(request, tmp_path_factory):
     count, kind = request.param
     groups = write_results(tmp_path_factory.mktemp(f"{kind}{count}"), count, kind)
     assert len(groups) == count
-    drawings = list(draw_all(groups))
+    drawings = list(draw_all(Analysis(groups)))
     yield groups, drawings
     for drawing in drawings:
         for figure in drawing.figures:
@@ -330,7 +330,7 @@ def test_worker_counts_are_whole_numbers(drawn):
 
 def test_files_are_readable_pngs_of_sensible_size(tmp_path):
     groups = write_results(tmp_path, 16)
-    paths = plot_all(groups, str(tmp_path / "plots"))
+    paths = plot_all(Analysis(groups), str(tmp_path / "plots"))
     assert len(paths) == 8
     for path in paths:
         width, height = png_size(path)
@@ -344,7 +344,7 @@ def test_files_are_readable_pngs_of_sensible_size(tmp_path):
 def test_more_than_a_page_goes_on_pages_with_the_same_scales_overwriting_nothing(tmp_path):
     groups = write_results(tmp_path, 24)
     folder = tmp_path / "plots"
-    first = plot_all(groups, str(folder))
+    first = plot_all(Analysis(groups), str(folder))
     names = [os.path.basename(path) for path in first]
     for stem in ("timing_phases", "timing_total_time", "timing_arrivals", "timing_memory"):
         assert f"{stem}_1.png" in names and f"{stem}_2.png" in names and f"{stem}_3.png" not in names
@@ -352,11 +352,11 @@ def test_more_than_a_page_goes_on_pages_with_the_same_scales_overwriting_nothing
     assert [path.caption for path in first if "timing_phases" in path] == [
         PLOTS[0].caption + " (page 1 of 2)", PLOTS[0].caption + " (page 2 of 2)"]
     contents = {path: open(path, "rb").read() for path in first}
-    again = [os.path.basename(path) for path in plot_all(groups, str(folder))]
+    again = [os.path.basename(path) for path in plot_all(Analysis(groups), str(folder))]
     assert "timing_phases-1_1.png" in again and "timing_phases-1_2.png" in again
     assert all(open(path, "rb").read() == content for path, content in contents.items())
 
-    drawings = {drawing.stem: drawing.figures for drawing in draw_all(groups)}
+    drawings = {drawing.stem: drawing.figures for drawing in draw_all(Analysis(groups))}
     try:
         for stem in ("timing_phases", "timing_arrivals"):
             assert len({axes.get_xlim() for figure in drawings[stem] for axes in figure.axes}) == 1, stem
@@ -382,8 +382,9 @@ def test_labels_leave_out_what_is_shared_and_key_long_values():
 
 
 def test_fitted_law_is_written_with_its_signs():
-    assert fit_text(Fit(0.077, -0.008, 0.5, None, None, 2)) == "0.077 s \N{MINUS SIGN} 0.008 s × workers"
-    assert fit_text(Fit(-0.05, 0.21, 0.9, None, None, 2)) == "\N{MINUS SIGN}0.05 s + 0.21 s × workers"
+    assert fit_text(Fit(0.077, -0.008, 0.5, (0.0, 0.1), (-0.01, 0.0), 9)) == ("0.077 s \N{MINUS SIGN} 0.008 s × "
+                                                                             "workers")
+    assert fit_text(Fit(-0.05, 0.21, 0.9, (-0.1, 0.0), (0.2, 0.3), 9)) == "\N{MINUS SIGN}0.05 s + 0.21 s × workers"
 
 
 def test_html_report_captions_plots_in_words(tmp_path):
@@ -399,9 +400,10 @@ def test_both_sides_of_a_comparison_are_drawn_a_colour_each_nothing_overlapping(
     for side in ("baseline", "new"):
         (tmp_path / side).mkdir()
     baseline, new = (write_results(tmp_path / side, count) for side in ("baseline", "new"))
-    pairs = pair_results(baseline, new).pairs
+    comparison = pair_results(baseline, new)
+    pairs = comparison.pairs
     assert len(pairs) == count
-    drawings = list(draw_all(new, pairs))
+    drawings = list(draw_all(Analysis(new, comparison)))
     try:
         drawing = drawings[-1]  # after the plots of the results
         assert (drawing.stem, drawing.caption) == (COMPARISON.stem, COMPARISON.caption)
@@ -422,21 +424,22 @@ def test_both_sides_of_a_comparison_are_drawn_a_colour_each_nothing_overlapping(
     finally:
         for figure in (figure for each in drawings for figure in each.figures):
             pyplot().close(figure)
-    assert os.path.basename(plot_all(new, str(tmp_path / "plots"), pairs=pairs)[-1]) == "timing_comparison.png"
+    saved = plot_all(Analysis(new, comparison), str(tmp_path / "plots"))
+    assert os.path.basename(saved[-1]) == "timing_comparison.png"
 
 
-def draw_runs_per_configuration(groups: list[Group], look: Look) -> list:
+def draw_runs_per_configuration(analysis: Analysis, look: Look) -> list:
     """A toy kind of plot: one bar per configuration, its number of successful runs, laid out by the kit."""
     def draw(axes, page: list[Group]) -> None:
         axes.barh(range(len(page)), [len(group.ok_runs) for group in page], color=[look.style(group).color
                                                                                   for group in page])
 
-    return row_figures(look, "Runs per configuration", groups, draw, "successful runs")
+    return row_figures(look, "Runs per configuration", analysis.groups, draw, "successful runs")
 
 
 @pytest.fixture
 def toy_plot():
-    plot = register(Plot("timing_runs", "How many runs each configuration has", lambda groups: bool(groups),
+    plot = register(Plot("timing_runs", "How many runs each configuration has", lambda analysis: bool(analysis.groups),
                          draw_runs_per_configuration))
     yield plot
     PLOTS.remove(plot)
@@ -444,10 +447,10 @@ def toy_plot():
 
 def test_a_registered_plot_kind_is_drawn_saved_and_captioned(tmp_path, toy_plot):
     groups = write_results(tmp_path, 4)
-    paths = plot_all(groups, str(tmp_path / "plots"))
+    paths = plot_all(Analysis(groups), str(tmp_path / "plots"))
     assert [os.path.basename(path) for path in paths][-1] == "timing_runs.png"  # drawn in registration order
     assert paths[-1].caption == toy_plot.caption
-    figure = next(drawing for drawing in draw_all(groups) if drawing.stem == "timing_runs").figures[0]
+    figure = next(drawing for drawing in draw_all(Analysis(groups)) if drawing.stem == "timing_runs").figures[0]
     bars = figure.axes[0].patches
     assert [bar.get_width() for bar in bars] == [RUNS] * 4
     assert [label.get_text() for label in figure.axes[0].get_yticklabels()] == [

@@ -19,16 +19,20 @@ from typing import Any, Callable
 
 import msgspec
 
-from dask_timing.analysis.groups import Group, total_summary
+from dask_timing.analysis.groups import Group, total_summary, total_times
 from dask_timing.analysis.knobs import KnobEffect, comparison_reference, knob_effects
 from dask_timing.analysis.ranking import Standing, rank
-from dask_timing.analysis.scaling import Fit, families, family_label, fit_scaling, weak_efficiency
+from dask_timing.analysis.scaling import NO_FIT, Fit, families, family_label, fit_scaling, weak_efficiency
 from dask_timing.analysis.stats import DEFAULT_PRECISION, OUTLIER_Z, SeriesWarning, outlier_indices, warnings_for
 from dask_timing.analysis.gate import Gate
 from dask_timing.analysis.explain import Explanation
 from dask_timing.analysis.verdicts import Comparison, Verdict
-from dask_timing.analysis.workers import WORKER_PHASE_ORDER, import_profile, worker_phase_values
+from dask_timing.analysis.workers import (
+    WORKER_PHASE_ORDER, Arrivals, Straggling, arrivals, import_profile, median_run, stragglers, worker_metric,
+    worker_phase_values,
+)
 from dask_timing.phases import REGISTERED_BOUNDARY, TOTAL_KEY
+from dask_timing.record.schema import TimedRun
 from dask_timing.record.statistics import Summary, summarize
 
 
@@ -40,14 +44,24 @@ class WorkerPhases(msgspec.Struct, frozen=True):
     summaries: dict[str, Summary]  # by phase key, in phase order, ``registered`` last
     n_workers: int  # the workers that registered, over the runs
 
+    @property
+    def metric_summaries(self) -> dict[str, Summary]:
+        """The summaries by metric name, as summaries and exports call them (``worker_imports_time``...)."""
+        return {worker_metric(key): summary for key, summary in self.summaries.items()}
+
 
 class Scaling(msgspec.Struct, frozen=True):
     """One family of configurations (``analysis.scaling``): its fitted law and its weak-scaling efficiency."""
 
     label: str
     groups: list[Group]  # by worker count
-    fit: Fit | None
+    fit: Fit | None  # None: too few worker counts to judge a line (``no_fit`` says so)
     efficiency: list[tuple[int, float, float]]  # (workers, median workload seconds, efficiency)
+
+    @property
+    def no_fit(self) -> str:
+        """Why the family has no fitted law, as every output says it ("" when it has one)."""
+        return NO_FIT if self.fit is None else ""
 
 
 class Probes(msgspec.Struct, frozen=True):
@@ -63,17 +77,23 @@ class Probes(msgspec.Struct, frozen=True):
 
 class Analysis:
     """Every statistic the outputs show of these groups: the statistics of each (``Group.summaries``), the
-    ranking, the worker phases, the scaling fits, what each setting costs, the warnings about the total time
-    and, with a ``comparison``, its verdicts and the gate at ``fail_if_slower`` percent on ``metric``."""
+    ranking, the worker phases, arrivals and stragglers, the scaling fits, what each setting costs, the warnings
+    about the total time and, with a ``comparison``, its verdicts and the gate at ``fail_if_slower`` percent on
+    ``metric``.
+
+    ``histories``: how the history layer finds each configuration's steps from release to release
+    (``history.releases.release_histories``), handed in by the caller: this layer never imports history.
+    """
 
     def __init__(self, groups: list[Group], comparison: Comparison | None = None,
                  fail_if_slower: float | None = None, precision: float = DEFAULT_PRECISION,
-                 metric: str = TOTAL_KEY) -> None:
+                 metric: str = TOTAL_KEY, histories: Callable[[list[Group]], list] | None = None) -> None:
         self.groups = groups
         self.comparison = comparison
         self.fail_if_slower = fail_if_slower
         self.precision = precision
         self.metric = metric
+        self._histories = histories
 
     @cached_property
     def ranking(self) -> list[Standing]:
@@ -96,6 +116,33 @@ class Analysis:
         """The worker phases any configuration has, in phase order (``registered`` last)."""
         found = {key for phases in self.worker_phases for key in phases.summaries}
         return [key for key in WORKER_PHASE_ORDER if key in found]
+
+    @cached_property
+    def stragglers(self) -> list[tuple[Group, list[Straggling]]]:
+        """The configurations whose workers straggled, with their stragglers, the most often first."""
+        return [(group, found) for group in self.groups if (found := stragglers(group))]
+
+    @cached_property
+    def arrivals(self) -> list[Arrivals]:
+        """When the workers arrived, per configuration whose runs recorded it, in configuration order."""
+        return [found for group in self.groups if (found := arrivals(group)) is not None]
+
+    @cached_property
+    def waterfall(self) -> tuple[Group, TimedRun] | None:
+        """The run drawn worker by worker: the median run, by total time, of the configuration whose workers take
+        longest to register (median), the one with most to explain; None without worker phases."""
+        candidates = [phases for phases in self.worker_phases
+                      if total_times(phases.group) and REGISTERED_BOUNDARY in phases.summaries]
+        if not candidates:
+            return None
+        slowest = max(candidates, key=lambda phases: phases.summaries[REGISTERED_BOUNDARY].median).group
+        return slowest, median_run(slowest)
+
+    @cached_property
+    def release_histories(self) -> list:
+        """(configuration's name, its total time's history with the steps found) of each configuration measured
+        at two releases or more, found by ``histories``; [] without it."""
+        return [] if self._histories is None else self._histories(self.groups)
 
     @cached_property
     def import_profiles(self) -> list[tuple[Group, dict[str, Any]]]:

@@ -5,7 +5,10 @@ For each family with at least two worker counts:
 
 * the scaling law: total time = a + b x workers, fitted by least squares over
   every run, with R^2 and 95 % confidence intervals: a is the fixed cost of a
-  cluster, b the cost of each worker;
+  cluster, b the cost of each worker.  Only with ``MIN_FIT_WORKER_COUNTS``
+  worker counts or more: a line through two counts passes through both their
+  means whatever the law, so its R^2 would say nothing (``NO_FIT`` says so
+  instead);
 * weak-scaling efficiency, when the runs timed the weak-array workload:
   E(n) = T(n0) / T(n) with medians, n0 the smallest worker count (1 when
   present, the textbook T(1) / T(n)); an ideal deployment keeps E(n) = 1.
@@ -24,16 +27,18 @@ from dask_timing.analysis.stats import t_quantile_975
 from dask_timing.record.workloads import WEAK_ARRAY
 
 WEAK_METRIC = workload_key(WEAK_ARRAY) + "_time"
+MIN_FIT_WORKER_COUNTS = 3  # fewer: the line fits the counts' means exactly, whatever the law
+NO_FIT = f"no fit: a line a + b x workers needs {MIN_FIT_WORKER_COUNTS} or more worker counts"
 
 
 class Fit(msgspec.Struct, frozen=True):
-    """total = intercept + slope x workers, with 95 % intervals (None with only two points)."""
+    """total = intercept + slope x workers, with 95 % intervals."""
 
     intercept: float
     slope: float
     r_squared: float
-    intercept_interval: tuple[float, float] | None
-    slope_interval: tuple[float, float] | None
+    intercept_interval: tuple[float, float]
+    slope_interval: tuple[float, float]
     n_points: int
 
 
@@ -61,14 +66,15 @@ def family_label(family: list[Group]) -> str:
 
 
 def fit_scaling(family: list[Group], metric: str = TOTAL_KEY) -> Fit | None:
-    """Least-squares line of ``metric`` against workers over every run of the family."""
+    """Least-squares line of ``metric`` against workers over every run of the family; None with fewer than
+    ``MIN_FIT_WORKER_COUNTS`` worker counts (``NO_FIT``)."""
     xs: list[float] = []  # a point per run: its configuration's workers, its value
     ys: list[float] = []
     for group in family:
         values = group.values_by_metric().get(metric, [])
         xs += [float(group.config["n_workers"])] * len(values)
         ys += values
-    if len(set(xs)) < 2:
+    if len(set(xs)) < MIN_FIT_WORKER_COUNTS:
         return None
     n = len(xs)
     mean_x, mean_y = statistics.fmean(xs), statistics.fmean(ys)
@@ -78,8 +84,6 @@ def fit_scaling(family: list[Group], metric: str = TOTAL_KEY) -> Fit | None:
     residual = sum((y - intercept - slope * x) ** 2 for x, y in zip(xs, ys))
     total = sum((y - mean_y) ** 2 for y in ys)
     r_squared = 1 - residual / total if total > 0 else 1.0
-    if n <= 2:
-        return Fit(intercept, slope, r_squared, None, None, n)
     sigma = math.sqrt(residual / (n - 2))
     quantile = t_quantile_975(n - 2)
     slope_error = sigma / math.sqrt(sxx)

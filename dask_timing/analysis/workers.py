@@ -5,7 +5,8 @@ Each run records each worker phase's seconds over its workers
 workers and the successful runs, so the median and p95 say what a worker
 typically takes and what the slow ones take.  Runs without waterfalls
 (older files, the earlier flat format) add nothing: their worker metrics are
-absent, not zero.
+absent, not zero.  Also per configuration: when its workers arrived
+(``arrivals``), which of them straggled, and its median run.
 """
 
 from __future__ import annotations
@@ -13,12 +14,13 @@ from __future__ import annotations
 import statistics
 from typing import Any, NamedTuple
 
-from dask_timing.analysis.groups import Group, total_times
-from dask_timing.record.statistics import Summary, summarize
+import msgspec
+
+from dask_timing.analysis.groups import Group
 from dask_timing.record.import_profile import merge
 from dask_timing.phases import REGISTERED_BOUNDARY as REGISTERED_KEY
 from dask_timing.phases import REGISTRATION_TIME_LABEL, WORKER_PHASES, WORKER_PHASES_BY_KEY
-from dask_timing.record.schema import TimedRun
+from dask_timing.record.schema import RunResult, TimedRun
 
 METRIC_PREFIX = "worker_"
 # The worker phases in the order tables show them: ``registered`` last, each worker's time from the request
@@ -49,9 +51,36 @@ def worker_phase_values(group: Group) -> dict[str, list[float]]:
     return {key: pooled[key] for key in WORKER_PHASE_ORDER if key in pooled}
 
 
-def worker_phase_summaries(group: Group) -> dict[str, Summary]:
-    """Statistics of each worker phase, by metric name (``worker_imports_time``...)."""
-    return {worker_metric(key): summarize(values) for key, values in worker_phase_values(group).items()}
+class Arrivals(msgspec.Struct, frozen=True):
+    """When one configuration's workers arrived: with k workers registered (0 at the request), the seconds since
+    the request in its fastest run, the median over its runs, and in its slowest run."""
+
+    group: Group
+    n_runs: int  # the runs that recorded arrivals
+    fastest: list[float]  # by k, up to the fewest workers any of the runs registered
+    median: list[float]
+    slowest: list[float]
+
+
+def arrival_times(run: RunResult) -> list[float]:
+    """Seconds from the request for workers to each registration, in order."""
+    if not run.arrivals or run.arrivals.get("requested_at") is None:
+        return []
+    requested = run.arrivals["requested_at"]
+    return sorted(worker["arrival_time"] - requested for worker in run.workers
+                  if worker.get("arrival_time") is not None)
+
+
+def arrivals(group: Group) -> Arrivals | None:
+    """The configuration's arrivals over its successful runs (whole runs: ``RunResult``); None when none
+    recorded them."""
+    per_run = [times for times in map(arrival_times, group.ok_runs) if times]
+    if not per_run:
+        return None
+    count = min(len(times) for times in per_run)
+    kth = [[0.0] * len(per_run)] + [[times[k] for times in per_run] for k in range(count)]
+    return Arrivals(group, len(per_run), [min(values) for values in kth],
+                    [statistics.median(values) for values in kth], [max(values) for values in kth])
 
 
 def import_profile(group: Group) -> dict[str, Any] | None:
@@ -91,11 +120,3 @@ def median_run(group: Group) -> TimedRun | None:
     """The run whose total time is the median of its configuration's (the lower one of an even count)."""
     runs = sorted((run for run in group.ok_runs if run.total_time is not None), key=lambda run: run.total_time)
     return runs[(len(runs) - 1) // 2] if runs else None
-
-
-def representative_group(groups: list[Group]) -> Group | None:
-    """The configuration whose workers take longest to register (median): the one with most to explain."""
-    candidates = [group for group in groups if total_times(group) and worker_phase_values(group).get(REGISTERED_KEY)]
-    if not candidates:
-        return None
-    return max(candidates, key=lambda group: worker_phase_summaries(group)[worker_metric(REGISTERED_KEY)].median)

@@ -12,6 +12,7 @@ from dask_timing.analysis.computed import Analysis
 from dask_timing.analysis.groups import Group, group_results
 from dask_timing.analysis.load import LoadedResults, load, shared_runs
 from dask_timing.cli.history import add_filter_options, filters_given, run_filter
+from dask_timing.history.releases import release_histories
 from dask_timing.analysis.verdicts import Comparison, environment_names, pair_environments, pair_results
 from dask_timing.present.analysis import CONCISE, QUIET, VERBOSE, present, present_end, save_verdicts
 from dask_timing.present.exports import EXPORTERS, export
@@ -133,7 +134,7 @@ def run(argv: list[str] | None, prog: str) -> int:
         plot_dir = args.plot_dir or first_folder
         cli.check_output_dir(plot_dir, "--plot-dir (by default the first result's folder)")
     # Every statistic computed once, when an output first shows it; the outputs only render it.
-    analysis = Analysis(groups, comparison, args.fail_if_slower, args.precision / 100)
+    analysis = Analysis(groups, comparison, args.fail_if_slower, args.precision / 100, histories=release_histories)
     names = present(analysis, len(loaded.results), detail, args.compare, plot_dir, args.summary_json)
     if args.verdict_json:
         save_verdicts(analysis, args.verdict_json)

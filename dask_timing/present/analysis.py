@@ -60,8 +60,7 @@ def present(
     if plot_dir is not None:
         from dask_timing.present.plots import plot_all
 
-        pairs = analysis.comparison.pairs if analysis.comparison is not None else []
-        for path in plot_all(groups, plot_dir, plot_tag, pairs):
+        for path in plot_all(analysis, plot_dir, plot_tag):
             print(f"✓ Plot saved to: {path}")
     return names
 

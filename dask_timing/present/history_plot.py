@@ -15,14 +15,11 @@ from __future__ import annotations
 import textwrap
 from typing import IO, Sequence
 
-from dask_timing.analysis.groups import Group, settings_key, total_times
-from dask_timing.history.series import MetricHistory, metric_history, settings_name, version_label
-from dask_timing.history.steps import Point
+from dask_timing.history.series import MetricHistory
 from dask_timing.phases import TOTAL_KEY
 from dask_timing.present.plots.layout import (
     LABEL_WIDTH, LINE_WIDTH, TEXT_LINE, label_parts, legend, line_count, pyplot, save, style_at, wrap_parts,
 )
-from dask_timing.record.releases import environment_key
 
 HEIGHT = 4.5  # inches
 WIDTH_PER_POINT = 0.9  # inches per point on the axis, within the bounds below
@@ -33,30 +30,6 @@ KEY_ENTRY_GAP = 0.12  # inches between two entries of the key
 STEP_ARROW = {"arrowstyle": "-|>", "linewidth": 2.2, "mutation_scale": 14, "shrinkA": 0, "shrinkB": 0}
 MAX_STEP_LABELS = 4  # steps at one place labelled each with its size; more share one label (theirs would overlap)
 STEP_TEXT_BOX = {"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": "none", "alpha": 0.8}
-
-
-def release_histories(groups: Sequence[Group]) -> list[tuple[str, MetricHistory]]:
-    """The total time's history of each configuration the groups hold at two releases or more, in release order.
-
-    What the database's history (``history.series``) is by version, taken from one
-    analysis's runs: the HTML report's history section, on files or a database alike.
-    """
-    families: dict[tuple, list[Group]] = {}
-    for group in groups:
-        if total_times(group):
-            families.setdefault(settings_key(group.runs[0]), []).append(group)
-    found = []
-    for family in families.values():
-        packages = {id(group): group.environment.packages for group in family}
-        labelled = [(version_label(packages[id(group)].dask, packages[id(group)].distributed), group)
-                    for group in family]
-        labelled = [(label, group) for label, group in labelled if label is not None]
-        if len({label for label, _group in labelled}) < 2 or len(labelled) != len(family):
-            continue  # not a history of releases: one release, or the same release in two environments
-        labelled.sort(key=lambda item: environment_key(item[1].environment))
-        points = [Point(label, tuple(total_times(group))) for label, group in labelled]
-        found.append((settings_name(family[0].kind, family[0].config), metric_history(TOTAL_KEY, points)))
-    return found
 
 
 def draw_history(series: Sequence[tuple[str, MetricHistory]], order: str, path: str | IO[bytes]) -> str | IO[bytes]:

@@ -365,7 +365,9 @@ def write_scaling(analysis: Analysis, write: Write) -> None:
     for family in analysis.scaling:
         write(f"{family.label} (workers: {', '.join(str(g.config['n_workers']) for g in family.groups)})")
         fit = family.fit
-        if fit is not None:
+        if fit is None:
+            write(f"  {family.no_fit}")
+        else:
             write(f"  total time = a + b x workers, least squares over {fit.n_points} runs, R^2 = {fit.r_squared:.3f}")
             write(f"    a, fixed cost:      {fit.intercept:8.4f} s{_interval(fit.intercept_interval, 's')}")
             write(f"    b, cost per worker: {fit.slope:8.4f} s/worker{_interval(fit.slope_interval, 's/worker')}")
@@ -376,5 +378,5 @@ def write_scaling(analysis: Analysis, write: Write) -> None:
     write(WIDE_RULE)
 
 
-def _interval(bounds: tuple[float, float] | None, unit: str) -> str:
-    return "" if bounds is None else f"   95% CI [{bounds[0]:.4f}, {bounds[1]:.4f}] {unit}"
+def _interval(bounds: tuple[float, float], unit: str) -> str:
+    return f"   95% CI [{bounds[0]:.4f}, {bounds[1]:.4f}] {unit}"

@@ -11,8 +11,7 @@ from typing import Callable
 
 from dask_timing.analysis.computed import Analysis
 from dask_timing.analysis.explain import worker_called
-from dask_timing.analysis.groups import Group
-from dask_timing.analysis.workers import stragglers, worker_label
+from dask_timing.analysis.workers import worker_label
 from dask_timing.present.import_profile import describe_import_profile
 from dask_timing.present.text_table import aligned
 
@@ -63,19 +62,15 @@ def write_worker_phases(analysis: Analysis, write: Write) -> None:
         write(f"{IMPORTS_TITLE}:")
     for label, text in profiles:
         write(f"  {label}: {text}")
-    for label, text in straggler_lines(analysis.groups):
+    for label, text in straggler_lines(analysis):
         write(f"Stragglers: {label}: {text}")
     write(rule)
 
 
-def straggler_lines(groups: list[Group]) -> list[tuple[str, str]]:
+def straggler_lines(analysis: Analysis) -> list[tuple[str, str]]:
     """(configuration, its stragglers in words), as a single run names them: which worker, in how many runs,
     how late, and the phase it lost its time in."""
-    found = []
-    for group in groups:
-        rows = stragglers(group)
-        if rows:
-            found.append((group.label, "; ".join(
-                f"{worker_called(row.worker)} in {row.runs} of {row.told} runs registered {row.excess:.3f} s after the median "
-                f"worker, losing {row.phase_excess:.3f} s in {worker_label(row.phase)}" for row in rows)))
-    return found
+    return [(group.label, "; ".join(
+        f"{worker_called(row.worker)} in {row.runs} of {row.told} runs registered {row.excess:.3f} s after the median "
+        f"worker, losing {row.phase_excess:.3f} s in {worker_label(row.phase)}" for row in rows))
+        for group, rows in analysis.stragglers]

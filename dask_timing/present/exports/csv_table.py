@@ -44,7 +44,6 @@ from dask_timing.analysis.computed import WorkerPhases
 from dask_timing.analysis.groups import LABEL_KEYS
 from dask_timing.analysis.ranking import Standing
 from dask_timing.record.statistics import Summary
-from dask_timing.analysis.workers import worker_metric
 from dask_timing.phases import TOTAL_KEY
 from dask_timing.present.exports.base import Analysis, Exporter
 from dask_timing.record.text import printable
@@ -81,7 +80,7 @@ def _rows(standing: Standing, columns: dict[str, str], worker_phases: WorkerPhas
                   python_executable=environment.python_executable)
     summaries = dict(group.summaries())
     if worker_phases is not None:
-        summaries.update((worker_metric(key), summary) for key, summary in worker_phases.summaries.items())
+        summaries.update(worker_phases.metric_summaries)
     rows = []
     for metric, summary in summaries.items():
         rows.append({**shared, "metric": metric, **summary.to_json()})

@@ -18,7 +18,7 @@ import io
 from typing import TYPE_CHECKING, Any, Iterable, NamedTuple
 
 from dask_timing.analysis.gate import COMPARED
-from dask_timing.analysis.groups import Group, metric_order
+from dask_timing.analysis.groups import Group, all_metric_names
 from dask_timing.analysis.ranking import Standing
 from dask_timing.analysis.verdicts import RULE
 from dask_timing.phases import TOTAL_KEY, metric_label
@@ -205,8 +205,7 @@ def _named_table(look: Look, header: list[Any], named_rows: list[tuple[str, list
 
 def _phases(analysis: Analysis, look: Look) -> str:
     """One table across configurations: a column per phase or metric, its median and MAD in seconds."""
-    found = dict.fromkeys(metric for group in analysis.groups for metric in group.metric_names())
-    metrics = sorted(found, key=metric_order)  # stable: metrics of one place keep the order they were found in
+    metrics = all_metric_names(analysis.groups)
     standings = {id(standing.group): standing for standing in analysis.ranking}
     header = ["runs", *(look.metric if metric == TOTAL_KEY else metric_label(metric) for metric in metrics)]
     return ("<h2>Phases</h2><p>Seconds: each cell is the median over the configuration's successful runs, and "
@@ -231,13 +230,14 @@ def _workers(analysis: Analysis, look: Look) -> str:
 
 
 def _scaling(analysis: Analysis, look: Look) -> str:
+    """Each family's fitted law (or why it has none) and its weak-scaling efficiency."""
     fits = []
     for family in analysis.scaling:
         fit = family.fit
-        if fit is not None:
-            fits.append([_name(look, family.label), f"{fit.intercept:.4f}", f"{fit.slope:.4f}",
-                         f"{fit.r_squared:.3f}",
-                         ", ".join(f"{w}: {e:.2f}" for w, _, e in family.efficiency) or "-"])
+        law = [Cell(family.no_fit, "text", 3)] if fit is None else [
+            f"{fit.intercept:.4f}", f"{fit.slope:.4f}", f"{fit.r_squared:.3f}"]
+        fits.append([_name(look, family.label), *law,
+                     ", ".join(f"{w}: {e:.2f}" for w, _, e in family.efficiency) or "-"])
     if not fits:
         return ""
     return "<h2>Scaling</h2>" + table(
@@ -342,19 +342,18 @@ def _plots(analysis: Analysis) -> tuple[str, str]:
     """The plots section, and both sides of the comparison drawn (for the comparison's section)."""
     from dask_timing.present.plots import COMPARISON, draw_all
 
-    pairs = analysis.comparison.pairs if analysis.comparison is not None else []
-    drawn = {drawing.stem: _drawn(drawing) for drawing in draw_all(analysis.groups, pairs)}
+    drawn = {drawing.stem: _drawn(drawing) for drawing in draw_all(analysis)}
     comparison = drawn.pop(COMPARISON.stem, "")
     return ("<h2>Plots</h2>" + "".join(drawn.values()) if drawn else ""), comparison
 
 
 def _history(analysis: Analysis) -> str:
     """Each configuration measured at two releases or more: its steps and its trend (``present.history_plot``)."""
-    from dask_timing.present.history_plot import draw_history, release_histories
-
-    series = release_histories(analysis.groups)
+    series = analysis.release_histories
     if not series:
         return ""
+    from dask_timing.present.history_plot import draw_history
+
     rows = [[Cell(name, "text"), Cell(" · ".join(label for label, _summary in history.points), "text"),
              Cell("; ".join(history.describe()), "text")] for name, history in series]
     buffer = io.BytesIO()

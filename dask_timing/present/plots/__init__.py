@@ -1,19 +1,23 @@
-"""Plots of grouped results (matplotlib, imported only when drawing), as the exports are: one kind per module.
+"""Plots of an analysis (matplotlib, imported only when drawing), as the exports are: one kind per module.
 
-``layout`` is the kit every plot is drawn with (sizes, a configuration's
-style in every plot, labels, headings, pages at shared scales); ``base`` the
-interface of a kind and the registry; ``drawing`` draws every kind the results
-allow, in registration order, and saves each page under a name not yet
-taken.  The comparison's plot (both sides of ``--baseline`` or
-``--baseline-env``) is drawn from its pairs, last (``comparison.COMPARISON``).
+Every kind draws the one ``Analysis`` (``analysis.computed``) and computes no
+statistic: what a plot shows that is not a run's own value (a median, a fit,
+the run drawn worker by worker) is a field of the analysis, computed once for
+every output.  ``layout`` is the kit every plot is drawn with (sizes, a
+configuration's style in every plot, labels, headings, pages at shared
+scales); ``base`` the interface of a kind and the registry; ``drawing`` draws
+every kind the analysis allows, in registration order, and saves each page
+under a name not yet taken.  The comparison's plot (both sides of
+``--baseline`` or ``--baseline-env``) is drawn last (``comparison.COMPARISON``).
 
 Adding a kind of plot takes one module and one line:
 
 1. a module in this package, say ``queue_depth.py``, with a function
-   ``draw(groups, look) -> list`` of figures (one per page, laid out with
+   ``draw(analysis, look) -> list`` of figures (one per page, laid out with
    ``layout.row_figures`` or ``layout.panel_figures``) and
    ``PLOT = Plot("timing_queue_depth", "what it shows, in words", wanted, draw)``,
-   ``wanted(groups)`` saying whether the results allow it;
+   ``wanted(analysis)`` saying whether the analysis allows it (a statistic the
+   plot needs first becomes a field of the ``Analysis``);
 2. the line ``register(queue_depth.PLOT)`` below.
 """
 

@@ -1,24 +1,28 @@
-"""The plot kind's interface and the registry of the kinds drawn for every analysis."""
+"""The plot kind's interface and the registry of the kinds drawn for every analysis.
+
+A kind draws what the ``Analysis`` (``analysis.computed``) holds and computes no statistic itself.
+"""
 
 from __future__ import annotations
 
-from typing import Any, Callable, NamedTuple
+from typing import Callable, NamedTuple
 
+from dask_timing.analysis.computed import Analysis
 from dask_timing.analysis.groups import Group
 from dask_timing.present.plots.layout import Look
 from dask_timing.record.schema import RunResult
 
 
 class Plot(NamedTuple):
-    """One kind of plot: its file name, what it shows in words, whether the results allow it, how to draw it."""
+    """One kind of plot: its file name, what it shows in words, whether the analysis allows it, how to draw it."""
 
     stem: str
     caption: str
-    wanted: Callable[[Any], bool]  # of the groups (of the comparison's pairs for the comparison's plot)
-    draw: Callable[[Any, Look], list]  # the figures, one per page
+    wanted: Callable[[Analysis], bool]
+    draw: Callable[[Analysis, Look], list]  # the figures, one per page
 
 
-PLOTS: list[Plot] = []  # the kinds drawn from the groups, in the order they are drawn and shown
+PLOTS: list[Plot] = []  # the kinds drawn from every analysis, in the order they are drawn and shown
 
 
 def register(plot: Plot) -> Plot:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from dask_timing.analysis.groups import total_times
+from dask_timing.analysis.computed import Analysis
+from dask_timing.analysis.groups import total_summary, total_times
 from dask_timing.analysis.verdicts import Pair
 from dask_timing.present.plots.base import Plot
 from dask_timing.present.plots.layout import LABEL_WIDTH, POINT_MARKER, Look, item_row_figures, wrap_parts
-from dask_timing.record.statistics import summarize
 
 # The two sides of a comparison, baseline then new: a colour each (Paul Tol's blue and orange, told apart
 # by colour-blind readers too) and a place within the configuration's row (baseline above).
@@ -25,6 +25,11 @@ def comparable(pair: Pair) -> bool:
     return all(side_runs(pair))
 
 
+def compared_pairs(analysis: Analysis) -> list[Pair]:
+    """The pairs of the analysis's comparison whose sides both have total times (none without a comparison)."""
+    return [pair for pair in analysis.comparison.pairs if comparable(pair)] if analysis.comparison else []
+
+
 def side_names(pairs: Sequence[Pair], side: str) -> str:
     """A side as the legend names it: "baseline", or "baseline: A" when the study named it (--baseline-env)."""
     names = list(dict.fromkeys(getattr(pair, f"{side}_name") for pair in pairs))
@@ -39,13 +44,13 @@ def side_marks(color: str) -> tuple[dict[str, Any], ...]:
             {"marker": "|", "linestyle": "", "color": color, "markersize": 15, "markeredgewidth": 3, "zorder": 3})
 
 
-def draw_comparison(pairs: Sequence[Pair], look: Look) -> list:
+def draw_comparison(analysis: Analysis, look: Look) -> list:
     """Per compared configuration, the baseline's and the new total times side by side (baseline above):
     every run a dot, the median a bar, the 5th to 95th percentile a line, in the side's colour."""
     from matplotlib.legend_handler import HandlerTuple
     from matplotlib.lines import Line2D
 
-    shown = [pair for pair in pairs if comparable(pair)]
+    shown = compared_pairs(analysis)
 
     def name(pair: Pair) -> str:
         baseline, new = side_runs(pair)
@@ -54,8 +59,9 @@ def draw_comparison(pairs: Sequence[Pair], look: Look) -> list:
 
     def draw(axes, page: list[Pair]) -> None:
         for row, pair in enumerate(page):
-            for offset, color, values in zip(SIDE_OFFSETS, SIDE_COLOURS, side_runs(pair)):
-                summary, at = summarize(values), row + offset
+            for offset, color, side, values in zip(SIDE_OFFSETS, SIDE_COLOURS, (pair.baseline, pair.new),
+                                                   side_runs(pair)):
+                summary, at = total_summary(side), row + offset
                 interval, runs, median = side_marks(color)
                 axes.plot([summary.p5, summary.p95], [at, at], **interval)
                 axes.plot(values, [at] * len(values), **runs)
@@ -75,4 +81,4 @@ def draw_comparison(pairs: Sequence[Pair], look: Look) -> list:
 
 COMPARISON = Plot("timing_comparison", "Both sides of the comparison: per compared configuration, the baseline's "
                   "and the new total times side by side, every run a dot, the median a bar and the 5th to 95th "
-                  "percentile a line", lambda pairs: any(map(comparable, pairs)), draw_comparison)
+                  "percentile a line", lambda analysis: bool(compared_pairs(analysis)), draw_comparison)

@@ -7,10 +7,9 @@ their text, the HTML report embeds them), ``plot_all`` writes them.
 from __future__ import annotations
 
 import os
-from typing import Iterator, NamedTuple, Sequence
+from typing import Iterator, NamedTuple
 
-from dask_timing.analysis.groups import Group
-from dask_timing.analysis.verdicts import Pair
+from dask_timing.analysis.computed import Analysis
 from dask_timing.present.plots.base import PLOTS
 from dask_timing.present.plots.comparison import COMPARISON
 from dask_timing.present.plots.layout import Look, save
@@ -31,15 +30,13 @@ class Drawing(NamedTuple):
         return [f"{self.caption} (page {page} of {len(self.figures)})" for page in range(1, len(self.figures) + 1)]
 
 
-def draw_all(groups: list[Group], pairs: Sequence[Pair] = ()) -> Iterator[Drawing]:
-    """Every plot the results allow, drawn one at a time (the caller saves and closes each before the next);
-    with the pairs of a comparison, both of its sides last."""
-    look = Look(groups)
-    for plot in PLOTS:
-        if plot.wanted(groups):  # none of the time plots when no run reached ready
-            yield Drawing(plot.stem, plot.caption, plot.draw(groups, look))
-    if COMPARISON.wanted(pairs):
-        yield Drawing(COMPARISON.stem, COMPARISON.caption, COMPARISON.draw(pairs, look))
+def draw_all(analysis: Analysis) -> Iterator[Drawing]:
+    """Every plot the analysis allows, drawn one at a time (the caller saves and closes each before the next);
+    with a comparison, both of its sides last."""
+    look = Look(analysis.groups)
+    for plot in [*PLOTS, COMPARISON]:
+        if plot.wanted(analysis):  # none of the time plots when no run reached ready
+            yield Drawing(plot.stem, plot.caption, plot.draw(analysis, look))
 
 
 class PlotFile(str):
@@ -58,13 +55,13 @@ def page_paths(folder: str, stem: str, count: int) -> list[str]:
     return unused_paths(folder, stem, [".png"] if count == 1 else [f"_{page}.png" for page in range(1, count + 1)])
 
 
-def plot_all(groups: list[Group], folder: str, tag: str = "", pairs: Sequence[Pair] = ()) -> list[str]:
-    """Draw every plot the results allow (with ``pairs``, both sides of the comparison too) into ``folder``,
+def plot_all(analysis: Analysis, folder: str, tag: str = "") -> list[str]:
+    """Draw every plot the analysis allows (with a comparison, both of its sides too) into ``folder``,
     overwriting nothing; return the paths."""
     os.makedirs(folder, exist_ok=True)
     suffix = f"_{tag}" if tag else ""
     saved: list[str] = []
-    for drawing in draw_all(groups, pairs):
+    for drawing in draw_all(analysis):
         paths = page_paths(folder, drawing.stem + suffix, len(drawing.figures))
         for figure, path, caption in zip(drawing.figures, paths, drawing.captions()):
             saved.append(PlotFile(save(figure, path), caption))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dask_timing.analysis.computed import Analysis
 from dask_timing.analysis.groups import Group
 from dask_timing.present.plots.base import Plot, ok_runs
 from dask_timing.present.plots.layout import Entry, Look, panel_figures
@@ -11,7 +12,7 @@ def memory_runs(group: Group) -> list[list[list[float]]]:
     return [run.memory_samples["samples"] for run in group.ok_runs if run.memory_samples]
 
 
-def draw_memory(groups: list[Group], look: Look) -> list:
+def draw_memory(analysis: Analysis, look: Look) -> list:
     """Cluster memory over each run (Dask's MemorySampler), one line per run in its configuration's style."""
     def draw(axes, group: Group, name: str) -> Entry:
         style = look.style(group)
@@ -21,11 +22,11 @@ def draw_memory(groups: list[Group], look: Look) -> list:
                  for samples in memory_runs(group)]
         return lines[0], name
 
-    usable = [group for group in groups if memory_runs(group)]
+    usable = [group for group in analysis.groups if memory_runs(group)]
     return panel_figures(look, "Cluster memory over the run (one line per run)", usable, lambda group: group.label,
                          lambda group: look.name(group.label, len(memory_runs(group))), draw,
                          "seconds since the start of the run", "cluster process memory (GiB)")
 
 
 PLOT = Plot("timing_memory", "Cluster memory over each run, one line per run",
-            lambda groups: any(run.memory_samples for run in ok_runs(groups)), draw_memory)
+            lambda analysis: any(run.memory_samples for run in ok_runs(analysis.groups)), draw_memory)

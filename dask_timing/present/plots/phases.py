@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dask_timing.analysis.computed import Analysis
 from dask_timing.analysis.groups import Group, total_times
 from dask_timing.phases import ALL_PHASES, phase_order
 from dask_timing.present.plots.base import Plot
@@ -10,8 +11,9 @@ from dask_timing.present.plots.layout import Look, pyplot, row_figures
 PHASE_PALETTE = "Set2"  # phases are not configurations: colours of their own
 
 
-def draw_phase_breakdown(groups: list[Group], look: Look) -> list:
+def draw_phase_breakdown(analysis: Analysis, look: Look) -> list:
     """One bar per configuration, its phases stacked in run order up to the total (mean; error bar: 1 stddev)."""
+    groups = analysis.groups
     colors = pyplot().get_cmap(PHASE_PALETTE)
     shown = [phase for phase in ALL_PHASES if any(phase.flat_key in group.summaries() for group in groups)]
 
@@ -35,4 +37,4 @@ def draw_phase_breakdown(groups: list[Group], look: Look) -> list:
 
 
 PLOT = Plot("timing_phases", "Where the time goes: each configuration's phases, stacked in run order (mean; error bar: "
-            "one standard deviation)", lambda groups: any(map(total_times, groups)), draw_phase_breakdown)
+            "one standard deviation)", lambda analysis: any(map(total_times, analysis.groups)), draw_phase_breakdown)

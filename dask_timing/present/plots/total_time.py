@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from dask_timing.analysis.computed import Analysis
 from dask_timing.analysis.groups import Group, total_times
 from dask_timing.present.plots.base import Plot
 from dask_timing.present.plots.layout import POINT_MARKER, Look, row_figures
 
 
-def draw_total_distribution(groups: list[Group], look: Look) -> list:
+def draw_total_distribution(analysis: Analysis, look: Look) -> list:
     """Per configuration, a box of its total times with every run drawn as a dot, in the configuration's colour."""
     from matplotlib.colors import to_rgba
 
@@ -22,9 +23,9 @@ def draw_total_distribution(groups: list[Group], look: Look) -> list:
             offsets = [row + 0.07 * (k % spread - (spread - 1) / 2) for k in range(len(values))]
             axes.plot(values, offsets, POINT_MARKER, color=color, alpha=0.8, markersize=4)
 
-    return row_figures(look, f"{look.metric}: distribution per configuration", groups, draw,
+    return row_figures(look, f"{look.metric}: distribution per configuration", analysis.groups, draw,
                        f"{look.metric.lower()} (seconds; box: quartiles and median, dots: runs)")
 
 
 PLOT = Plot("timing_total_time", "How the total varies: per configuration, a box of its runs (quartiles and median) "
-            "and every run as a dot", lambda groups: any(map(total_times, groups)), draw_total_distribution)
+            "and every run as a dot", lambda analysis: any(map(total_times, analysis.groups)), draw_total_distribution)

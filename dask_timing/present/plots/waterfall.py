@@ -5,8 +5,7 @@ from __future__ import annotations
 import textwrap
 from typing import Any
 
-from dask_timing.analysis.groups import Group
-from dask_timing.analysis.workers import median_run, representative_group
+from dask_timing.analysis.computed import Analysis
 from dask_timing.phases import REGISTERED_BOUNDARY, WORKER_BOUNDARIES, WORKER_PHASES
 from dask_timing.present.plots.base import Plot
 from dask_timing.present.plots.layout import (
@@ -27,16 +26,14 @@ def waterfall_rows(workers: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [ordered[round(index * step)] for index in range(WATERFALL_ROWS)]
 
 
-def has_waterfall(groups: list[Group]) -> bool:
-    group = representative_group(groups)
-    return group is not None and bool(waterfall_rows(median_run(group).workers))
+def has_waterfall(analysis: Analysis) -> bool:
+    return analysis.waterfall is not None and bool(waterfall_rows(analysis.waterfall[1].workers))
 
 
-def draw_waterfall(groups: list[Group], look: Look) -> list:
-    """A Gantt chart of one run (the median run of the configuration whose workers take longest to
-    register): one row per worker, its phases as coloured segments from the request for workers."""
-    group = representative_group(groups)
-    run = median_run(group)
+def draw_waterfall(analysis: Analysis, look: Look) -> list:
+    """A Gantt chart of one run (``Analysis.waterfall``: the median run of the configuration whose workers take
+    longest to register): one row per worker, its phases as coloured segments from the request for workers."""
+    group, run = analysis.waterfall
     rows = waterfall_rows(run.workers)
     stragglers = {straggler["name"] for straggler in run.stragglers or []}
     names = [f"{worker['name']}" + (" (straggler)" if worker["name"] in stragglers else "") for worker in rows]
