@@ -15,14 +15,18 @@ from conftest import ANALYZER, run_tool
 from helpers import fake_run, save_run
 from scipy import stats as scipy_stats
 
+from dask_timing.analysis.computed import Analysis
 from dask_timing.analysis.groups import Group
-from dask_timing.analysis.scaling import fit_scaling
+from dask_timing.analysis.scaling import MIN_FIT_WORKER_COUNTS, fit_scaling
 from dask_timing.analysis.stats import outlier_indices, runs_needed, t_quantile_975, warnings_for
 from dask_timing.record.statistics import summarize
 from dask_timing.analysis.inference import (
     BOOTSTRAP_RESAMPLES, bootstrap_medians, bootstrap_ratio_interval, bootstrap_ratio_intervals,
 )
 from dask_timing.analysis.verdicts import FASTER, INCONCLUSIVE, NO_CHANGE, SLOWER, judge
+from dask_timing.present.exports import html_page
+from dask_timing.present.plots import draw_all, pyplot
+from dask_timing.present.report import write_scaling
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -124,6 +128,35 @@ def test_scaling_law_matches_scipy_linregress():
     assert fit.slope_interval[0] == pytest.approx(reference.slope - quantile * reference.stderr, rel=1e-4)
     assert fit.intercept_interval[1] == pytest.approx(reference.intercept + quantile * reference.intercept_stderr,
                                                       rel=1e-4)
+
+
+def scaling_said(groups: list[Group]) -> tuple[list[str], str, str]:
+    """What the text, the scaling plot (its legend) and the HTML report say of these groups' scaling."""
+    analysis = Analysis(groups)
+    text: list[str] = []
+    write_scaling(analysis, text.append)
+    (figure,) = next(drawing for drawing in draw_all(analysis) if drawing.stem == "timing_scaling").figures
+    legend = " ".join(" ".join(text.get_text() for text in axes.get_legend().get_texts()) for axes in figure.axes)
+    pyplot().close(figure)
+    return text, " ".join(legend.split()), html_page.render(analysis)
+
+
+def test_a_fit_needs_three_worker_counts_and_every_output_says_so():
+    generator = random.Random(7)
+    two = [group_of(n, [0.8 + 0.3 * n + generator.gauss(0, 0.05) for _ in range(5)]) for n in (1, 2)]
+    assert MIN_FIT_WORKER_COUNTS == 3
+    assert fit_scaling(two) is None  # a line through two counts' means fits them whatever the law: no R²
+    (family,) = Analysis(two).scaling
+    assert family.fit is None and family.no_fit.endswith("needs 3 or more worker counts")
+    text, legend, page = scaling_said(two)
+    assert f"  {family.no_fit}" in text and not [line for line in text if "R^2" in line]
+    assert family.no_fit in legend and "R²" not in legend
+    assert family.no_fit in page and "<th>R²</th>" in page
+    three = [*two, group_of(4, [2.0 + generator.gauss(0, 0.05) for _ in range(5)])]
+    (family,) = Analysis(three).scaling
+    assert family.fit is not None and family.no_fit == ""
+    text, legend, page = scaling_said(three)
+    assert [line for line in text if "R^2" in line] and "R² = " in legend and "no fit" not in page
 
 
 def sample(center: float, n: int, seed: int) -> list[float]:
