@@ -7,7 +7,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Sequence
 
 from dask_timing.analysis.groups import Group, settings_key, total_times
-from dask_timing.history.steps import Point
 from dask_timing.phases import TOTAL_KEY
 from dask_timing.record.releases import environment_key
 
@@ -18,7 +17,10 @@ if TYPE_CHECKING:
 def release_histories(groups: Sequence[Group]) -> list[tuple[str, MetricHistory]]:
     """The total time's history of each configuration the groups hold at two releases or more, in release
     order, with its steps: (the configuration's name, its history)."""
-    from dask_timing.history.series import metric_history, settings_name, version_label  # SQLAlchemy: only here
+    # Imported here: the analyzer imports this module for every analysis, and only a report that shows the
+    # histories needs the history's steps and SQLAlchemy.
+    from dask_timing.history.series import metric_history, settings_name, version_label
+    from dask_timing.history.steps import Point
 
     families: dict[tuple, list[Group]] = {}
     for group in groups:
