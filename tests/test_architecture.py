@@ -53,6 +53,7 @@ RENDERS_ONLY = {
     "dask_timing.history.steps": {"RULE", "VERDICT_WORDS", "Step"},
     "dask_timing.record.statistics": {"Summary"},
 }
+# What computes: statistics, verdicts, histories and their steps (the standard library's statistics too).
 COMPUTING = ("dask_timing.analysis", "dask_timing.history", "dask_timing.record.statistics", "statistics")
 
 
