@@ -18,7 +18,7 @@ from scipy import stats as scipy_stats
 from dask_timing.analysis.computed import Analysis
 from dask_timing.analysis.groups import Group
 from dask_timing.analysis.scaling import MIN_FIT_WORKER_COUNTS, fit_scaling
-from dask_timing.analysis.stats import outlier_indices, runs_needed, t_quantile_975, warnings_for
+from dask_timing.analysis.stats import box_of, outlier_indices, runs_needed, t_quantile_975, warnings_for
 from dask_timing.record.statistics import summarize
 from dask_timing.analysis.inference import (
     BOOTSTRAP_RESAMPLES, bootstrap_medians, bootstrap_ratio_interval, bootstrap_ratio_intervals,
@@ -128,6 +128,16 @@ def test_scaling_law_matches_scipy_linregress():
     assert fit.slope_interval[0] == pytest.approx(reference.slope - quantile * reference.stderr, rel=1e-4)
     assert fit.intercept_interval[1] == pytest.approx(reference.intercept + quantile * reference.intercept_stderr,
                                                       rel=1e-4)
+
+
+@pytest.mark.parametrize("values", [[1.0], [2.0, 1.0], [1.0, 1.1, 1.2, 5.0], [3.0, 3.0, 3.0, 3.0, 9.0],
+                                    [random.Random(n).lognormvariate(0, 1) for n in range(25)]])
+def test_the_box_of_the_total_times_is_the_one_matplotlib_would_draw(values):
+    from matplotlib.cbook import boxplot_stats
+
+    (expected,) = boxplot_stats(values)
+    assert tuple(box_of(values)) == pytest.approx(tuple(expected[key] for key in ("q1", "med", "q3", "whislo",
+                                                                                   "whishi")), rel=1e-12)
 
 
 def scaling_said(groups: list[Group]) -> tuple[list[str], str, str]:

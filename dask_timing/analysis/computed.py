@@ -23,7 +23,9 @@ from dask_timing.analysis.groups import Group, total_summary, total_times
 from dask_timing.analysis.knobs import KnobEffect, comparison_reference, knob_effects
 from dask_timing.analysis.ranking import Standing, rank
 from dask_timing.analysis.scaling import NO_FIT, Fit, families, family_label, fit_scaling, weak_efficiency
-from dask_timing.analysis.stats import DEFAULT_PRECISION, OUTLIER_Z, SeriesWarning, outlier_indices, warnings_for
+from dask_timing.analysis.stats import (
+    DEFAULT_PRECISION, OUTLIER_Z, Box, SeriesWarning, box_of, outlier_indices, warnings_for,
+)
 from dask_timing.analysis.gate import Gate
 from dask_timing.analysis.explain import Explanation
 from dask_timing.analysis.verdicts import Comparison, Verdict
@@ -77,9 +79,9 @@ class Probes(msgspec.Struct, frozen=True):
 
 class Analysis:
     """Every statistic the outputs show of these groups: the statistics of each (``Group.summaries``), the
-    ranking, the worker phases, arrivals and stragglers, the scaling fits, what each setting costs, the warnings
-    about the total time and, with a ``comparison``, its verdicts and the gate at ``fail_if_slower`` percent on
-    ``metric``.
+    ranking, the boxes of the total times, the worker phases, arrivals and stragglers, the scaling fits, what
+    each setting costs, the warnings about the total time and, with a ``comparison``, its verdicts and the gate
+    at ``fail_if_slower`` percent on ``metric``.
 
     ``histories``: how the history layer finds each configuration's steps from release to release
     (``history.releases.release_histories``), handed in by the caller: this layer never imports history.
@@ -99,6 +101,11 @@ class Analysis:
     def ranking(self) -> list[Standing]:
         """Every configuration in the one ranking of ``analysis.ranking``, with its bootstrap interval."""
         return rank(self.groups)
+
+    @cached_property
+    def total_boxes(self) -> dict[int, Box]:
+        """The box plot of each configuration's total times, by ``id`` of the group (those with a total time)."""
+        return {id(group): box_of(values) for group in self.groups if (values := total_times(group))}
 
     @cached_property
     def worker_phases(self) -> list[WorkerPhases]:

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import math
 import statistics
-from typing import Sequence
+from typing import NamedTuple, Sequence
 
 import msgspec
 
-from dask_timing.record.statistics import Summary, median_of_sorted, summarize
+from dask_timing.record.statistics import Summary, median_of_sorted, percentile, summarize
 
 # Iglewicz and Hoaglin: |modified Z| above 3.5 marks a likely outlier.
 OUTLIER_Z = 3.5
@@ -23,6 +23,8 @@ MIN_OUTLIER_SHARE = 0.01
 UNSTABLE_CV = 0.10
 # Warn when the first run is this much slower than the median of the others.
 SLOW_FIRST_RATIO = 1.25
+# Tukey's fences: a box plot's whiskers reach the most extreme values within this many IQRs of the box.
+WHISKER_IQR = 1.5
 # Default precision the number of runs is judged against: +-1 % at 95 % confidence.
 DEFAULT_PRECISION = 0.01
 Z_95 = statistics.NormalDist().inv_cdf(0.975)
@@ -117,3 +119,23 @@ def warnings_for(values: Sequence[float], precision: float = DEFAULT_PRECISION,
         found.append(SeriesWarning("a single run: no spread can be estimated (use --runs)", "",
                                    "a single run: no spread can be estimated; use --runs"))
     return found
+
+
+class Box(NamedTuple):
+    """A box plot's figures (Tukey's): the quartiles and the median, and the whiskers at the most extreme values
+    within ``WHISKER_IQR`` interquartile ranges of the box (never inside it)."""
+
+    q1: float
+    median: float
+    q3: float
+    low: float
+    high: float
+
+
+def box_of(values: Sequence[float]) -> Box:
+    """The box of some values, their quartiles interpolated linearly (as numpy's and matplotlib's)."""
+    q1, median, q3 = (percentile(values, q) for q in (25, 50, 75))
+    reach = WHISKER_IQR * (q3 - q1)
+    high = max((value for value in values if value <= q3 + reach), default=q3)
+    low = min((value for value in values if value >= q1 - reach), default=q1)
+    return Box(q1, median, q3, min(low, q1), max(high, q3))

@@ -14,8 +14,11 @@ def draw_total_distribution(analysis: Analysis, look: Look) -> list:
 
     def draw(axes, page: list[Group]) -> None:
         data = [total_times(group) for group in page]
-        boxes = axes.boxplot(data, positions=range(len(page)), orientation="horizontal", widths=0.6,
-                             patch_artist=True, showfliers=False, manage_ticks=False, medianprops={"color": "black"})
+        drawn = [analysis.total_boxes[id(group)] for group in page]
+        boxes = axes.bxp([{"q1": box.q1, "med": box.median, "q3": box.q3, "whislo": box.low, "whishi": box.high,
+                           "fliers": []} for box in drawn], positions=range(len(page)), orientation="horizontal",
+                         widths=0.6, patch_artist=True, showfliers=False, manage_ticks=False,
+                         boxprops={"linestyle": "solid"}, medianprops={"color": "black"})
         for row, (box, group, values) in enumerate(zip(boxes["boxes"], page, data)):
             color = look.style(group).color
             box.set(facecolor=to_rgba(color, 0.35), edgecolor=color)
