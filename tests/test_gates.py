@@ -105,7 +105,7 @@ def test_a_gate_without_a_total_time_to_judge_never_passes(tmp_path):
     completed = gate(tmp_path, tmp_path / "new", tmp_path / "old", "--fail-if-slower", "10",
                      "--verdict-json", str(tmp_path / "verdict.json"))
     assert completed.returncode == EXIT_USAGE, completed.stdout
-    assert "no configuration has a total time to ready on both sides" in completed.stderr
+    assert "no configuration has a total time on both sides" in completed.stderr
     assert "passed" not in completed.stdout
     assert read_json(tmp_path / "verdict.json")["outcome"] == "nothing to compare"
     # One pair without it among pairs with it: that pair cannot be vouched for.
@@ -113,7 +113,7 @@ def test_a_gate_without_a_total_time_to_judge_never_passes(tmp_path):
     write_results(tmp_path / "new", STEADY)
     mixed = gate(tmp_path, tmp_path / "new", tmp_path / "old", "--fail-if-slower", "10")
     assert mixed.returncode == EXIT_INCONCLUSIVE, mixed.stdout
-    assert "legacy flat files: new against baseline: no total time to ready on both sides" in mixed.stdout
+    assert "legacy flat files: new against baseline: no total time on both sides" in mixed.stdout
 
 
 def test_a_phase_of_zero_seconds_is_not_divided_by(tmp_path):
@@ -309,3 +309,20 @@ def test_each_environment_is_compared_with_the_reference(tmp_path):
     assert "=> B is 1.00 ± 0.01 times slower than A" in completed.stdout and "no significant change" in completed.stdout
     assert "REGRESSION: local, 2 workers, 1 thread(s) per worker: C is 1.50 ± " in completed.stdout
     assert "REGRESSION: local, 2 workers, 1 thread(s) per worker: B" not in completed.stdout
+
+
+def test_a_gate_on_another_metric_says_which_metric_it_judged(tmp_path):
+    """A bisect gates on --metric: its conclusion names that metric, not the total time."""
+    from dask_timing.present.report import write_verdicts
+    from dask_timing.study.bisect import compare_probe
+
+    write_results(tmp_path / "a", [1.00, 1.05, 0.95], name="a")
+    write_results(tmp_path / "b", [1.267, 1.33, 1.20], name="b", minute=30)
+    paths = sorted(str(path) for path in tmp_path.glob("*/*.json"))
+    compared = compare_probe(paths, "a", 10, "cluster_init_time")
+    lines: list[str] = []
+    write_verdicts(compared.analysis, lines.append)
+    assert compared.analysis.gate.exit_code == EXIT_INCONCLUSIVE
+    assert lines[-1] == ("Regression gate inconclusive (exit code 3): the runs cannot say whether the "
+                         "cluster_init_time is slower by more than 10%."), lines
+    assert not any("total time" in line for line in lines if "gate" in line.lower())

@@ -6,6 +6,7 @@ import json
 import math
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -79,13 +80,30 @@ def test_existing_cluster_says_its_workers_startup_is_not_available(tmp_path, ru
     assert "Worker startup: not available (the workers were not started by this run)" in completed.stdout
 
 
-def test_unreachable_scheduler_says_what_to_do(tmp_path):
-    completed = run_tool([DISTRIBUTED_TOOL, "--scheduler-address", "tcp://127.0.0.1:9", "--timeout", "2",
-                          "-o", str(tmp_path / "r.json")])
-    assert completed.returncode == 1
-    assert "Traceback" not in completed.stderr
-    assert "cannot connect to the scheduler at tcp://127.0.0.1:9" in completed.stderr
-    assert "check the address" in completed.stderr
+def test_a_scheduler_address_where_nothing_listens_is_one_line_before_anything_starts(tmp_path):
+    """Refused (nothing listens) or an unknown host: exit 2 in seconds, not a silent wait for --timeout."""
+    cases = [("tcp://127.0.0.1:9", "nothing listens there (connection refused); start the scheduler first"),
+             ("tcp://no-such-host.invalid:8786", "the host no-such-host.invalid is unknown here")]
+    for address, message in cases:
+        started = time.monotonic()
+        completed = run_tool([DISTRIBUTED_TOOL, "--scheduler-address", address, "--workers", "3", "--timeout", "60",
+                              "-o", str(tmp_path / "r.json")])
+        assert_usage_error(completed)
+        assert message in completed.stderr, completed.stderr
+        assert time.monotonic() - started < 30 and not (tmp_path / "r.json").exists()
+
+
+def test_a_port_that_never_answers_as_a_scheduler_fails_the_run_at_its_timeout(tmp_path):
+    """Something accepts connections there but never speaks Dask: the run's own --timeout bounds the wait,
+    then one line, exit 1 and a result file whose status is failed."""
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)  # never accepted
+        address = f"tcp://127.0.0.1:{silent.getsockname()[1]}"
+        completed = run_tool([DISTRIBUTED_TOOL, "--scheduler-address", address, "--timeout", "3",
+                              "-o", str(tmp_path / "r.json")])
+    assert completed.returncode == 1 and "Traceback" not in completed.stderr, completed.stderr
+    assert "timed out after 3 s (the run's --timeout) waiting for the client to connect" in completed.stderr
     assert read_json(tmp_path / "r.json")["status"] == "failed"
 
 

@@ -96,6 +96,11 @@ def _empty_sides(comparison: Comparison) -> list[str]:
             for name, group in ((pair.baseline_name, pair.baseline), (pair.new_name, pair.new)) if not group.ok_runs]
 
 
+def gated_measure(metric: str) -> str:
+    """What the gate judges, in words: the total time, or a bisect's other metric by its name."""
+    return "total time" if metric == TOTAL_KEY else metric
+
+
 def decide(comparison: Comparison, verdicts: list[Verdict], percent: float | None, metric: str = TOTAL_KEY) -> Gate:
     """The gate, by the rule of this module (``percent`` None: a comparison without a gate), on the total
     time or another ``metric`` (a bisect's)."""
@@ -107,7 +112,7 @@ def decide(comparison: Comparison, verdicts: list[Verdict], percent: float | Non
     totals = [verdict for verdict in verdicts if verdict.metric == metric]
     if not totals:  # phases compared, but the gate's measure on neither side of any pair
         return Gate(NOTHING_TO_COMPARE, EXIT_CODES[NOTHING_TO_COMPARE], percent,
-                    ["no configuration has a total time to ready on both sides: nothing for the gate to compare"])
+                    [f"no configuration has a {gated_measure(metric)} on both sides: nothing for the gate to compare"])
     more_failures = [(pair, _failure_increase_p(pair)) for pair in comparison.pairs if _fails_more(pair)]
     outcomes = [(verdict, judge_change(verdict, percent)) for verdict in totals]
     failures = [f"{verdict.label}: {verdict.sentence()}, over the {percent:g}% allowed"
@@ -119,14 +124,14 @@ def decide(comparison: Comparison, verdicts: list[Verdict], percent: float | Non
     undecided += [f"{_more_failures(pair, p)}: the runs cannot tell chance from a change: run more"
                   for pair, p in more_failures]
     gated = {(verdict.label, verdict.new_name) for verdict in totals}
-    undecided += [f"{pair.label}: {pair.new_name} against {pair.baseline_name}: no total time to ready on both "
-                  "sides: the runs cannot say whether it is slower"
+    undecided += [f"{pair.label}: {pair.new_name} against {pair.baseline_name}: no {gated_measure(metric)} on "
+                  "both sides: the runs cannot say whether it is slower"
                   for pair in comparison.pairs if (pair.label, pair.new_name) not in gated]
     if undecided:
         return Gate(UNDECIDED, EXIT_CODES[UNDECIDED], percent, undecided)
     one_side = comparison.only_baseline + comparison.only_new
     return Gate(PASSED, EXIT_CODES[PASSED], percent,
-                [f"every total time is, at 95 % confidence, less than {percent:g}% slower"
+                [f"every {gated_measure(metric)} is, at 95 % confidence, less than {percent:g}% slower"
                  + (f" ({len(totals)} configuration(s) compared; {len(one_side)} on one side only, not gated: "
                     f"{'; '.join(one_side)})" if one_side else "")])
 

@@ -28,7 +28,7 @@ from dask_timing.study.bisect import (
 DEFAULT_THRESHOLD = 10.0
 METRICS = (TOTAL_KEY, *(f"{key}_time" for key in [*PHASES_BY_KEY, INTERPRETER_AND_IMPORTS]))
 POINT_OPTIONS = ("dask_versions", "git", "range", "python", "system_site_packages", "metric", "threshold", "type",
-                 "workers", "threads", "runs", "timeout")
+                 "workers", "threads", "runs", "timeout", "import_profile")
 
 
 def build_parser(prog: str) -> cli.OneLineParser:
@@ -76,6 +76,9 @@ def build_parser(prog: str) -> cli.OneLineParser:
                         help="threads per worker (default: %(default)s)")
     parser.add_argument("--timeout", type=cli.positive_seconds, default=DEFAULTS["timeout"], metavar="SECONDS",
                         help="bound on every wait inside a run (default: %(default)g)")
+    parser.add_argument("--import-profile", action="store_true",
+                        help="profile the imports of every worker of every run, so the step's explanation names "
+                             "the module that costs the time")
     parser.add_argument("-o", "--output-dir", default="bisect_results", metavar="DIR",
                         help="folder for the state and each probe's study (default: %(default)s)")
     parser.add_argument("--resume", action="store_true",
@@ -104,7 +107,8 @@ def new_state(args: argparse.Namespace) -> State:
         points = commit_points(args.git, args.range, args.system_site_packages)
     else:
         points = interpreter_points(args.python)
-    options = {"type": [args.type], "workers": [args.workers], "threads": [args.threads], "timeout": args.timeout}
+    options = {"type": [args.type], "workers": [args.workers], "threads": [args.threads], "timeout": args.timeout,
+               "import_profile": args.import_profile}
     recording = {"db": database_url(args.db) if args.db else None, "label": args.label, "revision": args.revision}
     state = State(points, args.metric, args.threshold, args.runs, options, recording)
     check_requests(state.plan(points[-1], args.runs * 2))  # the largest probe

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 from typing import Any, Callable, Iterator
 
 from dask_timing.errors import UsageError, describe_failure
@@ -180,6 +181,36 @@ def check_scheduler_address(address: str, given_as: str = "--scheduler-address")
                          f"({describe_failure(error)}); install that transport's package or give the "
                          "scheduler's tcp:// address") from None
     return scheme
+
+
+# A scheduler started at the same time as the tool may take a moment to listen: refusals this long are retried.
+REFUSED_GRACE_S = 3.0
+
+
+def check_scheduler_listens(address: str, scheme: str, given_as: str = "--scheduler-address") -> None:
+    """Something listens at a host:port ``address``: an unknown host, or a port where nothing listens, is one
+    line now rather than a silent wait for the whole --timeout (Dask retries refused connections until
+    then).  A host that does not answer at all is left to the run's own timeout (a firewall may drop probes)."""
+    if scheme not in HOST_PORT_SCHEMES:
+        return
+    from distributed.comm.addressing import parse_address, parse_host_port
+
+    host, port = parse_host_port(parse_address(address)[1])
+    deadline = time.monotonic() + REFUSED_GRACE_S
+    while True:
+        try:
+            socket.create_connection((host, port), timeout=REFUSED_GRACE_S).close()
+            return
+        except socket.gaierror as error:
+            raise UsageError(f"{given_as} {address!r}: the host {host} is unknown here ({error.strerror}); "
+                             "check the address") from None
+        except ConnectionRefusedError:
+            if time.monotonic() > deadline:
+                raise UsageError(f"{given_as} {address!r}: nothing listens there (connection refused); start "
+                                 "the scheduler first (dask scheduler), or check the address and port") from None
+            time.sleep(0.1)
+        except OSError:  # no answer, or no route: the run's own timeout decides
+            return
 
 
 def scheduler_file_address(path: str) -> str:

@@ -173,6 +173,8 @@ def check_request(kind: str, args: argparse.Namespace) -> None:
     if getattr(args, "scheduler_file", None):
         address, given_as = checks.scheduler_file_address(args.scheduler_file), f"the address in {args.scheduler_file}"
     scheme = checks.check_scheduler_address(address, given_as) if address else None
+    if address:
+        checks.check_scheduler_listens(address, scheme, given_as)
     checks.check_tls(scheme, getattr(args, "tls_ca_file", None), getattr(args, "tls_cert", None),
                      getattr(args, "tls_key", None))
     if args.db and not args.output:

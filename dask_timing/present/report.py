@@ -18,7 +18,7 @@ from dask_timing.analysis.computed import Analysis, Probes
 from dask_timing.analysis.groups import Group, all_metric_names, total_summary, total_times
 from dask_timing.analysis.ranking import Standing
 from dask_timing.record.kinds import KIND_SCHEDULERS
-from dask_timing.analysis.gate import PASSED, REGRESSION, UNDECIDED, Gate
+from dask_timing.analysis.gate import PASSED, REGRESSION, UNDECIDED, Gate, gated_measure
 from dask_timing.analysis.verdicts import RULE
 from dask_timing.analysis.stats import Summary
 from dask_timing.present.text_table import aligned
@@ -337,19 +337,19 @@ def write_verdicts(analysis: Analysis, write: Write, why: dict[tuple[str, str, s
     if verdicts:
         write(f"Rule: {RULE}.")
     write(WIDE_RULE)
-    _write_gate(gate, write)
+    _write_gate(gate, analysis.metric, write)
 
 
-def _write_gate(gate: Gate, write: Write) -> None:
-    """The gate's conclusion (nothing to compare is the caller's error to report)."""
+def _write_gate(gate: Gate, metric: str, write: Write) -> None:
+    """The gate's conclusion on ``metric`` (nothing to compare is the caller's error to report)."""
     if gate.outcome == REGRESSION:
         for reason in gate.reasons:
             write(f"REGRESSION: {reason}")
     elif gate.outcome == UNDECIDED:
         for reason in gate.reasons:
             write(f"INCONCLUSIVE: {reason}")
-        write(f"Regression gate inconclusive (exit code {gate.exit_code}): the runs cannot say whether the total "
-              f"time is slower by more than {gate.threshold:g}%.")
+        write(f"Regression gate inconclusive (exit code {gate.exit_code}): the runs cannot say whether the "
+              f"{gated_measure(metric)} is slower by more than {gate.threshold:g}%.")
     elif gate.outcome == PASSED:
         write(f"Regression gate passed: {gate.reasons[0]}.")
 
