@@ -217,6 +217,7 @@ def test_bad_releases_ranges_and_checkouts_are_refused_before_anything_is_built(
         assert not (tmp_path / "out").exists() and not (tmp_path / "cache").exists()
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(400)
 def test_an_interrupted_bisect_leaves_nothing_running_and_resumes(tmp_path):
     points = interpreters(tmp_path, [None, None, SLOW_START.format(seconds=0.3)])

@@ -15,6 +15,7 @@ import re
 import socket
 import subprocess
 import sys
+import time
 import uuid
 
 import pytest
@@ -55,9 +56,22 @@ def db_url(request, tmp_path):
     try:
         yield sa.make_url(connection.database_url(server)).set(database=name).render_as_string(hide_password=False)
     finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        drop_database(admin, name)
         admin.dispose()
+
+
+def drop_database(admin, name: str, tries: int = 20) -> None:
+    """Drop a test's database; FORCE ends our own sessions in it, but not a moment's autovacuum worker
+    (a superuser's, which our role may not end): that one is waited out."""
+    for attempt in range(tries):
+        try:
+            with admin.connect() as conn:
+                conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+            return
+        except sa.exc.DBAPIError:
+            if attempt == tries - 1:
+                raise
+            time.sleep(0.5)
 
 
 @pytest.fixture

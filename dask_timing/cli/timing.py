@@ -173,8 +173,6 @@ def check_request(kind: str, args: argparse.Namespace) -> None:
     if getattr(args, "scheduler_file", None):
         address, given_as = checks.scheduler_file_address(args.scheduler_file), f"the address in {args.scheduler_file}"
     scheme = checks.check_scheduler_address(address, given_as) if address else None
-    if address:
-        checks.check_scheduler_listens(address, scheme, given_as)
     checks.check_tls(scheme, getattr(args, "tls_ca_file", None), getattr(args, "tls_cert", None),
                      getattr(args, "tls_key", None))
     if args.db and not args.output:
@@ -198,6 +196,8 @@ def check_request(kind: str, args: argparse.Namespace) -> None:
         checks.check_chunk(args.workers, args.workload_chunk)
     if args.import_profile:
         check_import_profile(kind, args, address)
+    if address:  # last: every option is checked before the network is asked
+        checks.check_scheduler_listens(address, scheme, given_as)
 
 
 def check_knobs_apply(args: argparse.Namespace, address: str | None) -> None:
