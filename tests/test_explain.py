@@ -299,3 +299,39 @@ def test_the_ranking_marks_a_configuration_tied_with_the_fastest():
                                                                                                   (1.02, 1.09)))
     assert tied.tied_with_fastest and _ranked_figures(tied).endswith("tied with 1")
     assert not apart.tied_with_fastest and "tied" not in _ranked_figures(apart)
+
+
+# -- the exports -----------------------------------------------------------------------------------------------------
+
+ODD_PACKAGE = "slow|pkg<img src=x>"  # a module name read from a profile: data, never markup
+
+
+def test_markdown_and_html_carry_the_why_blocks_of_the_one_analysis_escaped(tmp_path, monkeypatch):
+    from dask_timing.analysis import explain as explain_module
+    from dask_timing.cli import analyze
+
+    for index in range(5):
+        for env, imports, start in (("A", {"distributed": 0.6 + jitter(index)}, 1.5),
+                                    ("B", {"distributed": 0.6 + jitter(index + 1), ODD_PACKAGE: 0.3}, 1.8)):
+            result = run(start + 0.5 + jitter(index), env=env, workers_start=start + jitter(index), imports=imports)
+            (tmp_path / f"{env}{index}.json").write_text(msgspec.json.encode(result.to_json()).decode())
+    calls = []
+    chain_of = explain_module.explain_pairs
+    monkeypatch.setattr(explain_module, "explain_pairs", lambda *args: calls.append(1) or chain_of(*args))
+    paths = {option: tmp_path / f"out.{option}" for option in ("markdown", "html", "verdict-json")}
+    argv = [str(tmp_path / "*.json"), "--baseline-env", "A",
+            *[part for option, path in paths.items() for part in (f"--{option}", str(path))]]
+    assert analyze.run(argv, "analyze_results.py") == 0
+    assert calls == [1]  # computed once, for the text, the verdict file and both exports
+    cause = next(item for item in read_json(paths["verdict-json"])["explanations"] if item["name"] == ODD_PACKAGE)
+    assert cause["cause"] and cause["level"] == IMPORT
+    delta = f"{cause['delta_s']:+.3f} s"
+    markdown = paths["markdown"].read_text()
+    (row,) = [line for line in markdown.splitlines() if "import of" in line]
+    assert "import of slow\\|pkg&lt;img src=x>" in row and delta in row and "| B / A |" in row
+    assert "<img" not in markdown
+    page = paths["html"].read_text()
+    assert "<img src=x>" not in page and "import of slow|pkg&lt;img src=x&gt;" in page
+    why = page[page.index("<h3>Why the sides differ</h3>"):]
+    assert delta in why and f"[{cause['ci_low']:+.3f}, {cause['ci_high']:+.3f}]" in why
+    assert "<details><summary>Every item of the chain" in why and "(noise)" in why

@@ -14,10 +14,10 @@ from dask_timing.analysis.computed import Analysis
 from dask_timing.analysis.groups import summary_document
 from dask_timing.analysis.explain import explanation_documents
 from dask_timing.analysis.gate import NOTHING_TO_COMPARE
-from dask_timing.present.explain import why_block, why_line
+from dask_timing.present.explain import chains, why_block, why_by_cause
 from dask_timing.present.knob_table import write_knob_costs
 from dask_timing.present.report import (
-    MAX_CONFIGURATION_BLOCKS, Names, write_analysis, write_closing, write_comparison, write_scaling, write_verdicts,
+    MAX_CONFIGURATION_BLOCKS, Names, pair_names, write_analysis, write_closing, write_comparison, write_scaling, write_verdicts,
 )
 from dask_timing.present.worker_tables import write_worker_phases
 from dask_timing.record.files import write_json
@@ -43,13 +43,14 @@ def present(
     """
     groups = analysis.groups
     names = Names(groups, numbered=detail == CONCISE and len(groups) > MAX_CONFIGURATION_BLOCKS)
+    sweep_compared = names.numbered and _sweep_compared(analysis)  # its comparison's table is the key
     if detail != QUIET:
         write_analysis(analysis, n_results, print, names, verbose=detail == VERBOSE,
-                       other_metrics=analysis.comparison is None)
+                       other_metrics=analysis.comparison is None, key=not sweep_compared)
         if not names.numbered:  # numbered, the heading says --verbose has them
             write_worker_phases(analysis, print)
             write_scaling(analysis, print)
-    if compare or len(groups) > 1:
+    if compare or (len(groups) > 1 and not sweep_compared):
         knob_costs = None if detail == QUIET else (lambda write: write_knob_costs(analysis, write))
         write_comparison(analysis, print, names, more=knob_costs)
     if summary_path:
@@ -63,6 +64,11 @@ def present(
         for path in plot_all(analysis, plot_dir, plot_tag):
             print(f"✓ Plot saved to: {path}")
     return names
+
+
+def _sweep_compared(analysis: Analysis) -> bool:
+    """A comparison of more pairs than get a block each: its text is a row a pair, then the causes merged."""
+    return analysis.comparison is not None and len(analysis.comparison.pairs) > MAX_CONFIGURATION_BLOCKS
 
 
 def save_verdicts(analysis: Analysis, path: str) -> None:
@@ -82,11 +88,11 @@ def present_end(analysis: Analysis, names: Names, detail: str, prog: str) -> Non
     write_closing(analysis, print, names, warn=detail != QUIET)
     if analysis.comparison is None:
         return
-    why: dict[tuple[str, str, str], list] = {}
-    for item in analysis.explanations:
-        why.setdefault((item.configuration, item.baseline_name, item.new_name), []).append(item)
-    compact = detail != VERBOSE and len(analysis.comparison.pairs) > MAX_CONFIGURATION_BLOCKS  # a sweep: a screenful
-    write_verdicts(analysis, print, {pair: why_line(items) if compact else why_block(items, verbose=detail == VERBOSE)
-                                     for pair, items in why.items()}, compact)
+    if detail != VERBOSE and _sweep_compared(analysis):  # a screenful: a row a pair, the causes merged
+        write_verdicts(analysis, print, names=names,
+                       why_after=why_by_cause(analysis.explanations, pair_names(analysis, names)))
+    else:
+        write_verdicts(analysis, print, {pair: why_block(chain, verbose=detail == VERBOSE)
+                                         for pair, chain in chains(analysis.explanations).items()})
     if analysis.gate.outcome == NOTHING_TO_COMPARE:
         print(f"{prog}: error: {'; '.join(analysis.gate.reasons)}", file=sys.stderr)

@@ -2,16 +2,20 @@
 
 At most ``MAX_WHY_LINES`` lines by default: the causes, most telling first within
 each level of the chain, then one line saying what was left out as noise;
-``verbose``: every item, the noise marked as such; a sweep's many pairs get one
-line each (``why_line``).
+``verbose``: every item, the noise marked as such.  A sweep's many pairs get one
+block a pair of sides (``why_by_cause``): each cause once, with the configurations
+it is a cause in.  The Markdown and HTML exports show the same items as tables
+(``why_row``).
 """
 
 from __future__ import annotations
 
+import re
+import statistics
 from typing import Sequence
 
 from dask_timing.analysis.explain import (
-    ENVIRONMENT, IMPORT, PACKAGE, PHASE, STRAGGLER, WORKER_PHASE, Explanation, LOAD_PER_CPU,
+    IMPORT, LEVELS, LOAD_PER_CPU, PACKAGE, PHASE, STRAGGLER, WORKER_PHASE, Explanation, causes,
 )
 
 MAX_WHY_LINES = 12
@@ -44,23 +48,99 @@ def why_block(items: Sequence[Explanation], verbose: bool = False) -> list[str]:
     return lines
 
 
-def why_line(items: Sequence[Explanation], most: int = 3) -> list[str]:
-    """The Why block in one line, for a sweep's many pairs: the ``most`` telling causes; none when no cause."""
-    timed, facts = _concise([item for item in items if item.cause])
-    found = [*timed, *facts]
-    if not found:
-        return []
-    named = [_short(item) for item in found[:most]]
-    more = f" (+{len(found) - most} more: --verbose)" if len(found) > most else ""
-    return [f"     why: {'; '.join(named)}{more}"]
+def why_by_cause(items: Sequence[Explanation], called: dict[tuple[str, str, str], str]) -> list[str]:
+    """A sweep's Why blocks merged, one a pair of sides (B against A): each cause once, with the configurations
+    it is a cause in (as ``called`` names each pair: by label and names of its sides), its median difference over
+    them and their range; at most ``MAX_WHY_LINES`` lines a block, what is left out said in its last line."""
+    lines = []
+    for (baseline_name, new_name), chains in _by_sides(items).items():
+        found: dict[tuple, list[Explanation]] = {}
+        for chain in chains.values():
+            timed, facts = _concise(causes(chain))
+            for item in [*timed, *facts]:
+                found.setdefault(_cause_key(item), []).append(item)
+        merged = sorted(found.values(), key=lambda same: (LEVELS.index(same[0].level), -len(same),
+                                                           -abs(_median_delta(same))))
+
+        def named(configurations: list[str]) -> str:
+            return _configurations([called.get((label, baseline_name, new_name), label) for label in configurations],
+                                   len(chains))
+
+        noise = sum(1 for chain in chains.values() for item in chain if not item.cause and item.delta_s is not None)
+        noise_said = f"{noise} item(s) the runs cannot tell from noise"
+        if not merged:
+            lines.append(f"  Why {new_name} differs from {baseline_name}: no cause the runs can tell from noise, in any "
+                         f"configuration ({noise_said}; --verbose shows each pair whole)")
+            continue
+        lines.append(f"  Why {new_name} differs from {baseline_name}: each cause the runs tell from noise, where it "
+                     "is one, its difference of medians (its range there)")
+        room = MAX_WHY_LINES - 2
+        lines += [INDENT + _merged(same, named([item.configuration for item in same])) for same in merged[:room]]
+        told = {item.configuration for same in merged for item in same}
+        left_out = [f"{len(merged) - room} more cause(s)"] if len(merged) > room else []
+        if len(told) < len(chains):
+            left_out.append(f"no cause in {named([label for label in chains if label not in told])}")
+        if noise:
+            left_out.append(noise_said)
+        lines.append(f"{INDENT}({'; '.join(left_out + ['--verbose shows each pair whole'])})")
+    return lines
 
 
-def _short(item: Explanation) -> str:
-    """An item in a few words: ``import slowpkg +0.30 s``, ``msgpack 1.2.4 -> 99.0.0``."""
+def _by_sides(items: Sequence[Explanation]) -> dict[tuple[str, str], dict[str, list[Explanation]]]:
+    """The chains by pair of sides, then by configuration, in their order."""
+    found: dict[tuple[str, str], dict[str, list[Explanation]]] = {}
+    for (configuration, baseline_name, new_name), chain in chains(items).items():
+        found.setdefault((baseline_name, new_name), {})[configuration] = chain
+    return found
+
+
+def _cause_key(item: Explanation) -> tuple:
+    """What makes causes of several configurations one: a worker phase whether of the median or the slowest
+    worker, a version change with its versions, a load with the side it was busier for."""
+    if item.level == WORKER_PHASE:
+        return item.level, item.phase
     if item.delta_s is None:
-        return f"{item.name} {item.baseline} -> {item.new}"
-    words = {IMPORT: "import ", STRAGGLER: "straggler ", WORKER_PHASE: "worker phase "}.get(item.level, "")
-    return f"{words}{item.name} {item.delta_s:+.2f} s"
+        return item.level, item.name, item.new > item.baseline if item.unit == LOAD_PER_CPU else describe(item)
+    return item.level, item.name
+
+
+def _median_delta(same: list[Explanation]) -> float:
+    return statistics.median(item.delta_s for item in same) if same[0].delta_s is not None else 0.0
+
+
+def _merged(same: list[Explanation], where: str) -> str:
+    """One cause of several configurations in a line: what it is, its median difference and range, where."""
+    first = same[0]
+    if first.delta_s is None and first.unit == LOAD_PER_CPU:
+        return f"{first.name}: busier for {first.new_name if first.new > first.baseline else first.baseline_name} " \
+               f"in {where}"
+    if first.delta_s is None or len(same) == 1:
+        return f"{describe(first)} in {where}"
+    deltas = [item.delta_s for item in same]
+    what = subject(first)
+    if first.level == WORKER_PHASE and len({item.name for item in same}) > 1:
+        what = f"worker phase {first.phase} (median or slowest worker)"
+    elif first.level == STRAGGLER:
+        what = f"straggler {first.name}, registered late in {first.phase}"
+    whose = f" {_whose(first)}" if first.level == IMPORT else ""
+    return (f"{what}: {statistics.median(deltas):+.3f} s{whose} in {where} "
+            f"(from {min(deltas):+.3f} to {max(deltas):+.3f})")
+
+
+def _configurations(names: list[str], total: int) -> str:
+    """Configurations as a line names them: ``all 16``, ``[1]-[4], [7]`` (numbers in a row as one), or their names."""
+    if len(names) == total > 1:
+        return f"all {total}"
+    numbers = [int(name[1:-1]) for name in names if re.fullmatch(r"\[\d+\]", name)]
+    if len(numbers) < len(names):
+        return ", ".join(names)
+    runs: list[list[int]] = []
+    for number in sorted(numbers):
+        if runs and number == runs[-1][-1] + 1:
+            runs[-1].append(number)
+        else:
+            runs.append([number])
+    return ", ".join(f"[{run[0]}]" + (f"-[{run[-1]}]" if len(run) > 1 else "") for run in runs)
 
 
 def _concise(found: list[Explanation]) -> tuple[list[Explanation], list[Explanation]]:
@@ -99,31 +179,79 @@ def _figures(item: Explanation) -> str:
     return text
 
 
+def subject(item: Explanation) -> str:
+    """What an item is about, in words: ``phase Workers startup``, ``workers' import of slowpkg (via site)``."""
+    if item.level == PHASE:
+        return f"phase {item.name}"
+    if item.level == WORKER_PHASE:
+        return f"worker phase {item.name}"
+    if item.level == STRAGGLER:
+        return (f"straggler {item.name}: in {item.runs}, registered late in {item.phase}" if item.runs
+                else f"straggler {item.name}")
+    if item.level == IMPORT:
+        return f"workers' import of {item.name}" + (f" (via {' > '.join(item.via)})" if item.via else "")
+    if item.level == PACKAGE:
+        return f"package {item.name}"
+    return item.name
+
+
+def _whose(item: Explanation) -> str:
+    """Whose an import's seconds are: every worker process's, or one worker's more than the others'."""
+    whose = "more than the other workers" if item.worker else "per worker process"
+    return whose + (f" (imported by {item.processes} only)" if item.processes else "")
+
+
+def sides(item: Explanation) -> tuple[str, str]:
+    """Both sides' values as an item's line says them (``2.905 s``, ``1.2.4``, ``0.41 per CPU``)."""
+    if item.level == PACKAGE:
+        return str(item.baseline or "absent"), str(item.new or "absent")
+    if item.unit == LOAD_PER_CPU:
+        return f"{item.baseline:.2f} per CPU", f"{item.new:.2f} per CPU"
+    if item.delta_s is None:
+        return str(item.baseline), str(item.new)
+    unit = f"s {_whose(item)}" if item.level == IMPORT else item.unit
+    return f"{item.baseline:.3f} s", f"{item.new:.3f} {unit}"
+
+
 def describe(item: Explanation) -> str:
     """One item as a sentence: what it is, on both sides, and what it explains."""
     noise = "" if item.cause else " (noise)"
-    if item.level == PHASE:
-        what = f"phase {item.name}"
-    elif item.level == WORKER_PHASE:
-        what = f"worker phase {item.name}"
-    elif item.level == STRAGGLER:
-        what = (f"straggler {item.name}: in {item.runs}, registered late in {item.phase}"
-                if item.runs else f"straggler {item.name}")
-        return f"{what}: {item.new:.3f} s after the median worker against {item.baseline:.3f} s, " \
+    if item.level == STRAGGLER:
+        return f"{subject(item)}: {item.new:.3f} s after the median worker against {item.baseline:.3f} s, " \
                f"{_figures(item)}{noise}"
-    elif item.level == IMPORT:
-        via = f" (via {' > '.join(item.via)})" if item.via else ""
-        whose = "more than the other workers" if item.worker else "per worker process"
-        if item.processes:
-            whose += f" (imported by {item.processes} only)"
-        what = f"workers' import of {item.name}{via}"
-        return f"{what}: {item.baseline:.3f} -> {item.new:.3f} s {whose}, {_figures(item)}{noise}"
-    elif item.level == PACKAGE:
-        return f"package {item.name}: {item.baseline or 'absent'} -> {item.new or 'absent'}"
-    elif item.level == ENVIRONMENT and item.unit == LOAD_PER_CPU:
+    if item.unit == LOAD_PER_CPU:
         verdict = f"busier for {item.new_name if item.new > item.baseline else item.baseline_name}" \
             if item.cause else "alike"
         return f"{item.name}: {item.baseline:.2f} -> {item.new:.2f} per CPU ({verdict})"
-    else:
-        return f"{item.name}: {item.baseline} -> {item.new}"
-    return f"{what}: {item.baseline:.3f} -> {item.new:.3f} s, {_figures(item)}{noise}"
+    before, after = sides(item)
+    if item.delta_s is None:
+        return f"{subject(item)}: {before} -> {after}"
+    return f"{subject(item)}: {before.removesuffix(' s')} -> {after}, {_figures(item)}{noise}"
+
+
+# The Why blocks as the exports' tables show them: a row an item.
+WHY_HEADER = ["cause", "baseline", "new", "difference", "95% CI", "share"]
+
+
+def chains(items: Sequence[Explanation]) -> dict[tuple[str, str, str], list[Explanation]]:
+    """Each pair's chain, by its configuration and the names of its sides, in their order."""
+    found: dict[tuple[str, str, str], list[Explanation]] = {}
+    for item in items:
+        found.setdefault((item.configuration, item.baseline_name, item.new_name), []).append(item)
+    return found
+
+
+def shown_causes(chain: Sequence[Explanation]) -> list[Explanation]:
+    """The causes a pair's Why block names by default (each worker phase once, one worker's own import for the
+    average over the workers), timed ones first."""
+    timed, facts = _concise(causes(chain))
+    return [*timed, *facts]
+
+
+def why_row(item: Explanation) -> list[str]:
+    """An item as a table row under ``WHY_HEADER``; the noise marked as such."""
+    before, after = sides(item)
+    return [subject(item) + ("" if item.cause else " (noise)"), before, after,
+            "–" if item.delta_s is None else f"{item.delta_s:+.3f} s",
+            "–" if item.ci_low is None else f"[{item.ci_low:+.3f}, {item.ci_high:+.3f}]",
+            "–" if item.share is None else f"{item.share:.0%}"]

@@ -19,7 +19,7 @@ from dask_timing.analysis.groups import Group, all_metric_names, total_summary, 
 from dask_timing.analysis.ranking import Standing
 from dask_timing.record.kinds import KIND_SCHEDULERS
 from dask_timing.analysis.gate import PASSED, REGRESSION, UNDECIDED, Gate, gated_measure
-from dask_timing.analysis.verdicts import RULE
+from dask_timing.analysis.verdicts import RULE, Verdict
 from dask_timing.analysis.stats import Summary
 from dask_timing.present.text_table import aligned
 
@@ -45,6 +45,9 @@ class Names:
 
     def short(self, group: Group) -> str:
         return f"[{self._numbers[id(group)]}]" if self.numbered else group.label
+
+    def knows(self, group: Group) -> bool:
+        return id(group) in self._numbers
 
     def full(self, group: Group) -> str:
         return f"{self.short(group):<{self._width}} {group.label}" if self.numbered else group.label
@@ -83,12 +86,22 @@ def _label_width(labels: Iterable[str]) -> int:
 
 
 def write_analysis(analysis: Analysis, n_results: int, write: Write, names: Names, verbose: bool = False,
-                   other_metrics: bool = True) -> None:
+                   other_metrics: bool = True, key: bool = True) -> None:
     """Per configuration its statistics (``verbose``: every statistic of every metric), then the total time
     of every configuration; numbered ``names``: a row per configuration instead of a block, and the other
-    metrics' medians unless ``other_metrics`` is False (a comparison's Why lines say what moved)."""
+    metrics' medians unless ``other_metrics`` is False (a comparison's Why lines say what moved); without
+    ``key`` (a comparison of many pairs, whose table is a row a pair) only the heading, saying where all is."""
     groups = analysis.groups
     write(WIDE_RULE)
+    if names.numbered and not key:
+        more = ["a block each", "the ranking", "what each setting costs", *_folded(analysis)]
+        pairs = len(analysis.comparison.pairs)
+        compared = "each compared with its baseline" if pairs == len(groups) else f"in {pairs} compared pairs"
+        write(f"ANALYSIS OF {n_results} TIMING RESULT(S): {len(groups)} configurations {compared}, "
+              "numbered in the comparison's table below")
+        write(f"(--verbose: {', '.join(more)})")
+        write(WIDE_RULE)
+        return
     if names.numbered:  # one heading for the analysis and the overall summary, which is now its key
         more = ["a block each", *([] if other_metrics else ["other metrics"]), *_folded(analysis)]
         write(f"ANALYSIS OF {n_results} TIMING RESULT(S): {len(groups)} configurations, a row each "
@@ -297,37 +310,21 @@ def _ranked_figures(standing: Standing) -> str:
 
 
 def write_verdicts(analysis: Analysis, write: Write, why: dict[tuple[str, str, str], list[str]] | None = None,
-                   compact: bool = False) -> None:
+                   names: Names | None = None, why_after: list[str] | None = None) -> None:
     """Per pair and metric: ratio, interval, p-value and verdict; the total time as hyperfine says it, and
     under it the pair's Why block (``why``, by label and names of the sides); the warnings, the rule, and
-    what the gate concluded.  ``compact`` (many pairs): per pair only the total time as hyperfine says it."""
+    what the gate concluded.  ``why_after`` (many pairs): a row per pair of its total time only, the
+    configurations named as ``names`` name them, then these Why lines under the table."""
     comparison, verdicts, gate = analysis.comparison, analysis.verdicts, analysis.gate
     write("")
     write(WIDE_RULE)
     write("COMPARISON (new / baseline: ratio of medians, bootstrap 95% CI, Mann-Whitney U p)")
     write(WIDE_RULE)
-    pair = None
-    why = why or {}
-    for verdict in verdicts:
-        if (verdict.label, verdict.baseline_name, verdict.new_name) != pair:
-            for line in why.get(pair, []):
-                write(line)
-            pair = (verdict.label, verdict.baseline_name, verdict.new_name)
-            if not compact:
-                write(f"Configuration: {verdict.label} ({verdict.baseline_name}: n={verdict.n_baseline}, "
-                      f"{verdict.new_name}: n={verdict.n_new})")
-                write(f"  {'metric':<28}{'baseline':>10}{'new':>10}{'ratio':>9}  {'95% CI':<14}{'p':>8}  verdict")
-        if not compact:
-            write(
-                f"  {verdict.metric:<28}{verdict.median_baseline:>10.4f}{verdict.median_new:>10.4f}"
-                f"{verdict.ratio:>8.3f}x  [{verdict.ci_low:.3f}, {verdict.ci_high:.3f}]".ljust(75)
-                + f"{verdict.p_value:>8.4f}  {verdict.verdict}"
-            )
-        if verdict.metric == phases.TOTAL_KEY:
-            write((f"{verdict.label}: " if compact else "  => ")
-                  + f"{verdict.sentence()}: {verdict.verdict}" + (f" ({verdict.note})" if verdict.note else ""))
-    for line in why.get(pair, []):
-        write(line)
+    if why_after is not None:
+        for line in [*_total_table(analysis, names), *why_after]:
+            write(line)
+    else:
+        _write_pairs(verdicts, write, why or {})
     for name in comparison.only_baseline:
         write(f"Only in the baseline: {name}")
     for name in comparison.only_new:
@@ -338,6 +335,60 @@ def write_verdicts(analysis: Analysis, write: Write, why: dict[tuple[str, str, s
         write(f"Rule: {RULE}.")
     write(WIDE_RULE)
     _write_gate(gate, analysis.metric, write)
+
+
+def _write_pairs(verdicts: list[Verdict], write: Write, why: dict[tuple[str, str, str], list[str]]) -> None:
+    """Each pair's table of metrics, its total time as hyperfine says it, and its Why block."""
+    pair = None
+    for verdict in verdicts:
+        if (verdict.label, verdict.baseline_name, verdict.new_name) != pair:
+            for line in why.get(pair, []):
+                write(line)
+            pair = (verdict.label, verdict.baseline_name, verdict.new_name)
+            write(f"Configuration: {verdict.label} ({verdict.baseline_name}: n={verdict.n_baseline}, "
+                  f"{verdict.new_name}: n={verdict.n_new})")
+            write(f"  {'metric':<28}{'baseline':>10}{'new':>10}{'ratio':>9}  {'95% CI':<14}{'p':>8}  verdict")
+        write(
+            f"  {verdict.metric:<28}{verdict.median_baseline:>10.4f}{verdict.median_new:>10.4f}"
+            f"{verdict.ratio:>8.3f}x  [{verdict.ci_low:.3f}, {verdict.ci_high:.3f}]".ljust(75)
+            + f"{verdict.p_value:>8.4f}  {verdict.verdict}"
+        )
+        if verdict.metric == phases.TOTAL_KEY:
+            write("  => " + f"{verdict.sentence()}: {verdict.verdict}" + (f" ({verdict.note})" if verdict.note else ""))
+    for line in why.get(pair, []):
+        write(line)
+
+
+def pair_names(analysis: Analysis, names: Names | None) -> dict[tuple[str, str, str], str]:
+    """Each compared pair (by label and the names of its sides) by its configurations' numbers: its new side's
+    (``[3]``), both sides' where both are numbered (``[1] [2]``, baseline then new), else by its label."""
+    found = {}
+    for pair in analysis.comparison.pairs:
+        shown = [names.short(group) for group in (pair.baseline, pair.new)
+                 if names is not None and names.numbered and names.knows(group)]
+        found[(pair.label, pair.baseline_name, pair.new_name)] = " ".join(shown) or pair.label
+    return found
+
+
+def _total_table(analysis: Analysis, names: Names | None) -> list[str]:
+    """The total time of every pair, a row each: both sides' medians, the ratio, its interval, p, the verdict."""
+    totals = [verdict for verdict in analysis.verdicts if verdict.metric == phases.TOTAL_KEY]
+    if not totals:
+        return []
+    called = pair_names(analysis, names)
+    numbered = names is not None and names.numbered
+    several = len({(verdict.baseline_name, verdict.new_name) for verdict in totals}) > 1
+    rows = [[*(["key"] if numbered else []), f"{total_label(analysis.groups).lower()} (s)",
+             *(["compared"] if several else []), "runs", "baseline", "new", "ratio", "95% CI", "p", "verdict"]]
+    for verdict in totals:
+        name = called[(verdict.label, verdict.baseline_name, verdict.new_name)]
+        rows.append([*([name] if numbered else []), verdict.label, *([f"{verdict.new_name} / {verdict.baseline_name}"] if several else []),
+                     f"{verdict.n_baseline} + {verdict.n_new}", f"{verdict.median_baseline:.4f}",
+                     f"{verdict.median_new:.4f}", f"{verdict.ratio:.3f}x", f"[{verdict.ci_low:.3f}, {verdict.ci_high:.3f}]",
+                     f"{verdict.p_value:.2g}", verdict.verdict + (f" ({verdict.note})" if verdict.note else "")])
+    if not several:
+        rows[0][numbered + 2:numbered + 4] = [totals[0].baseline_name, totals[0].new_name]
+    return aligned(rows, words=1 + numbered + several, free_last=True)
 
 
 def _write_gate(gate: Gate, metric: str, write: Write) -> None:

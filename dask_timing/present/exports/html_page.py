@@ -23,6 +23,7 @@ from dask_timing.analysis.ranking import Standing
 from dask_timing.analysis.verdicts import RULE
 from dask_timing.phases import TOTAL_KEY, metric_label
 from dask_timing.present import knob_table, worker_tables
+from dask_timing.present.explain import WHY_HEADER, chains, shown_causes, why_row
 from dask_timing.present.exports.base import COMPARISON_HEADER, Analysis, Exporter, comparison_rows
 from dask_timing.record.releases import release_key
 from dask_timing.record.text import printable
@@ -299,6 +300,38 @@ def _verdict_table(analysis: Analysis, look: Look) -> str:
     return table(header, rows, "verdicts") + (f'<div class="notes">{listed}</div>' if listed else "")
 
 
+def _why(analysis: Analysis, look: Look) -> str:
+    """The Why blocks: under each pair, the causes the runs tell from noise, and every item of its chain folded."""
+    rows: list[Any] = []
+    quiet = []
+    for (label, baseline_name, new_name), chain in chains(analysis.explanations).items():
+        shown = shown_causes(chain)
+        if not shown:
+            quiet.append(label)
+            continue
+        every = table(_why_cells(WHY_HEADER), [_why_cells(why_row(item)) for item in chain])
+        rows += [Cell(Html(f"{_name(look, label).text} ({escape(new_name)} / {escape(baseline_name)})"), "pair"),
+                 *(_why_cells(why_row(item)) for item in shown),
+                 Cell(Html(f"<details><summary>Every item of the chain ({len(chain)}), the noise marked as such"
+                           f"</summary>{every}</details>"), "text")]
+    if not rows and not quiet:
+        return ""
+    said = ("<h3>Why the sides differ</h3><p>Under each pair, the causes the runs tell from noise: both sides' "
+            "medians, the difference of medians (new − baseline), its 95 % bootstrap interval and its share of the "
+            "total time's difference.</p>")
+    if rows:
+        said += table(_why_cells(WHY_HEADER), rows, "why")
+    if quiet:
+        said += ("<p>No cause the runs can tell from noise: "
+                 + "; ".join(str(_name(look, label).text) for label in quiet) + ".</p>")
+    return said
+
+
+def _why_cells(row: list[str]) -> list[Any]:
+    """A row of the Why table: what the item is in words, then its figures."""
+    return [Cell(row[0], "text"), *row[1:]]
+
+
 def _comparison(analysis: Analysis, look: Look, figures: str) -> str:
     """The comparison: the gate in words above its table, then the warnings and both sides drawn."""
     if analysis.gate is None:
@@ -308,7 +341,7 @@ def _comparison(analysis: Analysis, look: Look, figures: str) -> str:
         sections.append("<p>Per compared configuration and metric (new / baseline): runs on each side, the ratio "
                         "of medians ± its bootstrap standard error, its 95 % bootstrap interval, Mann-Whitney U p "
                         f"and the verdict; the threshold is on what the gate judges. Rule: {escape(RULE)}.</p>"
-                        + _verdict_table(analysis, look))
+                        + _verdict_table(analysis, look) + _why(analysis, look))
     comparison = analysis.comparison
     if comparison is not None:
         said = ([f"Warning: {warning}" for warning in analysis.comparison_warnings]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dask_timing.analysis.ranking import SINGLE_RUN, Standing
 from dask_timing.present import knob_table
+from dask_timing.present.explain import WHY_HEADER, chains, shown_causes, why_row
 from dask_timing.present.exports.base import COMPARISON_HEADER, Analysis, Exporter, comparison_rows, gate_summary
 from dask_timing.present.worker_tables import TITLE, UNITS, worker_phase_table
 from dask_timing.record.text import printable
@@ -62,6 +63,28 @@ def _comparison(analysis: Analysis) -> list[str]:
              "|:---|:---|:---|---:|---:|---:|---:|:---|---:|:---|", *map(_table_line, comparison_rows(analysis))]
     if analysis.gate is not None:
         lines += ["", f"**Gate: {_cell(gate_summary(analysis.gate))}**"]
+    return lines + _why(analysis)
+
+
+def _why(analysis: Analysis) -> list[str]:
+    """The Why blocks: the causes of each pair that has any, a row each, then the pairs without."""
+    rows, quiet, noise = [], [], 0
+    for (label, baseline_name, new_name), chain in chains(analysis.explanations).items():
+        shown = shown_causes(chain)
+        noise += sum(1 for item in chain if not item.cause and item.delta_s is not None)
+        if not shown:
+            quiet.append(label)
+        rows += [[label, f"{new_name} / {baseline_name}", *why_row(item)] for item in shown]
+    if not rows and not quiet:
+        return []
+    lines = ["", "Why the sides differ: each cause the runs tell from noise, the difference of medians (new - "
+             "baseline), its 95 % bootstrap interval and its share of the total time's difference.", ""]
+    lines += _table(["configuration", "compared", *WHY_HEADER], rows, left=3) if rows else []
+    if quiet:
+        lines += ["", f"No cause the runs can tell from noise: {'; '.join(map(_cell, quiet))}."]
+    if noise:
+        lines += ["", f"{noise} item(s) the runs cannot tell from noise are left out (the analyzer's --verbose and "
+                      "the explanations of --verdict-json hold every item)."]
     return lines
 
 
