@@ -92,10 +92,11 @@ def why_lines(stdout: str) -> list[str]:
 
 def run(total: float, *, env: str, workers_start: float, imports: dict[str, float] | None = None,
         by_worker: dict | None = None, stragglers: list | None = None, packages: dict | None = None,
-        load: float = 0.5, nanny: list[float] | None = None, processes: dict | None = None) -> RunResult:
+        load: float = 0.5, nanny: list[float] | None = None, processes: dict | None = None,
+        config: dict | None = None) -> RunResult:
     """A result as a run writes it, with what the chain reads."""
     document = {
-        "kind": "local", "config": {"n_workers": 3}, "run_id": os.urandom(8).hex(), "status": "ok",
+        "kind": "local", "config": config or {"n_workers": 3}, "run_id": os.urandom(8).hex(), "status": "ok",
         "phases": {"cluster_init": total - workers_start, "workers_start": workers_start},
         "total_time": total,
         "worker_phases": {"nanny": nanny or [0.1, 0.1, 0.1], "imports": [1.0, 1.1, 1.2]},
@@ -273,19 +274,47 @@ def test_import_profile_on_a_study_whose_workers_cannot_take_it_is_one_line_befo
 
 # -- readability of a comparison -------------------------------------------------------------------------------------
 
-def test_a_sweep_compared_with_its_baseline_prints_a_line_a_pair(tmp_path):
-    from test_concise_output import SIXTEEN, write_sweep
+SWEEP_LINES = 80  # the most the default text of 16 compared configurations may print, Why blocks included
 
-    write_sweep(tmp_path / "new", SIXTEEN)
-    write_sweep(tmp_path / "old", SIXTEEN)
-    completed = run_tool([ANALYZER, str(tmp_path / "new"), "--baseline", str(tmp_path / "old")], timeout=300)
+
+def write_compared_sweep(folder, runs: int = 4) -> list[dict]:
+    """Two environments' results of 16 configurations (1 or 2 workers, 1 to 8 threads), as a study of them writes
+    them: in B every worker process imports slowpkg (0.3 s), and with 5 threads or more a package takes 1 s more to
+    import in every worker process, which also slows the workers' start.  Returns the configurations."""
+    configurations = [{"n_workers": workers, "threads_per_worker": threads}
+                      for workers in (1, 2) for threads in range(1, 9)]
+    for number, config in enumerate(configurations):
+        for index in range(runs):
+            spread = jitter(index + number)
+            slow = 1.0 if config["threads_per_worker"] >= 5 else 0.0
+            for env, imports, start in (
+                    ("A", {"distributed": 0.6 + spread}, 1.5 + spread),
+                    ("B", {"distributed": 0.6 + jitter(index + 1), "slowpkg": 0.3 + spread / 10,
+                           **({"heavypkg": slow + spread} if slow else {})}, 1.8 + slow + spread)):
+                result = run(start + 0.5, env=env, workers_start=start, imports=imports, config=config)
+                (folder / f"{env}_{number:02d}_{index}.json").write_text(msgspec.json.encode(result.to_json()).decode())
+    return configurations
+
+
+def test_sixteen_compared_configurations_print_their_why_in_80_lines(tmp_path):
+    """The default text of a comparison of 16 configurations: a row a pair, the causes merged (each with the
+    configurations it is one in), in 80 lines; --verbose: every pair whole."""
+    configurations = write_compared_sweep(tmp_path)
+    completed = run_tool([ANALYZER, str(tmp_path), "--baseline-env", "A"], timeout=300)
     assert completed.returncode == 0, completed.stdout + completed.stderr
     lines = completed.stdout.splitlines()
-    comparison = lines[next(index for index, line in enumerate(lines) if line.startswith("COMPARISON (new")):]
-    assert sum(": new is 1.00 " in line for line in comparison) == len(SIXTEEN)
-    assert not any(line.startswith("Configuration:") for line in comparison)
-    assert "Other metrics, median seconds" not in completed.stdout and "other metrics" in completed.stdout
-    assert len(lines) <= 85, "\n".join(lines)
+    assert len(lines) <= SWEEP_LINES, "\n".join(lines)
+    rows = [line.split() for line in lines if line.startswith("  [")]
+    assert len(rows) == len(configurations) and rows[0][:3] == ["[1]", "[2]", "local,"]
+    why = lines[next(index for index, line in enumerate(lines) if line.startswith("  Why B differs from A")):]
+    slowpkg = next(line for line in why if "import of slowpkg (via site > sitecustomize)" in line)
+    assert "per worker process in all 16" in slowpkg and "+0.30" in slowpkg
+    heavy = next(line for line in why if "import of heavypkg" in line)
+    assert heavy.split(" in ")[1].startswith("[9] [10] to [15] [16], [25] [26] to [31] [32]")  # the table's rows
+    assert "+1.0" in heavy
+    assert "Traceback" not in completed.stderr
+    verbose = run_tool([ANALYZER, str(tmp_path), "--baseline-env", "A", "--verbose"], timeout=300)
+    assert verbose.stdout.count("  Why B differs from A (total") == len(configurations)
 
 
 def test_the_ranking_marks_a_configuration_tied_with_the_fastest():
@@ -334,4 +363,4 @@ def test_markdown_and_html_carry_the_why_blocks_of_the_one_analysis_escaped(tmp_
     assert "<img src=x>" not in page and "import of slow|pkg&lt;img src=x&gt;" in page
     why = page[page.index("<h3>Why the sides differ</h3>"):]
     assert delta in why and f"[{cause['ci_low']:+.3f}, {cause['ci_high']:+.3f}]" in why
-    assert "<details><summary>Every item of the chain" in why and "(noise)" in why
+    assert "<details><summary>Every item of each pair's chain" in why and "(noise)" in why

@@ -10,9 +10,9 @@ it is a cause in.  The Markdown and HTML exports show the same items as tables
 
 from __future__ import annotations
 
-import re
 import statistics
-from typing import Sequence
+import textwrap
+from typing import Callable, Sequence
 
 from dask_timing.analysis.explain import (
     IMPORT, LEVELS, LOAD_PER_CPU, PACKAGE, PHASE, STRAGGLER, WORKER_PHASE, Explanation, causes,
@@ -20,6 +20,7 @@ from dask_timing.analysis.explain import (
 
 MAX_WHY_LINES = 12
 INDENT = "    "
+WRAP_WIDTH = 120  # a merged cause's line wraps here (the configurations it names can be many)
 
 
 def why_block(items: Sequence[Explanation], verbose: bool = False) -> list[str]:
@@ -54,36 +55,46 @@ def why_by_cause(items: Sequence[Explanation], called: dict[tuple[str, str, str]
     them and their range; at most ``MAX_WHY_LINES`` lines a block, what is left out said in its last line."""
     lines = []
     for (baseline_name, new_name), chains in _by_sides(items).items():
-        found: dict[tuple, list[Explanation]] = {}
-        for chain in chains.values():
-            timed, facts = _concise(causes(chain))
-            for item in [*timed, *facts]:
-                found.setdefault(_cause_key(item), []).append(item)
-        merged = sorted(found.values(), key=lambda same: (LEVELS.index(same[0].level), -len(same),
-                                                           -abs(_median_delta(same))))
+        order = [called.get((label, baseline_name, new_name), label) for label in chains]
 
-        def named(configurations: list[str]) -> str:
-            return _configurations([called.get((label, baseline_name, new_name), label) for label in configurations],
-                                   len(chains))
+        def named(labels: list[str]) -> str:
+            return _configurations([called.get((label, baseline_name, new_name), label) for label in labels], order)
 
-        noise = sum(1 for chain in chains.values() for item in chain if not item.cause and item.delta_s is not None)
-        noise_said = f"{noise} item(s) the runs cannot tell from noise"
-        if not merged:
-            lines.append(f"  Why {new_name} differs from {baseline_name}: no cause the runs can tell from noise, in any "
-                         f"configuration ({noise_said}; --verbose shows each pair whole)")
-            continue
-        lines.append(f"  Why {new_name} differs from {baseline_name}: each cause the runs tell from noise, where it "
-                     "is one, its difference of medians (its range there)")
-        room = MAX_WHY_LINES - 2
-        lines += [INDENT + _merged(same, named([item.configuration for item in same])) for same in merged[:room]]
-        told = {item.configuration for same in merged for item in same}
-        left_out = [f"{len(merged) - room} more cause(s)"] if len(merged) > room else []
-        if len(told) < len(chains):
-            left_out.append(f"no cause in {named([label for label in chains if label not in told])}")
-        if noise:
-            left_out.append(noise_said)
-        lines.append(f"{INDENT}({'; '.join(left_out + ['--verbose shows each pair whole'])})")
+        lines += _merged_block(f"Why {new_name} differs from {baseline_name}", chains, named)
     return lines
+
+
+def _merged_block(title: str, chains: dict[str, list[Explanation]], named: Callable[[list[str]], str]) -> list[str]:
+    """One pair of sides' causes over its configurations (``chains``, by label), each once."""
+    found: dict[tuple, list[Explanation]] = {}
+    for chain in chains.values():
+        for item in shown_causes(chain):
+            found.setdefault(_cause_key(item), []).append(item)
+    merged = sorted(found.values(), key=lambda same: (LEVELS.index(same[0].level), -len(same),
+                                                       -abs(_median_delta(same))))
+    noise = sum(1 for chain in chains.values() for item in chain if not item.cause and item.delta_s is not None)
+    noise_said = f"{noise} item(s) the runs cannot tell from noise"
+    if not merged:
+        return [f"  {title}: no cause the runs can tell from noise, in any configuration ({noise_said}; --verbose "
+                "shows each pair whole)"]
+    lines = [f"  {title}: each cause the runs tell from noise, where it is one, its difference of medians (its "
+             "range there)"]
+    said = 0
+    for same in merged:
+        wrapped = textwrap.wrap(_merged(same, named([item.configuration for item in same])), WRAP_WIDTH,
+                                initial_indent=INDENT, subsequent_indent=INDENT * 2, break_long_words=False,
+                                break_on_hyphens=False)
+        if len(lines) + len(wrapped) > MAX_WHY_LINES - 1:  # room for the last line
+            break
+        lines += wrapped
+        said += 1
+    told = {item.configuration for same in merged for item in same}
+    left_out = [f"{len(merged) - said} more cause(s)"] if said < len(merged) else []
+    if len(told) < len(chains):
+        left_out.append(f"no cause in {named([label for label in chains if label not in told])}")
+    if noise:
+        left_out.append(noise_said)
+    return lines + [f"{INDENT}({'; '.join(left_out + ['--verbose shows each pair whole'])})"]
 
 
 def _by_sides(items: Sequence[Explanation]) -> dict[tuple[str, str], dict[str, list[Explanation]]]:
@@ -127,20 +138,25 @@ def _merged(same: list[Explanation], where: str) -> str:
             f"(from {min(deltas):+.3f} to {max(deltas):+.3f})")
 
 
-def _configurations(names: list[str], total: int) -> str:
-    """Configurations as a line names them: ``all 16``, ``[1]-[4], [7]`` (numbers in a row as one), or their names."""
-    if len(names) == total > 1:
-        return f"all {total}"
-    numbers = [int(name[1:-1]) for name in names if re.fullmatch(r"\[\d+\]", name)]
-    if len(numbers) < len(names):
-        return ", ".join(names)
+def _configurations(names: list[str], order: list[str]) -> str:
+    """Configurations as a line names them: ``all 16``, or by name, three or more in a row of the comparison's
+    table (``order``) as one (``[1]-[4]``, ``[1] [2] to [7] [8]``)."""
+    if len(names) == len(order) > 1:
+        return f"all {len(order)}"
     runs: list[list[int]] = []
-    for number in sorted(numbers):
-        if runs and number == runs[-1][-1] + 1:
-            runs[-1].append(number)
+    for index in sorted(order.index(name) for name in names):
+        if runs and index == runs[-1][-1] + 1:
+            runs[-1].append(index)
         else:
-            runs.append([number])
-    return ", ".join(f"[{run[0]}]" + (f"-[{run[-1]}]" if len(run) > 1 else "") for run in runs)
+            runs.append([index])
+    joined = []
+    for run in runs:
+        first, last = order[run[0]], order[run[-1]]
+        if len(run) < 3:
+            joined += [order[index] for index in run]
+        else:
+            joined.append(f"{first}-{last}" if " " not in first + last else f"{first} to {last}")
+    return ("; " if any("," in name for name in names) else ", ").join(joined)  # labels hold commas
 
 
 def _concise(found: list[Explanation]) -> tuple[list[Explanation], list[Explanation]]:
@@ -251,7 +267,8 @@ def shown_causes(chain: Sequence[Explanation]) -> list[Explanation]:
 def why_row(item: Explanation) -> list[str]:
     """An item as a table row under ``WHY_HEADER``; the noise marked as such."""
     before, after = sides(item)
-    return [subject(item) + ("" if item.cause else " (noise)"), before, after,
+    told = "" if item.cause else " (noise)" if item.delta_s is not None else " (alike)"  # the load, alike
+    return [subject(item) + told, before, after,
             "–" if item.delta_s is None else f"{item.delta_s:+.3f} s",
             "–" if item.ci_low is None else f"[{item.ci_low:+.3f}, {item.ci_high:+.3f}]",
             "–" if item.share is None else f"{item.share:.0%}"]

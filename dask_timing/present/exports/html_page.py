@@ -301,20 +301,20 @@ def _verdict_table(analysis: Analysis, look: Look) -> str:
 
 
 def _why(analysis: Analysis, look: Look) -> str:
-    """The Why blocks: under each pair, the causes the runs tell from noise, and every item of its chain folded."""
+    """The Why blocks: under each pair, the causes the runs tell from noise; then every item of every pair's chain,
+    folded."""
     rows: list[Any] = []
+    every: list[Any] = []
     quiet = []
     for (label, baseline_name, new_name), chain in chains(analysis.explanations).items():
+        pair = Cell(Html(f"{_name(look, label).text} ({escape(new_name)} / {escape(baseline_name)})"), "pair")
+        every += [pair, *(_why_cells(why_row(item)) for item in chain)]
         shown = shown_causes(chain)
-        if not shown:
+        if shown:
+            rows += [pair, *(_why_cells(why_row(item)) for item in shown)]
+        else:
             quiet.append(label)
-            continue
-        every = table(_why_cells(WHY_HEADER), [_why_cells(why_row(item)) for item in chain])
-        rows += [Cell(Html(f"{_name(look, label).text} ({escape(new_name)} / {escape(baseline_name)})"), "pair"),
-                 *(_why_cells(why_row(item)) for item in shown),
-                 Cell(Html(f"<details><summary>Every item of the chain ({len(chain)}), the noise marked as such"
-                           f"</summary>{every}</details>"), "text")]
-    if not rows and not quiet:
+    if not every:
         return ""
     said = ("<h3>Why the sides differ</h3><p>Under each pair, the causes the runs tell from noise: both sides' "
             "medians, the difference of medians (new − baseline), its 95 % bootstrap interval and its share of the "
@@ -324,7 +324,8 @@ def _why(analysis: Analysis, look: Look) -> str:
     if quiet:
         said += ("<p>No cause the runs can tell from noise: "
                  + "; ".join(str(_name(look, label).text) for label in quiet) + ".</p>")
-    return said
+    return (said + f"<details><summary>Every item of each pair's chain ({len(analysis.explanations)}), the noise "
+            f"marked as such</summary>{table(_why_cells(WHY_HEADER), every)}</details>")
 
 
 def _why_cells(row: list[str]) -> list[Any]:
