@@ -43,7 +43,7 @@ def present(
     """
     groups = analysis.groups
     names = Names(groups, numbered=detail == CONCISE and len(groups) > MAX_CONFIGURATION_BLOCKS)
-    sweep_compared = names.numbered and _sweep_compared(analysis)  # its comparison's table is the key
+    sweep_compared = names.numbered and _sweep_compared(analysis) and _all_compared(analysis)  # its table: the key
     if detail != QUIET:
         write_analysis(analysis, n_results, print, names, verbose=detail == VERBOSE,
                        other_metrics=analysis.comparison is None, key=not sweep_compared)
@@ -69,6 +69,12 @@ def present(
 def _sweep_compared(analysis: Analysis) -> bool:
     """A comparison of more pairs than get a block each: its text is a row a pair, then the causes merged."""
     return analysis.comparison is not None and len(analysis.comparison.pairs) > MAX_CONFIGURATION_BLOCKS
+
+
+def _all_compared(analysis: Analysis) -> bool:
+    """Every configuration is a side of a compared pair (so the comparison's table names them all)."""
+    sides = {id(group) for pair in analysis.comparison.pairs for group in (pair.baseline, pair.new)}
+    return all(id(group) in sides for group in analysis.groups)
 
 
 def save_verdicts(analysis: Analysis, path: str) -> None:
