@@ -63,8 +63,9 @@ def spread(ratios: list[float]) -> tuple[str, float, float]:
     medians = numpy.median(numpy.random.default_rng(0).choice(values, (RESAMPLES, len(values))), axis=1)
     low, high = numpy.percentile(medians, [2.5, 97.5])
     quartiles = statistics.quantiles(ratios, n=4)
-    return (f"median {statistics.median(ratios):.3f}, 95% CI [{low:.3f}, {high:.3f}]; quartiles "
-            f"{quartiles[0]:.3f}-{quartiles[2]:.3f}, range {min(ratios):.3f}-{max(ratios):.3f}"), float(low), float(high)
+    said = (f"median {statistics.median(ratios):.3f}, 95% CI [{low:.3f}, {high:.3f}]; quartiles "
+            f"{quartiles[0]:.3f}-{quartiles[2]:.3f}, range {min(ratios):.3f}-{max(ratios):.3f}")
+    return said, float(low), float(high)
 
 
 def _verdict(low: float, high: float) -> str:

@@ -17,7 +17,8 @@ from dask_timing.analysis.gate import NOTHING_TO_COMPARE
 from dask_timing.present.explain import chains, why_block, why_by_cause
 from dask_timing.present.knob_table import write_knob_costs
 from dask_timing.present.report import (
-    MAX_CONFIGURATION_BLOCKS, Names, pair_names, write_analysis, write_closing, write_comparison, write_scaling, write_verdicts,
+    MAX_CONFIGURATION_BLOCKS, Names, pair_names, write_analysis, write_closing, write_comparison, write_scaling,
+    write_verdicts,
 )
 from dask_timing.present.worker_tables import write_worker_phases
 from dask_timing.record.files import write_json
