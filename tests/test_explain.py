@@ -313,8 +313,11 @@ def test_sixteen_compared_configurations_print_their_why_in_80_lines(tmp_path):
     assert heavy.split(" in ")[1].startswith("[9] [10] to [15] [16], [25] [26] to [31] [32]")  # the table's rows
     assert "+1.0" in heavy
     assert "Traceback" not in completed.stderr
+    assert "CONFIGURATION COMPARISON" not in completed.stdout and "the ranking" in lines[5]
     verbose = run_tool([ANALYZER, str(tmp_path), "--baseline-env", "A", "--verbose"], timeout=300)
     assert verbose.stdout.count("  Why B differs from A (total") == len(configurations)
+    ranked = run_tool([ANALYZER, str(tmp_path), "--baseline-env", "A", "--compare"], timeout=300)
+    assert "CONFIGURATION COMPARISON" in ranked.stdout  # asked for: the ranking stays
 
 
 def test_the_ranking_marks_a_configuration_tied_with_the_fastest():
