@@ -380,17 +380,19 @@ def _total_table(analysis: Analysis, names: Names | None) -> list[str]:
     several = len({(verdict.baseline_name, verdict.new_name) for verdict in totals}) > 1
     rows = [[*(["key"] if numbered else []), f"{total_label(analysis.groups).lower()} (s)",
              *(["compared"] if several else []), "runs", "baseline", "new", "ratio", "95% CI", "p", "verdict"]]
+    notes: dict[str, int] = {}  # each note once, under the table, by its number
     for verdict in totals:
         name = called[(verdict.label, verdict.baseline_name, verdict.new_name)]
+        note = f" (note {notes.setdefault(verdict.note, len(notes) + 1)})" if verdict.note else ""
         rows.append([*([name] if numbered else []), verdict.label,
                      *([f"{verdict.new_name} / {verdict.baseline_name}"] if several else []),
                      f"{verdict.n_baseline} + {verdict.n_new}", f"{verdict.median_baseline:.4f}",
                      f"{verdict.median_new:.4f}", f"{verdict.ratio:.3f}x",
-                     f"[{verdict.ci_low:.3f}, {verdict.ci_high:.3f}]", f"{verdict.p_value:.2g}",
-                     verdict.verdict + (f" ({verdict.note})" if verdict.note else "")])
+                     f"[{verdict.ci_low:.3f}, {verdict.ci_high:.3f}]", f"{verdict.p_value:.2g}", verdict.verdict + note])
     if not several:
         rows[0][numbered + 2:numbered + 4] = [totals[0].baseline_name, totals[0].new_name]
-    return aligned(rows, words=1 + numbered + several, free_last=True)
+    return (aligned(rows, words=1 + numbered + several, free_last=True)
+            + [f"  note {number}: {note}" for note, number in notes.items()])
 
 
 def _write_gate(gate: Gate, metric: str, write: Write) -> None:
