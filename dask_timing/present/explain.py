@@ -10,12 +10,11 @@ it is a cause in.  The Markdown and HTML exports show the same items as tables
 
 from __future__ import annotations
 
-import statistics
 import textwrap
 from typing import Callable, Sequence
 
 from dask_timing.analysis.explain import (
-    IMPORT, LEVELS, LOAD_PER_CPU, PACKAGE, PHASE, STRAGGLER, WORKER_PHASE, Explanation, causes,
+    IMPORT, LEVELS, LOAD_PER_CPU, PACKAGE, PHASE, STRAGGLER, WORKER_PHASE, Explanation,
 )
 
 MAX_WHY_LINES = 12
@@ -51,8 +50,9 @@ def why_block(items: Sequence[Explanation], verbose: bool = False) -> list[str]:
 
 def why_by_cause(items: Sequence[Explanation], called: dict[tuple[str, str, str], str]) -> list[str]:
     """A sweep's Why blocks merged, one a pair of sides (B against A): each cause once, with the configurations
-    it is a cause in (as ``called`` names each pair: by label and names of its sides), its median difference over
-    them and their range; at most ``MAX_WHY_LINES`` lines a block, what is left out said in its last line."""
+    it is a cause in (as ``called`` names each pair: by label and names of its sides) and its differences there,
+    from the least to the largest; at most ``MAX_WHY_LINES`` lines a block, what is left out said in its last
+    line."""
     lines = []
     for (baseline_name, new_name), chains in _by_sides(items).items():
         order = [called.get((label, baseline_name, new_name), label) for label in chains]
@@ -71,14 +71,14 @@ def _merged_block(title: str, chains: dict[str, list[Explanation]], named: Calla
         for item in shown_causes(chain):
             found.setdefault(_cause_key(item), []).append(item)
     merged = sorted(found.values(), key=lambda same: (LEVELS.index(same[0].level), -len(same),
-                                                       -abs(_median_delta(same))))
+                                                       -max(abs(item.delta_s or 0.0) for item in same)))
     noise = sum(1 for chain in chains.values() for item in chain if not item.cause and item.delta_s is not None)
     noise_said = f"{noise} item(s) the runs cannot tell from noise"
     if not merged:
         return [f"  {title}: no cause the runs can tell from noise, in any configuration ({noise_said}; --verbose "
                 "shows each pair whole)"]
-    lines = [f"  {title}: each cause the runs tell from noise, where it is one, its difference of medians (its "
-             "range there)"]
+    lines = [f"  {title}: each cause the runs tell from noise, its differences of medians (least to largest), "
+             "and where"]
     said = 0
     for same in merged:
         wrapped = textwrap.wrap(_merged(same, named([item.configuration for item in same])), WRAP_WIDTH,
@@ -115,12 +115,9 @@ def _cause_key(item: Explanation) -> tuple:
     return item.level, item.name
 
 
-def _median_delta(same: list[Explanation]) -> float:
-    return statistics.median(item.delta_s for item in same) if same[0].delta_s is not None else 0.0
-
-
 def _merged(same: list[Explanation], where: str) -> str:
-    """One cause of several configurations in a line: what it is, its median difference and range, where."""
+    """One cause of several configurations in a line: what it is, from its least to its largest difference of
+    medians, where."""
     first = same[0]
     if first.delta_s is None and first.unit == LOAD_PER_CPU:
         return f"{first.name}: busier for {first.new_name if first.new > first.baseline else first.baseline_name} " \
@@ -134,8 +131,8 @@ def _merged(same: list[Explanation], where: str) -> str:
     elif first.level == STRAGGLER:
         what = f"straggler {first.name}, registered late in {first.phase}"
     whose = f" {_whose(first)}" if first.level == IMPORT else ""
-    return (f"{what}: {statistics.median(deltas):+.3f} s{whose} in {where} "
-            f"(from {min(deltas):+.3f} to {max(deltas):+.3f})")
+    least, largest = (f"{delta:+.3f}" for delta in (min(deltas), max(deltas)))
+    return f"{what}: {least if least == largest else f'{least} to {largest}'} s{whose} in {where}"
 
 
 def _configurations(names: list[str], order: list[str]) -> str:
@@ -260,7 +257,7 @@ def chains(items: Sequence[Explanation]) -> dict[tuple[str, str, str], list[Expl
 def shown_causes(chain: Sequence[Explanation]) -> list[Explanation]:
     """The causes a pair's Why block names by default (each worker phase once, one worker's own import for the
     average over the workers), timed ones first."""
-    timed, facts = _concise(causes(chain))
+    timed, facts = _concise([item for item in chain if item.cause])
     return [*timed, *facts]
 
 
