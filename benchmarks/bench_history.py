@@ -19,12 +19,16 @@
    the best possible is printed too: the least-squares single step of a method
    told that there is exactly one.
 
+Each part runs alone with ``--only import``, ``--only summary`` or ``--only steps``.  With ``--keep DIR``
+the result files, the template run and the 1,000,000-run file are made once in DIR and used again by the
+next run (the file alone takes many minutes to write).
+
 Usage: python benchmarks/bench_history.py [--runs N] [--files N] [--series N] [--repeats R] [--keep DIR]
+                                          [--only PART]
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import random
@@ -34,19 +38,17 @@ import sys
 import tempfile
 import time
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from installed import REPOSITORY, compile_package, run_measured
 
 sys.path.insert(0, REPOSITORY)
 
-import msgspec  # noqa: E402
-
-from bench_analyzer_speed import current_document, real_result  # noqa: E402
-from dask_timing.history import series, steps, store  # noqa: E402
-from dask_timing.history.connection import open_database  # noqa: E402
-from dask_timing.history.tables import runs  # noqa: E402
-from dask_timing.record.files import write_json  # noqa: E402
-from dask_timing.record.schema import RunResult  # noqa: E402
+# The rest of the package is imported where a part uses it: the summary's fresh process (--child-summary)
+# imports what a summary needs, and nothing of this benchmark's other parts.
+if TYPE_CHECKING:
+    from dask_timing.history.steps import Point
+    from dask_timing.record.schema import RunResult
 
 RELEASES = [f"2025.{month}.0" for month in range(1, 13)] + [f"2026.{month}.0" for month in range(1, 9)]
 HOSTS = ("ci-runner-a", "ci-runner-b")
@@ -63,9 +65,20 @@ def configurations() -> list[tuple[str, dict]]:
             for kind in ("local", "distributed") for workers in range(1, 51)]
 
 
-def generate_database(path: str, template: RunResult, total: int) -> tuple[str, str]:
-    """``total`` runs written straight into a new SQLite file; the history with the planted step."""
-    open_database(path).close()  # the schema, by the migrations
+def generate_database(path: str, template: RunResult, total: int) -> None:
+    """``total`` runs written straight into a new SQLite file at ``path`` (written under another name first,
+    so that a file cut short is never taken for a whole one); the planted step in ``step_history()``."""
+    import msgspec
+
+    from dask_timing.history import store
+    from dask_timing.history.connection import open_database
+    from dask_timing.history.tables import runs
+
+    partial = path + ".partial"
+    for leftover in (partial, partial + "-wal", partial + "-shm"):
+        if os.path.exists(leftover):
+            os.remove(leftover)
+    open_database(partial).close()  # the schema, by the migrations
     columns = [column.name for column in runs.columns]
     position = {name: index for index, name in enumerate(columns)}
     configs = configurations()
@@ -84,7 +97,7 @@ def generate_database(path: str, template: RunResult, total: int) -> tuple[str, 
     generator = random.Random(11)
     insert_runs = f"INSERT INTO runs ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
     insert_metrics = "INSERT INTO metrics (run, section, metric, seconds) VALUES (?, ?, ?, ?)"
-    connection = sqlite3.connect(path)
+    connection = sqlite3.connect(partial)
     connection.execute("PRAGMA synchronous = OFF")
     run_rows, metric_rows = [], []
     run_id = 0
@@ -119,8 +132,23 @@ def generate_database(path: str, template: RunResult, total: int) -> tuple[str, 
                 _flush(connection, insert_runs, run_rows, insert_metrics, metric_rows)
     _flush(connection, insert_runs, run_rows, insert_metrics, metric_rows)
     connection.close()
-    kind, config = configs[STEP_CONFIG]
-    return store.configuration_hash(kind, config), STEP_HOST
+    os.replace(partial, path)
+
+
+def step_history() -> tuple[str, str]:
+    """The configuration hash and the machine of the history with the planted step."""
+    from dask_timing.history.store import configuration_hash
+
+    kind, config = configurations()[STEP_CONFIG]
+    return configuration_hash(kind, config), STEP_HOST
+
+
+def stored_runs(path: str) -> int:
+    """How many runs a file made before holds (0 when there is none)."""
+    if not os.path.exists(path):
+        return 0
+    with sqlite3.connect(path) as connection:
+        return connection.execute("SELECT count(*) FROM runs").fetchone()[0]
 
 
 def _flush(connection: sqlite3.Connection, insert_runs: str, run_rows: list, insert_metrics: str,
@@ -133,19 +161,27 @@ def _flush(connection: sqlite3.Connection, insert_runs: str, run_rows: list, ins
 
 
 def child_import(db: str, folder: str, report: str) -> None:
+    from dask_timing.history.connection import open_database
+    from dask_timing.history.store import import_files
+
     started = time.perf_counter()
     database = open_database(db)
-    recorded = store.import_files(database, [folder])
+    recorded = import_files(database, [folder])
     seconds = time.perf_counter() - started
     with open(report, "w") as stream:
         json.dump({"seconds": seconds, "added": recorded.added, "already": recorded.already}, stream)
 
 
 def child_summary(db: str, config_hash: str, host: str, report: str) -> None:
+    """What a summary of one history costs in a fresh process: its imports, opening the file, the query,
+    the statistics and the steps."""
     started = time.perf_counter()
-    database = open_database(db)
-    history = series.load_history(database, config_hash, host, "version")
-    summaries = series.summarise(history)
+    from dask_timing.history.connection import open_database
+    from dask_timing.history.series import load_history, summarise
+
+    database = open_database(db, read_only=True)
+    history = load_history(database, config_hash, host, "version")
+    summaries = summarise(history)
     seconds = time.perf_counter() - started
     runs_read = sum(len(point.values) for point in history.points["total_time"])
     with open(report, "w") as stream:
@@ -160,58 +196,91 @@ def measured_child(arguments: list[str], report: str) -> tuple[float, float, dic
         return wall, peak, json.load(stream)
 
 
-def bench_import(folder: str, template: RunResult, files: int, repeats: int) -> None:
+def load_average() -> str:
+    return " ".join(f"{load:.2f}" for load in os.getloadavg())
+
+
+def result_files(folder: str, template: RunResult, files: int) -> str:
+    """``files`` result files made from the template in ``folder/results`` (used as they are when there)."""
+    from bench_analyzer_speed import current_document
+    from dask_timing.record.files import write_json
+
     results = os.path.join(folder, "results")
-    os.makedirs(results)
+    if os.path.isdir(results) and len(os.listdir(results)) == files:
+        return results
+    os.makedirs(results, exist_ok=True)
     generator = random.Random(7)
     for index in range(files):
         document = current_document(index, template, generator)
         document["environment"]["packages"]["distributed"] = RELEASES[index % len(RELEASES)]
-        write_json(os.path.join(results, f"r{index:05d}.json"), document)
+        write_json(os.path.join(results, f"r{index:05d}.json"), document, overwrite=True)
+    return results
+
+
+def remove_database(path: str) -> None:
+    for suffix in ("", "-wal", "-shm"):
+        if os.path.exists(path + suffix):
+            os.remove(path + suffix)
+
+
+def bench_import(folder: str, template: RunResult, files: int, repeats: int) -> None:
+    results = result_files(folder, template, files)
     print(f"importing {files} result files into a new SQLite file, in a fresh process:")
     samples = []
+    db = os.path.join(folder, "import.db")
+    report_path = os.path.join(folder, "report.json")
     for repeat in range(repeats):
-        db = os.path.join(folder, f"import{repeat}.db")
-        wall, peak, report = measured_child(["--child-import", db, results], os.path.join(folder, "report.json"))
+        remove_database(db)
+        wall, peak, report = measured_child(["--child-import", db, results], report_path)
         assert report["added"] == files, report
         samples.append((wall, peak, report["seconds"]))
         print(f"  run {repeat + 1}: {wall:.2f} s wall ({report['seconds']:.2f} s import), peak {peak:.0f} MB")
-    wall, peak, report = measured_child(["--child-import", db, results], os.path.join(folder, "report.json"))
+    wall, peak, report = measured_child(["--child-import", db, results], report_path)
     assert report["already"] == files, report
+    remove_database(db)
     print(f"  again into the same file (all {files} already stored, none added): {wall:.2f} s wall")
     print(f"  median {statistics.median(wall for wall, _, _ in samples):.2f} s wall; goal 5 s or less")
 
 
 def bench_summary(folder: str, template: RunResult, total: int, repeats: int) -> None:
-    db = os.path.join(folder, "history.db")
-    started = time.perf_counter()
-    config_hash, host = generate_database(db, template, total)
-    size = os.path.getsize(db) / 2**30
-    with sqlite3.connect(db) as connection:
-        stored = connection.execute("SELECT count(*) FROM runs").fetchone()[0]
-    print(f"\n{stored:,} runs written straight into SQLite in {time.perf_counter() - started:.0f} s "
-          f"({size:.2f} GB)")
-    print("summary of one configuration's history on one machine (query, statistics, steps), in a fresh process:")
+    db = os.path.join(folder, f"history-{total}.db")
+    stored = stored_runs(db)
+    if not stored:
+        started = time.perf_counter()
+        generate_database(db, template, total)
+        stored = stored_runs(db)
+        print(f"\n{stored:,} runs written straight into SQLite in {time.perf_counter() - started:.0f} s "
+              f"({os.path.getsize(db) / 2**30:.2f} GB)")
+    else:
+        print(f"\n{stored:,} runs stored in SQLite before ({os.path.getsize(db) / 2**30:.2f} GB), used again")
+    config_hash, host = step_history()
+    print("summary of one configuration's history on one machine (opening the file, query, statistics, steps), "
+          "each in a fresh process:")
+    report_path = os.path.join(folder, "report.json")
+    measured_child(["--child-summary", db, config_hash, host], report_path)  # the file's pages in memory
     samples = []
     for repeat in range(repeats):
-        wall, peak, report = measured_child(["--child-summary", db, config_hash, host],
-                                            os.path.join(folder, "report.json"))
+        wall, peak, report = measured_child(["--child-summary", db, config_hash, host], report_path)
         samples.append((wall, peak))
-        print(f"  run {repeat + 1}: {wall:.2f} s wall ({report['seconds']:.2f} s query and statistics), "
-              f"peak {peak:.0f} MB; {report['runs']} runs over {report['points']} releases")
+        print(f"  run {repeat + 1}: {wall:.2f} s wall ({report['seconds']:.2f} s imports, query and statistics), "
+              f"peak {peak:.0f} MB; {report['runs']} runs over {report['points']} releases; load average "
+              f"{load_average()}")
     for line in report["lines"]:
         print(f"    {line}")
-    print(f"  median {statistics.median(wall for wall, _ in samples):.2f} s wall, peak "
-          f"{max(peak for _, peak in samples):.0f} MB; goal 0.5 s or less and 300 MB or less")
+    walls = [wall for wall, _ in samples]
+    print(f"  {len(walls)} runs: median {statistics.median(walls):.2f} s wall (range {min(walls):.2f} to "
+          f"{max(walls):.2f}), peak {max(peak for _, peak in samples):.0f} MB; goal 0.5 s or less and 300 MB or less")
 
 
-def simulated(generator: random.Random, noise, runs: int, step_at: int | None) -> list[steps.Point]:
-    return [steps.Point(str(index), tuple((1 + (0.10 if step_at is not None and index >= step_at else 0))
-                                          * (1 + noise(generator)) for _ in range(runs)))
+def simulated(generator: random.Random, noise, runs: int, step_at: int | None) -> list[Point]:
+    from dask_timing.history.steps import Point
+
+    return [Point(str(index), tuple((1 + (0.10 if step_at is not None and index >= step_at else 0))
+                                    * (1 + noise(generator)) for _ in range(runs)))
             for index in range(60)]
 
 
-def best_single_step(points: list[steps.Point]) -> int:
+def best_single_step(points: list[Point]) -> int:
     """The least-squares position of exactly one step: what no method can beat on average."""
     values = [point.median for point in points]
     n, total = len(values), sum(values)
@@ -225,6 +294,8 @@ def best_single_step(points: list[steps.Point]) -> int:
 
 
 def bench_steps(count: int) -> None:
+    from dask_timing.history.steps import detect_steps
+
     print(f"\nstep detection on {count} simulated series of 60 points, a 10 % step planted at point 10 to 50:")
     kinds = (("one value a point, Gaussian noise sd 5 %", lambda g: g.gauss(0, 0.05), 1),
              ("one value a point, uniform noise +-5 %", lambda g: g.uniform(-0.05, 0.05), 1),
@@ -236,13 +307,16 @@ def bench_steps(count: int) -> None:
         for _ in range(count):
             at = generator.randint(10, 50)
             planted = simulated(generator, noise, runs_per_point, at)
-            found += any(abs(step.position - at) <= 2 and step.size > 0 for step in steps.detect_steps(planted))
+            found += any(abs(step.position - at) <= 2 and step.size > 0 for step in detect_steps(planted))
             best += abs(best_single_step(planted) - at) <= 2
-            false += bool(steps.detect_steps(simulated(generator, noise, runs_per_point, None)))
+            false += bool(detect_steps(simulated(generator, noise, runs_per_point, None)))
         seconds = (time.perf_counter() - started) / (2 * count)
         print(f"  {name}: step found {found / count:.1%} (best possible {best / count:.1%}), "
               f"false step in flat series {false / count:.1%}; {seconds * 1000:.1f} ms a series")
     print("  goal: found in 95 % or more, false in 5 % or less")
+
+
+PARTS = ("import", "summary", "steps")
 
 
 def main() -> None:
@@ -250,21 +324,35 @@ def main() -> None:
         return child_import(*sys.argv[2:])
     if len(sys.argv) > 1 and sys.argv[1] == "--child-summary":
         return child_summary(*sys.argv[2:])
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--runs", type=int, default=1_000_000)
-    parser.add_argument("--files", type=int, default=10_000)
-    parser.add_argument("--series", type=int, default=200)
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--keep", metavar="DIR", help="work in DIR and keep the files (default: a temporary folder)")
+    from dask_timing.cli.common import OneLineParser, positive_int
+
+    parser = OneLineParser(prog=os.path.basename(__file__), description=__doc__.split("\n")[0])
+    parser.add_argument("--runs", type=positive_int, default=1_000_000)
+    parser.add_argument("--files", type=positive_int, default=10_000)
+    parser.add_argument("--series", type=positive_int, default=200)
+    parser.add_argument("--repeats", type=positive_int, default=3)
+    parser.add_argument("--keep", metavar="DIR", help="make the files in DIR and keep them for the next run; what a "
+                                                      "run before left there is used again (default: a temporary "
+                                                      "folder)")
+    parser.add_argument("--only", choices=PARTS, help="run this part alone (default: all three)")
     args = parser.parse_args()
+    parts = [args.only] if args.only else list(PARTS)
     compile_package()
-    with tempfile.TemporaryDirectory() as scratch:
-        folder = args.keep or scratch
-        os.makedirs(folder, exist_ok=True)
-        template = real_result(folder)
-        bench_import(folder, template, args.files, args.repeats)
-        bench_summary(folder, template, args.runs, args.repeats)
-    bench_steps(args.series)
+    print(f"load average at the start: {load_average()} ({os.cpu_count()} CPUs)")
+    if "import" in parts or "summary" in parts:
+        from bench_analyzer_speed import real_result
+
+        with tempfile.TemporaryDirectory() as scratch:
+            folder = args.keep or scratch
+            os.makedirs(folder, exist_ok=True)
+            template = real_result(folder)
+            if "import" in parts:
+                bench_import(folder, template, args.files, args.repeats)
+            if "summary" in parts:
+                bench_summary(folder, template, args.runs, args.repeats)
+    if "steps" in parts:
+        bench_steps(args.series)
+    print(f"load average at the end: {load_average()}")
 
 
 if __name__ == "__main__":
