@@ -9,6 +9,7 @@ import random
 import shutil
 import subprocess
 
+import msgspec
 import numpy
 import pytest
 from conftest import ANALYZER, run_tool
@@ -16,12 +17,16 @@ from helpers import fake_run, save_run
 from scipy import stats as scipy_stats
 
 from dask_timing.analysis.computed import Analysis
-from dask_timing.analysis.groups import Group
+from dask_timing.analysis.groups import Group, group_results
+from dask_timing.analysis.knobs import knob_effects
+from dask_timing.analysis.ranking import rank
 from dask_timing.analysis.scaling import MIN_FIT_WORKER_COUNTS, fit_scaling
 from dask_timing.analysis.stats import box_of, outlier_indices, runs_needed, t_quantile_975, warnings_for
-from dask_timing.record.statistics import summarize
+from dask_timing.record import statistics as record_statistics
+from dask_timing.record.schema import MAX_SECONDS
+from dask_timing.record.statistics import LONG_SERIES, summarize
 from dask_timing.analysis.inference import (
-    BOOTSTRAP_RESAMPLES, bootstrap_medians, bootstrap_ratio_interval, bootstrap_ratio_intervals,
+    BOOTSTRAP_RESAMPLES, bootstrap_medians, bootstrap_ratio_interval,
 )
 from dask_timing.analysis.verdicts import FASTER, INCONCLUSIVE, NO_CHANGE, SLOWER, judge
 from dask_timing.present.exports import html_page
@@ -29,6 +34,17 @@ from dask_timing.present.plots import draw_all, pyplot
 from dask_timing.present.report import write_scaling
 
 pytestmark = pytest.mark.timeout(120)
+
+
+def test_a_long_series_is_summarized_to_the_same_figures_bit_for_bit(monkeypatch):
+    """From LONG_SERIES values on, numpy sorts and subtracts: every figure the same as Python's, to the bit."""
+    generator = random.Random(8)
+    series = [[generator.lognormvariate(0, 1) for _ in range(LONG_SERIES + 1)],
+              [round(generator.uniform(0, 2), 3) for _ in range(2 * LONG_SERIES)],  # ties, an even count
+              [generator.choice([0.0, 1e-9, 0.5, MAX_SECONDS]) for _ in range(LONG_SERIES)]]
+    long = [msgspec.json.encode(summarize(values)) for values in series]
+    monkeypatch.setattr(record_statistics, "LONG_SERIES", len(series[1]) + 1)
+    assert long == [msgspec.json.encode(summarize(values)) for values in series]
 
 
 def test_summary_matches_numpy():
@@ -84,14 +100,29 @@ def test_warnings_like_pyperf():
     assert warnings_for(steady) == []
 
 
-def test_a_baseline_drawn_once_for_many_gives_each_its_own_interval():
-    """A ranking draws its fastest configuration's resamples once: every interval is the one of its own pair."""
+def test_each_configuration_is_resampled_once_from_its_own_seed():
+    """The ranking and what each setting costs read one draw of each configuration's resamples, from a seed
+    fixed by what the configuration is: its interval against the fastest is the same whatever other
+    configurations are ranked with them, and the same files always give the same intervals."""
     generator = numpy.random.default_rng(11)
-    baseline = list(generator.normal(1.0, 0.1, 7))
-    news = [list(generator.normal(1.2, 0.1, n)) for n in (5, 8, 501)] + [[1.0, 1.0, 1.1, 1.0]]  # odd, even, ties
-    intervals = bootstrap_ratio_intervals(baseline, news)
-    assert intervals == [bootstrap_ratio_interval(baseline, new) for new in news]
-    assert all(low < 1.2 / 1.0 < high for low, high in intervals[:3])
+    totals = {workers: list(generator.normal(1.0 + 0.2 * workers, 0.1, n))
+              for workers, n in ((1, 7), (2, 8), (3, 501), (4, 5))}  # odd, even, many
+
+    def ranked(counts):
+        results = [(f"w{workers}-{index}.json", fake_run({"n_workers": workers}, total, second=index))
+                   for workers in counts for index, total in enumerate(totals[workers])]
+        groups = group_results(results)
+        return groups, {standing.group.config["n_workers"]: (standing.relative_low, standing.relative_high)
+                        for standing in rank(groups)}
+
+    groups, everything = ranked([1, 2, 3, 4])
+    assert all(low < (1.0 + 0.2 * workers) / 1.2 < high for workers, (low, high) in everything.items() if workers > 1)
+    assert ranked([1, 2, 3, 4])[1] == everything
+    assert ranked([4, 1])[1][4] == everything[4]  # the other configurations left out: the same interval
+    first = groups[2].resampled_total_medians
+    knob_effects(groups)
+    assert groups[2].resampled_total_medians is first  # drawn once for both
+    assert not numpy.array_equal(groups[1].resampled_total_medians[:50], groups[3].resampled_total_medians[:50])
 
 
 def test_runs_needed_for_one_percent():

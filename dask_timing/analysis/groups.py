@@ -143,6 +143,15 @@ class Group(msgspec.Struct, dict=True):  # dict: room for the cached properties
         """Statistics of each metric over the successful runs."""
         return self._summaries
 
+    @cached_property
+    def resampled_total_medians(self) -> Any:
+        """The bootstrap medians of the total time (``analysis.inference``), drawn once from this configuration's
+        own seed: the ranking and what each setting costs read the same resamples, and they are the same
+        whatever other configurations are analyzed with it."""
+        from dask_timing.analysis.inference import bootstrap_generator, bootstrap_medians
+
+        return bootstrap_medians(total_times(self), bootstrap_generator(msgspec.json.encode(self.key)))
+
     def sort_key(self) -> tuple:
         numbers = tuple(_as_number(self.config.get(key)) for key in LABEL_KEYS)
         rest = tuple(sorted((key, repr(value)) for key, value in self.config.items() if key not in LABEL_KEYS))

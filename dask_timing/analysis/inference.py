@@ -2,12 +2,13 @@
 Mann-Whitney's U test with the smallest p it can reach.
 
 Apart from the verdicts (``analysis.verdicts``), which read them by one rule, so that the ranking and the
-knob costs draw the same intervals from the same resamples.  numpy and scipy are imported when used: a
+knob costs draw their intervals the same way.  numpy and scipy are imported when used: a
 text summary without intervals never waits for them.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 from typing import Any, Sequence
 
@@ -16,11 +17,17 @@ BOOTSTRAP_RESAMPLES = 4000
 BOOTSTRAP_SEED = 20261123  # fixed: the same files always give the same verdict
 
 
-def bootstrap_generator() -> Any:
-    """The random numbers of every bootstrap: a fixed seed, so the same files always give the same figures."""
+def bootstrap_generator(identity: bytes = b"") -> Any:
+    """The random numbers of a bootstrap: a fixed seed, so the same files always give the same figures.
+
+    ``identity``: what a sample is of (a configuration's key), when its resamples are drawn once for every
+    figure that reads them; its seed is BOOTSTRAP_SEED with the identity's digest, so its resamples are the
+    same whatever other samples are analyzed with it."""
     import numpy
 
-    return numpy.random.default_rng(BOOTSTRAP_SEED)
+    if not identity:
+        return numpy.random.default_rng(BOOTSTRAP_SEED)
+    return numpy.random.default_rng([BOOTSTRAP_SEED, int.from_bytes(hashlib.sha256(identity).digest()[:16], "big")])
 
 
 def bootstrap_medians(values: Sequence[float], generator: Any) -> Any:
@@ -93,19 +100,6 @@ def bootstrap_ratios(baseline: Sequence[float], new: Sequence[float]) -> Any:
 def bootstrap_ratio_interval(baseline: Sequence[float], new: Sequence[float]) -> tuple[float, float]:
     """95 % percentile-bootstrap interval of median(new) / median(baseline)."""
     return percentile_interval(bootstrap_ratios(baseline, new))
-
-
-def bootstrap_ratio_intervals(baseline: Sequence[float], news: Sequence[Sequence[float]]) -> list[tuple[float, float]]:
-    """``bootstrap_ratio_interval(baseline, new)`` for each of ``news`` (a ranking's, against its fastest): the
-    baseline's resamples, the same for every one, drawn once and the generator set back to where they left it."""
-    generator = bootstrap_generator()
-    old = bootstrap_medians(baseline, generator)
-    after_baseline = generator.bit_generator.state
-    intervals = []
-    for new in news:
-        generator.bit_generator.state = after_baseline
-        intervals.append(percentile_interval(bootstrap_medians(new, generator) / old))
-    return intervals
 
 
 def mann_whitney_p(baseline: Sequence[float], new: Sequence[float]) -> float:

@@ -15,8 +15,9 @@ alone: for each pair, the difference (and the ratio) of the two median total
 times.  The effect is the median over the pairs; the smallest and largest
 difference of a pair say how much it depends on the other knobs.  Its 95 %
 interval is a percentile bootstrap: every configuration's runs are resampled
-(the bootstrap of ``analysis.verdicts``, fixed seed), and the effect is taken
-again on each resample.  With a single run on a side there is no spread to
+(the resamples the ranking reads, ``Group.resampled_total_medians``: each
+configuration's own fixed seed), and the effect is taken again on each
+resample.  With a single run on a side there is no spread to
 resample, and no interval.
 
 A setting that only one configuration of a pair records belongs to its type (a
@@ -35,7 +36,7 @@ from typing import Any, Callable
 import msgspec
 
 from dask_timing.analysis.groups import LABEL_KEYS, Group, setting_name, show_setting, total_summary, total_times
-from dask_timing.analysis.inference import bootstrap_generator, bootstrap_medians, percentile_interval
+from dask_timing.analysis.inference import percentile_interval
 from dask_timing.analysis.verdicts import Pair
 from dask_timing.record.releases import environment_key
 from dask_timing.record.schema import RunEnvironment
@@ -158,8 +159,7 @@ def knob_effects(groups: list[Group], reference: RunEnvironment | None = None) -
             changes.append((KnobEffect(knob, reference_shown, shown, changes_with=_closest(candidates)), pairs))
     timed = [[(groups[before], groups[after]) for before, after in pairs
               if total_times(groups[before]) and total_times(groups[after])] for _, pairs in changes]
-    resampled = _resampled_medians([group for pairs in timed for pair in pairs for group in pair], groups)
-    return [_measure(effect, len(pairs) - len(timed_pairs), timed_pairs, resampled)
+    return [_measure(effect, len(pairs) - len(timed_pairs), timed_pairs)
             for (effect, pairs), timed_pairs in zip(changes, timed)]
 
 
@@ -171,18 +171,7 @@ def _closest(candidates: dict[tuple[int, int], list[str]]) -> list[str]:
     return sorted(found, key=_knob_order)
 
 
-def _resampled_medians(paired: list[Group], groups: list[Group]) -> dict[int, Any]:
-    """Bootstrap medians of the total time of every paired group with two runs or more, by id, drawn in
-    group order from one fixed-seed generator: each resample is one resample of every configuration."""
-    wanted = {id(group) for group in paired if len(total_times(group)) > 1}
-    if not wanted:
-        return {}
-    generator = bootstrap_generator()
-    return {id(group): bootstrap_medians(total_times(group), generator) for group in groups if id(group) in wanted}
-
-
-def _measure(effect: KnobEffect, n_failed_pairs: int, pairs: list[tuple[Group, Group]],
-             resampled: dict[int, Any]) -> KnobEffect:
+def _measure(effect: KnobEffect, n_failed_pairs: int, pairs: list[tuple[Group, Group]]) -> KnobEffect:
     """The effect of one change over its pairs; its intervals when every side has two runs or more."""
     if not pairs:
         return msgspec.structs.replace(effect, n_failed_pairs=n_failed_pairs)
@@ -192,12 +181,12 @@ def _measure(effect: KnobEffect, n_failed_pairs: int, pairs: list[tuple[Group, G
         effect, n_pairs=len(pairs), n_failed_pairs=n_failed_pairs, seconds=statistics.median(differences),
         ratio=statistics.median(after / before for before, after in medians),
         pair_range=(min(differences), max(differences)))
-    if not all(id(group) in resampled for pair in pairs for group in pair):
+    if not all(len(total_times(group)) > 1 for pair in pairs for group in pair):
         return found
     import numpy
 
-    before = numpy.stack([resampled[id(group)] for group, _ in pairs])
-    after = numpy.stack([resampled[id(group)] for _, group in pairs])
+    before = numpy.stack([group.resampled_total_medians for group, _ in pairs])
+    after = numpy.stack([group.resampled_total_medians for _, group in pairs])
     return msgspec.structs.replace(
         found, seconds_interval=percentile_interval(_column_medians(after - before)),
         ratio_interval=percentile_interval(_column_medians(after / before)))

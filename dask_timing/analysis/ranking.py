@@ -3,8 +3,9 @@
 Configurations are ranked by median total time (startup times have slow
 outliers; the median is not dragged by them).  Each one's *relative* value is
 the ratio of its median to the fastest's, with the 95 % percentile-bootstrap
-interval of that ratio of medians (the regression gate's bootstrap, fixed
-seed: the same files always give the same interval).  The fastest is the
+interval of that ratio of medians (each configuration's resamples drawn once,
+from a seed fixed by what it is: the same files always give the same
+interval, whatever other configurations are ranked with them).  The fastest is the
 reference: relative exactly 1, no interval.  Nor has a ratio with a single run
 on either side: resampling one run gives no spread, so its interval would show
 only the other side's and look precise (what each setting costs says the same).
@@ -20,7 +21,7 @@ import msgspec
 
 from dask_timing.analysis.groups import Group, total_summary, total_times
 from dask_timing.record.statistics import Summary
-from dask_timing.analysis.inference import bootstrap_ratio_intervals
+from dask_timing.analysis.inference import percentile_interval
 
 
 SINGLE_RUN = "none: a single run"  # a ratio's interval when a side has one run
@@ -90,13 +91,13 @@ def rank(groups: list[Group]) -> list[Standing]:
                    key=lambda group: total_summary(group).median)  # stable: ties keep their order
     standings = []
     if timed:
-        fastest_median = total_summary(timed[0]).median
-        standings.append(Standing(timed[0], 1, total_summary(timed[0]), 1.0))
-        intervals = bootstrap_ratio_intervals(total_times(timed[0]), [total_times(group) for group in timed[1:]])
-        for position, (group, (low, high)) in enumerate(zip(timed[1:], intervals), start=2):
+        fastest, fastest_summary = timed[0], total_summary(timed[0])
+        standings.append(Standing(fastest, 1, fastest_summary, 1.0))
+        for position, group in enumerate(timed[1:], start=2):
             summary = total_summary(group)
-            if min(summary.n, total_summary(timed[0]).n) < 2:
-                low = high = None
-            standings.append(Standing(group, position, summary, summary.median / fastest_median, low, high))
+            low = high = None
+            if min(summary.n, fastest_summary.n) > 1:
+                low, high = percentile_interval(group.resampled_total_medians / fastest.resampled_total_medians)
+            standings.append(Standing(group, position, summary, summary.median / fastest_summary.median, low, high))
     standings.extend(Standing(group) for group in groups if not total_times(group))
     return standings
