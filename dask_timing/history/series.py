@@ -140,25 +140,39 @@ def _machine(cpus: int | None, memory: float | None) -> str:
     return shown + (f", {memory / 2**30:.0f} GiB" if memory else "")
 
 
-def _contexts(database: Database, where: list, columns: tuple, label_of: Callable[..., str | None]
-              ) -> dict[str, PointContext]:
-    """Each point's context, read from its runs' environments."""
+class _Run(msgspec.Struct, frozen=True):
+    """What a history reads of one run besides its values: its point's label and key, and when it ran."""
+
+    label: str | None
+    key: tuple
+    moment: datetime
+
+
+def _runs(connection: sa.Connection, where: list, columns: tuple, label_of: Callable[..., str | None]
+          ) -> tuple[dict[int, _Run], dict[str, PointContext]]:
+    """Each run of the history, by id, and each point's context, read from the runs' environments: one row a
+    run (the values' rows then name only their run, never again what it shares with its other values)."""
     load = runs.c.environment[("load", "load_per_cpu")].as_float()
     memory = runs.c.environment[("total_memory_bytes",)].as_float()
-    with database.reading() as connection:
-        rows = connection.execute(sa.select(*columns, load, runs.c.cpu_count, memory).where(*where)).all()
+    rows = connection.execute(sa.select(runs.c.id, runs.c.measured_at, *columns, load, runs.c.cpu_count, memory)
+                              .where(*where)).all()
+    width = len(columns)
+    found: dict[int, _Run] = {}
     loads: dict[str, list[float]] = {}
     machines: dict[str, set[str]] = {}
     for row in rows:
-        label = label_of(*row[:len(columns)])
+        key = tuple(row[2:2 + width])
+        label = label_of(*key)
+        found[row[0]] = _Run(label, key, row[1] or datetime.max)
         if label is None:
             continue
-        point_load, cpus, point_memory = row[len(columns):]
+        point_load, cpus, point_memory = row[2 + width:]
         if point_load is not None:
             loads.setdefault(label, []).append(point_load)
         machines.setdefault(label, set()).add(_machine(cpus, point_memory))
-    return {label: PointContext(statistics.median(loads[label]) if loads.get(label) else None,
-                                tuple(sorted(found))) for label, found in machines.items()}
+    contexts = {label: PointContext(statistics.median(loads[label]) if loads.get(label) else None,
+                                    tuple(sorted(machines_seen))) for label, machines_seen in machines.items()}
+    return found, contexts
 
 
 def load_history(database: Database, config_hash: str, host: str | None, order: str = "version",
@@ -167,30 +181,33 @@ def load_history(database: Database, config_hash: str, host: str | None, order: 
     in the order of ``commits`` (``record.releases.git_commit_order``) when given."""
     columns, label_of = _POINT_KEYS[order]
     where = _where(config_hash, host, filters or RunFilter())
-    query = (sa.select(runs.c.id, runs.c.measured_at, *columns, metrics.c.section, metrics.c.metric, metrics.c.seconds)
+    query = (sa.select(runs.c.id, metrics.c.section, metrics.c.metric, metrics.c.seconds)
              .join(metrics, metrics.c.run == runs.c.id).where(*where))
     with database.reading() as connection:
+        described, contexts = _runs(connection, where, columns, label_of)
         rows = connection.execute(query).all()
-    width = len(columns)
     values: dict[str, dict[str, list[float]]] = {}  # label -> metric -> values
     sections: dict[str, str] = {}  # metric -> its section
     first_seen: dict[str, datetime] = {}
     sort_keys: dict[str, tuple] = {}
     left_out: set[int] = set()
-    for row in rows:
-        key = row[2:2 + width]
-        label = label_of(*key)
-        if label is None:
-            left_out.add(row[0])
+    previous = None
+    for run_id, section, metric, seconds in rows:
+        run = described.get(run_id)
+        if run is None:  # stored after the runs were read (a server's other transaction): not in this read
             continue
-        section, metric, seconds = row[2 + width:]
+        if run.label is None:
+            left_out.add(run_id)
+            continue
         sections[metric] = section
-        values.setdefault(label, {}).setdefault(metric, []).append(seconds)
-        moment = row[1] or datetime.max
-        if label not in first_seen or moment < first_seen[label]:
-            first_seen[label] = moment
-        if order == "version" and label not in sort_keys:
-            sort_keys[label] = (release_key(key[1]), release_key(key[0]))
+        values.setdefault(run.label, {}).setdefault(metric, []).append(seconds)
+        if run_id == previous:  # the run's other values: its point is counted already
+            continue
+        previous = run_id
+        if run.label not in first_seen or run.moment < first_seen[run.label]:
+            first_seen[run.label] = run.moment
+        if order == "version" and run.label not in sort_keys:
+            sort_keys[run.label] = (release_key(run.key[1]), release_key(run.key[0]))
     if order == "revision" and commits:
         sort_keys = {label: (commit_key(label, commits), first_seen[label]) for label in values}
     labels = sorted(values, key=sort_keys.__getitem__ if sort_keys else first_seen.__getitem__)
@@ -199,7 +216,7 @@ def load_history(database: Database, config_hash: str, host: str | None, order: 
     for label in labels:
         for metric, measured in values[label].items():
             points[metric].append(Point(label, tuple(measured)))
-    return History(config_hash, host, order, points, len(left_out), _contexts(database, where, columns, label_of))
+    return History(config_hash, host, order, points, len(left_out), contexts)
 
 
 class MetricHistory(msgspec.Struct):
