@@ -77,8 +77,10 @@ def summarize(values: Sequence[float]) -> Summary:
     """Summarize a non-empty sequence of numbers (one sort for the order statistics)."""
     if not values:
         raise ValueError("no values to summarize")
-    if len(values) >= LONG_SERIES and all(type(value) is float for value in values):
-        return _summarize_long(values)
+    if len(values) >= LONG_SERIES:
+        found = _summarize_long(values)
+        if found is not None:
+            return found
     ordered = sorted(values)
     center = median_of_sorted(ordered)
     average = mean(ordered)
@@ -95,13 +97,17 @@ def summarize(values: Sequence[float]) -> Summary:
     )
 
 
-def _summarize_long(values: Sequence[float]) -> Summary:
+def _summarize_long(values: Sequence[float]) -> Summary | None:
     """``summarize``'s figures, bit for bit, through numpy: a stable sort orders floats as ``sorted`` does,
     each difference, square and absolute value is the same IEEE operation, and every sum is still
-    ``math.fsum`` (exact) of the same numbers."""
+    ``math.fsum`` (exact) of the same numbers.  None for values that are not floats (whole numbers keep
+    their type the plain way)."""
     import numpy
 
-    array = numpy.sort(numpy.asarray(values, dtype=float), kind="stable")
+    array = numpy.asarray(values)
+    if array.dtype != numpy.float64 or type(values[0]) is not float:
+        return None
+    array.sort(kind="stable")
     ordered = array.tolist()
     center = median_of_sorted(ordered)
     average = mean(ordered)
