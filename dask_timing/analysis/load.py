@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import fnmatch
 import glob
-import importlib
 import os
 import re
-import sys
-import threading
 from typing import Any, Iterable
 
 import msgspec
@@ -16,10 +13,6 @@ import msgspec
 from dask_timing.record.kinds import KIND_SCHEDULERS
 from dask_timing.record.load import ResultFileError, SummaryFile, load_result
 from dask_timing.record.schema import RunEnvironment, RunResult, TimedRun
-
-
-READING_THREADS = 4
-FILES_PER_THREAD = 256  # fewer files are read by the calling thread alone: a thread costs more than it saves
 
 
 class LoadedResults(msgspec.Struct):
@@ -102,37 +95,11 @@ def _has_wildcard(text: str) -> bool:
 def read_files(paths: list[str], model: type[TimedRun]) -> list[tuple[str, str, Any]]:
     """(path, 'result' | 'summary' | 'skipped', the run or the reason) for each file, in order.
 
-    Many files are read by a few threads, each a consecutive share of them: a thread waiting for the
-    system to open or read a file lets the others decode theirs (about twice as fast on 2 cores).
+    Read by the calling thread alone: every open, read and close hands the interpreter's lock over, and
+    threads sharing it spent a third more processor time than they saved, whether the machine was quiet
+    or busy (``benchmarks/bench_analyzer_speed.py``).
     """
     shared: dict[Any, Any] = {}
-    if len(paths) < FILES_PER_THREAD:
-        return _read_each(paths, model, shared)
-    count = min(READING_THREADS, len(paths) // FILES_PER_THREAD)
-    shares = [paths[len(paths) * index // count:len(paths) * (index + 1) // count] for index in range(count)]
-    outcomes: list[Any] = [None] * count
-
-    def read_share(index: int) -> None:
-        try:
-            outcomes[index] = _read_each(shares[index], model, shared)
-        except BaseException as error:  # a fault, not a file's: raised again by the caller's thread
-            outcomes[index] = error
-
-    threads = [threading.Thread(target=read_share, args=(index,), daemon=True) for index in range(count)]
-    if "numpy" not in sys.modules:  # what summarizes this many runs (long series, bootstrap): imported meanwhile
-        threading.Thread(target=importlib.import_module, args=("numpy.random",), daemon=True).start()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    for outcome in outcomes:
-        if isinstance(outcome, BaseException):
-            raise outcome
-    return [outcome for share in outcomes for outcome in share]
-
-
-def _read_each(paths: list[str], model: type[TimedRun], shared: dict[Any, Any]) -> list[tuple[str, str, Any]]:
-    """The files' outcomes, each run's repeated parts ``shared`` with the runs read before (``_share``)."""
     outcomes: list[tuple[str, str, Any]] = []
     for path in paths:
         try:

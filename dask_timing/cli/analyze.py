@@ -200,4 +200,5 @@ def main(argv: list[str] | None, prog: str) -> int:
     # cycles; at its default threshold the cycle collector would walk them again and
     # again. Raised as mypy raises it, for the same reason.
     gc.set_threshold(200_000, 30, 30)
+    cli.without_blas_threads()
     return cli.guarded(lambda args: run(args, prog), prog)(argv)

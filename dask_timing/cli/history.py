@@ -247,4 +247,5 @@ def gate_exit(outcomes: list[str], percent: float) -> int:
 
 
 def main(argv: list[str] | None, prog: str) -> int:
+    cli.without_blas_threads()
     return cli.guarded(lambda args: run(args, prog), prog)(argv)
