@@ -8,7 +8,6 @@ text summary without intervals never waits for them.
 
 from __future__ import annotations
 
-import hashlib
 import math
 from typing import Any, Sequence
 
@@ -23,6 +22,8 @@ def bootstrap_generator(identity: bytes = b"") -> Any:
     ``identity``: what a sample is of (a configuration's key), when its resamples are drawn once for every
     figure that reads them; its seed is BOOTSTRAP_SEED with the identity's digest, so its resamples are the
     same whatever other samples are analyzed with it."""
+    import hashlib
+
     import numpy
 
     if not identity:

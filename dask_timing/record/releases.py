@@ -20,7 +20,6 @@ Usage::
 
 from __future__ import annotations
 
-import subprocess
 from datetime import datetime
 from functools import lru_cache
 from typing import Mapping
@@ -54,6 +53,8 @@ def git_commit_order(checkout: str) -> dict[str, int]:
 
     A folder that is not a git checkout (or git that is missing) is a UsageError, in one line.
     """
+    import subprocess  # here: the analyzer, which imports this module for release order, runs no command
+
     try:
         listed = subprocess.run(["git", "-C", checkout, "rev-list", "--topo-order", "--reverse", "HEAD"],
                                 capture_output=True, text=True, timeout=GIT_TIMEOUT)
