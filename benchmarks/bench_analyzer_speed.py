@@ -25,6 +25,7 @@ seconds are printed as measured and as the yardstick puts them on that quiet
 machine (its seconds x YARDSTICK_SECONDS / the yardstick's seconds that round).
 
 Usage: python benchmarks/bench_analyzer_speed.py [--files N] [--large] [--rounds R] [--keep DIR]
+                                                 [--only current|flat|large]
 """
 
 from __future__ import annotations
@@ -173,6 +174,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=positive_int, default=5)
     parser.add_argument("--keep", metavar="DIR", help="make the files in DIR and keep them; files already there "
                                                       "are used as they are (default: a temporary folder)")
+    parser.add_argument("--only", choices=tuple(GOALS), help="time this set alone (large: with --large)")
     args = parser.parse_args()
     compile_package()
     generator = random.Random(7)
@@ -180,18 +182,21 @@ def main() -> None:
         folder = args.keep or scratch
         template = None
         sets = {"current": args.files, "flat": args.files, **({"large": 10 * args.files} if args.large else {})}
+        timed = [name for name in sets if args.only in (None, name)]
         print(f"load average at the start: {load_average()} ({os.cpu_count()} CPUs)")
-        for name, count in sets.items():
+        folders = {}
+        for name, count in sets.items():  # every set made (the large one's yardstick is the current one)
             if name == "flat":
-                target = generate(folder, name, count, lambda i: legacy_document(i, generator))
-            else:
-                target = os.path.join(folder, name)
+                folders[name] = generate(folder, name, count, lambda i: legacy_document(i, generator))
+            elif name in timed or "large" in timed:
+                folders[name] = target = os.path.join(folder, name)
                 if not (os.path.isdir(target) and len(os.listdir(target)) == count):
                     template = template or real_result(folder)
                     generate(folder, name, count, lambda i: current_document(i, template, generator))
+        for name in timed:
             label = {"flat": "flat files of the specification's format"}.get(name, "current result files")
-            reference = os.path.join(folder, "current") if name == "large" else target  # the yardstick's files
-            bench(label, target, reference, GOALS[name], args.rounds)
+            reference = folders["current"] if name == "large" else folders[name]  # the yardstick's files
+            bench(label, folders[name], reference, GOALS[name], args.rounds)
         start = statistics.median(run_measured([sys.executable, "-c", "pass"], MEASURE_TIMEOUT)[0]
                                   for _ in range(args.rounds))
         print(f"starting the Python interpreter alone: {start:.2f} s")
