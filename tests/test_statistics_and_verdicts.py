@@ -25,9 +25,7 @@ from dask_timing.analysis.stats import box_of, outlier_indices, runs_needed, t_q
 from dask_timing.record import statistics as record_statistics
 from dask_timing.record.schema import MAX_SECONDS
 from dask_timing.record.statistics import LONG_SERIES, summarize
-from dask_timing.analysis.inference import (
-    BOOTSTRAP_RESAMPLES, bootstrap_medians,
-)
+from dask_timing.analysis.inference import BOOTSTRAP_RESAMPLES, bootstrap_medians
 from dask_timing.analysis.verdicts import FASTER, INCONCLUSIVE, NO_CHANGE, SLOWER, judge
 from dask_timing.present.exports import html_page
 from dask_timing.present.plots import draw_all, pyplot
