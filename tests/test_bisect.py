@@ -3,8 +3,10 @@ its honest exits; bad input refused in one line before anything is built."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
+import random
 import sqlite3
 import subprocess
 import sys
@@ -13,7 +15,7 @@ import pytest
 from conftest import REPOSITORY, read_json, run_tool, signal_at
 from helpers import assert_usage_error
 
-from dask_timing.study.bisect import BAD, GOOD, UNTOLD, Probe, next_step, probe_budget
+from dask_timing.study.bisect import BAD, GOOD, UNBUILT, UNTOLD, Probe, next_step, probe_budget, with_runs
 
 pytestmark = pytest.mark.usefixtures("no_leftovers")
 
@@ -58,13 +60,17 @@ def probes(folder) -> list[dict]:
 
 
 def test_the_search_replays_its_probes_within_its_budget():
-    """The next probe from the probes so far: the bad end first, then halvings, one repeat when undecided."""
+    """The next probe from the probes so far: the bad end first, then halvings, one repeat when undecided. A
+    point that cannot be built is passed over for the nearest one between the bounds and costs no probe of the
+    budget; when only such points lie between the last good and the first bad, the end says so."""
     def replay(outcomes: dict[int, str], n: int = 8, runs: int = 5):
         done, step = [], next_step(n, [], runs)
         while step.action == "probe":
             outcome = outcomes[step.index] if not callable(outcomes) else outcomes(step.index, done)
-            done.append(Probe(step.index, step.runs, "", outcome))
+            done.append(Probe(step.index, 0 if outcome == UNBUILT else step.runs, "", outcome))
             step = next_step(n, done, runs)
+        # A resumed bisect reads the probes from its state file, the skipped marks with them: the same end.
+        assert next_step(n, [Probe(**json.loads(json.dumps(probe.to_json()))) for probe in done], runs) == step
         return step, done
 
     first_slow = {index: BAD if index >= 5 else GOOD for index in range(8)}
@@ -84,6 +90,36 @@ def test_the_search_replays_its_probes_within_its_budget():
         for bad_from in range(1, n):
             step, done = replay({index: BAD if index >= bad_from else GOOD for index in range(n)}, n)
             assert (step.action, step.index) == (BAD, bad_from) and len(done) <= probe_budget(n)
+
+    def stepped(n: int, bad_from: int, unbuilt: set[int]) -> dict[int, str]:
+        return {index: UNBUILT if index in unbuilt else BAD if index >= bad_from else GOOD for index in range(n)}
+
+    # The midpoint 3 cannot be built: the nearest point above it is probed instead, and the step is pinned.
+    step, done = replay(stepped(8, 5, {3}))
+    assert [(probe.index, probe.outcome) for probe in done] == [(7, BAD), (3, UNBUILT), (4, GOOD), (5, BAD)]
+    assert (step.action, step.index, step.last_good, step.unbuilt) == (BAD, 5, 4, ())
+    # 3 and 4 cannot be built and the step is at 5: after 2 and at or before 5, and which is not known.
+    step, done = replay(stepped(8, 5, {3, 4}))
+    assert [probe.index for probe in done] == [7, 3, 4, 2, 5] and len(with_runs(done)) == 3
+    assert (step.action, step.index, step.last_good, step.first_bad, step.unbuilt) == (UNTOLD, 5, 2, 5, (3, 4))
+    # Every point between the ends cannot be built: the bad end's probe is the only one with runs.
+    step, done = replay(stepped(6, 2, {1, 2, 3, 4}), 6)
+    assert (step.action, step.last_good, step.first_bad, len(with_runs(done))) == (UNTOLD, 0, 5, 1)
+    # Whatever cannot be built, the end is where the probes that ran put the step, within the budget.
+    cases = [(n, bad_from, set(unbuilt)) for n in range(3, 10) for bad_from in range(1, n)
+             for size in range(n - 1) for unbuilt in itertools.combinations(range(1, n - 1), size)]
+    chosen = random.Random(23)
+    cases += [(n, chosen.randrange(1, n), set(chosen.sample(range(1, n - 1), chosen.randrange(n - 2))))
+              for n, count in ((16, 200), (100, 200), (1000, 20)) for _ in range(count)]
+    for n, bad_from, unbuilt in cases:
+        step, done = replay(stepped(n, bad_from, unbuilt), n)
+        last_good = max(index for index in range(bad_from) if index not in unbuilt)
+        first_bad = min(index for index in range(bad_from, n) if index not in unbuilt)
+        assert (step.index, step.last_good) == (first_bad, last_good), (n, bad_from, unbuilt)
+        assert step.action == (BAD if first_bad - last_good == 1 else UNTOLD)
+        assert step.unbuilt == tuple(sorted(index for index in unbuilt if last_good < index < first_bad))
+        assert len(with_runs(done)) <= probe_budget(n) - 1  # no probe undecided: the repeat is not needed
+        assert len({probe.index for probe in done}) == len(done)  # no point built or probed twice
 
 
 @pytest.mark.slow
@@ -132,17 +168,20 @@ def git(folder, *arguments: str) -> str:
                            *arguments], check=True, capture_output=True, text=True).stdout.strip()
 
 
-def small_package(folder, slow_from: int, commits: int) -> list[str]:
+PYPROJECT = ('[build-system]\nrequires = ["setuptools"]\nbuild-backend = "setuptools.build_meta"\n\n[project]\n'
+             'name = "startup-plugin"\nversion = "0.1"\n\n[tool.setuptools]\npy-modules = ["sitecustomize"]\n')
+
+
+def small_package(folder, slow_from: int, commits: int, broken: int | None = None) -> list[str]:
     """A git repository of a package whose module Python imports at every start (a sitecustomize); its commit
-    ``slow_from`` (counted from 0) makes that import take 2.5 s.  Its commits, oldest first."""
+    ``slow_from`` (counted from 0) makes that import take 2.5 s; its commit ``broken`` has a pyproject.toml
+    pip cannot read, which the next commit mends.  Its commits, oldest first."""
     folder.mkdir()
     git(folder, "init", "-q")
-    (folder / "pyproject.toml").write_text('[build-system]\nrequires = ["setuptools"]\nbuild-backend = '
-                                           '"setuptools.build_meta"\n\n[project]\nname = "startup-plugin"\n'
-                                           'version = "0.1"\n\n[tool.setuptools]\npy-modules = ["sitecustomize"]\n')
     for number in range(commits):
         slow = SLOW_START.format(seconds=2.5) if number >= slow_from else ""
         (folder / "sitecustomize.py").write_text(f"# revision {number}\n{slow}")
+        (folder / "pyproject.toml").write_text(PYPROJECT.replace('"setuptools"]', '"setuptools"') if number == broken else PYPROJECT)
         git(folder, "add", "-A")
         git(folder, "commit", "-q", "-m", f"revision {number}")
     return git(folder, "rev-list", "--reverse", "HEAD").split()
@@ -170,6 +209,47 @@ def test_bisect_over_the_commits_of_a_checkout_finds_the_commit_and_envs_lists_a
     pruned = envs(["prune", "--all"], cache)
     assert pruned.returncode == 0 and f"Removed {len(built)} environment(s)" in pruned.stdout, pruned.stdout
     assert "No environment is built" in envs([], cache).stdout
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(420)
+def test_a_commit_that_cannot_be_built_is_skipped_and_the_step_told_as_far_as_the_others_show(tmp_path):
+    commits = small_package(tmp_path / "plugin", slow_from=2, commits=4, broken=1)
+    labels = [commit[:12] for commit in commits]
+    cache = {"XDG_CACHE_HOME": str(tmp_path / "cache")}
+    out = tmp_path / "out"
+    # The bad end first; its midpoint, commit 1, cannot be installed: skipped for commit 2, which is slower, so
+    # the step is after commit 0 and at or before commit 2, and whether at 1 or 2 no run can tell.  The step:
+    # the worker's process pays 2.5 s on a total of 1-3.5 s, against 40 %, decided on a loaded machine too.
+    arguments = ["--git", str(tmp_path / "plugin"), "--range", f"{commits[0]}..HEAD", "--system-site-packages",
+                 "--workers", "1", "--runs", "4", "--threshold", "40"]
+    completed = bisect([*arguments, "-o", str(out)], timeout=360, env=cache)
+    assert completed.returncode == 3, completed.stdout + completed.stderr
+    done = probes(out)
+    assert [(probe["index"], probe["outcome"]) for probe in done] == [(3, BAD), (1, UNBUILT), (2, BAD)]
+    why = done[1]["sentence"]  # pip's own last word: its wording is pip's
+    assert done[1]["runs"] == 0 and why and "\n" not in why
+    lines = completed.stdout.splitlines()
+    assert any(line.startswith(f"Skipped {labels[1]} (point 2 of 4): it could not be built: {why}; no runs, no "
+                               "probe counted; ") for line in lines)
+    assert [line.split(":")[0] for line in lines if line.startswith("##### Probe ")] == [
+        "##### Probe 1 of at most 4", "##### Probe 2 of at most 4", "##### Probe 2 of at most 4"]
+    end = (f"Cannot tell which point: the step lies after {labels[0]} (point 1 of 4) and at or before {labels[2]} "
+           f"(point 3); {labels[1]} (point 2) could not be built: {why}")
+    assert end in lines and f"Step: plugin-{labels[2]} is " in completed.stdout
+    assert "2 probe(s) of at most 4, 1 point(s) skipped, " in completed.stdout
+    # Resumed, the skipped mark holds: nothing is built or run again, and the end is the same.
+    resumed = bisect(["-o", str(out), "--resume"], timeout=120, env=cache)
+    assert resumed.returncode == 3, resumed.stdout + resumed.stderr
+    assert "2 probe(s) of at most 4 done, 1 point(s) skipped" in resumed.stdout and end in resumed.stdout
+    assert "Building" not in resumed.stdout and len(probes(out)) == 3
+    # An end that cannot be built is one line, which end and why, and leaves nothing of the bisect.
+    for given, which in ((f"{commits[1]}..HEAD", f"the good end, {labels[1]}"),
+                         (f"{commits[0]}..{commits[1]}", f"the bad end, {labels[1]}")):
+        refused = bisect([*arguments[:2], "--range", given, *arguments[4:], "-o", str(tmp_path / "refused")],
+                         timeout=120, env=cache)
+        assert_usage_error(refused, f"{which}, could not be built: {why}", stdout_empty=False)
+        assert not (tmp_path / "refused").exists()
 
 
 BAD_POINTS = [

@@ -8,6 +8,7 @@ exit 2.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 
 from dask_timing.cli import checks
@@ -22,7 +23,7 @@ from dask_timing.record.kinds import KIND_DISTRIBUTED, KIND_LOCAL
 from dask_timing.signals import StopSignals
 from dask_timing.study.plan import DEFAULT_RUNS, DEFAULTS
 from dask_timing.study.bisect import (
-    STATE_FILE, Bisect, State, commit_points, interpreter_points, probe_budget, release_points,
+    STATE_FILE, UNBUILT, Bisect, State, commit_points, interpreter_points, probe_budget, release_points, with_runs,
 )
 
 DEFAULT_THRESHOLD = 10.0
@@ -135,17 +136,26 @@ def run(argv: list[str] | None, prog: str) -> int:
     cli.require_dask()
     checks.check_dask_config()
     recorder = Recorder.opened(args.db, prog) if args.db else None  # a bad database: one line, before any run
+    made_folder = not os.path.exists(args.output_dir)
     os.makedirs(args.output_dir, exist_ok=True)
     bisect = Bisect(state, args.output_dir, prog, recorder)
     if args.resume:
-        done = len([probe for probe in state.probes if probe.outcome is not None])
-        print(f"Resuming the bisect in {args.output_dir}: {done} probe(s) of at most "
-              f"{probe_budget(len(state.points))} done")
+        skipped = len([probe for probe in state.probes if probe.outcome == UNBUILT])
+        print(f"Resuming the bisect in {args.output_dir}: {len(with_runs(state.probes))} probe(s) of at most "
+              f"{probe_budget(len(state.points))} done" + (f", {skipped} point(s) skipped" if skipped else ""))
     bisect.describe()
     state.save(args.output_dir)
     StopSignals(bisect.stop, announce="stopping after the current run tears down",
                 last_words=bisect.resume_command).install()
-    return bisect.run()
+    try:
+        return bisect.run()
+    except cli.UsageError:
+        if not args.resume and not state.probes:  # an end cannot be built: a new bisect leaves nothing behind
+            os.remove(state_path)
+            if made_folder:
+                with contextlib.suppress(OSError):  # not empty: something else wrote there meanwhile
+                    os.rmdir(args.output_dir)
+        raise
 
 
 def main(argv: list[str] | None, prog: str) -> int:

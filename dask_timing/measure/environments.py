@@ -228,6 +228,14 @@ def _build_lock(folder: str) -> Iterator[None]:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
+class InstallFailed(UsageError):
+    """pip could not install an environment: what it was to hold, and pip's last word on why."""
+
+    def __init__(self, what: str, why: str) -> None:
+        super().__init__(f"{what} could not be installed ({why})")
+        self.why = why
+
+
 def build(recipe: Recipe, write: Callable[[str], None] = print) -> bool:
     """Make sure the environment of ``recipe`` is built; True if it was built now, False if cached.
 
@@ -261,8 +269,11 @@ def _install(folder: str, recipe: Recipe) -> None:
     if completed.returncode != 0:
         what = " and ".join(f"{name} {value}" for name, value in recipe.describes)
         errors = [line for line in completed.stderr.splitlines() if line.lstrip().lower().startswith("error")]
-        why = _last_line(errors[-1] if errors else completed.stderr) or f"pip exited with {completed.returncode}"
-        raise UsageError(f"{what} could not be installed ({why})")
+        # An error line that ends in ':' announces what follows it (pip's "ERROR: Exception:" and a traceback):
+        # the last line says what went wrong.
+        last_error = errors[-1] if errors and not errors[-1].rstrip().endswith(":") else completed.stderr
+        why = _last_line(last_error) or f"pip exited with {completed.returncode}"
+        raise InstallFailed(what, why)
     write_json(os.path.join(folder, COMPLETE_MARKER),
                {**recipe.to_json(), **dict(recipe.describes), "run_requirements": list(RUN_REQUIREMENTS),
                 "built": utc_timestamp(), "made_from": sys.executable})

@@ -9,8 +9,13 @@ is halved until they are neighbours.  Each probe is a study of its own (``study.
 a folder of the bisect's output folder): the probe's environment against the good end's, judged by the
 study's gate on the bisect's metric.  A probe the gate cannot decide is run once more with twice the runs,
 while the budget of ceil(log2 n) + 2 probes allows; after that the bisect says it cannot tell, and where
-the step lies as far as it got.  The state is saved after every probe, so ``--resume`` goes on where an
-interrupted bisect stopped (a probe under way resumes as a study does).
+the step lies as far as it got.  A point between the ends that cannot be built (or whose interpreter cannot
+run this tool) is skipped, as ``git bisect skip`` does: marked with its reason, it costs no runs and no
+probe of the budget, and the search goes on with the nearest point that may be built; when skipped points
+are all that lie between the last good and the first bad point, the bisect says so (cannot tell).  An end
+that cannot be built is a usage error: there is nothing to search without it.  The state is saved after
+every probe, so ``--resume`` goes on where an interrupted bisect stopped (a probe under way resumes as a
+study does).
 """
 
 from __future__ import annotations
@@ -30,10 +35,11 @@ from dask_timing.analysis.groups import group_results
 from dask_timing.analysis.load import load
 from dask_timing.analysis.gate import PASSED, REGRESSION, Gate
 from dask_timing.analysis.verdicts import pair_environments
-from dask_timing.errors import EXIT_FAILED, EXIT_INCONCLUSIVE, EXIT_OK, UsageError, signal_exit_code
+from dask_timing.errors import EXIT_FAILED, EXIT_INCONCLUSIVE, EXIT_OK, UsageError, one_line, signal_exit_code
 from dask_timing.measure.env_cache import cached_environments
 from dask_timing.measure.environments import (
-    Environment, Recipe, build, check_installable, environments_of, prepare, release_recipe, released_versions,
+    Environment, InstallFailed, Recipe, build, check_installable, describe, environments_of, prepare,
+    release_recipe, released_versions,
 )
 from dask_timing.analysis.computed import Analysis
 from dask_timing.present.analysis import QUIET, present, present_end
@@ -49,6 +55,7 @@ from dask_timing.study.runner import Study
 BISECT_DOCUMENT = "dask-timing-bisect"  # the state file: the points, the options and every probe
 STATE_FILE = "bisect.json"
 GOOD, BAD, UNTOLD = "good", "bad", "cannot tell"
+UNBUILT = "cannot be built"  # a skipped point: its environment could not be built, or its interpreter cannot run
 # What one environment takes on disk when nothing like it is cached to go by: dask, distributed, bokeh,
 # pandas, numpy and the rest (165 MiB for 2025.10.0 on Linux); one sharing its interpreter's packages holds
 # little more than the package built from the checkout.
@@ -65,6 +72,10 @@ class Point:
     environment: Environment
     recipe: Recipe | None = None  # a built environment (release or commit): built before its first probe
     title: str = ""  # a commit's full hash and subject
+
+    def cannot(self) -> str:
+        """What went wrong when the point cannot be used: a built environment's build, or an interpreter."""
+        return "could not be built" if self.recipe is not None else "cannot run this tool"
 
     def to_json(self) -> dict[str, Any]:
         return {"label": self.label, "environment": self.environment.to_json(),
@@ -176,7 +187,8 @@ def interpreter_points(interpreters: list[tuple[str, str]]) -> list[Point]:
 
 
 def probe_budget(n_points: int) -> int:
-    """The most probes a bisect of ``n_points`` makes: the bad end, the halvings, and one repeat."""
+    """The most probes with runs a bisect of ``n_points`` makes: the bad end, the halvings, and one repeat.
+    A skipped point (one that cannot be built) costs no runs and is not counted."""
     return math.ceil(math.log2(n_points)) + 2
 
 
@@ -185,11 +197,11 @@ class Probe:
     """One probe: a point against the good end, in a study of its own."""
 
     index: int
-    runs: int
-    folder: str
-    outcome: str | None = None  # GOOD, BAD or UNTOLD; None: under way
+    runs: int  # of each side; 0 for a point that cannot be built
+    folder: str  # the probe's study; "" for a point that cannot be built
+    outcome: str | None = None  # GOOD, BAD, UNTOLD or UNBUILT; None: under way
     seconds: float = 0.0
-    sentence: str = ""  # the metric's verdict, as the comparison says it
+    sentence: str = ""  # the metric's verdict, as the comparison says it; or why the point cannot be built
 
     def to_json(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -200,17 +212,28 @@ class Step:
     """What the bisect does next, from the probes so far."""
 
     action: str  # "probe", or the end: BAD (found), GOOD (no step), UNTOLD
-    index: int  # the point to probe; at the end, the first bad point (or the one that could not be told)
+    # The point to probe; at the end, the first bad point, or the one that could not be told (the first bad
+    # point itself when only points that cannot be built lie between it and the last good one).
+    index: int
     last_good: int
     runs: int = 0
     first_bad: int | None = None  # the first point shown to be slower, if one is
+    unbuilt: tuple[int, ...] = ()  # at the end: the points between the last good and the first bad that cannot be built
+
+
+def with_runs(probes: list[Probe]) -> list[Probe]:
+    """The finished probes that ran (a skipped point's costs no runs): what the budget counts."""
+    return [probe for probe in probes if probe.outcome not in (None, UNBUILT)]
 
 
 def next_step(n_points: int, probes: list[Probe], runs: int) -> Step:
-    """Replay the finished probes; the next probe, or the end."""
-    last_good, first_bad, confirmed, untold = 0, n_points - 1, False, {}
-    finished = [probe for probe in probes if probe.outcome is not None]
-    for probe in finished:
+    """Replay the finished probes; the next probe, or the end.
+
+    The next probe is the median of the points between the last good and the first bad one that are not
+    known to be unbuildable: the midpoint when none is, the nearest point that may be built when the
+    midpoint is not; either way each probe with runs halves the points left, so the budget holds."""
+    last_good, first_bad, confirmed, untold, unbuilt = 0, n_points - 1, False, {}, set()
+    for probe in probes:
         if probe.outcome == BAD and probe.index <= first_bad:
             first_bad, confirmed = probe.index, True
         elif probe.outcome == GOOD:
@@ -219,22 +242,27 @@ def next_step(n_points: int, probes: list[Probe], runs: int) -> Step:
             last_good = max(last_good, probe.index)
         elif probe.outcome == UNTOLD:
             untold[probe.index] = untold.get(probe.index, 0) + 1
-    if confirmed and first_bad - last_good <= 1:
-        return Step(BAD, first_bad, last_good)
-    target = (last_good + first_bad) // 2 if confirmed else n_points - 1
+        elif probe.outcome == UNBUILT:
+            unbuilt.add(probe.index)
+    between = [index for index in range(last_good + 1, first_bad) if index not in unbuilt]
+    skipped = tuple(sorted(index for index in unbuilt if last_good < index < first_bad))
+    if confirmed and not between:  # neighbours, or only skipped points between them
+        return Step(BAD if not skipped else UNTOLD, first_bad, last_good, first_bad=first_bad, unbuilt=skipped)
+    target = between[(len(between) - 1) // 2] if confirmed else n_points - 1
     tries = untold.get(target, 0)
     known_bad = first_bad if confirmed else None
-    if tries >= 2 or len(finished) >= probe_budget(n_points):
-        return Step(UNTOLD, target, last_good, first_bad=known_bad)
+    if tries >= 2 or len(with_runs(probes)) >= probe_budget(n_points):
+        return Step(UNTOLD, target, last_good, first_bad=known_bad, unbuilt=skipped)
     return Step("probe", target, last_good, runs * 2**tries, known_bad)
 
 
 def probes_left(n_points: int, step: Step, probes: list[Probe]) -> int:
-    """The most probes still to come, this one included, if none needs repeating."""
-    confirmed = any(probe.outcome == BAD for probe in probes)
-    first_bad = min([probe.index for probe in probes if probe.outcome == BAD], default=n_points - 1)
-    halvings = math.ceil(math.log2(max(first_bad - step.last_good, 1)))
-    return halvings + (0 if confirmed else 1)
+    """The most probes with runs still to come, this one included, if none needs repeating: one for each
+    halving of the points between the bounds not known to be unbuildable, and the bad end's if not probed."""
+    unbuilt = {probe.index for probe in probes if probe.outcome == UNBUILT}
+    first_bad = n_points - 1 if step.first_bad is None else step.first_bad
+    between = sum(1 for index in range(step.last_good + 1, first_bad) if index not in unbuilt)
+    return between.bit_length() + (step.first_bad is None)
 
 
 @dataclass
@@ -395,6 +423,7 @@ class Bisect:
 
         state, n = self.state, len(self.state.points)
         try:
+            self.check_ends()
             while True:
                 step = next_step(n, state.probes, state.runs)
                 if step.action != "probe":
@@ -406,28 +435,55 @@ class Bisect:
             print(self.resume_command(), file=sys.stderr)
             return signal_exit_code(stop.signum)
 
+    def _ready(self, point: Point) -> bool:
+        """Build the point's environment if it is not built yet and check that its interpreter runs this tool
+        (an install that succeeded may still not import); True if built now.  UsageError: it cannot, and why."""
+        built = point.recipe is not None and build(point.recipe, self.write)
+        describe(point.environment, self.state.plan(self.state.points[-1], self.state.runs).required_modules())
+        return built
+
+    def check_ends(self) -> None:
+        """Build the good and the bad end before the first probe: an end that cannot be built is one line (a
+        UsageError naming the end and why), since the bisect has nothing to search without it."""
+        points, began = self.state.points, time.monotonic()
+        built = []
+        for point, end in ((points[0], "good"), (points[-1], "bad")):
+            try:
+                if self._ready(point):
+                    built.append(point.label)
+            except UsageError as error:
+                raise UsageError(f"the {end} end, {point.label}, {point.cannot()}: {_why(error)}") from None
+        if built:
+            self.write(f"Built the environment(s) of {', '.join(built)} in {time.monotonic() - began:.1f} s")
+
     def probe(self, step: Step) -> int:
         state, n = self.state, len(self.state.points)
         point, good = state.points[step.index], state.points[0]
         probe = next((probe for probe in state.probes if probe.outcome is None), None)
-        number = len([probe for probe in state.probes if probe.outcome is not None]) + 1
+        ran = with_runs(state.probes)
+        number = len(ran) + 1
         if probe is None:
             folder = os.path.join(self.output_dir, f"probe{number:02d}_{point.label}")
             probe = Probe(step.index, step.runs, folder)
             state.probes.append(probe)
             state.save(self.output_dir)
-        finished = [probe.seconds for probe in state.probes if probe.outcome is not None]
         left = probes_left(n, step, state.probes)
-        estimate = f"; about {statistics.mean(finished) * left:.0f} s left" if finished else ""
+        estimate = f"; about {statistics.mean(probe.seconds for probe in ran) * left:.0f} s left" if ran else ""
         self.write("")
         self.write(f"##### Probe {number} of at most {probe_budget(n)}: {point.label} (point {step.index + 1} of "
                    f"{n}) against {good.label}; the step, if any, lies after {state.points[step.last_good].label} "
                    f"(point {step.last_good + 1}){estimate} #####")
         began = time.monotonic()
-        built = [needed.label for needed in (good, point)
-                 if needed.recipe is not None and build(needed.recipe, self.write)]
-        if built:
-            self.write(f"Built the environment(s) of {', '.join(built)} in {time.monotonic() - began:.1f} s")
+        if good.recipe is not None:
+            build(good.recipe, self.write)  # built before the first probe; again only if removed since
+        try:
+            if self._ready(point):
+                self.write(f"Built the environment of {point.label} in {time.monotonic() - began:.1f} s")
+        except UsageError as error:
+            if step.index == n - 1:  # the bad end, built before the first probe and gone since
+                raise UsageError(f"the bad end, {point.label}, {point.cannot()}: {_why(error)}") from None
+            self.skip(probe, point, _why(error), time.monotonic() - began)
+            return EXIT_OK
         plan = self._plan(probe, point)
         prepare(plan.environments, plan.required_modules(), self.write)
         self.study = ProbeStudy(plan, probe.folder, False, self.prog, shlex.split(self.prog),
@@ -450,6 +506,14 @@ class Bisect:
                    f"{probe.seconds:.0f} s")
         return code
 
+    def skip(self, probe: Probe, point: Point, why: str, seconds: float) -> None:
+        """Mark the probe's point as one that cannot be built, with why: no runs, no probe of the budget."""
+        probe.runs, probe.folder, probe.outcome, probe.sentence = 0, "", UNBUILT, why
+        probe.seconds += seconds
+        self.state.save(self.output_dir)
+        self.write(f"Skipped {point.label} (point {probe.index + 1} of {len(self.state.points)}): it "
+                   f"{point.cannot()}: {why}; no runs, no probe counted; {probe.seconds:.0f} s")
+
     def _plan(self, probe: Probe, point: Point) -> Plan:
         """The probe's plan: new, or from the manifest of a probe that was under way."""
         if os.path.isdir(probe.folder):
@@ -468,7 +532,8 @@ class Bisect:
         points, good = state.points, state.points[0]
         point, before = points[step.index], points[step.last_good]
         finished = [probe for probe in state.probes if probe.outcome is not None]
-        shown = next((probe for probe in reversed(finished) if probe.index == step.index), None)
+        ran = with_runs(finished)
+        shown = next((probe for probe in reversed(ran) if probe.index == step.index), None)
         if shown is not None:
             compared = compare_probe(_result_files(shown.folder), good.environment.name, state.threshold,
                                      state.metric)
@@ -490,18 +555,39 @@ class Bisect:
             write(f"No step: {point.label}, the bad end, is within {state.threshold:g}% of {good.label} "
                   f"({state.metric}: {shown.sentence})")
             code = EXIT_OK
+        elif step.index == step.first_bad:  # only points that cannot be built between the bounds
+            write(f"Cannot tell which point: the step lies after {before.label} (point {step.last_good + 1} of "
+                  f"{len(points)}) and at or before {point.label} (point {step.index + 1}); "
+                  f"{self._unbuilt(step)}")
+            write(f"Step: {shown.sentence}")
+            code = EXIT_INCONCLUSIVE
         else:
             write(f"Cannot tell: {point.label} (point {step.index + 1}) could not be told from {good.label} "
                   f"({state.metric}: {shown.sentence if shown else 'not probed'}); the step, if any, lies after "
                   f"{before.label} (point {step.last_good + 1})"
                   + (f" and at or before {points[step.first_bad].label} (point {step.first_bad + 1})"
                      if step.first_bad is not None else "")
+                  + (f"; {self._unbuilt(step)}" if step.unbuilt else "")
                   + ". More runs (--runs) or a quieter machine settle it")
             code = EXIT_INCONCLUSIVE
-        write(f"{len(finished)} probe(s) of at most {probe_budget(len(points))}, {seconds:.0f} s; each probe's "
-              f"runs are in {self.output_dir}")
+        skipped = len(finished) - len(ran)
+        write(f"{len(ran)} probe(s) of at most {probe_budget(len(points))}"
+              + (f", {skipped} point(s) skipped" if skipped else "")
+              + f", {seconds:.0f} s; each probe's runs are in {self.output_dir}")
         write("=" * 64)
         return code
+
+    def _unbuilt(self, step: Step) -> str:
+        """The points between the bounds that cannot be built, each with why (from its probe)."""
+        why = {probe.index: probe.sentence for probe in self.state.probes if probe.outcome == UNBUILT}
+        return "; ".join(f"{self.state.points[index].label} (point {index + 1}) {self.state.points[index].cannot()}: "
+                         f"{why[index]}" for index in step.unbuilt)
+
+
+def _why(error: UsageError) -> str:
+    """Why a point cannot be used, in one line: pip's last word when its install failed (the point's label says
+    which commit or release it was), else what the check of its interpreter found."""
+    return one_line(error.why if isinstance(error, InstallFailed) else error)
 
 
 def _result_files(folder: str) -> list[str]:
