@@ -181,7 +181,8 @@ def small_package(folder, slow_from: int, commits: int, broken: int | None = Non
     for number in range(commits):
         slow = SLOW_START.format(seconds=2.5) if number >= slow_from else ""
         (folder / "sitecustomize.py").write_text(f"# revision {number}\n{slow}")
-        (folder / "pyproject.toml").write_text(PYPROJECT.replace('"setuptools"]', '"setuptools"') if number == broken else PYPROJECT)
+        unclosed = PYPROJECT.replace('"setuptools"]', '"setuptools"')  # an array never closed: not TOML
+        (folder / "pyproject.toml").write_text(unclosed if number == broken else PYPROJECT)
         git(folder, "add", "-A")
         git(folder, "commit", "-q", "-m", f"revision {number}")
     return git(folder, "rev-list", "--reverse", "HEAD").split()
@@ -259,6 +260,8 @@ BAD_POINTS = [
     (["--dask-versions", "2025.x"], "expected a release such as"),
     (["--python", f"a={sys.executable}"], "at least 2 points"),
     (["--python", f"a={sys.executable}", "--python", f"a={sys.executable}"], "two environments are named a"),
+    ([*(f"--python={name}={sys.executable}" for name in "ab"), "--python", "c=no-such-python", "--python",
+      f"d={sys.executable}"], "no-such-python: no such executable file"),
     (["--python", f"a={sys.executable}", "--dask-versions", "2025.11.0,2025.12.0"], "give the points one way"),
     ([], "give the points one way"),
     (["--range", "a..b"], "--range goes with --git"),

@@ -37,7 +37,8 @@ def build_parser(prog: str) -> cli.OneLineParser:
         prog=prog,
         description="Find the first release, commit or interpreter whose startup is more than PCT slower than "
                     "the first's: a binary search, each probe an interleaved study of the probe against the good "
-                    "end. Exit 1: found; 0: no step; 3: the runs cannot tell; 2: bad input.",
+                    "end; a point that cannot be built is skipped. Exit 1: found; 0: no step; 3: cannot tell (the "
+                    "runs, or the points skipped, leave it open); 2: bad input, or an end that cannot be built.",
         epilog="examples:\n"
                f"  {prog} --dask-versions 2025.10.0..2026.8.0 --workers 2\n"
                f"  {prog} --dask-versions 2025.12.0,2026.1.0,2026.3.0,2026.8.0 --threshold 5 --runs 8\n"

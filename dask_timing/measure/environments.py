@@ -306,14 +306,23 @@ def in_use(environments: list[Environment]) -> Iterator[None]:
         yield
 
 
+def _described(environment: Environment) -> str:
+    if environment.dask_version:
+        return f"the environment of dask {environment.dask_version} ({environment.python})"
+    return f"--python {environment.name}={environment.python}"
+
+
+def check_executable(environment: Environment) -> None:
+    """UsageError, one line, if the environment's interpreter is no executable file."""
+    if not os.path.isfile(environment.python) or not os.access(environment.python, os.X_OK):
+        raise UsageError(f"{_described(environment)}: no such executable file")
+
+
 def describe(environment: Environment, modules: tuple[str, ...]) -> dict[str, Any]:
     """What the environment's interpreter is (Python, dask and distributed versions); UsageError, one
     line, if it is not an interpreter with ``modules`` that can run this tool."""
-    what = f"--python {environment.name}={environment.python}"
-    if environment.dask_version:
-        what = f"the environment of dask {environment.dask_version} ({environment.python})"
-    if not os.path.isfile(environment.python) or not os.access(environment.python, os.X_OK):
-        raise UsageError(f"{what}: no such executable file")
+    what = _described(environment)
+    check_executable(environment)
     try:
         completed = run_tree([environment.python, "-c", PROBE, PACKAGE_DIR, *modules], PROBE_TIMEOUT)
         found = json.loads(completed.stdout.strip().splitlines()[-1])

@@ -38,8 +38,8 @@ from dask_timing.analysis.verdicts import pair_environments
 from dask_timing.errors import EXIT_FAILED, EXIT_INCONCLUSIVE, EXIT_OK, UsageError, one_line, signal_exit_code
 from dask_timing.measure.env_cache import cached_environments
 from dask_timing.measure.environments import (
-    Environment, InstallFailed, Recipe, build, check_installable, describe, environments_of, prepare,
-    release_recipe, released_versions,
+    Environment, InstallFailed, Recipe, build, check_executable, check_installable, describe, environments_of,
+    prepare, release_recipe, released_versions,
 )
 from dask_timing.analysis.computed import Analysis
 from dask_timing.present.analysis import QUIET, present, present_end
@@ -181,8 +181,11 @@ def commit_points(path: str, text_range: str, system_site_packages: bool) -> lis
 
 
 def interpreter_points(interpreters: list[tuple[str, str]]) -> list[Point]:
-    """Prepared interpreters, in the order given (each checked, as a study checks it, when probed)."""
+    """Prepared interpreters, in the order given: each an executable file (a typing error is bad input); whether
+    it runs this tool is checked, as a study checks it, when probed (one in the middle that cannot is skipped)."""
     points = [Point(environment.name, environment) for environment in environments_of(interpreters, [])]
+    for point in points:
+        check_executable(point.environment)
     return _at_least_two(points, "--python")
 
 
