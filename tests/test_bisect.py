@@ -154,7 +154,9 @@ def test_no_step_exits_0_and_a_step_smaller_than_the_noise_exits_3(tmp_path):
                    "--threshold", "50", "-o", str(tmp_path / "same_out")], timeout=400)
     assert same.returncode == 0, same.stdout + same.stderr
     assert "No step: p3, the bad end, is within 50% of p1" in same.stdout
-    assert [probe["index"] for probe in probes(tmp_path / "same_out")] == [2]
+    # The bad end alone: once, or once more with twice the runs when a busy machine blurred the first.
+    done = probes(tmp_path / "same_out")
+    assert [probe["index"] for probe in done] in ([2], [2, 2]) and done[-1]["outcome"] == GOOD, done
     noisy = bisect([*interpreters(tmp_path / "noisy", [NOISY_START.format(extra=""), NOISY_START.format(extra="+ 0.05")]),
                     "--workers", "1", "--runs", "4", "-o", str(tmp_path / "noisy_out")], timeout=480)
     assert noisy.returncode == 3, noisy.stdout + noisy.stderr
