@@ -12,7 +12,7 @@ import time
 
 import pytest
 from conftest import ANALYZER, STUDY, read_json, run_tool, signal_at
-from test_bad_input import assert_usage_error
+from helpers import assert_usage_error
 
 pytestmark = [pytest.mark.timeout(240), pytest.mark.usefixtures("no_leftovers")]
 

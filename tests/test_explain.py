@@ -8,7 +8,7 @@ import subprocess
 import msgspec
 import pytest
 from conftest import ANALYZER, STUDY, read_json, run_tool
-from test_bad_input import assert_usage_error
+from helpers import assert_usage_error
 from test_environments import wrapper_interpreter
 
 from dask_timing.analysis.explain import (

@@ -10,7 +10,7 @@ import pytest
 from conftest import ANALYZER, read_json, run_tool
 from helpers import save_run
 from scipy import stats as scipy_stats
-from test_bad_input import assert_usage_error
+from helpers import assert_usage_error
 
 from dask_timing.analysis.inference import runs_for_significance, smallest_p
 from dask_timing.errors import EXIT_FAILED, EXIT_INCONCLUSIVE, EXIT_OK, EXIT_USAGE
