@@ -14,32 +14,13 @@ import uuid
 
 import pytest
 from conftest import ANALYZER, read_json, run_tool
-from helpers import assert_usage_error
+from helpers import assert_usage_error, make_result
 
 from dask_timing.analysis.load import expand
 from dask_timing.record.schema import RunResult, TimedRun
 from dask_timing.record.load import from_json, load_result
 
 pytestmark = pytest.mark.timeout(120)
-
-
-def make_result(kind: str, workers: int, total_parts: list[float], **config) -> dict:
-    names = (
-        ["cluster_init", "client_connect", "wait_for_workers", "first_task"]
-        if kind == "local"
-        else ["scheduler_start", "client_connect", "workers_start", "first_task"]
-    )
-    phases = dict(zip(names, total_parts))
-    result = RunResult(
-        kind=kind,
-        config={"n_workers": workers, "threads_per_worker": 1, "wait_for_workers": True, **config},
-        phases=phases,
-        total_time=sum(total_parts),
-        teardown_time=0.1,
-        run_id=uuid.uuid4().hex,
-        timestamp="2026-01-01T00:00:00Z",
-    )
-    return result.to_json()
 
 
 def write(path, document) -> None:

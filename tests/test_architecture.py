@@ -8,6 +8,8 @@ import (``record``, or a neutral module at the package's top such as ``phases`` 
 And present only renders: of analysis, history and the statistics it takes only the computed objects, the types
 they hold, constants and helpers that name, format or read what is computed (``RENDERS_ONLY``); never a function
 that computes a statistic, which belongs in ``analysis.computed.Analysis`` (or the history's own objects).
+
+And the tests share their factories through ``tests/helpers.py`` (or ``conftest``): no test file imports another.
 """
 
 from __future__ import annotations
@@ -164,3 +166,36 @@ def test_the_check_finds_a_statistic_computed_in_present(tmp_path, source, line,
     path.parent.mkdir(parents=True)
     path.write_text(source + "\n")
     assert computations_in_present(root) == [f"{PACKAGE}/present/plots/queue_depth.py:{line} imports {imported}"]
+
+
+TESTS = Path(__file__).resolve().parent
+
+
+def imports_of_test_files(folder: Path) -> list[str]:
+    """Every import, in any ``*.py`` of ``folder`` (at any depth of the file), of one of the folder's
+    ``test_*.py`` files, as ``path:line imports module``: what tests share lives in ``helpers`` (or ``conftest``)."""
+    test_files = {path.stem for path in folder.glob("test_*.py")}
+    found = []
+    for path in sorted(folder.glob("*.py")):
+        for line, module in imported_modules(path, folder):
+            if module.split(".")[0] in test_files:
+                found.append(f"{path.name}:{line} imports {module}")
+    return found
+
+
+def test_no_test_file_imports_another():
+    found = imports_of_test_files(TESTS)
+    assert found == [], "test files import other test files (move what they share to helpers.py):\n" + "\n".join(found)
+
+
+@pytest.mark.parametrize("source, line, module", [
+    ("from test_gates import STEADY", 1, "test_gates"),
+    ("import test_gates", 1, "test_gates"),
+    ("def late():\n    from test_gates import write_results", 2, "test_gates"),
+    ("from test_gates import write_results as write_environment_results", 1, "test_gates"),
+])
+def test_the_check_finds_a_test_file_imported_by_another(tmp_path, source, line, module):
+    (tmp_path / "test_gates.py").write_text("STEADY = [2.0]\n")
+    (tmp_path / "helpers.py").write_text("import json\n")
+    (tmp_path / "test_exports.py").write_text(source + "\n")
+    assert imports_of_test_files(tmp_path) == [f"test_exports.py:{line} imports {module}"]

@@ -9,8 +9,7 @@ import statistics
 
 import pytest
 from conftest import ANALYZER, STUDY, run_tool
-from test_analyzer import make_result
-from helpers import assert_usage_error
+from helpers import assert_usage_error, make_result
 
 from dask_timing.errors import EXIT_INCONCLUSIVE, EXIT_OK
 from dask_timing.present.report import MAX_CONFIGURATION_BLOCKS

@@ -7,26 +7,13 @@ import os
 import signal
 import subprocess
 import sys
-import sysconfig
 import time
 
 import pytest
 from conftest import ANALYZER, STUDY, read_json, run_tool, signal_at
-from helpers import assert_usage_error
+from helpers import OTHER_RELEASE, assert_usage_error, pypi_has, wrapper_interpreter
 
 pytestmark = [pytest.mark.timeout(240), pytest.mark.usefixtures("no_leftovers")]
-
-
-def wrapper_interpreter(folder, *lines: str) -> str:
-    """A virtual environment that runs this interpreter's packages (a .pth file points at them), plus
-    ``lines`` run at every start: a second interpreter as cheap as a symbolic link."""
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(folder)], check=True)
-    python = folder / "bin" / "python"
-    site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                          check=True, capture_output=True, text=True).stdout.strip()
-    with open(os.path.join(site, "dask_timing_tests.pth"), "w") as stream:
-        stream.write("\n".join([sysconfig.get_paths()["purelib"], *lines]) + "\n")
-    return str(python)
 
 
 @pytest.fixture(scope="module")
@@ -100,19 +87,6 @@ def test_an_interpreter_without_the_requirements_is_refused_before_anything_star
         assert f"--python A={python}" in completed.stderr
     assert "lacks dask, distributed" in run_tool([STUDY, "--python", f"A={bare / 'bin' / 'python'}"], cwd=work).stderr
     assert list(work.iterdir()) == []
-
-
-def pypi_has(version: str) -> bool:
-    try:
-        completed = subprocess.run([sys.executable, "-m", "pip", "index", "versions", "distributed"],
-                                   capture_output=True, text=True, timeout=120)
-    except subprocess.TimeoutExpired:
-        return False
-    return any(line.startswith("Available versions:") and f" {version}," in line + ","
-               for line in completed.stdout.splitlines())
-
-
-OTHER_RELEASE = "2025.12.0"
 
 
 @pytest.mark.slow

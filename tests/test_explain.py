@@ -8,8 +8,7 @@ import subprocess
 import msgspec
 import pytest
 from conftest import ANALYZER, STUDY, read_json, run_tool
-from helpers import assert_usage_error
-from test_environments import wrapper_interpreter
+from helpers import assert_usage_error, wrapper_interpreter
 
 from dask_timing.analysis.explain import (
     ENVIRONMENT, IMPORT, LEVELS, PACKAGE, PHASE, STRAGGLER, WORKER_PHASE, causes, explain, explanation_documents,

@@ -16,9 +16,7 @@ from html.parser import HTMLParser
 import numpy
 import pytest
 from conftest import ANALYZER, run_tool
-from helpers import fake_run, save_run
-from test_gates import STEADY
-from test_gates import write_results as write_environment_results
+from helpers import STEADY, fake_run, save_run, write_environment_results
 
 from dask_timing.analysis.groups import group_results
 from dask_timing.analysis.load import load

@@ -4,44 +4,20 @@ from __future__ import annotations
 
 import json
 import shutil
-import uuid
 
 import pytest
 from conftest import ANALYZER, read_json, run_tool
-from helpers import save_run
+from helpers import STEADY, assert_usage_error, write_environment_results
 from scipy import stats as scipy_stats
-from helpers import assert_usage_error
 
 from dask_timing.analysis.inference import runs_for_significance, smallest_p
 from dask_timing.errors import EXIT_FAILED, EXIT_INCONCLUSIVE, EXIT_OK, EXIT_USAGE
-from dask_timing.record.schema import RunResult
 
 pytestmark = pytest.mark.timeout(120)
 
 # Found by search: CI of the ratio [1.008, 1.123] excludes 1, but Mann-Whitney's p = 0.083.
 DISAGREEING = ([2.027, 1.915, 2.011, 2.186, 2.085, 2.075, 1.872, 1.951],
                [2.146, 2.172, 1.865, 2.059, 2.307, 2.104, 2.146, 2.222])
-STEADY = [2.0, 2.02, 1.98, 2.01, 1.99, 2.03, 1.97, 2.0, 2.01, 1.99]
-
-
-def write_results(folder, totals, workers=2, name=None, version="2026.8.0", load=0.3, minute=0, status="ok",
-                  every=1, host="ci-1") -> None:
-    """One result file per total, ``every`` minutes apart from ``minute`` on, in an environment."""
-    folder.mkdir(exist_ok=True)
-    for index, total in enumerate(totals):
-        ok = status == "ok"
-        run = RunResult(
-            kind="local", config={"n_workers": workers, "threads_per_worker": 1}, status=status, run_id=uuid.uuid4().hex,
-            error=None if ok else "worker died", phases={"cluster_init": total - 0.1, "first_task": 0.1},
-            total_time=total if ok else None, timestamp=f"2026-01-01T{(minute + index * every) // 60:02d}:"
-                                                        f"{(minute + index * every) % 60:02d}:00Z",
-            environment={"name": name, "python_executable": f"/envs/{name or version}/bin/python",
-                         "python_version": "3.11.9", "packages": {"dask": version, "distributed": version},
-                         "load": {"load_per_cpu": load, "cpu_mhz": 2600.0}, "host": host},
-        )
-        save_run(folder / f"{name or version}_{workers}_{minute + index * every:04d}.json", run)
-
-
 def gate(tmp_path, new, old, *options):
     return run_tool([ANALYZER, str(new), "--baseline", str(old), *options])
 
@@ -61,8 +37,8 @@ def test_runs_needed_for_significance():
 
 
 def test_no_configuration_in_common_is_an_error_never_a_pass(tmp_path):
-    write_results(tmp_path / "old", STEADY, workers=2)
-    write_results(tmp_path / "new", STEADY, workers=4)
+    write_environment_results(tmp_path / "old", STEADY, workers=2)
+    write_environment_results(tmp_path / "new", STEADY, workers=4)
     completed = gate(tmp_path, tmp_path / "new", tmp_path / "old", "--fail-if-slower", "10",
                      "--verdict-json", str(tmp_path / "verdict.json"))
     assert completed.returncode == EXIT_USAGE
@@ -75,9 +51,9 @@ def test_no_configuration_in_common_is_an_error_never_a_pass(tmp_path):
 
 def test_a_baseline_holding_the_same_runs_is_an_error_never_a_pass(tmp_path):
     """The same runs on both sides show no change: the gate would pass having compared nothing."""
-    write_results(tmp_path / "new", STEADY)
+    write_environment_results(tmp_path / "new", STEADY)
     shutil.copytree(tmp_path / "new", tmp_path / "copy")  # a backup of the same runs
-    write_results(tmp_path / "other", STEADY, workers=4)
+    write_environment_results(tmp_path / "other", STEADY, workers=4)
     for baseline in (tmp_path / "new", tmp_path / "copy"):
         completed = gate(tmp_path, tmp_path / "new", baseline, "--fail-if-slower", "10",
                          "--verdict-json", str(tmp_path / "verdict.json"))
@@ -109,8 +85,8 @@ def test_a_gate_without_a_total_time_to_judge_never_passes(tmp_path):
     assert "passed" not in completed.stdout
     assert read_json(tmp_path / "verdict.json")["outcome"] == "nothing to compare"
     # One pair without it among pairs with it: that pair cannot be vouched for.
-    write_results(tmp_path / "old", STEADY)
-    write_results(tmp_path / "new", STEADY)
+    write_environment_results(tmp_path / "old", STEADY)
+    write_environment_results(tmp_path / "new", STEADY)
     mixed = gate(tmp_path, tmp_path / "new", tmp_path / "old", "--fail-if-slower", "10")
     assert mixed.returncode == EXIT_INCONCLUSIVE, mixed.stdout
     assert "legacy flat files: new against baseline: no total time on both sides" in mixed.stdout
@@ -133,9 +109,9 @@ def test_a_phase_of_zero_seconds_is_not_divided_by(tmp_path):
 def test_runs_that_never_got_ready_are_judged_too(tmp_path):
     """A change that makes a third of the startups fail has no slower total time: the runs that got ready
     are as fast as before. The gate judges the failures, never passing them."""
-    write_results(tmp_path / "old", STEADY * 2)
-    write_results(tmp_path / "new", STEADY * 2, minute=30)
-    write_results(tmp_path / "new", STEADY, status="failed", minute=60)
+    write_environment_results(tmp_path / "old", STEADY * 2)
+    write_environment_results(tmp_path / "new", STEADY * 2, minute=30)
+    write_environment_results(tmp_path / "new", STEADY, status="failed", minute=60)
     completed = gate(tmp_path, tmp_path / "new", tmp_path / "old", "--fail-if-slower", "10",
                      "--verdict-json", str(tmp_path / "verdict.json"))
     assert completed.returncode == EXIT_FAILED, completed.stdout
@@ -144,21 +120,21 @@ def test_runs_that_never_got_ready_are_judged_too(tmp_path):
     assert completed.stdout.rstrip().splitlines()[-1] == f"REGRESSION: {reason}"
     assert read_json(tmp_path / "verdict.json")["reasons"] == [reason]
     # One failure more is no proof, but no pass either.
-    write_results(tmp_path / "once", STEADY * 2, minute=30)
-    write_results(tmp_path / "once", STEADY[:1], status="failed", minute=90)
+    write_environment_results(tmp_path / "once", STEADY * 2, minute=30)
+    write_environment_results(tmp_path / "once", STEADY[:1], status="failed", minute=90)
     once = gate(tmp_path, tmp_path / "once", tmp_path / "old", "--fail-if-slower", "10")
     assert once.returncode == EXIT_INCONCLUSIVE, once.stdout
     assert ("INCONCLUSIVE: local, 2 workers, 1 thread(s) per worker: 1 of 21 new run(s) failed, against 0 of 20 "
             "baseline run(s) (Fisher's exact p = 0.51): the runs cannot tell chance from a change") in once.stdout
     # As many failures on each side: judged by the runs that got ready, as before.
-    write_results(tmp_path / "old", STEADY[:1], status="failed", minute=90)
+    write_environment_results(tmp_path / "old", STEADY[:1], status="failed", minute=90)
     assert gate(tmp_path, tmp_path / "once", tmp_path / "old", "--fail-if-slower", "10").returncode == EXIT_OK
 
 
 def test_a_pass_names_the_configurations_it_did_not_gate(tmp_path):
-    write_results(tmp_path / "old", STEADY)
-    write_results(tmp_path / "new", STEADY)
-    write_results(tmp_path / "new", STEADY, workers=4, minute=30)
+    write_environment_results(tmp_path / "old", STEADY)
+    write_environment_results(tmp_path / "new", STEADY)
+    write_environment_results(tmp_path / "new", STEADY, workers=4, minute=30)
     completed = gate(tmp_path, tmp_path / "new", tmp_path / "old", "--fail-if-slower", "10")
     assert completed.returncode == EXIT_OK, completed.stdout
     assert completed.stdout.rstrip().splitlines()[-1] == (
@@ -167,8 +143,8 @@ def test_a_pass_names_the_configurations_it_did_not_gate(tmp_path):
 
 
 def test_a_side_without_a_successful_run_is_an_error(tmp_path):
-    write_results(tmp_path / "old", STEADY)
-    write_results(tmp_path / "new", STEADY[:4], status="failed")
+    write_environment_results(tmp_path / "old", STEADY)
+    write_environment_results(tmp_path / "new", STEADY[:4], status="failed")
     completed = gate(tmp_path, tmp_path / "new", tmp_path / "old", "--fail-if-slower", "10")
     assert completed.returncode == EXIT_USAGE
     assert "new has no successful run (4 failed): nothing to compare" in completed.stderr
@@ -176,8 +152,8 @@ def test_a_side_without_a_successful_run_is_an_error(tmp_path):
 
 
 def test_too_few_runs_are_inconclusive_with_their_own_exit_code(tmp_path):
-    write_results(tmp_path / "old", [1.00, 1.05, 0.95])
-    write_results(tmp_path / "new", [1.267, 1.33, 1.20], minute=30)
+    write_environment_results(tmp_path / "old", [1.00, 1.05, 0.95])
+    write_environment_results(tmp_path / "new", [1.267, 1.33, 1.20], minute=30)
     completed = gate(tmp_path, tmp_path / "new", tmp_path / "old", "--fail-if-slower", "10",
                      "--verdict-json", str(tmp_path / "verdict.json"))
     assert completed.returncode == EXIT_INCONCLUSIVE == 3, completed.stdout
@@ -194,8 +170,8 @@ def test_too_few_runs_are_inconclusive_with_their_own_exit_code(tmp_path):
 
 def test_an_interval_and_a_p_value_that_disagree_follow_the_rule(tmp_path):
     old, new = DISAGREEING
-    write_results(tmp_path / "old", old, every=2)
-    write_results(tmp_path / "new", new, minute=1, every=2)
+    write_environment_results(tmp_path / "old", old, every=2)
+    write_environment_results(tmp_path / "new", new, minute=1, every=2)
     # The interval reaches past 1.10: it cannot rule a 10 % regression out.
     strict = gate(tmp_path, tmp_path / "new", tmp_path / "old", "--fail-if-slower", "10")
     assert strict.returncode == EXIT_INCONCLUSIVE, strict.stdout
@@ -208,8 +184,8 @@ def test_an_interval_and_a_p_value_that_disagree_follow_the_rule(tmp_path):
 
 
 def test_runs_too_noisy_to_rule_a_regression_out_do_not_pass(tmp_path):
-    write_results(tmp_path / "old", [1.0, 2.0, 1.5, 3.0, 1.2, 2.5, 1.1, 1.8], every=2)
-    write_results(tmp_path / "new", [1.9, 1.05, 2.9, 1.3, 2.4, 1.6, 1.15, 2.1], minute=1, every=2)
+    write_environment_results(tmp_path / "old", [1.0, 2.0, 1.5, 3.0, 1.2, 2.5, 1.1, 1.8], every=2)
+    write_environment_results(tmp_path / "new", [1.9, 1.05, 2.9, 1.3, 2.4, 1.6, 1.15, 2.1], minute=1, every=2)
     noisy = gate(tmp_path, tmp_path / "new", tmp_path / "old", "--fail-if-slower", "10")
     assert noisy.returncode == EXIT_INCONCLUSIVE, noisy.stdout
     assert "no significant change" in noisy.stdout and "past the 10% allowed" in noisy.stdout
@@ -219,8 +195,8 @@ def test_runs_too_noisy_to_rule_a_regression_out_do_not_pass(tmp_path):
 
 
 def test_a_regression_fails_and_its_table_is_in_the_verdict_file_and_the_markdown(tmp_path):
-    write_results(tmp_path / "old", STEADY, every=2)
-    write_results(tmp_path / "new", [value * 1.3 for value in STEADY], minute=1, every=2)
+    write_environment_results(tmp_path / "old", STEADY, every=2)
+    write_environment_results(tmp_path / "new", [value * 1.3 for value in STEADY], minute=1, every=2)
     completed = gate(tmp_path, tmp_path / "new", tmp_path / "old", "--fail-if-slower", "10",
                      "--verdict-json", str(tmp_path / "verdict.json"), "--markdown", str(tmp_path / "report.md"))
     assert completed.returncode == EXIT_FAILED, completed.stdout
@@ -242,8 +218,8 @@ def test_a_regression_fails_and_its_table_is_in_the_verdict_file_and_the_markdow
 
 
 def test_sides_run_apart_or_under_different_load_are_warned_of(tmp_path):
-    write_results(tmp_path / "old", STEADY, load=0.25)
-    write_results(tmp_path / "new", STEADY, load=1.40, minute=120)
+    write_environment_results(tmp_path / "old", STEADY, load=0.25)
+    write_environment_results(tmp_path / "new", STEADY, load=1.40, minute=120)
     completed = gate(tmp_path, tmp_path / "new", tmp_path / "old", "--fail-if-slower", "10",
                      "--verdict-json", str(tmp_path / "verdict.json"))
     assert completed.returncode == EXIT_OK, completed.stdout
@@ -256,9 +232,9 @@ def test_sides_run_apart_or_under_different_load_are_warned_of(tmp_path):
 
 def test_runs_of_other_machines_are_warned_of(tmp_path):
     """One configuration's runs from two machines are pooled, and a comparison across machines compares them."""
-    write_results(tmp_path / "old", STEADY, host="ci-1")
-    write_results(tmp_path / "new", STEADY[:5], host="ci-2", minute=1, every=2)
-    write_results(tmp_path / "new", [2 * total for total in STEADY[5:]], host="big-box", minute=2, every=2)
+    write_environment_results(tmp_path / "old", STEADY, host="ci-1")
+    write_environment_results(tmp_path / "new", STEADY[:5], host="ci-2", minute=1, every=2)
+    write_environment_results(tmp_path / "new", [2 * total for total in STEADY[5:]], host="big-box", minute=2, every=2)
     completed = gate(tmp_path, tmp_path / "new", tmp_path / "old", "--verdict-json", str(tmp_path / "verdict.json"))
     assert completed.returncode == EXIT_OK, completed.stdout
     assert ("WARNING: local, 2 workers, 1 thread(s) per worker: its runs came from 2 machines (big-box 5, ci-2 5 "
@@ -269,7 +245,7 @@ def test_runs_of_other_machines_are_warned_of(tmp_path):
 
 
 def test_comparisons_need_something_to_compare_and_never_overwrite_their_file(tmp_path):
-    write_results(tmp_path / "runs", STEADY)
+    write_environment_results(tmp_path / "runs", STEADY)
     existing = tmp_path / "verdict.json"
     existing.write_text("precious\n")
     for arguments in (["--verdict-json", str(tmp_path / "new.json")], ["--fail-if-slower", "5"],
@@ -281,8 +257,9 @@ def test_comparisons_need_something_to_compare_and_never_overwrite_their_file(tm
 
 
 def test_dask_versions_are_never_pooled_and_each_is_labelled(tmp_path):
-    write_results(tmp_path / "runs", STEADY, version="2025.12.0", every=2)
-    write_results(tmp_path / "runs", [value * 1.1 for value in STEADY], version="2026.8.0", minute=1, every=2)
+    write_environment_results(tmp_path / "runs", STEADY, version="2025.12.0", every=2)
+    write_environment_results(tmp_path / "runs", [value * 1.1 for value in STEADY], version="2026.8.0", minute=1,
+                              every=2)
     completed = run_tool([ANALYZER, str(tmp_path / "runs"), "--compare", "--html", str(tmp_path / "report.html")])
     assert completed.returncode == 0, completed.stderr
     assert "nothing to compare" not in completed.stdout
@@ -292,16 +269,16 @@ def test_dask_versions_are_never_pooled_and_each_is_labelled(tmp_path):
     page = (tmp_path / "report.html").read_text()
     assert "<td>2025.12.0</td>" in page and "<td>2026.8.0</td>" in page
     # Two sets of one version each: the versions are what is compared.
-    write_results(tmp_path / "old", STEADY, version="2025.12.0", every=2)
-    write_results(tmp_path / "new", STEADY, version="2026.8.0", minute=1, every=2)
+    write_environment_results(tmp_path / "old", STEADY, version="2025.12.0", every=2)
+    write_environment_results(tmp_path / "new", STEADY, version="2026.8.0", minute=1, every=2)
     across = gate(tmp_path, tmp_path / "new", tmp_path / "old", "--fail-if-slower", "10")
     assert across.returncode == EXIT_OK and "no significant change" in across.stdout
 
 
 def test_each_environment_is_compared_with_the_reference(tmp_path):
-    write_results(tmp_path / "runs", STEADY, name="A", every=3)
-    write_results(tmp_path / "runs", STEADY, name="B", minute=1, every=3)
-    write_results(tmp_path / "runs", [value * 1.5 for value in STEADY], name="C", minute=2, every=3)
+    write_environment_results(tmp_path / "runs", STEADY, name="A", every=3)
+    write_environment_results(tmp_path / "runs", STEADY, name="B", minute=1, every=3)
+    write_environment_results(tmp_path / "runs", [value * 1.5 for value in STEADY], name="C", minute=2, every=3)
     completed = run_tool([ANALYZER, str(tmp_path / "runs"), "--baseline-env", "A", "--fail-if-slower", "10"])
     assert completed.returncode == EXIT_FAILED, completed.stdout
     assert "Configuration: local, 2 workers, 1 thread(s) per worker (A: n=10, B: n=10)" in completed.stdout
@@ -316,8 +293,8 @@ def test_a_gate_on_another_metric_says_which_metric_it_judged(tmp_path):
     from dask_timing.present.report import write_verdicts
     from dask_timing.study.bisect import compare_probe
 
-    write_results(tmp_path / "a", [1.00, 1.05, 0.95], name="a")
-    write_results(tmp_path / "b", [1.267, 1.33, 1.20], name="b", minute=30)
+    write_environment_results(tmp_path / "a", [1.00, 1.05, 0.95], name="a")
+    write_environment_results(tmp_path / "b", [1.267, 1.33, 1.20], name="b", minute=30)
     paths = sorted(str(path) for path in tmp_path.glob("*/*.json"))
     compared = compare_probe(paths, "a", 10, "cluster_init_time")
     lines: list[str] = []

@@ -15,12 +15,12 @@ import re
 import socket
 import subprocess
 import sys
-import time
 import uuid
 
 import pytest
 import sqlalchemy as sa
 from conftest import LOCAL_TOOL, REPOSITORY, run_tool
+from helpers import VERSIONS, db_url, synthetic, write_history_results
 
 from dask_timing.analysis import gate
 from dask_timing.analysis.groups import group_results
@@ -32,47 +32,8 @@ from dask_timing.history.connection import (
     open_database,
 )
 from dask_timing.history.tables import metadata
-from dask_timing.record.files import write_json
 from dask_timing.record.load import load_result
 from dask_timing.record.schema import STATUS_FAILED, RunResult, TimedRun
-
-POSTGRES_ENVIRONMENT = "DASK_TIMING_TEST_POSTGRES"
-VERSIONS = ("2025.11.0", "2025.12.0", "2026.1.0", "2026.2.0", "2026.3.0")
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request, tmp_path):
-    """A fresh, empty database: a SQLite file, or a database of its own on the PostgreSQL server."""
-    if request.param == "sqlite":
-        yield str(tmp_path / "history.db")
-        return
-    server = os.environ.get(POSTGRES_ENVIRONMENT)
-    if not server:
-        pytest.skip(f"{POSTGRES_ENVIRONMENT} is not set (scripts/start_postgres.sh starts a server and prints one)")
-    name = f"dask_timing_test_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(connection.database_url(server), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f"CREATE DATABASE {name}")
-    try:
-        yield sa.make_url(connection.database_url(server)).set(database=name).render_as_string(hide_password=False)
-    finally:
-        drop_database(admin, name)
-        admin.dispose()
-
-
-def drop_database(admin, name: str, tries: int = 20) -> None:
-    """Drop a test's database; FORCE ends our own sessions in it, but not a moment's autovacuum worker
-    (a superuser's, which our role may not end): that one is waited out."""
-    for attempt in range(tries):
-        try:
-            with admin.connect() as conn:
-                conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-            return
-        except sa.exc.DBAPIError:
-            if attempt == tries - 1:
-                raise
-            time.sleep(0.5)
-
 
 @pytest.fixture
 def database(db_url):
@@ -90,49 +51,16 @@ def real_result_file(tmp_path_factory):
     return str(path)
 
 
-def synthetic(version: str = "2026.1.0", *, seconds: float = 0.3, host: str = "machine-a", n_workers: int = 2,
-              kind: str = "local", timestamp: str = "2026-01-01T00:00:00Z", options: dict | None = None,
-              status: str = "ok", rng: random.Random | None = None) -> RunResult:
-    """A result as the tools write them, with made-up durations."""
-    rng = rng or random.Random(0)
-    phases = {"cluster_init": 0.3 * rng.uniform(0.97, 1.03), "client_connect": 0.01,
-              "wait_for_workers": seconds * rng.uniform(0.97, 1.03), "first_task": 0.005}
-    ok = status == "ok"
-    return RunResult(
-        kind=kind, config={"n_workers": n_workers, "threads_per_worker": 1, "processes": True},
-        options={"warmup": False, **(options or {})}, run_id=uuid.UUID(int=rng.getrandbits(128)).hex,
-        timestamp=timestamp, status=status, error=None if ok else "workers never came",
-        phases=phases if ok else {"cluster_init": phases["cluster_init"]},
-        total_time=sum(phases.values()) if ok else None, teardown_time=0.05,
-        before_start={"interpreter_and_imports": 0.4},
-        arrivals={"requested_at": 0.31, "first_worker": 0.2, "half_workers": 0.2, "all_workers": 0.25} if ok else None,
-        environment={"host": host, "python_version": "3.11.7", "cpu_count": 2, "dask_worker_start_method": "spawn",
-                     "packages": {"dask": version, "distributed": version}},
-        workers=[{"name": "0", "arrival_time": 0.5}, {"name": "1", "arrival_time": 0.55}] if ok else [],
-        command_line=["time_local_cluster.py", "-w", str(n_workers)],
-    )
-
-
 def count_runs(database) -> int:
     with database.reading() as conn:
         return conn.execute(sa.text("SELECT count(*) FROM runs")).scalar_one()
-
-
-def write_results(folder, results) -> list[str]:
-    os.makedirs(folder, exist_ok=True)
-    paths = []
-    for index, result in enumerate(results):
-        path = os.path.join(folder, f"local_w2_t1_run{index:03d}_20260101-000000-abcdef.json")
-        write_json(path, result.to_json())
-        paths.append(path)
-    return paths
 
 
 @pytest.mark.timeout(240)
 def test_import_is_idempotent_and_skips_what_is_not_a_result(database, real_result_file, tmp_path):
     rng = random.Random(1)
     folder = tmp_path / "results"
-    write_results(folder, [synthetic(rng=rng) for _ in range(5)])
+    write_history_results(folder, [synthetic(rng=rng) for _ in range(5)])
     legacy = {"timestamp": "2025-01-01T00:00:00", "n_workers": 2, "threads_per_worker": 1, "cluster_init_time": 0.9,
               "client_connect_time": 0.02, "wait_for_workers_time": 0.5, "first_task_time": 0.01, "total_time": 1.43}
     (folder / "legacy.json").write_text(json.dumps(legacy))
@@ -160,7 +88,8 @@ def test_import_is_idempotent_and_skips_what_is_not_a_result(database, real_resu
 def test_round_trip_gives_back_the_files_runs(database, real_result_file, tmp_path):
     rng = random.Random(2)
     folder = tmp_path / "results"
-    files = write_results(folder, [synthetic(rng=rng) for _ in range(3)] + [synthetic(status=STATUS_FAILED, rng=rng)])
+    files = write_history_results(folder, [synthetic(rng=rng) for _ in range(3)]
+                                  + [synthetic(status=STATUS_FAILED, rng=rng)])
     files.append(real_result_file)
     store.import_files(database, files)
 
@@ -216,7 +145,7 @@ def _writer_code(db: str, seed: int) -> str:
     return f"""
 import random, sys
 sys.path.insert(0, {REPOSITORY!r}); sys.path.insert(0, {os.path.dirname(__file__)!r})
-from test_history import synthetic
+from helpers import synthetic
 from dask_timing.history import connection, store
 database = connection.open_database({db!r})
 shared, own = random.Random(99), random.Random({seed})
@@ -508,7 +437,7 @@ def test_a_run_the_database_cannot_hold_is_skipped_with_why_and_the_others_are_s
     nul = synthetic(rng=rng, options={"revision": "abc\0def"})
     long_metric = synthetic(rng=rng)
     long_metric.phases["p" * 200] = 0.1
-    paths = write_results(tmp_path / "results", [good[0], long_label, good[1], nul, long_metric, good[2]])
+    paths = write_history_results(tmp_path / "results", [good[0], long_label, good[1], nul, long_metric, good[2]])
     report = store.import_files(database, [str(tmp_path / "results")])
     assert (report.added, report.already) == (3, 0)
     assert dict(report.skipped) == {

@@ -11,14 +11,12 @@ import random
 import pytest
 import sqlalchemy as sa
 from conftest import ANALYZER, LOCAL_TOOL, REPOSITORY, STUDY, run_tool
-import test_history
-from test_history import VERSIONS, synthetic, write_results
+from helpers import VERSIONS, db_url, synthetic, write_history_results
 
 from dask_timing.errors import EXIT_FAILED, EXIT_INCONCLUSIVE, EXIT_OK, EXIT_USAGE
 from dask_timing.history.connection import open_database
 from dask_timing.history.store import RunFilter, read_runs
 
-db_url = pytest.fixture(params=["sqlite", "postgresql"])(test_history.db_url.__wrapped__)  # the same databases
 UNREACHABLE = "postgresql://nobody:secret@127.0.0.1:9/nothing"
 
 
@@ -89,7 +87,7 @@ def statistics_lines(stdout: str) -> list[str]:
 def test_import_is_idempotent_and_the_analyzer_reads_the_database_as_the_files(db_url, tmp_path):
     rng = random.Random(3)
     folder = tmp_path / "results"
-    write_results(folder, [synthetic(version, rng=rng, timestamp=f"2026-01-0{index + 1}T00:00:00Z")
+    write_history_results(folder, [synthetic(version, rng=rng, timestamp=f"2026-01-0{index + 1}T00:00:00Z")
                            for index, version in enumerate(VERSIONS[:2]) for _ in range(4)])
     first = history("import", "--db", db_url, str(folder / "*.json"))
     assert first.returncode == 0, first.stderr
@@ -119,7 +117,7 @@ def history_of(folder, db: str, levels: list[float], runs: int = 5) -> None:
     rng = random.Random(7)
     results = [synthetic(version, seconds=seconds, rng=rng, timestamp=f"2026-0{index + 1}-01T00:00:00Z")
                for index, (version, seconds) in enumerate(zip(VERSIONS, levels)) for _ in range(runs)]
-    write_results(folder, results)
+    write_history_results(folder, results)
     completed = history("import", "--db", db, str(folder))
     assert completed.returncode == 0, completed.stderr
 
@@ -215,7 +213,7 @@ def test_a_metric_measured_as_zero_shows_without_a_step_from_nothing(tmp_path):
             result = synthetic(version, rng=rng, timestamp=f"2026-0{index + 1}-01T00:00:00Z")
             result.phases["first_task"] = 0.0 if index < 3 else 0.004  # 0 s, then measurable
             results.append(result)
-    write_results(tmp_path / "results", results)
+    write_history_results(tmp_path / "results", results)
     assert history("import", "--db", db, str(tmp_path / "results")).returncode == EXIT_OK
     completed = history("show", "--db", db, "--metric", "first_task_time", "--plot", str(tmp_path / "t.png"))
     assert completed.returncode == EXIT_OK, completed.stderr
@@ -269,7 +267,7 @@ def test_two_pythons_on_one_machine_are_two_histories_not_a_mix(tmp_path):
                 result = synthetic(version, seconds=seconds, rng=rng, timestamp=f"2026-0{index + 1}-01T00:00:00Z")
                 result.environment["python_version"] = python
                 results.append(result)
-    write_results(tmp_path / "results", results)
+    write_history_results(tmp_path / "results", results)
     db = str(tmp_path / "h.db")
     assert history("import", "--db", db, str(tmp_path / "results")).returncode == EXIT_OK
     completed = history("show", "--db", db, "--metric", "total_time", "--fail-on-step", "10")
@@ -309,7 +307,7 @@ def test_a_long_import_shows_progress_and_a_stopped_one_says_what_it_stored(tmp_
 
     rng = random.Random(11)
     files = 2 * IMPORT_BATCH + 100
-    write_results(tmp_path / "results", [synthetic(rng=rng) for _ in range(files)])
+    write_history_results(tmp_path / "results", [synthetic(rng=rng) for _ in range(files)])
     db = str(tmp_path / "history.db")
     command = [sys.executable, "-m", "dask_timing", "history", "import", "--db", db, str(tmp_path / "results")]
     process = subprocess.Popen(command, cwd=REPOSITORY, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

@@ -12,13 +12,11 @@ import subprocess
 
 import pytest
 from conftest import REPOSITORY, run_tool
-import test_history
-from test_history import VERSIONS, synthetic, write_results
+from helpers import VERSIONS, db_url, synthetic, write_history_results
 
 from dask_timing.errors import EXIT_OK, EXIT_USAGE
 from dask_timing.present.history_site import BUILDS, LINK
 
-db_url = pytest.fixture(params=["sqlite", "postgresql"])(test_history.db_url.__wrapped__)  # the same databases
 HOSTILE_HOST = "<img src=x onerror=alert(1)>\nrunner"
 
 # Every image not drawn and every link whose target cannot be read, once the page is laid out.
@@ -55,7 +53,7 @@ def recorded(tmp_path, db: str, configurations: int, releases: int = 5) -> None:
                 results.append(synthetic(version, seconds=0.3 * slower, n_workers=workers, rng=rng,
                                          host=HOSTILE_HOST if workers == 2 else "machine-a",
                                          timestamp=f"2026-0{index + 1}-01T00:00:00Z"))
-    write_results(tmp_path / f"results{configurations}", results)
+    write_history_results(tmp_path / f"results{configurations}", results)
     imported = run_tool(["-m", "dask_timing", "history", "import", "--db", db, str(tmp_path / f"results{configurations}")],
                         cwd=REPOSITORY)
     assert imported.returncode == EXIT_OK, imported.stderr

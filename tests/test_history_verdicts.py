@@ -11,8 +11,7 @@ import subprocess
 
 import pytest
 from conftest import ANALYZER, REPOSITORY, run_tool
-import test_history
-from test_history import synthetic, write_results
+from helpers import db_url, synthetic, write_environment_results, write_history_results
 
 from dask_timing.analysis import gate
 from dask_timing.analysis.verdicts import judge
@@ -20,7 +19,6 @@ from dask_timing.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from dask_timing.history import steps
 from dask_timing.record.releases import commit_key, git_commit_order, release_key
 
-db_url = pytest.fixture(params=["sqlite", "postgresql"])(test_history.db_url.__wrapped__)  # the same databases
 RELEASES = ["2025.7.0", "2025.8.0", "2025.10.0", "2025.12.0"]  # as text, 2025.12.0 sorts before 2025.7.0
 
 
@@ -29,7 +27,7 @@ def history(*args: str, timeout: float = 120):
 
 
 def imported(tmp_path, db: str, results) -> None:
-    write_results(tmp_path / "results", results)
+    write_history_results(tmp_path / "results", results)
     completed = history("import", "--db", db, str(tmp_path / "results"))
     assert completed.returncode == EXIT_OK, completed.stderr
 
@@ -136,8 +134,6 @@ def test_releases_sort_by_version_not_as_text():
 @pytest.mark.timeout(200)
 def test_every_output_of_an_analysis_is_in_release_order(tmp_path):
     """The tables, the exports and the knob costs (whose base is the comparison's reference)."""
-    from test_gates import write_results as write_environment_results
-
     for index, version in enumerate(RELEASES):
         write_environment_results(tmp_path / "runs", [2.0 + 0.01 * run for run in range(6)],
                                   name=f"dask-{version}", version=version, minute=index * 10)

@@ -1,6 +1,6 @@
 """Plots people read at a glance: nothing overlaps, nothing is cut, one colour per configuration, sensible files.
 
-The figures are drawn from synthetic result files (realistic phases, worker
+The figures are drawn from synthetic result files (``helpers.write_plot_results``: realistic phases, worker
 arrivals, memory samples, scaling families, long labels) at 1, 4 and 16
 configurations, and their text is measured with matplotlib's own extents.
 """
@@ -9,16 +9,14 @@ from __future__ import annotations
 
 import html
 import os
-import random
 import re
 
 import pytest
-from helpers import save_run
+from helpers import PLOT_RUNS, write_plot_results
 from matplotlib.colors import to_hex
 from matplotlib.image import imread
 
-from dask_timing.analysis.groups import Group, group_results, total_times
-from dask_timing.analysis.load import load
+from dask_timing.analysis.groups import Group, total_times
 from dask_timing.analysis.scaling import Fit, families
 from dask_timing.analysis.verdicts import pair_results
 from dask_timing.present.exports import html_page
@@ -26,109 +24,8 @@ from dask_timing.present.exports.base import Analysis
 from dask_timing.present.plots import (COMPARISON, PANEL_SIZE, PLOTS, SIDE_COLOURS, Look, Plot, draw_all, fit_text,
                                        label_parts, plot_all, pyplot, register)
 from dask_timing.present.plots.layout import row_figures
-from dask_timing.phases import WORKER_PHASES
-from dask_timing.record.schema import RunResult
 
 pytestmark = pytest.mark.timeout(120)
-
-RUNS = 4
-SLURM_KWARGS = {"queue": "debug", "walltime": "00:10:00", "cores": 1, "memory": "2GB", "account": "dask-startup"}
-PBS_KWARGS = {"queue": "workq", "walltime": "00:20:00", "cores": 1, "memory": "4GB", "resource_spec": "select=1"}
-
-
-def cluster_config(workers: int, variant: int) -> dict:
-    """Job-queue clusters whose labels are long: a manager class, nested arguments, several knobs differing."""
-    slurm = variant % 2 == 0
-    full = variant // 2 % 2 == 0  # dashboard and nanny, workers spawned; else neither, workers forked by a server
-    return {
-        "n_workers": workers, "threads_per_worker": 1,
-        "cluster_class": "dask_jobqueue:SLURMCluster" if slurm else "dask_jobqueue.pbs:PBSCluster",
-        "cluster_kwargs": SLURM_KWARGS if slurm else PBS_KWARGS,
-        "dashboard": full, "nanny": full, "start_method": "spawn" if full else "forkserver",
-        "workload": "weak-array", "workload_chunk": 1000 * (1 + variant // 4),
-    }
-
-
-# Shares of a worker's registration time taken by each phase inside it (a batch job with a nanny).
-WORKER_SHARES = {"queue": 0.3, "launch": 0.05, "nanny": 0.1, "process": 0.02, "imports": 0.4, "start": 0.1,
-                 "registration": 0.03}
-
-
-def worker_waterfall(requested: float, registered: float) -> dict:
-    """A worker's waterfall: boundaries from the request to its registration, phases tiling it."""
-    phases = {key: share * (registered - requested) for key, share in WORKER_SHARES.items()}
-    boundaries, at = {"requested": requested}, requested
-    for phase in WORKER_PHASES:
-        at += phases[phase.key]
-        boundaries[phase.ends_at] = at
-    boundaries["registered"] = registered
-    return {"status": "ok", "boundaries": boundaries, "phases": phases, "registration_time": registered - requested}
-
-
-def cluster_run(config: dict, generator: random.Random, index: int) -> RunResult:
-    """A run with its phases, every worker's arrival and waterfall, memory samples and the weak-scaling
-    workload timed."""
-    workers = config["n_workers"]
-    slow = 1.0 + 0.4 * ("PBS" in config["cluster_class"]) + 0.2 * config["dashboard"]
-
-    def noisy(seconds: float) -> float:
-        return seconds * slow * generator.uniform(0.85, 1.25)
-
-    phases = {"cluster_init": noisy(1.5), "client_connect": noisy(0.01),
-              "wait_for_workers": noisy(2.0 + 0.6 * workers), "first_task": noisy(0.02)}
-    requested = phases["cluster_init"] + phases["client_connect"]
-    arrivals = sorted(requested + noisy(1.5 + 0.6 * k) for k in range(1, workers + 1))
-    ready = requested + phases["wait_for_workers"]
-    end = ready + phases["first_task"] + 1.0
-    samples = [[t / 10, int(1e8 * min(workers, t / 10) * slow)] for t in range(int(end * 10))]
-    return RunResult(
-        kind="cluster", config=config, phases=phases, total_time=sum(phases.values()), teardown_time=noisy(0.5),
-        after_ready={"workload_weak_array": noisy(0.3 + 0.02 * workers)},
-        arrivals={"requested_at": requested, "first_worker": arrivals[0] - requested,
-                  "half_workers": arrivals[(workers - 1) // 2] - requested, "all_workers": arrivals[-1] - requested},
-        workers=[{"name": str(k), "arrival_time": time, "waterfall": worker_waterfall(requested, time)}
-                 for k, time in enumerate(arrivals)],
-        worker_phases={**{key: [share * (time - requested) for time in arrivals]
-                          for key, share in WORKER_SHARES.items()},
-                       "registered": [time - requested for time in arrivals]},
-        memory_samples={"measure": "process", "interval": 0.1, "samples": samples},
-        run_id=f"{index:032x}", timestamp=f"2026-01-01T00:{index // 60:02d}:{index % 60:02d}Z",
-    )
-
-
-def scheduler_run(config: dict, generator: random.Random, index: int) -> RunResult:
-    compute = config["n_tasks"] * config["task_ms"] / 1000 / (1 if config["scheduler"] == "synchronous" else 2)
-    compute *= generator.uniform(1.0, 1.3)
-    return RunResult(kind="schedulers", config=config, phases={"compute": compute}, total_time=compute,
-                     run_id=f"{index:032x}", timestamp=f"2026-01-01T00:{index // 60:02d}:{index % 60:02d}Z")
-
-
-def cluster_configs(count: int) -> list[dict]:
-    """``count`` configurations: families of 1, 2, 4 and 8 workers (one family when fewer than four)."""
-    counts = (1, 2, 4, 8)
-    return [cluster_config(counts[k % 4], k // 4) for k in range(count)] if count >= 4 else [
-        cluster_config(2 * k + 2, 0) for k in range(count)]
-
-
-def scheduler_configs(count: int) -> list[dict]:
-    return [{"scheduler": scheduler, "task_kind": kind, "n_tasks": tasks, "task_ms": 100.0, "n_workers": 2,
-             "threads_per_worker": 1}
-            for tasks in (8, 16) for scheduler in ("synchronous", "threads", "processes", "distributed")
-            for kind in ("sleep", "python")][:count]
-
-
-def write_results(folder, count: int, kind: str = "cluster") -> list[Group]:
-    """Result files of ``count`` configurations written to ``folder``, loaded and grouped as the analyzer does."""
-    generator = random.Random(count)
-    configs, make = (cluster_configs(count), cluster_run) if kind == "cluster" else (scheduler_configs(count),
-                                                                                    scheduler_run)
-    index = 0
-    for number, config in enumerate(configs):
-        for run in range(RUNS):
-            index += 1
-            path = folder / f"config{number:02d}_run{run}.json"
-            save_run(path, make(config, generator, index))
-    return group_results(load([str(folder)]).results)
 
 
 # -- Measuring what was drawn ----------------------------------------------------------------------------------
@@ -228,7 +125,7 @@ def test_the_checks_catch_what_readers_complained_about():
 def drawn(request, tmp_path_factory):
     """Every plot of ``count`` configurations, drawn once for the tests that measure them."""
     count, kind = request.param
-    groups = write_results(tmp_path_factory.mktemp(f"{kind}{count}"), count, kind)
+    groups = write_plot_results(tmp_path_factory.mktemp(f"{kind}{count}"), count, kind)
     assert len(groups) == count
     drawings = list(draw_all(Analysis(groups)))
     yield groups, drawings
@@ -329,7 +226,7 @@ def test_worker_counts_are_whole_numbers(drawn):
 
 
 def test_files_are_readable_pngs_of_sensible_size(tmp_path):
-    groups = write_results(tmp_path, 16)
+    groups = write_plot_results(tmp_path, 16)
     paths = plot_all(Analysis(groups), str(tmp_path / "plots"))
     assert len(paths) == 8
     for path in paths:
@@ -342,7 +239,7 @@ def test_files_are_readable_pngs_of_sensible_size(tmp_path):
 
 
 def test_more_than_a_page_goes_on_pages_with_the_same_scales_overwriting_nothing(tmp_path):
-    groups = write_results(tmp_path, 24)
+    groups = write_plot_results(tmp_path, 24)
     folder = tmp_path / "plots"
     first = plot_all(Analysis(groups), str(folder))
     names = [os.path.basename(path) for path in first]
@@ -388,7 +285,7 @@ def test_fitted_law_is_written_with_its_signs():
 
 
 def test_html_report_captions_plots_in_words(tmp_path):
-    groups = write_results(tmp_path, 4)
+    groups = write_plot_results(tmp_path, 4)
     page = html_page.render(Analysis(groups))
     captions = re.findall(r"<figcaption>(.*?)</figcaption>", page)
     assert captions == [html.escape(plot.caption) for plot in PLOTS]
@@ -399,7 +296,7 @@ def test_html_report_captions_plots_in_words(tmp_path):
 def test_both_sides_of_a_comparison_are_drawn_a_colour_each_nothing_overlapping(tmp_path, count):
     for side in ("baseline", "new"):
         (tmp_path / side).mkdir()
-    baseline, new = (write_results(tmp_path / side, count) for side in ("baseline", "new"))
+    baseline, new = (write_plot_results(tmp_path / side, count) for side in ("baseline", "new"))
     comparison = pair_results(baseline, new)
     pairs = comparison.pairs
     assert len(pairs) == count
@@ -446,15 +343,15 @@ def toy_plot():
 
 
 def test_a_registered_plot_kind_is_drawn_saved_and_captioned(tmp_path, toy_plot):
-    groups = write_results(tmp_path, 4)
+    groups = write_plot_results(tmp_path, 4)
     paths = plot_all(Analysis(groups), str(tmp_path / "plots"))
     assert [os.path.basename(path) for path in paths][-1] == "timing_runs.png"  # drawn in registration order
     assert paths[-1].caption == toy_plot.caption
     figure = next(drawing for drawing in draw_all(Analysis(groups)) if drawing.stem == "timing_runs").figures[0]
     bars = figure.axes[0].patches
-    assert [bar.get_width() for bar in bars] == [RUNS] * 4
+    assert [bar.get_width() for bar in bars] == [PLOT_RUNS] * 4
     assert [label.get_text() for label in figure.axes[0].get_yticklabels()] == [
-        Look(groups).name(group.label, RUNS) for group in groups]
+        Look(groups).name(group.label, PLOT_RUNS) for group in groups]
     page = html_page.render(Analysis(groups))
     assert re.findall(r"<figcaption>(.*?)</figcaption>", page)[-1] == html.escape(toy_plot.caption)
     with pytest.raises(ValueError, match="timing_runs is already the file name of another kind of plot"):

@@ -16,9 +16,8 @@ from conftest import (
     ANALYZER, COMPARE_SCHEDULERS, DISTRIBUTED_TOOL, LOCAL_TOOL, STUDY, dask_processes, read_json, run_tool, signal_at,
     wait_until_gone,
 )
-from helpers import assert_usage_error
+from helpers import assert_usage_error, write_plot_results
 from matplotlib.image import imread
-from test_plots import write_results
 
 from dask_timing.deploy.managed import ManagedProcess, terminate
 from dask_timing.present.plots import pyplot, save
@@ -472,7 +471,7 @@ def test_a_batch_system_that_is_not_there_is_named_as_the_cause(tmp_path):
 def test_the_analyzer_stopped_while_it_writes_leaves_no_half_written_file(tmp_path, signum):
     runs, plots = tmp_path / "runs", tmp_path / "plots"
     runs.mkdir()
-    write_results(runs, 16)
+    write_plot_results(runs, 16)
     analyzer = subprocess.Popen([sys.executable, ANALYZER, str(runs), "--plot", "--plot-dir", str(plots),
                                  "--csv", str(tmp_path / "all.csv"), "--html", str(tmp_path / "all.html")],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -503,7 +502,7 @@ def file_size_limit(limit: int):
 def test_plots_that_cannot_be_written_whole_leave_nothing_under_their_names(tmp_path):
     runs, plots = tmp_path / "runs", tmp_path / "plots"
     runs.mkdir()
-    write_results(runs, 4)
+    write_plot_results(runs, 4)
     completed = subprocess.run([sys.executable, ANALYZER, str(runs), "--plot", "--plot-dir", str(plots)],
                                capture_output=True, text=True, timeout=100, preexec_fn=file_size_limit(20_000))
     assert completed.returncode == 1, completed.stdout[-2000:] + completed.stderr

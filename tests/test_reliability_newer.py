@@ -18,14 +18,12 @@ import time
 
 import pytest
 import sqlalchemy as sa
-import test_history
 from conftest import ANALYZER, REPOSITORY, run_tool
-from test_history import synthetic, write_results
+from helpers import OTHER_RELEASE, db_url, pypi_has, synthetic, write_history_results
 
 from dask_timing.history.connection import open_database
 from dask_timing.record.load import MAX_NESTING, ResultFileError, load_result, nesting_depth, read_document
 
-db_url = pytest.fixture(params=["sqlite", "postgresql"])(test_history.db_url.__wrapped__)  # the same databases
 
 
 def history(*args: str, cwd: str = REPOSITORY, timeout: float = 120):
@@ -96,7 +94,7 @@ def test_another_programs_sqlite_file_is_refused_unchanged(tmp_path, command, sc
         connection.close()
     before = digest(db)
     results = tmp_path / "results"
-    write_results(results, [synthetic()])
+    write_history_results(results, [synthetic()])
     if command == "analyzer":
         completed = run_tool([ANALYZER, "--db", str(db)])
     else:
@@ -133,7 +131,7 @@ def on_a_read_only_folder(folder, command: list[str]) -> subprocess.CompletedPro
 def test_read_only_commands_read_a_read_only_file_in_a_read_only_folder(tmp_path, journal):
     folder = tmp_path / "shared"
     folder.mkdir()
-    write_results(tmp_path / "results", [synthetic(seconds=0.3, rng=random.Random(seed)) for seed in range(3)])
+    write_history_results(tmp_path / "results", [synthetic(seconds=0.3, rng=random.Random(seed)) for seed in range(3)])
     imported = history("import", "--db", str(folder / "runs.db"), str(tmp_path / "results"))
     assert imported.returncode == 0, imported.stderr
     with sqlite3.connect(folder / "runs.db") as connection:  # as a copy made with another tool may be
@@ -153,7 +151,7 @@ def test_read_only_commands_read_a_read_only_file_in_a_read_only_folder(tmp_path
 
 
 def test_read_only_commands_change_nothing_in_a_writable_folder(tmp_path):
-    write_results(tmp_path / "results", [synthetic(rng=random.Random(seed)) for seed in range(3)])
+    write_history_results(tmp_path / "results", [synthetic(rng=random.Random(seed)) for seed in range(3)])
     (tmp_path / "db").mkdir()
     assert history("import", "--db", str(tmp_path / "db" / "runs.db"), str(tmp_path / "results")).returncode == 0
     before = digest(tmp_path / "db" / "runs.db")
@@ -182,7 +180,7 @@ def test_a_refused_import_leaves_no_new_database(tmp_path, patterns):
 
 
 def test_a_refused_import_keeps_a_database_that_was_there(tmp_path):
-    write_results(tmp_path / "results", [synthetic()])
+    write_history_results(tmp_path / "results", [synthetic()])
     assert history("import", "--db", "kept.db", "results", cwd=str(tmp_path)).returncode == 0
     completed = history("import", "--db", "kept.db", "nothing-*.json", cwd=str(tmp_path))
     assert completed.returncode == 2
@@ -198,10 +196,10 @@ def test_four_writers_into_one_new_database_store_every_run_once(db_url, tmp_pat
     for writer in range(4):
         rng = random.Random(writer)
         runs = [synthetic(version, rng=rng) for version in ("2026.1.0", "2026.2.0") for _ in range(40)]
-        write_results(tmp_path / f"own{writer}", runs)
+        write_history_results(tmp_path / f"own{writer}", runs)
         folders.append(str(tmp_path / f"own{writer}"))
     shared = random.Random(99)
-    write_results(tmp_path / "shared", [synthetic(rng=shared) for _ in range(30)])
+    write_history_results(tmp_path / "shared", [synthetic(rng=shared) for _ in range(30)])
     command = [sys.executable, "-m", "dask_timing", "history", "import", "--db", db_url]
     writers = [subprocess.Popen([*command, folder, str(tmp_path / "shared")], cwd=REPOSITORY, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True) for folder in folders]
@@ -247,7 +245,7 @@ def hostile_results(folder) -> list[str]:
     failed = synthetic(status="failed", rng=rng)
     failed.error = "boom\x1b[2J\rGate: passed"
     results.append(failed)
-    return write_results(folder, results)
+    return write_history_results(folder, results)
 
 
 def assert_no_control(text: str, where: str) -> None:
@@ -434,7 +432,7 @@ def test_every_command_helps_without_the_extras(tmp_path, args):
      "jobqueue"),
 ])
 def test_a_command_that_needs_an_extra_names_it_in_one_line(tmp_path, args, extra):
-    write_results(tmp_path / "results", [synthetic()])
+    write_history_results(tmp_path / "results", [synthetic()])
     completed = plain(*args, cwd=str(tmp_path))
     assert completed.returncode == 2, completed.stderr
     assert len(completed.stderr.splitlines()) == 1 and "Traceback" not in completed.stderr, completed.stderr
@@ -444,7 +442,7 @@ def test_a_command_that_needs_an_extra_names_it_in_one_line(tmp_path, args, extr
 
 
 def test_the_analyzer_reads_files_without_the_extras(tmp_path):
-    write_results(tmp_path / "results", [synthetic(rng=random.Random(seed)) for seed in range(3)])
+    write_history_results(tmp_path / "results", [synthetic(rng=random.Random(seed)) for seed in range(3)])
     completed = plain("analyze", str(tmp_path / "results"), "--csv", str(tmp_path / "out.csv"), cwd=str(tmp_path))
     assert completed.returncode == 0, completed.stderr
     assert "Loaded 3 result file(s)" in completed.stdout and (tmp_path / "out.csv").exists()
@@ -470,7 +468,7 @@ def test_tls_options_that_cannot_connect_are_one_line_before_any_work(tmp_path, 
 
 @pytest.mark.parametrize("baseline", ["nothing-*.json", "{empty}", "{bad}"])
 def test_a_baseline_with_nothing_usable_is_one_error_not_a_warning_too(tmp_path, baseline):
-    write_results(tmp_path / "results", [synthetic(rng=random.Random(seed)) for seed in range(3)])
+    write_history_results(tmp_path / "results", [synthetic(rng=random.Random(seed)) for seed in range(3)])
     (tmp_path / "empty").mkdir()
     (tmp_path / "bad.json").write_text("{not json")
     pattern = baseline.format(empty=tmp_path / "empty", bad=tmp_path / "bad.json")
@@ -509,7 +507,6 @@ def test_a_signal_to_the_study_alone_stops_an_environment_build_whole(tmp_path, 
     """A signal to the study's process only (as a job runner sends it) while pip builds an environment: within
     5 s pip and the copy of itself it runs under the new interpreter are gone, and no environment is left."""
     import psutil
-    from test_environments import OTHER_RELEASE, pypi_has
 
     if not pypi_has(OTHER_RELEASE):
         pytest.skip(f"the package index has no distributed {OTHER_RELEASE} here")
