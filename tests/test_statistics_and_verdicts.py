@@ -134,8 +134,8 @@ def test_t_quantile_matches_scipy(degrees):
     assert t_quantile_975(degrees) == pytest.approx(scipy_stats.t.ppf(0.975, degrees), rel=5e-5)
 
 
-def group_of(workers: int, totals: list[float]) -> Group:
-    group = Group("local", {"n_workers": workers, "threads_per_worker": 1})
+def group_of(workers: int, totals: list[float], threads: int = 1) -> Group:
+    group = Group("local", {"n_workers": workers, "threads_per_worker": threads})
     for total in totals:
         group.runs.append(fake_run(dict(group.config), total))
         group.paths.append("x")
@@ -170,14 +170,18 @@ def test_the_box_of_the_total_times_is_the_one_matplotlib_would_draw(values):
 
 
 def scaling_said(groups: list[Group]) -> tuple[list[str], str, str]:
-    """What the text, the scaling plot (its legend) and the HTML report say of these groups' scaling."""
+    """What the text, the scaling plot (its title and legend) and the HTML report say of these groups' scaling."""
     analysis = Analysis(groups)
     text: list[str] = []
     write_scaling(analysis, text.append)
     (figure,) = next(drawing for drawing in draw_all(analysis) if drawing.stem == "timing_scaling").figures
     legend = " ".join(" ".join(text.get_text() for text in axes.get_legend().get_texts()) for axes in figure.axes)
+    plot = f"{figure.get_suptitle()} {legend}"
     pyplot().close(figure)
-    return text, " ".join(legend.split()), html_page.render(analysis)
+    return text, " ".join(plot.split()), html_page.render(analysis)
+
+
+NO_FIT_WORDS = "needs 3 or more worker counts"
 
 
 def test_a_fit_needs_three_worker_counts_and_every_output_says_so():
@@ -186,16 +190,23 @@ def test_a_fit_needs_three_worker_counts_and_every_output_says_so():
     assert MIN_FIT_WORKER_COUNTS == 3
     assert fit_scaling(two) is None  # a line through two counts' means fits them whatever the law: no R²
     (family,) = Analysis(two).scaling
-    assert family.fit is None and family.no_fit.endswith("needs 3 or more worker counts")
+    assert family.fit is None and family.no_fit.endswith(NO_FIT_WORDS)
     text, legend, page = scaling_said(two)
     assert f"  {family.no_fit}" in text and not [line for line in text if "R^2" in line]
-    assert family.no_fit in legend and "R²" not in legend
+    assert legend.count(family.no_fit) == 1 and "R²" not in legend  # said once, whatever the number of families
     assert family.no_fit in page and "<th>R²</th>" in page
     three = [*two, group_of(4, [2.0 + generator.gauss(0, 0.05) for _ in range(5)])]
     (family,) = Analysis(three).scaling
     assert family.fit is not None and family.no_fit == ""
     text, legend, page = scaling_said(three)
     assert [line for line in text if "R^2" in line] and "R² = " in legend and "no fit" not in page
+    # One family fitted, one not: each legend entry says its own.
+    mixed = [*three, *(group_of(n, [1.0 + 0.2 * n + generator.gauss(0, 0.05) for _ in range(5)], threads=2)
+                       for n in (1, 2))]
+    families = Analysis(mixed).scaling
+    assert sorted(family.fit is None for family in families) == [False, True]
+    text, legend, page = scaling_said(mixed)
+    assert "R² = " in legend and legend.count(NO_FIT_WORDS) == 1, legend
 
 
 def sample(center: float, n: int, seed: int) -> list[float]:

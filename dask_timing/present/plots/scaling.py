@@ -24,11 +24,15 @@ def fit_text(fit: Fit) -> str:
 
 def draw_scaling(analysis: Analysis, look: Look) -> list:
     """Median total time against workers per family (error bars: 1 stddev), with the fitted law a + b × workers
-    (or, with too few worker counts, the family's ``no_fit`` in its legend entry)."""
+    (or, with too few worker counts, the family's ``no_fit``: in its legend entry, or once under the title when
+    no family has a fit, rather than in every entry)."""
+    notes = {family.no_fit for family in analysis.scaling if family.fit is None}
+    said_once = notes.pop() if len(notes) == 1 and all(family.fit is None for family in analysis.scaling) else None
+
     def name(family: Scaling) -> str:
         fit = family.fit
         said = [f"fit: {fit_text(fit)}", f"R² = {fit.r_squared:.2f}"] if fit is not None else [family.no_fit]
-        return look.name(family.label) + "\n" + wrap_parts(said, LABEL_WIDTH)
+        return look.name(family.label) + ("" if said_once else "\n" + wrap_parts(said, LABEL_WIDTH))
 
     def draw(axes, family: Scaling, name: str) -> Entry:
         style = look.family_style(family.groups)
@@ -45,7 +49,8 @@ def draw_scaling(analysis: Analysis, look: Look) -> list:
                             linestyle=style.linestyle, linewidth=1.5)
         return (points, fitted), name
 
-    return panel_figures(look, f"Startup scaling: median {look.metric.lower()} against workers (error bar: 1 stddev)",
+    title = f"Startup scaling: median {look.metric.lower()} against workers (error bar: 1 stddev)"
+    return panel_figures(look, title + (f"\n{said_once}" if said_once else ""),
                          analysis.scaling, lambda family: family.label, name, draw, "workers",
                          f"{look.metric.lower()} (seconds)",
                          worker_ticks([family.groups for family in analysis.scaling]))
