@@ -23,7 +23,8 @@ SCRIPTS = {
 
 
 def run_script(name):
-    """Run command ``name`` under the script's own name, with this process's arguments."""
+    """Run command ``name`` under the script's own name, with this process's arguments, as its main: the
+    process ends with the command (``cli.ending``)."""
     if sys.version_info < MINIMUM_PYTHON:
         sys.stderr.write(
             "%s: error: dask-timing needs Python %s or newer; %s is Python %s "
@@ -32,5 +33,6 @@ def run_script(name):
         )
         return 2  # errors.EXIT_USAGE, written out: this module must parse under any Python
     from dask_timing.cli import COMMANDS
+    from dask_timing.cli.ending import run_to_the_end
 
-    return COMMANDS[name].run(sys.argv[1:], SCRIPTS[name])
+    run_to_the_end(lambda: COMMANDS[name].run(sys.argv[1:], SCRIPTS[name]))

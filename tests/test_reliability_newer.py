@@ -393,12 +393,48 @@ def test_a_dask_configuration_file_beyond_the_bounds_is_refused_before_dask_read
     folder = tmp_path / "dask-config"
     folder.mkdir()
     write_settings(folder, name)
-    for command in ([ANALYZER, "x.json"], [os.path.join(REPOSITORY, "time_local_cluster.py"), "-w", "1"],
-                    ["-m", "dask_timing", "history", "show", "--db", "x.db"]):
+    for command in ([os.path.join(REPOSITORY, "time_local_cluster.py"), "-w", "1"],
+                    [os.path.join(REPOSITORY, "compare_schedulers.py"), "--schedulers", "synchronous"]):
         completed = run_tool(command, cwd=str(tmp_path), env={"DASK_CONFIG": str(folder), "PYTHONPATH": REPOSITORY},
                              timeout=60)
         assert completed.returncode == 2, completed.stderr
         assert "Dask's configuration file" in completed.stderr and len(completed.stderr.splitlines()) == 1
+
+
+# Runs a command with Dask and distributed unimportable: it fails if anything on its path imports them.
+WITHOUT_DASK = ("import sys\nfor name in ('dask', 'distributed'): sys.modules[name] = None\n"
+                "from dask_timing.cli import main\nsys.exit(main(sys.argv[1:]))\n")
+
+
+def test_the_commands_that_never_import_dask_work_whatever_its_configuration_files_hold(tmp_path):
+    """The analyzer, the history and envs never import Dask, whatever they are asked (plots, exports,
+    comparisons, a site): a configuration file Dask would refuse does not stop them, as it never reaches them."""
+    folder = tmp_path / "dask-config"
+    folder.mkdir()
+    write_settings(folder, "dict_bomb.yaml")
+    (folder / "malformed.yaml").write_text("distributed: [\n")
+    for offset, version in enumerate(("2026.1.0", "2026.2.0")):
+        write_history_results(tmp_path / "results" / version,
+                              [synthetic(version, rng=random.Random(10 * offset + index)) for index in range(4)])
+    results, out = str(tmp_path / "results"), tmp_path / "out"
+    out.mkdir()
+    commands = [
+        ["analyze", f"{results}/*/*.json", "--plot", "--plot-dir", str(out), "--html", str(out / "r.html"),
+         "--markdown", str(out / "r.md"), "--csv", str(out / "r.csv"), "--summary-json", str(out / "s.json")],
+        ["analyze", f"{results}/2026.2.0", "--baseline", f"{results}/2026.1.0", "--verdict-json", str(out / "v.json")],
+        ["history", "import", "--db", str(out / "h.db"), f"{results}/*/*.json"],
+        ["history", "show", "--db", str(out / "h.db")],
+        ["history", "publish", "--db", str(out / "h.db"), str(out / "site")],
+        ["envs", "list"],
+    ]
+    for command in commands:
+        completed = subprocess.run([sys.executable, "-c", WITHOUT_DASK, *command], capture_output=True, text=True,
+                                   cwd=str(tmp_path), timeout=120, stdin=subprocess.DEVNULL,
+                                   env={**os.environ, "PYTHONPATH": REPOSITORY, "DASK_CONFIG": str(folder),
+                                        "XDG_CACHE_HOME": str(tmp_path / "cache")})
+        assert completed.returncode == 0, (command, completed.stderr[-2000:])
+        assert "configuration file" not in completed.stderr
+    assert (out / "r.html").exists() and (out / "v.json").exists() and (out / "site" / "index.html").exists()
 
 
 # ------------------------------------------------------------------ class 8: a plain install works

@@ -35,8 +35,8 @@ def bootstrap_medians(values: Sequence[float], generator: Any) -> Any:
     """The medians of BOOTSTRAP_RESAMPLES resamples of ``values`` (with replacement), drawn from ``generator``.
 
     Only what a median reads of a resample is drawn: its middle order statistics (``_middle_positions``).
-    The same distribution as drawing every value of every resample, in log2(n) steps instead of n: the
-    resamples of ten thousand runs take milliseconds and no more memory than their medians.
+    The same distribution as drawing every value of every resample, with one or two draws per resample
+    instead of n: the resamples of ten thousand runs take a millisecond and no more memory than their medians.
     """
     import numpy
 
@@ -47,31 +47,21 @@ def bootstrap_medians(values: Sequence[float], generator: Any) -> Any:
 
 def _middle_positions(n: int, generator: Any) -> tuple[Any, Any]:
     """Where, among n sorted values, each resample of n draws has its middle order statistics (ranks
-    (n + 1) // 2 and n // 2 + 1: one and the same for odd n).
+    k = (n + 1) // 2 and n // 2 + 1: one and the same for odd n).
 
-    A descent through halves: of the draws that fell among a node's positions, how many fell in its lower
-    half is binomial; each rank goes on in the half that holds it.  While both ranks are in one node they
-    share its split; apart, their nodes' draws are independent.
+    A position drawn uniformly from 0..n-1 is floor(n U) for U uniform on [0, 1), and floor keeps the order:
+    the k-th smallest of n positions is floor(n U_(k)).  The k-th smallest of n uniforms is Beta(k, n - k + 1);
+    the next one lies above it by a Beta(1, n - k) share of what remains.
     """
     import numpy
 
-    # Per rank: the node's first position, its number of positions, the draws in it, the rank among them.
-    nodes = [(numpy.zeros(BOOTSTRAP_RESAMPLES, dtype=numpy.int64), numpy.full(BOOTSTRAP_RESAMPLES, n),
-              numpy.full(BOOTSTRAP_RESAMPLES, n), numpy.full(BOOTSTRAP_RESAMPLES, rank))
-             for rank in ((n + 1) // 2, n // 2 + 1)]
-    while any((size > 1).any() for _, size, _, _ in nodes):
-        together = (nodes[0][0] == nodes[1][0]) & (nodes[0][1] == nodes[1][1])
-        lower_split = None
-        for index, (first, size, count, rank) in enumerate(nodes):
-            half = size // 2  # a node of one position keeps it: nothing falls in an empty half
-            in_lower = generator.binomial(count, half / size)
-            if lower_split is not None:
-                in_lower = numpy.where(together, lower_split, in_lower)
-            lower_split = in_lower
-            lower = rank <= in_lower
-            nodes[index] = (numpy.where(lower, first, first + half), numpy.where(lower, half, size - half),
-                            numpy.where(lower, in_lower, count - in_lower), numpy.where(lower, rank, rank - in_lower))
-    return nodes[0][0], nodes[1][0]
+    rank = (n + 1) // 2
+    kth = generator.beta(rank, n - rank + 1, BOOTSTRAP_RESAMPLES)
+    lower = numpy.minimum((kth * n).astype(numpy.int64), n - 1)
+    if n % 2:
+        return lower, lower
+    following = kth + (1 - kth) * generator.beta(1, n - rank, BOOTSTRAP_RESAMPLES)
+    return lower, numpy.minimum((following * n).astype(numpy.int64), n - 1)
 
 
 def percentile_interval(samples: Any) -> tuple[float, float]:

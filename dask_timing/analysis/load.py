@@ -118,7 +118,11 @@ def _share(run: TimedRun, shared: dict[Any, Any]) -> None:
     load) made one object for them all, kept in ``shared``: the runs of a big study in half the memory."""
     run.config = shared.setdefault(msgspec.json.encode(run.config), run.config)
     environment = getattr(run, "environment", None)
-    if isinstance(environment, RunEnvironment):  # what the analyzer reads of it (whole runs keep it whole)
+    if not isinstance(environment, RunEnvironment):  # what the analyzer reads of it (whole runs keep it whole)
+        return
+    if environment.load is None:  # none recorded (flat files, older results): shared as it is
+        run.environment = shared.setdefault(environment, environment)
+    else:
         unloaded = msgspec.structs.replace(environment, load=None)
         run.environment = msgspec.structs.replace(shared.setdefault(unloaded, unloaded), load=environment.load)
 

@@ -12,7 +12,7 @@ import os
 import sys
 from dataclasses import dataclass
 from importlib import import_module
-from typing import Any, Callable, TextIO
+from typing import Any, Callable, NoReturn, TextIO
 
 from dask_timing.entry import (
     COMMAND_ANALYZE, COMMAND_HISTORY, COMMAND_LOCAL, COMMAND_PROCESSES, COMMAND_SCHEDULERS, COMMAND_STUDY, PROGRAM,
@@ -31,6 +31,9 @@ class Command:
     # Starts clusters or processes: runs watched by a reaper (``deploy.reaper``), so that
     # nothing it started outlives it, even when it is killed with SIGKILL.
     starts_processes: bool = True
+    # Imports Dask, which reads its configuration files unbounded as it is imported: they are checked first
+    # (``record.settings``).  A command that never imports Dask is not stopped by a file it never reads.
+    imports_dask: bool = True
 
     def run(self, argv: list[str] | None, prog: str) -> int:
         """Run the command: once per process, which ends with it."""
@@ -60,16 +63,17 @@ class Command:
             gc.freeze()
 
     def _run_main(self, argv: list[str] | None, prog: str) -> int:
-        from dask_timing.errors import EXIT_USAGE
-        from dask_timing.record.settings import SettingsError, check_dask_config_files
-
         module_name, _, function = self.target.partition(":")
+        if self.imports_dask:
+            from dask_timing.record.settings import SettingsError, check_dask_config_files
+
+            try:
+                check_dask_config_files()  # before anything imports Dask, which reads them unbounded
+            except SettingsError as error:
+                print(f"{prog}: error: {error}", file=sys.stderr)
+                return EXIT_USAGE
         try:
-            check_dask_config_files()  # before anything imports Dask, which reads them unbounded
             module = import_module(module_name)
-        except SettingsError as error:
-            print(f"{prog}: error: {error}", file=sys.stderr)
-            return EXIT_USAGE
         except ImportError as error:
             from dask_timing.errors import is_missing_requirement
 
@@ -89,16 +93,18 @@ COMMANDS = {
         Command(COMMAND_STUDY, "dask_timing.cli.study:main",
                 "repeat runs in fresh processes, interleaved, over sweeps; save statistics"),
         Command(COMMAND_ANALYZE, "dask_timing.cli.analyze:main",
-                "summarise, compare, gate, plot and export result files", starts_processes=False),
+                "summarise, compare, gate, plot and export result files", starts_processes=False,
+                imports_dask=False),
         Command(COMMAND_HISTORY, "dask_timing.cli.history:main",
                 "import result files into the results database; each configuration's history and its steps",
-                starts_processes=False),
+                starts_processes=False, imports_dask=False),
         Command(COMMAND_SCHEDULERS, "dask_timing.cli.schedulers:main",
                 "one graph under the synchronous, threads, processes and distributed schedulers"),
         Command("bisect", "dask_timing.cli.bisect:main",
                 "find the first release, commit or interpreter whose startup is more than PCT slower"),
         Command("envs", "dask_timing.cli.envs:main",
-                "list and prune the environments built in the user's cache", starts_processes=False),
+                "list and prune the environments built in the user's cache", starts_processes=False,
+                imports_dask=False),
     )
 }
 
@@ -159,7 +165,7 @@ def _standard_streams() -> SparedOutput:
 
 
 def _missing_requirement(prog: str, error: ImportError) -> int:
-    from dask_timing.errors import EXIT_USAGE, missing_requirement
+    from dask_timing.errors import missing_requirement
 
     print(f"{prog}: error: {missing_requirement(error)}", file=sys.stderr)
     return EXIT_USAGE
@@ -172,6 +178,14 @@ def usage(prog: str = PROGRAM) -> str:
     lines += [f"  {name:<{width}}  {command.summary}" for name, command in COMMANDS.items()]
     lines += ["", f"Run '{prog} COMMAND --help' for a command's options; '{prog} --version' for the version."]
     return "\n".join(lines)
+
+
+def console() -> NoReturn:
+    """The ``dask-timing`` command and ``python -m dask_timing``: ``main`` as the process's main, which ends
+    with it (``cli.ending``)."""
+    from dask_timing.cli.ending import run_to_the_end
+
+    run_to_the_end(main)
 
 
 def main(argv: list[str] | None = None, prog: str = PROGRAM) -> int:

@@ -7,6 +7,7 @@ import os
 import sys
 
 from dask_timing.cli import common as cli
+from dask_timing.cli.ending import keep_to_the_end
 from dask_timing.defaults import DEFAULT_RESULTS_DIR
 from dask_timing.analysis.computed import Analysis
 from dask_timing.analysis.groups import Group, group_results
@@ -135,6 +136,7 @@ def run(argv: list[str] | None, prog: str) -> int:
         cli.check_output_dir(plot_dir, "--plot-dir (by default the first result's folder)")
     # Every statistic computed once, when an output first shows it; the outputs only render it.
     analysis = Analysis(groups, comparison, args.fail_if_slower, args.precision / 100, histories=release_histories)
+    keep_to_the_end(loaded, analysis)  # freed by the operating system, not one object at a time
     names = present(analysis, len(loaded.results), detail, args.compare, plot_dir, args.summary_json)
     if args.verdict_json:
         save_verdicts(analysis, args.verdict_json)

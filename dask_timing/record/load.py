@@ -188,6 +188,7 @@ _FlatFile = msgspec.defstruct("FlatFile", [
     ("threads_per_worker", int | None, None),
     ("timestamp", str, ""),
     ("scheduler_address", Any, msgspec.UNSET),
+    ("kind", Any, msgspec.UNSET),  # a current result's: read the long way
 ])
 _FLAT_DECODER = msgspec.json.Decoder(_FlatFile)
 _FLAT_PHASE_KEYS = tuple(phase.key for phase in phases.PHASES_BY_FLAT_KEY.values())  # the struct's first fields
@@ -199,15 +200,15 @@ def _plain_flat_file(data: bytes, model: type[TimedRun]) -> TimedRun | None:
     the tasks timed after ready, nor a ``kind`` as a current result has; every value as ``_from_legacy``
     takes it): read so, the flat files of a big study take a C call each.  None for anything else, left to
     ``from_json`` to read or refuse, saying why."""
-    if b'"batch_' in data or b'"kind"' in data:
+    if b'"batch_' in data:
         return None
     try:
         flat = _FLAT_DECODER.decode(data)
     except _UNDECODABLE:
         return None
-    *timed, total, workers, threads, timestamp, address = msgspec.structs.astuple(flat)
-    if total is msgspec.UNSET and all(value is msgspec.UNSET for value in timed):  # no key of a flat file
-        return None
+    *timed, total, workers, threads, timestamp, address, kind = msgspec.structs.astuple(flat)
+    if kind is not msgspec.UNSET or (total is msgspec.UNSET and all(value is msgspec.UNSET for value in timed)):
+        return None  # a current result without its tag, or no key of a flat file
     whole = {"scheduler": {"address": address}} if model is RunResult and address is not msgspec.UNSET else {}
     return model(
         kind=KIND_LOCAL if timed[_DISTRIBUTED_FLAT_KEY] is msgspec.UNSET else KIND_DISTRIBUTED,

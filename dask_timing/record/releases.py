@@ -33,12 +33,14 @@ GIT_TIMEOUT = 60  # seconds for git to list a checkout's history
 @lru_cache(maxsize=4096)
 def release_key(text: str | None) -> tuple:
     """A sort key for a version string: releases in PEP 440 order, anything unparsable after them, by text."""
+    if not text:  # nothing recorded (flat files, older results): after every release, and no parser loaded
+        return (1, None, "")
     from packaging.version import InvalidVersion, Version
 
     try:
-        return (0, Version(text or ""), "")
+        return (0, Version(text), "")
     except InvalidVersion:
-        return (1, Version("0"), text or "")
+        return (1, None, text)
 
 
 def environment_key(environment: RunEnvironment) -> tuple:

@@ -13,7 +13,6 @@ wrap inside a cell; names wrap between settings, never inside one.
 from __future__ import annotations
 
 import base64
-import html
 import io
 from typing import TYPE_CHECKING, Any, Iterable, NamedTuple
 
@@ -70,6 +69,8 @@ HISTORY_CAPTION = ("How the total time to ready changed from release to release:
 
 def escape(text: str) -> str:
     """Text from files as HTML shows it: its control characters escaped as everywhere, then its markup."""
+    import html  # here: every summary imports this module for its option, and most write no page
+
     return html.escape(printable(text))
 
 class Html(str):
