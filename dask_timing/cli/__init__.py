@@ -64,15 +64,15 @@ class Command:
 
     def _run_main(self, argv: list[str] | None, prog: str) -> int:
         module_name, _, function = self.target.partition(":")
-        if self.imports_dask:
-            from dask_timing.record.settings import SettingsError, check_dask_config_files
-
-            try:
-                check_dask_config_files()  # before anything imports Dask, which reads them unbounded
-            except SettingsError as error:
-                print(f"{prog}: error: {error}", file=sys.stderr)
-                return EXIT_USAGE
         try:
+            if self.imports_dask:
+                from dask_timing.record.settings import SettingsError, check_dask_config_files
+
+                try:
+                    check_dask_config_files()  # before anything imports Dask, which reads them unbounded
+                except SettingsError as error:
+                    print(f"{prog}: error: {error}", file=sys.stderr)
+                    return EXIT_USAGE
             module = import_module(module_name)
         except ImportError as error:
             from dask_timing.errors import is_missing_requirement
