@@ -18,11 +18,11 @@ rounds' ratios is printed with their range, beside its goal:
 * N = 10,000 flat files: at most 0.80 of the plain summary's time;
 * 100,000 current result files: at most 3 s and 400 MB.
 
-A goal in seconds was set on a quiet machine, where the plain summary of
-10,000 current result files takes YARDSTICK_SECONDS.  On a busy one, each
-round also times that plain summary (the yardstick), and the analyzer's
-seconds are printed as measured and as the yardstick puts them on that quiet
-machine (its seconds x YARDSTICK_SECONDS / the yardstick's seconds that round).
+A goal in seconds was set on a machine where the plain summary of 10,000
+current result files takes YARDSTICK_SECONDS.  On another machine, slower or
+busy, each round also times that plain summary (the yardstick), and the
+analyzer's seconds are printed as measured and as the yardstick puts them on
+that machine (its seconds x YARDSTICK_SECONDS / the yardstick's seconds that round).
 
 Usage: python benchmarks/bench_analyzer_speed.py [--files N] [--large] [--rounds R] [--keep DIR]
                                                  [--only current|flat|large]
@@ -99,7 +99,7 @@ PLAIN_SUMMARY = os.path.join(REPOSITORY, "benchmarks", "plain_summary.py")
 MEASURE_TIMEOUT = 300  # seconds; a summary that takes longer has failed the goal anyway
 # The goals, by set: the analyzer's time over the plain summary's, its seconds, its peak MB (None: no goal).
 GOALS = {"current": (0.30, None, 100), "flat": (0.80, None, None), "large": (None, 3.0, 400)}
-# The plain summary of 10,000 current result files on the quiet machine the goals in seconds were set on.
+# The plain summary of 10,000 current result files on the machine the goals in seconds were set on.
 YARDSTICK_FILES, YARDSTICK_SECONDS = 10_000, 1.06
 
 
@@ -127,8 +127,8 @@ def load_average() -> str:
     return " ".join(f"{load:.2f}" for load in os.getloadavg())
 
 
-def on_quiet_machine(seconds: list[float], yardstick: list[float]) -> list[float]:
-    """Each round's seconds as the yardstick measured beside them puts them on the quiet machine."""
+def on_goal_machine(seconds: list[float], yardstick: list[float]) -> list[float]:
+    """Each round's seconds as the yardstick measured beside them puts them on the goals' machine."""
     return [mine * YARDSTICK_SECONDS / plain for mine, plain in zip(seconds, yardstick)]
 
 
@@ -160,8 +160,8 @@ def bench(label: str, folder: str, reference: str, goals: tuple[float | None, fl
     if seconds_goal is not None:
         print(f"  analyzer seconds, as measured: {spread(seconds)}   goal: {seconds_goal:g} or less")
         if len(os.listdir(reference)) == YARDSTICK_FILES:
-            print(f"  the same on the quiet machine, by the yardstick of each round: "
-                  f"{spread(on_quiet_machine(seconds, plain))}   goal: {seconds_goal:g} or less")
+            print(f"  the same on the goals' machine, by the yardstick of each round: "
+                  f"{spread(on_goal_machine(seconds, plain))}   goal: {seconds_goal:g} or less")
     if peak_goal is not None:
         print(f"  analyzer peak memory: {max(mb for _, mb in samples[ANALYZER]):.0f} MB   goal: {peak_goal} MB or less")
     print(f"  load average at the end: {load_average()}")

@@ -9,9 +9,9 @@
    spread over the whole file; a 15 % step planted in one history), then the
    summary of that configuration's history on one machine (query, statistics of
    every metric at every release, steps), in a fresh process each time.
-   Goal: 0.5 s or less, 300 MB or less, on the quiet machine the goal was set on: each round also times the
+   Goal: 0.5 s or less, 300 MB or less, on the machine the goal was set on: each round also times the
    plain summary of 10,000 current result files (``bench_analyzer_speed.py``'s yardstick), which puts the
-   seconds measured on a busy machine on that one.
+   seconds measured on another machine, slower or busy, on that one.
 3. Step detection on 200 simulated series of 60 points with 5 % noise: how often
    a planted 10 % step (somewhere from point 10 to 50) is found within 2 points of
    where it is, and how often a flat series shows a step.  Goals: 95 % or more,
@@ -246,8 +246,8 @@ def bench_import(folder: str, template: RunResult, files: int, repeats: int) -> 
 
 def bench_summary(folder: str, template: RunResult, total: int, repeats: int) -> None:
     """The summary of one history in a fresh process, interleaved round by round with the plain summary of
-    10,000 current result files: the yardstick that puts its seconds on the quiet machine of the goal."""
-    from bench_analyzer_speed import PLAIN_SUMMARY, YARDSTICK_FILES, measure, on_quiet_machine, spread
+    10,000 current result files: the yardstick that puts its seconds on the machine of the goal."""
+    from bench_analyzer_speed import PLAIN_SUMMARY, YARDSTICK_FILES, measure, on_goal_machine, spread
 
     db = os.path.join(folder, f"history-{total}.db")
     stored = stored_runs(db)
@@ -284,7 +284,7 @@ def bench_summary(folder: str, template: RunResult, total: int, repeats: int) ->
     walls = [wall for wall, _ in samples]
     print(f"  seconds, as measured: {spread(walls)}; peak {max(peak for _, peak in samples):.0f} MB   "
           "goal: 0.5 s or less and 300 MB or less")
-    print(f"  the same on the quiet machine, by the yardstick of each round: {spread(on_quiet_machine(walls, plain))}"
+    print(f"  the same on the goal's machine, by the yardstick of each round: {spread(on_goal_machine(walls, plain))}"
           "   goal: 0.5 s or less")
 
 
