@@ -38,7 +38,7 @@ import subprocess
 import sys
 import tempfile
 
-from installed import REPOSITORY, compile_package, run_measured
+from installed import REPOSITORY, compile_package, load_average, run_measured
 
 sys.path.insert(0, REPOSITORY)
 
@@ -121,10 +121,6 @@ def generate(folder: str, name: str, count: int, make) -> str:
 
 def spread(values: list[float]) -> str:
     return f"median {statistics.median(values):.2f}, range {min(values):.2f} to {max(values):.2f}"
-
-
-def load_average() -> str:
-    return " ".join(f"{load:.2f}" for load in os.getloadavg())
 
 
 def on_goal_machine(seconds: list[float], yardstick: list[float]) -> list[float]:

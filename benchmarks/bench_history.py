@@ -42,7 +42,7 @@ import time
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from installed import REPOSITORY, compile_package, run_measured
+from installed import REPOSITORY, compile_package, load_average, run_measured
 
 sys.path.insert(0, REPOSITORY)
 
@@ -77,9 +77,7 @@ def generate_database(path: str, template: RunResult, total: int) -> None:
     from dask_timing.history.tables import runs
 
     partial = path + ".partial"
-    for leftover in (partial, partial + "-wal", partial + "-shm"):
-        if os.path.exists(leftover):
-            os.remove(leftover)
+    remove_database(partial)
     open_database(partial).close()  # the schema, by the migrations
     columns = [column.name for column in runs.columns]
     position = {name: index for index, name in enumerate(columns)}
@@ -196,10 +194,6 @@ def measured_child(arguments: list[str], report: str) -> tuple[float, float, dic
     wall, peak = run_measured([sys.executable, os.path.abspath(__file__), *arguments, report], MEASURE_TIMEOUT)
     with open(report) as stream:
         return wall, peak, json.load(stream)
-
-
-def load_average() -> str:
-    return " ".join(f"{load:.2f}" for load in os.getloadavg())
 
 
 def result_files(folder: str, template: RunResult, files: int) -> str:

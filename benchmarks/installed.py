@@ -21,6 +21,11 @@ def compile_package() -> None:
     compileall.compile_dir(os.path.join(REPOSITORY, "dask_timing"), quiet=1)
 
 
+def load_average() -> str:
+    """The machine's load averages over 1, 5 and 15 minutes, as the benchmarks print them beside a figure."""
+    return " ".join(f"{load:.2f}" for load in os.getloadavg())
+
+
 def run_measured(command: list[str], timeout: float, cwd: str | None = None,
                  env: dict[str, str] | None = None) -> tuple[float, float]:
     """Wall seconds and peak resident MB of a command, which must succeed within ``timeout``.

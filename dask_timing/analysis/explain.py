@@ -88,6 +88,16 @@ class Explanation(msgspec.Struct, frozen=True, omit_defaults=True):
     runs: str | None = None  # a straggler's: in how many runs of each side it straggled
     processes: str | None = None  # an import's: how many worker processes imported it, where not all did
 
+    @property
+    def noise(self) -> bool:
+        """A timed item the runs cannot tell from noise."""
+        return not self.cause and self.delta_s is not None
+
+    @property
+    def busier(self) -> str:
+        """A load item's side that ran under more load (the new one when alike)."""
+        return self.new_name if self.new > self.baseline else self.baseline_name
+
 
 class _Series(msgspec.Struct, frozen=True):
     """A timed item's per-run values on each side, before it is judged."""

@@ -13,7 +13,7 @@ from typing import NamedTuple, Sequence
 
 import msgspec
 
-from dask_timing.record.statistics import Summary, median_of_sorted, percentile, summarize
+from dask_timing.record.statistics import Summary, median_of_sorted, percentile_of_sorted, summarize
 
 # Iglewicz and Hoaglin: |modified Z| above 3.5 marks a likely outlier.
 OUTLIER_Z = 3.5
@@ -134,7 +134,8 @@ class Box(NamedTuple):
 
 def box_of(values: Sequence[float]) -> Box:
     """The box of some values, their quartiles interpolated linearly (as numpy's and matplotlib's)."""
-    q1, median, q3 = (percentile(values, q) for q in (25, 50, 75))
+    ordered = sorted(values)
+    q1, median, q3 = (percentile_of_sorted(ordered, q) for q in (25, 50, 75))
     reach = WHISKER_IQR * (q3 - q1)
     high = max((value for value in values if value <= q3 + reach), default=q3)
     low = min((value for value in values if value >= q1 - reach), default=q1)

@@ -27,7 +27,7 @@ def why_block(items: Sequence[Explanation], verbose: bool = False) -> list[str]:
     if not items:
         return []
     first = items[0]
-    noise = [item for item in items if not item.cause and item.delta_s is not None]
+    noise = [item for item in items if item.noise]
     total = _total_difference(items)
     lines = [f"  Why {first.new_name} differs from {first.baseline_name}"
              + (f" (total {total:+.3f} s)" if total is not None else "")
@@ -72,7 +72,7 @@ def _merged_block(title: str, chains: dict[str, list[Explanation]], named: Calla
             found.setdefault(_cause_key(item), []).append(item)
     merged = sorted(found.values(), key=lambda same: (LEVELS.index(same[0].level), -len(same),
                                                        -max(abs(item.delta_s or 0.0) for item in same)))
-    noise = sum(1 for chain in chains.values() for item in chain if not item.cause and item.delta_s is not None)
+    noise = sum(1 for chain in chains.values() for item in chain if item.noise)
     noise_said = f"{noise} item(s) the runs cannot tell from noise"
     if not merged:
         return [f"  {title}: no cause the runs can tell from noise, in any configuration ({noise_said}; --verbose "
@@ -120,8 +120,7 @@ def _merged(same: list[Explanation], where: str) -> str:
     medians, where."""
     first = same[0]
     if first.delta_s is None and first.unit == LOAD_PER_CPU:
-        return f"{first.name}: busier for {first.new_name if first.new > first.baseline else first.baseline_name} " \
-               f"in {where}"
+        return f"{first.name}: busier for {first.busier} in {where}"
     if first.delta_s is None or len(same) == 1:
         return f"{describe(first)} in {where}"
     deltas = [item.delta_s for item in same]
@@ -233,8 +232,7 @@ def describe(item: Explanation) -> str:
         return f"{subject(item)}: {item.new:.3f} s after the median worker against {item.baseline:.3f} s, " \
                f"{_figures(item)}{noise}"
     if item.unit == LOAD_PER_CPU:
-        verdict = f"busier for {item.new_name if item.new > item.baseline else item.baseline_name}" \
-            if item.cause else "alike"
+        verdict = f"busier for {item.busier}" if item.cause else "alike"
         return f"{item.name}: {item.baseline:.2f} -> {item.new:.2f} per CPU ({verdict})"
     before, after = sides(item)
     if item.delta_s is None:

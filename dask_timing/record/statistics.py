@@ -10,7 +10,7 @@ subtracted by numpy, to the same figures bit for bit.
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from typing import Callable, Sequence
 
 import msgspec
 
@@ -36,10 +36,11 @@ def percentile(values: Sequence[float], q: float) -> float:
     """The q-th percentile (0-100) with linear interpolation, as numpy's default."""
     if not values:
         raise ValueError("no values")
-    return _percentile_of_sorted(sorted(values), q)
+    return percentile_of_sorted(sorted(values), q)
 
 
-def _percentile_of_sorted(ordered: Sequence[float], q: float) -> float:
+def percentile_of_sorted(ordered: Sequence[float], q: float) -> float:
+    """The q-th percentile (0-100) of sorted values, with linear interpolation as numpy's default."""
     position = (len(ordered) - 1) * q / 100
     lower = int(position)
     upper = min(lower + 1, len(ordered) - 1)
@@ -82,19 +83,8 @@ def summarize(values: Sequence[float]) -> Summary:
         if found is not None:
             return found
     ordered = sorted(values)
-    center = median_of_sorted(ordered)
-    average = mean(ordered)
-    return Summary(
-        n=len(ordered),
-        mean=average,
-        stddev=_stdev_around(ordered, average) if len(ordered) > 1 else None,
-        median=center,
-        mad=_mad_around(ordered, center),
-        min=ordered[0],
-        max=ordered[-1],
-        p5=_percentile_of_sorted(ordered, 5),
-        p95=_percentile_of_sorted(ordered, 95),
-    )
+    return _summary(ordered, lambda average: _stdev_around(ordered, average) if len(ordered) > 1 else None,
+                    lambda center: _mad_around(ordered, center))
 
 
 def _summarize_long(values: Sequence[float]) -> Summary | None:
@@ -108,18 +98,28 @@ def _summarize_long(values: Sequence[float]) -> Summary | None:
     if array.dtype != numpy.float64 or type(values[0]) is not float:
         return None
     array.sort(kind="stable")
-    ordered = array.tolist()
+
+    def stddev(average: float) -> float:
+        deviations = array - average
+        return math.sqrt(math.fsum((deviations * deviations).tolist()) / (len(array) - 1))
+
+    return _summary(array.tolist(), stddev,
+                    lambda center: median_of_sorted(numpy.sort(numpy.abs(array - center), kind="stable").tolist()))
+
+
+def _summary(ordered: list[float], stddev: Callable[[float], float | None], mad: Callable[[float], float]) -> Summary:
+    """The summary of sorted values, given how to take their spread around the mean (``stddev``) and around
+    the median (``mad``)."""
     center = median_of_sorted(ordered)
     average = mean(ordered)
-    deviations = array - average
     return Summary(
         n=len(ordered),
         mean=average,
-        stddev=math.sqrt(math.fsum((deviations * deviations).tolist()) / (len(ordered) - 1)),
+        stddev=stddev(average),
         median=center,
-        mad=median_of_sorted(numpy.sort(numpy.abs(array - center), kind="stable").tolist()),
+        mad=mad(center),
         min=ordered[0],
         max=ordered[-1],
-        p5=_percentile_of_sorted(ordered, 5),
-        p95=_percentile_of_sorted(ordered, 95),
+        p5=percentile_of_sorted(ordered, 5),
+        p95=percentile_of_sorted(ordered, 95),
     )

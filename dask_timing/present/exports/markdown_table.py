@@ -71,7 +71,7 @@ def _why(analysis: Analysis) -> list[str]:
     rows, quiet, noise = [], [], 0
     for (label, baseline_name, new_name), chain in chains(analysis.explanations).items():
         shown = shown_causes(chain)
-        noise += sum(1 for item in chain if not item.cause and item.delta_s is not None)
+        noise += sum(1 for item in chain if item.noise)
         if not shown:
             quiet.append(label)
         rows += [[label, f"{new_name} / {baseline_name}", *why_row(item)] for item in shown]

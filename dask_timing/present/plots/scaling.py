@@ -26,8 +26,7 @@ def draw_scaling(analysis: Analysis, look: Look) -> list:
     """Median total time against workers per family (error bars: 1 stddev), with the fitted law a + b × workers
     (or, with too few worker counts, the family's ``no_fit``: in its legend entry, or once under the title when
     no family has a fit, rather than in every entry)."""
-    notes = {family.no_fit for family in analysis.scaling if family.fit is None}
-    said_once = notes.pop() if len(notes) == 1 and all(family.fit is None for family in analysis.scaling) else None
+    said_once = analysis.scaling[0].no_fit if all(family.fit is None for family in analysis.scaling) else None
 
     def name(family: Scaling) -> str:
         fit = family.fit

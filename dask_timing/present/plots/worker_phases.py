@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dask_timing.analysis.computed import Analysis, WorkerPhases
 from dask_timing.analysis.groups import total_times
-from dask_timing.phases import WORKER_PHASES
+from dask_timing.phases import REGISTERED_BOUNDARY
 from dask_timing.present.plots.base import Plot
 from dask_timing.present.plots.layout import Look, row_figures, worker_phase_colour, worker_phase_legend
 
@@ -17,8 +17,7 @@ def drawn_worker_phases(analysis: Analysis) -> list[WorkerPhases]:
 def draw_worker_phases(analysis: Analysis, look: Look) -> list:
     """One bar per configuration: the median of each worker phase (over workers and runs), stacked in order."""
     shown = drawn_worker_phases(analysis)
-    keys = [phase.key for phase in WORKER_PHASES
-            if any(phase.key in phases.summaries for phases in analysis.worker_phases)]
+    keys = [key for key in analysis.shown_worker_phases if key != REGISTERED_BOUNDARY]  # stacked: phases only
     medians = {id(phases.group): phases.summaries for phases in shown}
 
     def draw(axes, page) -> None:
