@@ -72,7 +72,7 @@ def generate_database(path: str, template: RunResult, total: int) -> None:
     so that a file cut short is never taken for a whole one); the planted step in ``step_history()``."""
     import msgspec
 
-    from dask_timing.history import store
+    from dask_timing.history import reading, store
     from dask_timing.history.connection import open_database
     from dask_timing.history.tables import runs
 
@@ -123,11 +123,11 @@ def generate_database(path: str, template: RunResult, total: int) -> None:
                     row[position["total_time"]] = total_time
                     row[position["arrivals"]] = json.dumps({"requested_at": 0.32, **arrivals})
                     run_rows.append(row)
-                    metric_rows.extend((run_id, store.PHASE, f"{name}_time", value) for name, value in phases.items())
-                    metric_rows.extend((run_id, store.ARRIVAL, f"{name}_time", value) for name, value in arrivals.items())
-                    metric_rows.extend(((run_id, store.TOTAL, "total_time", total_time),
-                                        (run_id, store.BEFORE_START, "interpreter_and_imports_time", 0.32),
-                                        (run_id, store.TEARDOWN, "teardown_time", 0.07)))
+                    metric_rows.extend((run_id, reading.PHASE, f"{name}_time", value) for name, value in phases.items())
+                    metric_rows.extend((run_id, reading.ARRIVAL, f"{name}_time", value) for name, value in arrivals.items())
+                    metric_rows.extend(((run_id, reading.TOTAL, "total_time", total_time),
+                                        (run_id, reading.BEFORE_START, "interpreter_and_imports_time", 0.32),
+                                        (run_id, reading.TEARDOWN, "teardown_time", 0.07)))
             if len(run_rows) >= 50_000:
                 _flush(connection, insert_runs, run_rows, insert_metrics, metric_rows)
     _flush(connection, insert_runs, run_rows, insert_metrics, metric_rows)

@@ -26,7 +26,7 @@ from dask_timing.analysis import gate
 from dask_timing.analysis.groups import group_results
 from dask_timing.analysis.load import load
 from dask_timing.errors import UsageError
-from dask_timing.history import connection, series, steps, store
+from dask_timing.history import connection, reading, series, steps, store
 from dask_timing.history.connection import (
     MIGRATIONS, CorruptDatabase, NewerSchema, UnknownDatabase, UnreachableDatabase, _shipped_head, database_url,
     open_database,
@@ -52,8 +52,8 @@ def real_result_file(tmp_path_factory):
 
 
 def count_runs(database) -> int:
-    with database.reading() as conn:
-        return conn.execute(sa.text("SELECT count(*) FROM runs")).scalar_one()
+    with database.reading() as reader:
+        return reader.rows("SELECT count(*) FROM runs")[0][0]
 
 
 @pytest.mark.timeout(240)
@@ -77,9 +77,9 @@ def test_import_is_idempotent_and_skips_what_is_not_a_result(database, real_resu
     again = store.import_files(database, patterns)
     assert (again.added, again.already) == (0, 7)
     assert count_runs(database) == 7
-    with database.reading() as conn:
-        legacy_ids = conn.execute(sa.text("SELECT run_id FROM runs WHERE schema_version = 0")).scalars().all()
-        studies = set(conn.execute(sa.text("SELECT study_id FROM runs WHERE kind = 'local'")).scalars())
+    with database.reading() as reader:
+        legacy_ids = [row[0] for row in reader.rows("SELECT run_id FROM runs WHERE schema_version = 0")]
+        studies = {row[0] for row in reader.rows("SELECT study_id FROM runs WHERE kind = 'local'")}
     assert len(legacy_ids) == 1 and legacy_ids[0].startswith("sha256-")  # keyed by its content
     assert studies == {"20260101-000000-abcdef", None}  # from the study's file names; the real run has none
 
@@ -93,11 +93,11 @@ def test_round_trip_gives_back_the_files_runs(database, real_result_file, tmp_pa
     files.append(real_result_file)
     store.import_files(database, files)
 
-    whole = dict(store.read_runs(database, model=RunResult))
+    whole = dict(reading.read_runs(database, model=RunResult))
     for path in files:
         original = load_result(path)
         assert whole[f"db:{original.run_id}"] == original  # every field, as the file has it
-    timed = store.read_runs(database)
+    timed = reading.read_runs(database)
     assert all(type(run) is TimedRun for _, run in timed)
     from_files = load(files, TimedRun).results
     assert {path: run.metrics() for path, run in timed} == {f"db:{run.run_id}": run.metrics() for _, run in from_files}
@@ -125,7 +125,7 @@ def test_filters_pick_runs(database):
     names = {result.run_id: name for name, result in runs.items()}
 
     def picked(**filters) -> list[str]:
-        return [names[path.removeprefix("db:")] for path, _ in store.read_runs(database, store.RunFilter(**filters))]
+        return [names[path.removeprefix("db:")] for path, _ in reading.read_runs(database, reading.RunFilter(**filters))]
 
     assert picked() == list(runs)  # oldest first
     assert picked(label="nightly") == picked(revision="abc123") == ["labelled"]
@@ -174,8 +174,8 @@ def test_two_writers_on_one_sqlite_file_both_complete(tmp_path):
         database = open_database(db)
         try:
             assert count_runs(database) == 700
-            with database.reading() as conn:
-                assert conn.execute(sa.text("SELECT count(DISTINCT run) FROM metrics")).scalar_one() == 700
+            with database.reading() as reader:
+                assert reader.rows("SELECT count(DISTINCT run) FROM metrics") == [(700,)]
         finally:
             database.close()
 
@@ -248,7 +248,7 @@ def test_migrations_build_exactly_the_tables(database):
     from alembic.autogenerate import compare_metadata
     from alembic.runtime.migration import MigrationContext
 
-    with database.reading() as conn:
+    with database.engine.connect() as conn:
         assert compare_metadata(MigrationContext.configure(conn), metadata) == []
 
 
@@ -270,7 +270,7 @@ def test_a_corrupt_sqlite_file_is_named(tmp_path):
         stream.write(b"\xff" * (size - 8 * 4096))
     with pytest.raises(CorruptDatabase) as refused:
         database = open_database(str(damaged))
-        store.read_runs(database, model=RunResult)
+        reading.read_runs(database, model=RunResult)
     assert str(damaged) in str(refused.value) and "\n" not in str(refused.value)
 
 

@@ -15,7 +15,7 @@ from helpers import VERSIONS, db_url, synthetic, write_history_results
 
 from dask_timing.errors import EXIT_FAILED, EXIT_INCONCLUSIVE, EXIT_OK, EXIT_USAGE
 from dask_timing.history.connection import open_database
-from dask_timing.history.store import RunFilter, read_runs
+from dask_timing.history.reading import RunFilter, read_runs
 
 UNREACHABLE = "postgresql://nobody:secret@127.0.0.1:9/nothing"
 
@@ -110,6 +110,35 @@ def test_import_is_idempotent_and_the_analyzer_reads_the_database_as_the_files(d
     assert nothing.returncode == EXIT_USAGE and "--label never-used" in nothing.stderr
     mixed = run_tool([ANALYZER, str(folder), "--db", db_url])
     assert mixed.returncode == EXIT_USAGE
+
+
+@pytest.mark.timeout(200)
+def test_config_picks_configurations_by_their_settings_as_printed(db_url, tmp_path):
+    rng = random.Random(5)
+    results = [synthetic(version, n_workers=workers, kind=kind, rng=rng)
+               for version in VERSIONS[:2] for workers in (1, 2, 4) for kind in ("local", "distributed")
+               for _ in range(3)]
+    write_history_results(tmp_path / "results", results)
+    assert history("import", "--db", db_url, str(tmp_path / "results")).returncode == 0
+    two = history("show", "--db", db_url, "--config", "workers=2", "--metric", "total_time")
+    assert two.returncode == 0, two.stderr
+    headers = [line for line in two.stdout.splitlines() if " run(s), " in line]
+    assert sorted(header.split(",")[0] for header in headers) == ["distributed", "local"], two.stdout
+    assert all("workers=2, processes=on, threads=1 on machine-a" in header and ": 6 run(s), 2 point(s)" in header
+               for header in headers)
+    by_key = history("show", "--db", db_url, "--config", "n_workers=2", "--config", "processes=on", "--kind", "local")
+    assert by_key.returncode == 0, by_key.stderr
+    assert [line for line in by_key.stdout.splitlines() if " run(s), " in line] == [
+        header for header in headers if header.startswith("local")]
+    assert len(stored(db_url, config={"workers": "4"})) == 12  # both kinds, both releases, 3 runs each
+    analysed = run_tool([ANALYZER, "--db", db_url, "--config", "workers=4", "--kind", "distributed"])
+    assert analysed.returncode == 0 and "Loaded 6 result" in analysed.stdout, analysed.stderr
+    none = history("show", "--db", db_url, "--config", "workers=3", "--config", "processes=on")
+    assert none.returncode == EXIT_USAGE
+    assert none.stderr.strip().endswith("matches --config workers=3 --config processes=on")
+    malformed = history("show", "--db", db_url, "--config", "workers")
+    assert malformed.returncode == EXIT_USAGE and "NAME=VALUE" in malformed.stderr
+    assert len(malformed.stderr.strip().splitlines()) == 1
 
 
 def history_of(folder, db: str, levels: list[float], runs: int = 5) -> None:

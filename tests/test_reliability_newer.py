@@ -17,7 +17,6 @@ import sys
 import time
 
 import pytest
-import sqlalchemy as sa
 from conftest import ANALYZER, REPOSITORY, run_tool
 from helpers import OTHER_RELEASE, db_url, pypi_has, synthetic, write_history_results
 
@@ -210,8 +209,8 @@ def test_four_writers_into_one_new_database_store_every_run_once(db_url, tmp_pat
     assert [code for code, _ in outcomes] == [0] * 4, outcomes
     database = open_database(db_url)
     try:
-        with database.reading() as connection:
-            stored = connection.execute(sa.text("SELECT count(*), count(DISTINCT run_id) FROM runs")).one()
+        with database.reading() as reader:
+            stored = reader.rows("SELECT count(*), count(DISTINCT run_id) FROM runs")[0]
     finally:
         database.close()
     assert tuple(stored) == (4 * 80 + 30, 4 * 80 + 30)
@@ -459,9 +458,9 @@ def test_every_command_helps_without_the_extras(tmp_path, args):
 
 
 @pytest.mark.parametrize("args, extra", [
-    (["history", "show", "--db", "x.db"], "history"),
+    (["history", "show", "--db", "postgresql://someone@127.0.0.1:9/history"], "history"),
     (["history", "import", "--db", "x.db", "results"], "history"),
-    (["analyze", "--db", "x.db"], "history"),
+    (["analyze", "--db", "postgresql://someone@127.0.0.1:9/history"], "history"),
     (["study", "--type", "local", "--db", "x.db", "--output-dir", "out"], "history"),
     (["local", "-w", "1", "--db", "x.db", "--output", "r.json"], "history"),
     (["processes", "--cluster-class", "dask_jobqueue:SLURMCluster", "--cluster-kwargs", '{"cores": 1, "memory": "1GB"}'],
@@ -475,6 +474,29 @@ def test_a_command_that_needs_an_extra_names_it_in_one_line(tmp_path, args, extr
     assert f"pip install 'dask-timing[{extra}]'" in completed.stderr
     assert "install dask-timing (pip install .)" not in completed.stderr  # never what the user has just done
     assert not (tmp_path / "out").exists() and not (tmp_path / "x.db").exists()
+
+
+def test_a_sqlite_history_is_read_without_the_extras(tmp_path):
+    """Reading a SQLite file up to date is plain SQL through Python's sqlite3: showing, publishing and analysing
+    it load none of SQLAlchemy, Alembic or psycopg (SQLAlchemy's import alone would be most of a summary's time)."""
+    for offset, version in enumerate(("2026.1.0", "2026.2.0")):
+        write_history_results(tmp_path / "results" / version,
+                              [synthetic(version, rng=random.Random(10 * offset + index)) for index in range(4)])
+    db = str(tmp_path / "h.db")
+    imported = run_tool(["-m", "dask_timing", "history", "import", "--db", db, str(tmp_path / "results" / "*" / "*.json")],
+                        cwd=REPOSITORY)
+    assert imported.returncode == 0, imported.stderr
+    shown = plain("history", "show", "--db", db, "--since", "2000-01-01", "--metric", "total_time",
+                  cwd=str(tmp_path))
+    assert shown.returncode == 0 and shown.stderr == "", shown.stderr
+    assert "local, workers=2, processes=on, threads=1 on machine-a, Python 3.11.7: 8 run(s), 2 point(s)" in shown.stdout
+    assert shown.stdout.count("total_time median") == 2 and "distributed 2026.2.0: total_time median" in shown.stdout
+    published = plain("history", "publish", "--db", db, str(tmp_path / "site"), cwd=str(tmp_path))
+    assert published.returncode == 0, published.stderr
+    assert (tmp_path / "site" / "index.html").exists()
+    analysed = plain("analyze", "--db", db, "--kind", "local", cwd=str(tmp_path))
+    assert analysed.returncode == 0, analysed.stderr
+    assert "Loaded 8 result file(s)" in analysed.stdout and analysed.stdout.count("Number of runs: 4") == 2
 
 
 def test_the_analyzer_reads_files_without_the_extras(tmp_path):

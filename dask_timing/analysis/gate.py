@@ -48,7 +48,7 @@ from typing import Iterable
 import msgspec
 
 from dask_timing.analysis.groups import Group
-from dask_timing.analysis.verdicts import SIGNIFICANCE, SLOWER, Comparison, Pair, Verdict
+from dask_timing.analysis.verdicts import SIGNIFICANCE, Comparison, Pair, Verdict
 from dask_timing.errors import EXIT_FAILED, EXIT_INCONCLUSIVE, EXIT_OK, EXIT_USAGE
 from dask_timing.phases import TOTAL_KEY
 

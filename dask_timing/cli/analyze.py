@@ -158,7 +158,7 @@ def load_database(args) -> tuple[str, LoadedResults]:
     """The runs of the database the filters match, as the files would give them (whole runs: the
     environment is what groups them)."""
     from dask_timing.history.connection import opened
-    from dask_timing.history.store import read_runs
+    from dask_timing.history.reading import read_runs
 
     filters = run_filter(args)
     with opened(args.db, read_only=True) as database:

@@ -25,8 +25,6 @@ import argparse
 import os
 import sys
 
-import msgspec
-
 from dask_timing.cli import common as cli
 from dask_timing.errors import EXIT_OK
 from dask_timing.history import ORDERS
@@ -40,6 +38,9 @@ def add_filter_options(parser: argparse.ArgumentParser) -> None:
     """Which stored runs to read: every filter given must match."""
     group = parser.add_argument_group("which stored runs (with --db; every filter given must match)")
     group.add_argument("--kind", help="the run's kind: local, distributed, existing or cluster")
+    group.add_argument("--config", action="append", metavar="NAME=VALUE", type=_setting,
+                       help="runs whose configuration has this setting, named and valued as the summary prints "
+                            "them (workers=4, processes=on, threads=1); repeatable: every one must match")
     group.add_argument("--label", help="the label recorded with the runs")
     group.add_argument("--revision", help="the commit or revision recorded with the runs")
     group.add_argument("--host", help="the machine the runs ran on")
@@ -48,22 +49,36 @@ def add_filter_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--until", metavar="TIME", help="runs measured at or before this ISO 8601 time")
 
 
-FILTERS = {"kind": "kind", "label": "label", "revision": "revision", "host": "host", "study": "study_id",
-           "since": "since", "until": "until"}
+FILTERS = {"kind": "kind", "config": "config", "label": "label", "revision": "revision", "host": "host",
+           "study": "study_id", "since": "since", "until": "until"}
+
+
+def _setting(text: str) -> tuple[str, str]:
+    name, equals, value = text.partition("=")
+    if not equals or not name.strip() or not value.strip():
+        raise argparse.ArgumentTypeError(f"a setting is NAME=VALUE, as the summary prints it (workers=4), not {text!r}")
+    return name.strip(), value.strip()
 
 
 def filters_given(args: argparse.Namespace) -> list[str]:
-    """The filter options given, as typed (``--label nightly``)."""
-    return [f"--{option} {getattr(args, option)}" for option in FILTERS if getattr(args, option, None) is not None]
+    """The filter options given, as typed (``--label nightly``, ``--config workers=4``)."""
+    given = []
+    for option in FILTERS:
+        value = getattr(args, option, None)
+        if option == "config" and value:
+            given.extend(f"--config {name}={setting}" for name, setting in value)
+        elif value is not None and option != "config":
+            given.append(f"--{option} {value}")
+    return given
 
 
 def run_filter(args: argparse.Namespace):
-    """The store's RunFilter of the filter options (a time that is not ISO 8601: UsageError)."""
-    from dask_timing.history.store import RunFilter
+    """The RunFilter of the filter options (a time that is not ISO 8601: UsageError)."""
+    from dask_timing.history.reading import RunFilter
 
-    found = RunFilter(**{field: getattr(args, option) for option, field in FILTERS.items()})
-    found.clauses()  # checks the times now: one line before anything is read
-    return found
+    values = {field: getattr(args, option, None) for option, field in FILTERS.items()}
+    values["config"] = dict(values["config"]) if values["config"] else None
+    return RunFilter(**values)
 
 
 def build_parser(prog: str) -> cli.OneLineParser:
@@ -168,7 +183,7 @@ def show(database, filters, commits, args: argparse.Namespace) -> int:
 
     keys = history_keys(database, filters, args)
     wanted = args.metric or None
-    unknown = sorted(set(wanted or ()) - metric_names(database, filters))
+    unknown = sorted(set(wanted) - metric_names(database, filters)) if wanted else []
     if unknown:  # a misspelt name would otherwise show nothing, silently
         raise cli.UsageError(f"--metric {unknown[0]}: no stored run has it (e.g. {GATE_METRIC}, "
                              "wait_for_workers_time, cluster_init_time)")

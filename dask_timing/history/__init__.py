@@ -5,9 +5,11 @@ holds what they hold (and values re-derived from them, for queries), so any
 database can be rebuilt by importing the files again.
 
 - ``connection``: which database (``--db``, ``DASK_TIMING_DB``, or a file beside
-  the results), opening it, its schema brought up to date by Alembic migrations.
+  the results), opening it, its schema brought up to date by Alembic migrations,
+  and reading it in plain SQL.
 - ``tables``: the tables (SQLAlchemy Core).
-- ``store``: recording and importing runs, reading them back for the analyzer.
+- ``store``: recording and importing runs.
+- ``reading``: the filters of stored runs, and reading runs back for the analyzer.
 - ``series``: one configuration's history on one machine, metric by metric.
 - ``steps``: step detection on a history, and the CI verdict on its newest point.
 """

@@ -6,7 +6,10 @@ is a SQLAlchemy URL (``sqlite:///FILE``, ``postgresql://USER:PASSWORD@HOST/DB``)
 or a plain path, which names a SQLite file.
 
 SQLite is reached through Python's own ``sqlite3`` driver, PostgreSQL through
-psycopg 3.  Opening a database brings its schema up to date with the package's
+psycopg 3.  Every read is plain SQL (``Reader``): on SQLite it goes straight to
+the driver, so a command that only reads a SQLite file never loads SQLAlchemy,
+whose import alone is most of what a history's summary costs; writes, the
+schema and PostgreSQL go through SQLAlchemy.  Opening a database brings its schema up to date with the package's
 Alembic migrations; a database whose schema is newer than this package knows is
 refused, never downgraded.  Every failure is a ``HistoryDatabaseError`` whose
 message is one line (the password of a URL never shown).
@@ -24,12 +27,13 @@ import sqlite3
 import sys
 import time
 import urllib.parse
-from typing import Callable, Iterator, TypeVar
-
-import sqlalchemy as sa
-from sqlalchemy import exc, event
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, TypeVar
 
 from dask_timing.errors import UsageError
+
+if TYPE_CHECKING:
+    import sqlalchemy as sa
 
 DB_ENVIRONMENT = "DASK_TIMING_DB"
 DEFAULT_DB_FILE = "dask-timing.db"
@@ -89,6 +93,9 @@ def _normalised(value: str) -> str:
 
 def shown(url: sa.URL | str) -> str:
     """A URL as messages show it: the password masked, in its place or as a query's ``password=``."""
+    import sqlalchemy as sa
+    from sqlalchemy import exc
+
     from dask_timing.record.secrets import mask_text
 
     try:
@@ -98,24 +105,163 @@ def shown(url: sa.URL | str) -> str:
     return mask_text(text)
 
 
-class Database:
-    """An open results database: its engine, and how to read and write it safely."""
+class Reader:
+    """One read transaction in plain SQL: ``:name`` parameters, rows as tuples.
 
-    def __init__(self, engine: sa.Engine, created: bool = False) -> None:
-        self.engine = engine
-        self.url = engine.url
-        self.is_sqlite = engine.dialect.name == "sqlite"
+    Every read of the package's tables is made through one, so that it is written once
+    for both databases; what their SQL says differently is asked of the reader.
+    """
+
+    def rows(self, sql: str, parameters: Mapping[str, Any] | None = None, moments: tuple[int, ...] = ()) -> list:
+        """The rows of a query; the columns at ``moments`` (indices) as datetimes."""
+        found = self._fetch(sql, dict(parameters or {}))
+        if not moments:
+            return found
+        return [tuple(self._moment(value) if index in moments else value for index, value in enumerate(row))
+                for row in found]
+
+    def json_number(self, column: str, *path: str) -> str:
+        """SQL for the number at ``path`` in a JSON column (NULL where there is none)."""
+        raise NotImplementedError
+
+    def moment_parameter(self, moment: datetime) -> Any:
+        """A (naive UTC) datetime as a parameter compared with the ``measured_at`` column."""
+        raise NotImplementedError
+
+    def has_table(self, name: str) -> bool:
+        raise NotImplementedError
+
+    def _fetch(self, sql: str, parameters: dict[str, Any]) -> list:
+        raise NotImplementedError
+
+    def _moment(self, value: Any) -> datetime | None:
+        raise NotImplementedError
+
+
+class _SqliteReader(Reader):
+    """Reads through Python's sqlite3 itself.  Datetimes are the text SQLAlchemy stores them as
+    (``2026-01-31 12:00:00.000000``), which sorts as they do."""
+
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self.connection = connection
+
+    def _fetch(self, sql: str, parameters: dict[str, Any]) -> list:
+        return self.connection.execute(sql, parameters).fetchall()
+
+    def json_number(self, column: str, *path: str) -> str:
+        return f"CAST(json_extract({column}, '$.{'.'.join(path)}') AS REAL)"
+
+    def moment_parameter(self, moment: datetime) -> Any:
+        return moment.isoformat(" ", "microseconds")
+
+    def has_table(self, name: str) -> bool:
+        return bool(self.rows("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = :name", {"name": name}))
+
+    def _moment(self, value: Any) -> datetime | None:
+        return None if value is None else datetime.fromisoformat(value)
+
+
+class _EngineReader(Reader):
+    """Reads through a SQLAlchemy connection: PostgreSQL's."""
+
+    def __init__(self, connection: sa.Connection) -> None:
+        self.connection = connection
+
+    def _fetch(self, sql: str, parameters: dict[str, Any]) -> list:
+        import sqlalchemy as sa
+
+        return self.connection.execute(sa.text(sql), parameters).all()
+
+    def json_number(self, column: str, *path: str) -> str:
+        return f"CAST({column} #>> '{{{','.join(path)}}}' AS FLOAT)"
+
+    def moment_parameter(self, moment: datetime) -> Any:
+        return moment
+
+    def has_table(self, name: str) -> bool:
+        import sqlalchemy as sa
+
+        return sa.inspect(self.connection).has_table(name)
+
+    def _moment(self, value: Any) -> datetime | None:
+        return value
+
+
+def decoded_json(value: str | bytes | object) -> Any:
+    """A JSON column's value as read: its text decoded (a driver may have decoded it already)."""
+    if isinstance(value, (str, bytes)):
+        import msgspec
+
+        return msgspec.json.decode(value)
+    return value
+
+
+def where(conditions: list[str]) -> str:
+    """``WHERE a AND b``, or nothing for no condition."""
+    return "WHERE " + " AND ".join(conditions) if conditions else ""
+
+
+class Database:
+    """An open results database: how to read it (plain SQL) and write it (SQLAlchemy) safely.
+
+    A SQLite file is read through a connection of its own, opened as the engine's are; its
+    engine is made only when something needs SQLAlchemy (a write, a migration).
+    """
+
+    def __init__(self, url: str, path: str | None, read_only: bool, engine: sa.Engine | None = None,
+                 created: bool = False) -> None:
+        self.url = url
+        self.path = path  # the SQLite file; None for a server
+        self.is_sqlite = path is not None
+        self.read_only = read_only
         self.created = created  # a SQLite file this process made: removed again if the command fails
+        self._engine = engine
+        self._plain: sqlite3.Connection | None = None
 
     @property
     def name(self) -> str:
         """The database in messages: the SQLite file, or the URL without its password."""
-        return self.url.database if self.is_sqlite else shown(self.url)
+        return self.path if self.path is not None else shown(self.url)
+
+    @property
+    def engine(self) -> sa.Engine:
+        if self._engine is None:
+            self._engine = _sqlite_engine(self.path, self.read_only)
+        return self._engine
 
     @contextlib.contextmanager
-    def reading(self) -> Iterator[sa.Connection]:
-        with self.translated(), self.engine.connect() as connection:
-            yield connection
+    def reading(self, retry_locked: bool = False) -> Iterator[Reader]:
+        """One read transaction: what is read in it is one state of the database."""
+        with self.translated(retry_locked):
+            if not self.is_sqlite:
+                with self.engine.connect() as connection:
+                    yield _EngineReader(connection)
+                return
+            if self._plain is None:
+                self._plain = _connect_sqlite(self.path, self.read_only)
+            self._plain.execute("BEGIN")
+            try:
+                yield _SqliteReader(self._plain)
+            finally:
+                if self._plain.in_transaction:
+                    self._plain.rollback()
+
+    def read(self, work: Callable[[Reader], T]) -> T:
+        """Run ``work`` in one read transaction, again while SQLite finds the file locked: only while another
+        process sets a new file up (its switch to WAL takes the whole file; SQLite may say so at once)."""
+        def once() -> T:
+            with self.reading(retry_locked=True) as reader:
+                return work(reader)
+
+        return self._patiently(once, "setting it up")
+
+    def read_schema(self, work: Callable[[sa.Connection], T]) -> T:
+        """``read``, on a SQLAlchemy connection: for what Alembic and SQLAlchemy's inspection read."""
+        def once() -> T:
+            with self.translated(retry_locked=True), self.engine.connect() as connection:
+                return work(connection)
+
+        return self._patiently(once, "setting it up")
 
     def write(self, work: Callable[[sa.Connection], T]) -> T:
         """Run ``work`` in one write transaction, again while SQLite finds the file locked by another process.
@@ -124,15 +270,6 @@ class Database:
         like a hang); after WRITE_LOCK_PATIENCE the write is given up, nothing written.
         """
         return self._patiently(lambda: self._write_once(work, retry_locked=True), "writing to it")
-
-    def read(self, work: Callable[[sa.Connection], T]) -> T:
-        """Run ``work`` in one read transaction, again while SQLite finds the file locked: only while another
-        process sets a new file up (its switch to WAL takes the whole file; SQLite may say so at once)."""
-        def once() -> T:
-            with self.translated(retry_locked=True), self.engine.connect() as connection:
-                return work(connection)
-
-        return self._patiently(once, "setting it up")
 
     def _patiently(self, attempt: Callable[[], T], doing: str) -> T:
         deadline = time.monotonic() + WRITE_LOCK_PATIENCE
@@ -157,16 +294,19 @@ class Database:
 
     @contextlib.contextmanager
     def translated(self, retry_locked: bool = False) -> Iterator[None]:
-        """Turn a driver's error into a HistoryDatabaseError of one line."""
+        """Turn a driver's error, or SQLAlchemy's wrapping of one, into a HistoryDatabaseError of one line."""
         try:
             yield
-        except exc.DBAPIError as error:
-            if retry_locked and self.is_sqlite and "locked" in str(error.orig):
-                raise _Locked() from error
-            raise self._explained(error) from None
+        except sqlite3.Error as error:
+            raise self._explained(error, isinstance(error, sqlite3.OperationalError), retry_locked) from error
+        except _sqlalchemy_errors("DBAPIError") as error:
+            raise self._explained(error.orig, isinstance(error, _sqlalchemy_errors("OperationalError")),
+                                  retry_locked) from error
 
-    def _explained(self, error: exc.DBAPIError) -> HistoryDatabaseError:
-        reason = _first_line(error.orig)
+    def _explained(self, error: BaseException, operational: bool, retry_locked: bool) -> Exception:
+        reason = _first_line(error)
+        if retry_locked and self.is_sqlite and "locked" in reason:
+            return _Locked()
         if self.is_sqlite and "unable to open" in reason:
             folder = os.path.dirname(self.name) or os.curdir
             why = ("it is a folder" if os.path.isdir(self.name) else
@@ -174,28 +314,35 @@ class Database:
             return UnreachableDatabase(f"cannot open the SQLite database {self.name}: {why}")
         if self.is_sqlite and ("not a database" in reason or "malformed" in reason):
             return CorruptDatabase(f"{self.name} is not a usable SQLite database ({reason})")
-        if not self.is_sqlite and isinstance(error, exc.OperationalError):
+        if not self.is_sqlite and operational:
             return UnreachableDatabase(f"cannot reach the database {self.name}: {reason}")
         return HistoryDatabaseError(f"the database {self.name} refused a request: {reason}")
 
     def close(self) -> None:
-        self.engine.dispose()
+        if self._plain is not None:
+            self._plain.close()
+            self._plain = None
+        if self._engine is not None:
+            self._engine.dispose()
 
     def discard_if_unused(self) -> None:
         """Close; a SQLite file this process created is removed again while it holds no run (what a refused
         or failed command made is not left behind; a file another process has meanwhile stored runs in stays)."""
-        from dask_timing.history.tables import runs
-
         try:
-            unused = self.created and not self.read(
-                lambda connection: connection.execute(sa.select(runs.c.run_id).limit(1)).first())
-        except (HistoryDatabaseError, exc.SQLAlchemyError):
+            unused = self.created and not self.read(lambda reader: reader.rows(f"SELECT 1 FROM {RUNS_TABLE} LIMIT 1"))
+        except (HistoryDatabaseError, *_sqlalchemy_errors("SQLAlchemyError")):
             unused = self.created  # not even set up
         self.close()
         if unused:
             for suffix in ("", "-wal", "-shm", "-journal"):
                 with contextlib.suppress(FileNotFoundError):
                     os.remove(self.name + suffix)
+
+
+def _sqlalchemy_errors(*names: str) -> tuple[type[BaseException], ...]:
+    """SQLAlchemy's error classes of these names, once it is loaded (before, none of them can be raised)."""
+    errors = sys.modules.get("sqlalchemy.exc")
+    return tuple(getattr(errors, name) for name in names) if errors is not None else ()
 
 
 class _Locked(Exception):
@@ -217,23 +364,27 @@ def open_database(db: str | None = None, results_folder: str | None = None, read
     schema).  Raises UnknownDatabase, UnreachableDatabase, CorruptDatabase or NewerSchema.
     """
     url = database_url(db, results_folder)
-    engine = _engine(url, read_only)
-    path = engine.url.database if engine.dialect.name == "sqlite" else None
+    path, engine = _plain_sqlite_path(url), None
+    if path is None:
+        engine = _engine(url, read_only)
+        path = engine.url.database if engine.dialect.name == "sqlite" else None
     created = path is not None and not os.path.exists(path)
     if created and read_only:
-        engine.dispose()
+        if engine is not None:
+            engine.dispose()
         raise UnreachableDatabase(f"no database {path} (record runs with --db, or import them: dask-timing "
                                   "history import)")
-    database = Database(engine, created)
+    database = Database(url, path, read_only, engine, created)
     try:
-        # the everyday case: up to date, nothing to lock, nothing written
-        current = database.read(lambda connection: _schema_is_current(connection, database.name))
+        # the everyday case: up to date, told in plain SQL, nothing to lock, nothing written
+        current = database.read(_holds_shipped_schema) or database.read_schema(
+            lambda connection: _schema_is_current(connection, database.name))
         if not current and read_only:
-            database.read(lambda connection: _refuse_to_read(connection, database.name))
+            database.read_schema(lambda connection: _refuse_to_read(connection, database.name))
         if not current:
             database.write(lambda connection: _migrate(connection, database.name))
         if database.is_sqlite and not read_only:
-            database.read(_use_wal)
+            database.read_schema(_use_wal)
     except BaseException:
         database.discard_if_unused()
         raise
@@ -273,7 +424,19 @@ def _use_wal(connection: sa.Connection) -> None:
         connection.exec_driver_sql("BEGIN")  # what the connection's end rolls back
 
 
+def _plain_sqlite_path(url: str) -> str | None:
+    """The file of a SQLite URL of the everyday form, ``sqlite:///FILE`` (as a plain path becomes), read as
+    SQLAlchemy reads it; None for any other URL, which SQLAlchemy parses and checks."""
+    match = re.fullmatch(r"sqlite(?:\+pysqlite)?:///([^?#]+)", url)
+    if match is None or urllib.parse.unquote(match[1]) == ":memory:":
+        return None
+    return os.path.abspath(urllib.parse.unquote(match[1]))
+
+
 def _engine(url: str, read_only: bool = False) -> sa.Engine:
+    import sqlalchemy as sa
+    from sqlalchemy import exc
+
     try:
         parsed = sa.make_url(url)
     except (exc.ArgumentError, ValueError):  # ValueError: a port that is not a number
@@ -282,7 +445,7 @@ def _engine(url: str, read_only: bool = False) -> sa.Engine:
     if backend == "sqlite":
         if parsed.get_driver_name() != "pysqlite" or parsed.database in (None, "", ":memory:"):
             raise UnknownDatabase(f"a SQLite database must be a file (sqlite:///FILE), not {shown(parsed)}")
-        return _sqlite_engine(parsed, read_only)
+        return _sqlite_engine(parsed.database, read_only)
     if backend == "postgresql":
         if parsed.get_driver_name() != "psycopg":
             raise UnknownDatabase(f"PostgreSQL is reached through psycopg 3: use postgresql://..., not "
@@ -303,49 +466,48 @@ def _encode_json(value: object) -> str:
     return msgspec.json.encode(value).decode()
 
 
-def _decode_json(text: str | bytes) -> object:
-    import msgspec
-
-    return msgspec.json.decode(text)
+_JSON_CODEC = {"json_serializer": _encode_json, "json_deserializer": decoded_json}
 
 
-_JSON_CODEC = {"json_serializer": _encode_json, "json_deserializer": _decode_json}
-
-
-def _sqlite_engine(url: sa.URL, read_only: bool = False) -> sa.Engine:
-    """SQLite, writers queueing on the file's lock; read-only when only read.
+def _connect_sqlite(path: str, read_only: bool) -> sqlite3.Connection:
+    """A connection to a SQLite file, as both the plain reads and the engine use it.
 
     Python's driver starts transactions on its own, and lazily; it is told not to, so
-    that each transaction begins here: plainly for readers, with BEGIN IMMEDIATE for
-    writers, which then wait (up to the busy timeout) rather than fail halfway.  Nothing
-    here writes to the file: the WAL mode is set once the file is known to be ours
-    (``open_database``).
+    that each transaction begins where it is asked for (``BEGIN``; a writer's
+    ``BEGIN IMMEDIATE``, see ``_sqlite_engine``).  Read-only, nothing is written,
+    whatever is asked.
     """
-    path = os.path.abspath(url.database)
-
-    def connect() -> sqlite3.Connection:
-        folder_writable = os.access(os.path.dirname(path), os.W_OK)
-        if not read_only or (folder_writable and os.access(path, os.W_OK)):
-            # to read only, as SQLite opens a file it may write (the connection is query-only: see configure),
-            # so that the last reader of a WAL file removes its -wal and -shm files as a writer would
-            return sqlite3.connect(path, timeout=SQLITE_BUSY_TIMEOUT, check_same_thread=False)
+    folder_writable = os.access(os.path.dirname(path), os.W_OK)
+    if not read_only or (folder_writable and os.access(path, os.W_OK)):
+        # to read only, as SQLite opens a file it may write (the connection is query-only), so that the last
+        # reader of a WAL file removes its -wal and -shm files as a writer would
+        connection = sqlite3.connect(path, timeout=SQLITE_BUSY_TIMEOUT, check_same_thread=False)
+    else:
         # a WAL file whose folder is read-only to us cannot get the shared-memory file a reader needs: nobody
         # who could write it is us, so it is read as a file that does not change
         unchangeable = not folder_writable and not os.path.exists(path + "-shm")
         uri = "file:" + urllib.parse.quote(path) + "?mode=ro" + ("&immutable=1" if unchangeable else "")
-        return sqlite3.connect(uri, uri=True, timeout=SQLITE_BUSY_TIMEOUT, check_same_thread=False)
+        connection = sqlite3.connect(uri, uri=True, timeout=SQLITE_BUSY_TIMEOUT, check_same_thread=False)
+    connection.isolation_level = None
+    connection.execute(f"PRAGMA busy_timeout = {int(SQLITE_BUSY_TIMEOUT * 1000)}")
+    connection.execute("PRAGMA synchronous = NORMAL")  # safe in WAL mode: a crash loses no committed data
+    if read_only:
+        connection.execute("PRAGMA query_only = ON")
+    return connection
 
-    engine = sa.create_engine(url.set(database=path), creator=connect, **_JSON_CODEC)
 
-    @event.listens_for(engine, "connect")
-    def configure(dbapi_connection, _record) -> None:
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        cursor.execute(f"PRAGMA busy_timeout = {int(SQLITE_BUSY_TIMEOUT * 1000)}")
-        cursor.execute("PRAGMA synchronous = NORMAL")  # safe in WAL mode: a crash loses no committed data
-        if read_only:
-            cursor.execute("PRAGMA query_only = ON")  # whatever is asked, nothing is written
-        cursor.close()
+def _sqlite_engine(path: str, read_only: bool = False) -> sa.Engine:
+    """SQLite through SQLAlchemy, writers queueing on the file's lock: each transaction
+    begins plainly for readers, with BEGIN IMMEDIATE for writers, which then wait (up to
+    the busy timeout) rather than fail halfway.  Nothing here writes to the file: the WAL
+    mode is set once the file is known to be ours (``open_database``).
+    """
+    import sqlalchemy as sa
+    from sqlalchemy import event
+
+    path = os.path.abspath(path)
+    engine = sa.create_engine(f"sqlite:///{path}", creator=lambda: _connect_sqlite(path, read_only),
+                              **_JSON_CODEC)
 
     @event.listens_for(engine, "begin")
     def begin(connection: sa.Connection) -> None:
@@ -368,10 +530,18 @@ def _alembic(connection: sa.Connection):
     return config, ScriptDirectory.from_config(config)
 
 
+def _holds_shipped_schema(reader: Reader) -> bool:
+    """Whether the database records the newest revision of the migrations this package ships, and only it: the
+    everyday case, told without loading Alembic and its scripts, or SQLAlchemy."""
+    head = _shipped_head()
+    if head is None or not reader.has_table(ALEMBIC_TABLE):
+        return False
+    return [row[0] for row in reader.rows(f"SELECT version_num FROM {ALEMBIC_TABLE}")] == [head]
+
+
 def _schema_is_current(connection: sa.Connection, name: str) -> bool:
     """Whether the schema is at the newest revision this package ships; NewerSchema if past it."""
-    if _shipped_head() is not None and _stored_revisions(connection) == [_shipped_head()]:
-        return True  # the everyday case, told without loading alembic and its scripts (a tenth of a second)
+    import sqlalchemy as sa
     from alembic.runtime.migration import MigrationContext
 
     _, scripts = _alembic(connection)
@@ -385,13 +555,6 @@ def _schema_is_current(connection: sa.Connection, name: str) -> bool:
         raise NewerSchema(f"the database {name} has schema revision {current}, newer than this dask-timing "
                           f"knows (up to {scripts.get_current_head()}); update dask-timing to use it")
     return current == scripts.get_current_head()
-
-
-def _stored_revisions(connection: sa.Connection) -> list[str]:
-    """The revisions the database records in alembic's own table ([] without it)."""
-    if not sa.inspect(connection).has_table(ALEMBIC_TABLE):
-        return []
-    return [row[0] for row in connection.execute(sa.text(f"SELECT version_num FROM {ALEMBIC_TABLE}"))]
 
 
 @functools.cache
@@ -417,6 +580,8 @@ def _check_not_anothers(connection: sa.Connection, name: str) -> None:
     """A database without dask-timing's schema gets its tables only if it holds none of the same names, and a
     SQLite file (one application's file) only if it holds no table at all: another program's data is never
     written into, nor mixed with runs."""
+    import sqlalchemy as sa
+
     from dask_timing.history.tables import metadata
 
     existing = set(sa.inspect(connection).get_table_names())
@@ -428,6 +593,7 @@ def _check_not_anothers(connection: sa.Connection, name: str) -> None:
 
 def _migrate(connection: sa.Connection, name: str) -> None:
     """Bring the schema to the newest revision, one process at a time (SQLite: BEGIN IMMEDIATE)."""
+    import sqlalchemy as sa
     from alembic import command
     from alembic.runtime.migration import MigrationContext
 

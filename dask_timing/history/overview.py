@@ -13,7 +13,7 @@ from dask_timing.phases import TOTAL_KEY
 from dask_timing.history.connection import Database
 from dask_timing.history.series import HistoryKey, History, MetricHistory, load_history, settings_name, summarise
 from dask_timing.history.steps import EmptyHistory, Point, StepVerdict, judge_newest
-from dask_timing.history.store import RunFilter
+from dask_timing.history.reading import RunFilter
 
 
 class Overview(msgspec.Struct):
@@ -42,7 +42,8 @@ def overview(database: Database, key: HistoryKey, filters: RunFilter, order: str
              fail_percent: float | None = None) -> Overview:
     """The history of ``key`` in ``order`` (``commits``: a checkout's order of revisions), summarised for
     ``metrics`` (None: every metric), its newest total time judged against ``fail_percent`` when given."""
-    one_python = msgspec.structs.replace(filters, python_version=key.python_version)
+    # its configuration is the key's (which the filters chose), its Python one
+    one_python = msgspec.structs.replace(filters, config=None, python_version=key.python_version)
     history = load_history(database, key.config_hash, key.host, order, one_python, commits)
     found = Overview(key, history, [metric for metric in summarise(history) if metrics is None or
                                     metric.metric in metrics])

@@ -20,15 +20,13 @@ from datetime import datetime
 from typing import Any, Callable, Mapping
 
 import msgspec
-import sqlalchemy as sa
 
 from dask_timing.analysis.groups import setting_name, show_setting
 from dask_timing.analysis.verdicts import LOAD_PER_CPU_DIFFERENCE
 from dask_timing.record.statistics import Summary, summarize
-from dask_timing.history.connection import Database
+from dask_timing.history.connection import Database, Reader, where
 from dask_timing.history.steps import MIN_POINTS_FOR_STEPS, Point, Step, detect_steps
-from dask_timing.history.store import RunFilter, display_order
-from dask_timing.history.tables import metrics, runs
+from dask_timing.history.reading import RunFilter, display_order
 from dask_timing.record.releases import commit_key, release_key
 from dask_timing.record.schema import STATUS_OK
 
@@ -53,24 +51,21 @@ class HistoryKey(msgspec.Struct, frozen=True):
 def histories(database: Database, filters: RunFilter | None = None) -> list[HistoryKey]:
     """Every configuration and machine with runs the filters match, the most runs first."""
     filters = filters or RunFilter()
-    count = sa.func.count(runs.c.id)
-    query = (sa.select(runs.c.config_hash, runs.c.host, runs.c.python_version, runs.c.kind, runs.c.config, count,
-                       sa.func.min(runs.c.measured_at), sa.func.max(runs.c.measured_at))
-             .where(*filters.clauses())
-             .group_by(runs.c.config_hash, runs.c.host, runs.c.python_version, runs.c.kind, runs.c.config)
-             .order_by(count.desc(), runs.c.config_hash, runs.c.python_version))
-    with database.reading() as connection:
-        rows = connection.execute(query).all()
-    found = [HistoryKey(*row[:4], msgspec.json.decode(row[4]), *row[5:]) for row in rows]
-    return [key for key in found if filters.matches_config(key.config)]
+    with database.reading() as reader:
+        conditions, parameters = filters.conditions(reader)
+        rows = reader.rows("SELECT config_hash, host, python_version, kind, config, count(id), min(measured_at), "
+                           f"max(measured_at) FROM runs {where(conditions)} "
+                           "GROUP BY config_hash, host, python_version, kind, config "
+                           "ORDER BY count(id) DESC, config_hash, python_version", parameters, moments=(6, 7))
+    return [HistoryKey(*row[:4], msgspec.json.decode(row[4]), *row[5:]) for row in rows]
 
 
 def metric_names(database: Database, filters: RunFilter | None = None) -> set[str]:
     """Every metric the runs the filters match have a value of."""
-    query = (sa.select(metrics.c.metric).distinct().join(runs, runs.c.id == metrics.c.run)
-             .where(*(filters or RunFilter()).clauses()))
-    with database.reading() as connection:
-        return set(connection.execute(query).scalars())
+    with database.reading() as reader:
+        conditions, parameters = (filters or RunFilter()).conditions(reader)
+        return {row[0] for row in reader.rows("SELECT DISTINCT metrics.metric FROM metrics JOIN runs ON runs.id = "
+                                              f"metrics.run {where(conditions)}", parameters)}
 
 
 def version_label(dask: str | None, distributed: str | None) -> str | None:
@@ -79,12 +74,12 @@ def version_label(dask: str | None, distributed: str | None) -> str | None:
     return f"distributed {distributed}" if dask in (None, distributed) else f"distributed {distributed} (dask {dask})"
 
 
-# Per order: the columns a point is told by, and its label from their values.
-_POINT_KEYS: dict[str, tuple[tuple[sa.Column, ...], Callable[..., str | None]]] = {
-    "version": ((runs.c.dask_version, runs.c.distributed_version), version_label),
-    "revision": ((runs.c.revision,), lambda revision: revision),
-    "label": ((runs.c.label,), lambda label: label),
-    "time": ((runs.c.study_id, runs.c.measured_at),
+# Per order: the columns of ``runs`` a point is told by, and its label from their values.
+_POINT_KEYS: dict[str, tuple[tuple[str, ...], Callable[..., str | None]]] = {
+    "version": (("dask_version", "distributed_version"), version_label),
+    "revision": (("revision",), lambda revision: revision),
+    "label": (("label",), lambda label: label),
+    "time": (("study_id", "measured_at"),
              lambda study, moment: study or (None if moment is None else f"{moment:%Y-%m-%d}")),
 }
 
@@ -129,10 +124,15 @@ def _second(pair: tuple) -> Any:
     return pair[1]
 
 
-def _where(config_hash: str, host: str | None, filters: RunFilter) -> list[sa.ColumnElement[bool]]:
-    """The successful timed runs of one history."""
-    return [runs.c.config_hash == config_hash, runs.c.host.is_(None) if host is None else runs.c.host == host,
-            runs.c.status == STATUS_OK, sa.not_(runs.c.warmup), *filters.clauses()]
+def _where(reader: Reader, config_hash: str, host: str | None, filters: RunFilter) -> tuple[str, dict[str, Any]]:
+    """The successful timed runs of one history: the WHERE clause and its parameters."""
+    conditions, parameters = filters.conditions(reader)
+    own = ["runs.config_hash = :history_config_hash", "runs.host IS NULL" if host is None else
+           "runs.host = :history_host", "runs.status = :history_status", "NOT runs.warmup"]
+    parameters.update(history_config_hash=config_hash, history_status=STATUS_OK)
+    if host is not None:
+        parameters["history_host"] = host
+    return where(own + conditions), parameters
 
 
 def _machine(cpus: int | None, memory: float | None) -> str:
@@ -148,14 +148,17 @@ class _Run(msgspec.Struct, frozen=True):
     moment: datetime
 
 
-def _runs(connection: sa.Connection, where: list, columns: tuple, label_of: Callable[..., str | None]
-          ) -> tuple[dict[int, _Run], dict[str, PointContext]]:
+def _runs(reader: Reader, where_clause: tuple[str, dict[str, Any]], columns: tuple[str, ...],
+          label_of: Callable[..., str | None]) -> tuple[dict[int, _Run], dict[str, PointContext]]:
     """Each run of the history, by id, and each point's context, read from the runs' environments: one row a
     run (the values' rows then name only their run, never again what it shares with its other values)."""
-    load = runs.c.environment[("load", "load_per_cpu")].as_float()
-    memory = runs.c.environment[("total_memory_bytes",)].as_float()
-    rows = connection.execute(sa.select(runs.c.id, runs.c.measured_at, *columns, load, runs.c.cpu_count, memory)
-                              .where(*where)).all()
+    clause, parameters = where_clause
+    load = reader.json_number("runs.environment", "load", "load_per_cpu")
+    memory = reader.json_number("runs.environment", "total_memory_bytes")
+    shown = ", ".join(f"runs.{column}" for column in columns)
+    rows = reader.rows(f"SELECT runs.id, runs.measured_at, {shown}, {load}, runs.cpu_count, {memory} FROM runs "
+                       f"{clause}", parameters,
+                       moments=(1, *(2 + index for index, column in enumerate(columns) if column == "measured_at")))
     width = len(columns)
     found: dict[int, _Run] = {}
     loads: dict[str, list[float]] = {}
@@ -180,12 +183,11 @@ def load_history(database: Database, config_hash: str, host: str | None, order: 
     """Read one history's values, grouped into points in ``order`` (one of ``history.ORDERS``); by revision,
     in the order of ``commits`` (``record.releases.git_commit_order``) when given."""
     columns, label_of = _POINT_KEYS[order]
-    where = _where(config_hash, host, filters or RunFilter())
-    query = (sa.select(runs.c.id, metrics.c.section, metrics.c.metric, metrics.c.seconds)
-             .join(metrics, metrics.c.run == runs.c.id).where(*where))
-    with database.reading() as connection:
-        described, contexts = _runs(connection, where, columns, label_of)
-        rows = connection.execute(query).all()
+    with database.reading() as reader:
+        where_clause = _where(reader, config_hash, host, filters or RunFilter())
+        described, contexts = _runs(reader, where_clause, columns, label_of)
+        rows = reader.rows("SELECT runs.id, metrics.section, metrics.metric, metrics.seconds FROM runs "
+                           f"JOIN metrics ON metrics.run = runs.id {where_clause[0]}", where_clause[1])
     values: dict[str, dict[str, list[float]]] = {}  # label -> metric -> values
     sections: dict[str, str] = {}  # metric -> its section
     first_seen: dict[str, datetime] = {}

@@ -5,10 +5,8 @@ adds nothing.  A result without a run id (a flat file of the earlier format)
 is keyed by a hash of its content, so importing the same file twice stores it
 once too.  Label, revision and study id are read from the run's options (where
 the tools record them); a study's file not carrying its study id there gives it
-through its name, as studies name their files.
-
-Read back, runs come as ``(pseudo-path, run)`` pairs, the pseudo-path being
-``db:RUN_ID``: what the analyzer gets from result files.
+through its name, as studies name their files.  Reading runs back is
+``reading``'s.
 """
 
 from __future__ import annotations
@@ -16,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from datetime import datetime, timezone
 from typing import Any, Callable, Iterable
 
 import msgspec
@@ -24,23 +21,17 @@ import sqlalchemy as sa
 
 from dask_timing import phases
 from dask_timing.analysis.groups import settings_key
-from dask_timing.errors import UsageError
 from dask_timing.analysis.load import expand, read_files
 from dask_timing.history.connection import Database
+from dask_timing.history.reading import ARRIVAL, MAPPING_SECTIONS, TEARDOWN, TOTAL, measured_at
 from dask_timing.history.tables import metrics, runs
 from dask_timing.record.schema import ARRIVAL_MILESTONES, RunResult, TimedRun
 
-PSEUDO_PATH_PREFIX = "db:"
 # Where in the options the tools record what a history is ordered and named by.
 LABEL_OPTION, REVISION_OPTION, STUDY_OPTION = "label", "revision", "study_id"
 # A study's result files end with its id: ..._run001_20261125-195728-a1b2c3.json
 STUDY_FILE_NAME = re.compile(r"_(\d{8}-\d{6}-[0-9a-f]{6})\.json$")
 IMPORT_BATCH = 2000  # files read and stored per transaction: memory stays flat, writers interleave
-
-# Which part of a result each metric row comes from, in the order they are shown.
-SECTIONS = PHASE, TOTAL, ARRIVAL, BEFORE_START, AFTER_READY, TEARDOWN = (
-    "phase", "total", "arrival", "before_start", "after_ready", "teardown")
-_MAPPING_SECTIONS = {PHASE: "phases", BEFORE_START: "before_start", AFTER_READY: "after_ready"}
 # RunResult fields kept in columns or metric rows of their own; the others go to `details`.
 _OWN_PLACE = frozenset({
     "kind", "config", "options", "run_id", "timestamp", "status", "error", "phases", "total_time", "teardown_time",
@@ -64,17 +55,6 @@ def stored_run_id(result: TimedRun) -> str:
     if result.run_id:
         return result.run_id
     return "sha256-" + hashlib.sha256(msgspec.json.encode(result, order="sorted")).hexdigest()[:40]
-
-
-def _measured_at(timestamp: str) -> datetime | None:
-    """The timestamp as naive UTC (one without a zone is taken as UTC), None if it is not one."""
-    try:
-        moment = datetime.fromisoformat(timestamp)
-    except ValueError:
-        return None
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
-    return moment
 
 
 def _text(value: Any) -> str | None:
@@ -104,7 +84,7 @@ def run_row(result: RunResult, path: str | None = None) -> dict[str, Any]:
         "status": result.status,
         "error": result.error,
         "timestamp": result.timestamp,
-        "measured_at": _measured_at(result.timestamp),
+        "measured_at": measured_at(result.timestamp),
         "total_time": result.total_time,
         "host": _text(environment.get("host")),
         "python_version": _text(environment.get("python_version")),
@@ -122,20 +102,10 @@ def run_row(result: RunResult, path: str | None = None) -> dict[str, Any]:
     }
 
 
-def display_order(section: str, metric: str) -> tuple[int, int, str]:
-    """Where a metric is shown: by section, phases in run order, arrival milestones in theirs."""
-    key = metric[: -len("_time")]
-    if section == PHASE:
-        within = phases.phase_order(key)
-    else:
-        within = ARRIVAL_MILESTONES.index(key) if section == ARRIVAL and key in ARRIVAL_MILESTONES else 0
-    return (SECTIONS.index(section), within, metric)
-
-
 def metric_values(result: TimedRun) -> list[tuple[str, str, float]]:
     """(section, metric, seconds) of every duration of a run, named as the analyzer names them."""
     values = [(section, f"{key}_time", seconds)
-              for section, field in _MAPPING_SECTIONS.items() for key, seconds in getattr(result, field).items()]
+              for section, field in MAPPING_SECTIONS.items() for key, seconds in getattr(result, field).items()]
     if result.total_time is not None:
         values.append((TOTAL, phases.TOTAL_KEY, result.total_time))
     if result.teardown_time is not None:
@@ -243,95 +213,3 @@ def import_files(database: Database, patterns: Iterable[str], report: Recorded |
         if progress is not None and start + IMPORT_BATCH < len(paths):
             progress(start + IMPORT_BATCH, len(paths), report)
     return report
-
-
-class RunFilter(msgspec.Struct, kw_only=True):
-    """Which runs to read: every field given must match (None: any).
-
-    ``config``: settings the run's configuration must have (a subset match, e.g.
-    ``{"n_workers": 2}``); ``since``/``until``: ISO 8601 times, inclusive.
-    """
-
-    kind: str | None = None
-    config_hash: str | None = None
-    config: dict[str, Any] | None = None
-    label: str | None = None
-    revision: str | None = None
-    study_id: str | None = None
-    host: str | None = None
-    python_version: str | None = None
-    dask_version: str | None = None
-    distributed_version: str | None = None
-    status: str | None = None
-    since: str | None = None
-    until: str | None = None
-
-    def clauses(self) -> list[sa.ColumnElement[bool]]:
-        """The SQL conditions (the ``config`` subset is checked after reading)."""
-        equal = ("kind", "config_hash", "label", "revision", "study_id", "host", "python_version", "dask_version",
-                 "distributed_version", "status")
-        found = [runs.c[name] == getattr(self, name) for name in equal if getattr(self, name) is not None]
-        if self.since is not None:
-            found.append(runs.c.measured_at >= _moment(self.since))
-        if self.until is not None:
-            found.append(runs.c.measured_at <= _moment(self.until))
-        return found
-
-    def matches_config(self, config: dict[str, Any]) -> bool:
-        return not self.config or all(key in config and config[key] == value for key, value in self.config.items())
-
-
-def _moment(text: str) -> datetime:
-    moment = _measured_at(text)
-    if moment is None:
-        raise UsageError(f"not an ISO 8601 time: {text!r} (e.g. 2026-01-31 or 2026-01-31T12:00:00Z)")
-    return moment
-
-
-_TIMED_COLUMNS = (runs.c.id, runs.c.run_id, runs.c.kind, runs.c.config, runs.c.options, runs.c.status,
-                  runs.c.error, runs.c.timestamp, runs.c.total_time, runs.c.arrivals, runs.c.probes,
-                  runs.c.schema_version)
-_WHOLE_COLUMNS = (runs.c.environment, runs.c.workers, runs.c.details)
-
-
-def read_runs(database: Database, filters: RunFilter | None = None,
-              model: type[TimedRun] = TimedRun) -> list[tuple[str, TimedRun]]:
-    """The stored runs the filters match, oldest first, as ``(db:RUN_ID, run)`` pairs.
-
-    ``model=TimedRun`` reads what statistics need; ``RunResult`` the whole result.
-    """
-    filters = filters or RunFilter()
-    where = filters.clauses()
-    whole = issubclass(model, RunResult)
-    columns = _TIMED_COLUMNS + (_WHOLE_COLUMNS if whole else ())
-    with database.reading() as connection:
-        rows = connection.execute(sa.select(*columns).where(*where).order_by(runs.c.measured_at, runs.c.id)).all()
-        durations = connection.execute(
-            sa.select(metrics.c.run, metrics.c.section, metrics.c.metric, metrics.c.seconds)
-            .join(runs, runs.c.id == metrics.c.run).where(*where)
-        ).all()
-    sections: dict[int, dict[str, dict[str, float]]] = {}
-    for run, section, metric, seconds in durations:
-        sections.setdefault(run, {}).setdefault(section, {})[metric] = seconds
-    found = []
-    for row in rows:
-        config = msgspec.json.decode(row.config)
-        if filters.matches_config(config):
-            found.append((PSEUDO_PATH_PREFIX + row.run_id, _run(row, config, sections.get(row.id, {}), whole)))
-    return found
-
-
-def _run(row: sa.Row, config: dict[str, Any], values: dict[str, dict[str, float]], whole: bool) -> TimedRun:
-    fields: dict[str, Any] = {
-        field: {metric[: -len("_time")]: seconds for metric, seconds in values.get(section, {}).items()}
-        for section, field in _MAPPING_SECTIONS.items()
-    }
-    if whole:
-        fields.update(row.details or {}, environment=row.environment or {}, workers=row.workers or [])
-    return (RunResult if whole else TimedRun)(
-        kind=row.kind, config=config, options=row.options or {}, run_id=row.run_id, timestamp=row.timestamp,
-        status=row.status, error=row.error, total_time=row.total_time,
-        teardown_time=values.get(TEARDOWN, {}).get("teardown_time"), arrivals=row.arrivals, probes=row.probes,
-        schema_version=row.schema_version, **fields,
-    )
-
