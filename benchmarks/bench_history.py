@@ -8,10 +8,14 @@
    2 machines x 20 releases x 250 runs, in time order, so one history's runs are
    spread over the whole file; a 15 % step planted in one history), then the
    summary of that configuration's history on one machine (query, statistics of
-   every metric at every release, steps), in a fresh process each time.
-   Goal: 0.5 s or less, 300 MB or less, on the machine the goal was set on: each round also times the
-   plain summary of 10,000 current result files (``bench_analyzer_speed.py``'s yardstick), which puts the
-   seconds measured on another machine, slower or busy, on that one.
+   every metric at every release, steps), in a fresh process each time; and the
+   command a user runs for it, ``dask-timing history show --config workers=2
+   --kind local --host ci-runner-a`` (which also finds the configuration among
+   the 100 and prints each release's interval).  Goal: 0.5 s or less, 300 MB or
+   less, on the machine the goal was set on: each round also times the plain
+   summary of 10,000 current result files (``bench_analyzer_speed.py``'s
+   yardstick), which puts the seconds measured on another machine, slower or
+   busy, on that one.
 3. Step detection on 200 simulated series of 60 points with 5 % noise: how often
    a planted 10 % step (somewhere from point 10 to 50) is found within 2 points of
    where it is, and how often a flat series shows a step.  Goals: 95 % or more,
@@ -36,6 +40,7 @@ import os
 import random
 import sqlite3
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -260,26 +265,40 @@ def bench_summary(folder: str, template: RunResult, total: int, repeats: int) ->
           "current files (the yardstick):")
     report_path = os.path.join(folder, "report.json")
     summary = ["--child-summary", db, config_hash, host]
+    kind, config = configurations()[STEP_CONFIG]
+    command = [sys.executable, "-m", "dask_timing", "history", "show", "--db", db, "--host", host, "--kind", kind,
+               "--config", f"workers={config['n_workers']}"]
     measured_child(summary, report_path)  # the file's pages in memory
+    shown = subprocess.run(command, capture_output=True, text=True, cwd=REPOSITORY, timeout=MEASURE_TIMEOUT)
+    headers = [line for line in shown.stdout.splitlines() if " run(s), " in line]
+    if shown.returncode != 0 or len(headers) != 1:
+        raise SystemExit(f"the command did not show one history: {shown.stderr or shown.stdout}")
     measure(PLAIN_SUMMARY, yardstick)
-    samples, plain = [], []
+    samples: dict[str, list[tuple[float, float]]] = {"summary": [], "command": []}
+    plain = []
     for repeat in range(repeats):
-        for part in ("summary", "yardstick") if repeat % 2 == 0 else ("yardstick", "summary"):
+        parts = ["summary", "command", "yardstick"]
+        for part in parts if repeat % 2 == 0 else parts[::-1]:
             if part == "yardstick":
                 plain.append(measure(PLAIN_SUMMARY, yardstick)[0])
+            elif part == "command":
+                samples[part].append(run_measured(command, MEASURE_TIMEOUT, cwd=REPOSITORY))
             else:
                 wall, peak, report = measured_child(summary, report_path)
-                samples.append((wall, peak))
-        print(f"  round {repeat + 1}: {samples[-1][0]:.2f} s wall ({report['seconds']:.2f} s imports, query and "
-              f"statistics), peak {samples[-1][1]:.0f} MB; {report['runs']} runs over {report['points']} releases; "
-              f"yardstick {plain[-1]:.2f} s; load average {load_average()}")
+                samples[part].append((wall, peak))
+        print(f"  round {repeat + 1}: {samples['summary'][-1][0]:.2f} s wall ({report['seconds']:.2f} s imports, "
+              f"query and statistics), peak {samples['summary'][-1][1]:.0f} MB; {report['runs']} runs over "
+              f"{report['points']} releases; the command {samples['command'][-1][0]:.2f} s wall, peak "
+              f"{samples['command'][-1][1]:.0f} MB; yardstick {plain[-1]:.2f} s; load average {load_average()}")
+    print(f"    {headers[0]}")
     for line in report["lines"]:
         print(f"    {line}")
-    walls = [wall for wall, _ in samples]
-    print(f"  seconds, as measured: {spread(walls)}; peak {max(peak for _, peak in samples):.0f} MB   "
-          "goal: 0.5 s or less and 300 MB or less")
-    print(f"  the same on the goal's machine, by the yardstick of each round: {spread(on_goal_machine(walls, plain))}"
-          "   goal: 0.5 s or less")
+    for part, named in (("summary", "the summary"), ("command", "the command")):
+        walls = [wall for wall, _ in samples[part]]
+        print(f"  {named}, seconds as measured: {spread(walls)}; peak {max(peak for _, peak in samples[part]):.0f} "
+              f"MB   goal: 0.5 s or less and 300 MB or less")
+        print(f"  {named}, the same on the goal's machine, by the yardstick of each round: "
+              f"{spread(on_goal_machine(walls, plain))}   goal: 0.5 s or less")
 
 
 def simulated(generator: random.Random, noise, runs: int, step_at: int | None) -> list[Point]:

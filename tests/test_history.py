@@ -399,8 +399,9 @@ def test_the_trend_plot_never_draws_a_step_as_a_series_line_and_keeps_its_key_wh
         level = [1.0 + 0.1 * index + (0.4 if point >= 3 else 0.0) for point in range(5)]
         points = [steps.Point(f"distributed {VERSIONS[point]}", tuple(level[point] * (1 + rng.gauss(0, 0.01))
                                                                      for _ in range(5))) for point in range(5)]
-        drawn.append((f"local, n_workers={index + 1}, processes=True on machine-a",
-                      series.metric_history("total_time", points)))
+        drawn.append((f"local, batch_size=0, dashboard=True, host=127.0.0.1, n_workers={index + 1}, processes=True, "
+                       "start_method=spawn, threads_per_worker=1, wait_for_workers=True on machine-a, Python 3.11.7",
+                       series.metric_history("total_time", points)))
     assert all(history.steps for _name, history in drawn)
     figure = history_figure(drawn, "version")
     try:
@@ -417,6 +418,10 @@ def test_the_trend_plot_never_draws_a_step_as_a_series_line_and_keeps_its_key_wh
         renderer = figure.canvas.get_renderer()
         key, whole = axes.get_legend().get_window_extent(renderer), figure.bbox
         assert key.y0 >= whole.y0 - 1 and key.y1 <= whole.y1 + 1 and key.x1 <= whole.x1 + 1
+        # the title and the settings all series share, whole across the figure (a narrow one: a few points)
+        headings = [text.get_window_extent(renderer) for text in figure.texts if text.get_text()]
+        assert headings and all(whole.x0 - 1 <= box.x0 and box.x1 <= whole.x1 + 1 and box.y1 <= whole.y1 + 1
+                                for box in headings)
         # the steps' sizes are read, not guessed: no label over another, none up in the title
         labels = [child.get_window_extent(renderer) for child in axes.get_children()
                   if isinstance(child, Annotation) and child.get_text()]

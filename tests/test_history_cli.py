@@ -120,6 +120,9 @@ def test_config_picks_configurations_by_their_settings_as_printed(db_url, tmp_pa
                for _ in range(3)]
     write_history_results(tmp_path / "results", results)
     assert history("import", "--db", db_url, str(tmp_path / "results")).returncode == 0
+    every = history("show", "--db", db_url, "--metric", "total_time")
+    assert [line.split(" processes")[0] for line in every.stdout.splitlines() if " run(s), " in line] == [
+        f"{kind}, workers={workers}," for kind in ("distributed", "local") for workers in (1, 2, 4)]  # not by hash
     two = history("show", "--db", db_url, "--config", "workers=2", "--metric", "total_time")
     assert two.returncode == 0, two.stderr
     headers = [line for line in two.stdout.splitlines() if " run(s), " in line]
@@ -134,8 +137,13 @@ def test_config_picks_configurations_by_their_settings_as_printed(db_url, tmp_pa
     analysed = run_tool([ANALYZER, "--db", db_url, "--config", "workers=4", "--kind", "distributed"])
     assert analysed.returncode == 0 and "Loaded 6 result" in analysed.stdout, analysed.stderr
     none = history("show", "--db", db_url, "--config", "workers=3", "--config", "processes=on")
-    assert none.returncode == EXIT_USAGE
-    assert none.stderr.strip().endswith("matches --config workers=3 --config processes=on")
+    assert none.returncode == EXIT_USAGE and len(none.stderr.strip().splitlines()) == 1
+    assert none.stderr.strip().endswith("matches --config workers=3 --config processes=on (the stored configurations "
+                                        "have workers=1, 2, 4; processes=on)")
+    misspelt = run_tool([ANALYZER, "--db", db_url, "--config", "worker=2"])
+    assert misspelt.returncode == EXIT_USAGE and len(misspelt.stderr.strip().splitlines()) == 1
+    assert misspelt.stderr.strip().endswith("(no stored configuration has a setting worker; theirs: processes, "
+                                            "threads, workers)")
     malformed = history("show", "--db", db_url, "--config", "workers")
     assert malformed.returncode == EXIT_USAGE and "NAME=VALUE" in malformed.stderr
     assert len(malformed.stderr.strip().splitlines()) == 1

@@ -153,9 +153,7 @@ class Group(msgspec.Struct, dict=True):  # dict: room for the cached properties
         return bootstrap_medians(total_times(self), bootstrap_generator(msgspec.json.encode(self.key)))
 
     def sort_key(self) -> tuple:
-        numbers = tuple(_as_number(self.config.get(key)) for key in LABEL_KEYS)
-        rest = tuple(sorted((key, repr(value)) for key, value in self.config.items() if key not in LABEL_KEYS))
-        return (self.kind, numbers, rest, environment_key(self.environment))
+        return (*configuration_order(self.kind, self.config), environment_key(self.environment))
 
     def to_json(self) -> dict[str, Any]:
         environment = self.environment
@@ -171,6 +169,13 @@ class Group(msgspec.Struct, dict=True):  # dict: room for the cached properties
             "files": self.paths,
             "metrics": {name: summary.to_json() for name, summary in self.summaries().items()},
         }
+
+
+def configuration_order(kind: str, config: dict[str, Any]) -> tuple:
+    """Where a configuration comes in tables, plots and histories: by kind, then by workers, threads and the
+    other labelled settings as numbers (2 before 16), then by the rest."""
+    numbers = tuple(_as_number(config.get(key)) for key in LABEL_KEYS)
+    return (kind, numbers, tuple(sorted((key, repr(value)) for key, value in config.items() if key not in LABEL_KEYS)))
 
 
 def metric_order(name: str) -> tuple[int, int]:

@@ -12,7 +12,7 @@ from dask_timing.defaults import DEFAULT_RESULTS_DIR
 from dask_timing.analysis.computed import Analysis
 from dask_timing.analysis.groups import Group, group_results
 from dask_timing.analysis.load import LoadedResults, load, shared_runs
-from dask_timing.cli.history import add_filter_options, filters_given, run_filter
+from dask_timing.cli.history import add_filter_options, filters_given, nothing_matches, run_filter
 from dask_timing.history.releases import release_histories
 from dask_timing.analysis.verdicts import Comparison, environment_names, pair_environments, pair_results
 from dask_timing.present.analysis import CONCISE, QUIET, VERBOSE, present, present_end, save_verdicts
@@ -163,11 +163,9 @@ def load_database(args) -> tuple[str, LoadedResults]:
     filters = run_filter(args)
     with opened(args.db, read_only=True) as database:
         results = read_runs(database, filters, RunResult)
-        source = database.name
-    if not results:
-        given = " ".join(filters_given(args))
-        raise cli.UsageError(f"no stored run in {source} matches{' ' + given if given else ''}")
-    return source, LoadedResults(results=results)
+        if not results:
+            raise nothing_matches(database, filters, args)
+        return database.name, LoadedResults(results=results)
 
 
 def pair_with_baseline(prog: str, loaded: LoadedResults, groups: list[Group], baseline_patterns: list[str],

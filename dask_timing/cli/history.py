@@ -65,9 +65,11 @@ def filters_given(args: argparse.Namespace) -> list[str]:
     given = []
     for option in FILTERS:
         value = getattr(args, option, None)
-        if option == "config" and value:
+        if value is None:
+            continue
+        if option == "config":  # NAME=VALUE pairs, each given with an option of its own
             given.extend(f"--config {name}={setting}" for name, setting in value)
-        elif value is not None and option != "config":
+        else:
             given.append(f"--{option} {value}")
     return given
 
@@ -172,9 +174,36 @@ def history_keys(database, filters, args: argparse.Namespace) -> list:
 
     keys = histories(database, filters)
     if not keys:
-        raise cli.UsageError(f"no stored run in {database.name} matches"
-                             + (f" {' '.join(filters_given(args))}" if filters_given(args) else ""))
+        raise nothing_matches(database, filters, args)
     return keys
+
+
+def nothing_matches(database, filters, args: argparse.Namespace) -> cli.UsageError:
+    """No stored run matches the filters: one line naming them, and for --config what is stored."""
+    given = filters_given(args)
+    message = f"no stored run in {database.name} matches" + (f" {' '.join(given)}" if given else "")
+    return cli.UsageError(message + (f" ({_settings_stored(database, filters.config)})" if filters.config else ""))
+
+
+def _settings_stored(database, wanted: dict[str, str]) -> str:
+    """The values the stored configurations have of the settings asked for, or the names they have."""
+    from dask_timing.analysis.groups import setting_name, show_setting
+    from dask_timing.history.reading import configurations
+
+    stored: dict[str, set[str]] = {}
+    for config in database.read(configurations).values():
+        for key, value in config.items():
+            stored.setdefault(setting_name(key), set()).add(show_setting(value))
+    unknown = [name for name in wanted if setting_name(name) not in stored]
+    if unknown:
+        return f"no stored configuration has a setting {unknown[0]}; theirs: {', '.join(sorted(stored))}"
+    return "the stored configurations have " + "; ".join(
+        f"{setting_name(name)}={', '.join(sorted(stored[setting_name(name)], key=_numbers_first))}" for name in wanted)
+
+
+def _numbers_first(text: str) -> tuple:
+    """Whole numbers in their order (2 before 16), then the other values in theirs."""
+    return (0, int(text), "") if text.isdigit() else (1, 0, text)
 
 
 def show(database, filters, commits, args: argparse.Namespace) -> int:

@@ -9,9 +9,9 @@ SQLite is reached through Python's own ``sqlite3`` driver, PostgreSQL through
 psycopg 3.  Every read is plain SQL (``Reader``): on SQLite it goes straight to
 the driver, so a command that only reads a SQLite file never loads SQLAlchemy,
 whose import alone is most of what a history's summary costs; writes, the
-schema and PostgreSQL go through SQLAlchemy.  Opening a database brings its schema up to date with the package's
-Alembic migrations; a database whose schema is newer than this package knows is
-refused, never downgraded.  Every failure is a ``HistoryDatabaseError`` whose
+schema and PostgreSQL go through SQLAlchemy.  Opening a database brings its
+schema up to date with the package's Alembic migrations; a database whose
+schema is newer than this package knows is refused, never downgraded.  Every failure is a ``HistoryDatabaseError`` whose
 message is one line (the password of a URL never shown).
 """
 

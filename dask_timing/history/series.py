@@ -21,7 +21,7 @@ from typing import Any, Callable, Mapping
 
 import msgspec
 
-from dask_timing.analysis.groups import setting_name, show_setting
+from dask_timing.analysis.groups import configuration_order, setting_name, show_setting
 from dask_timing.analysis.verdicts import LOAD_PER_CPU_DIFFERENCE
 from dask_timing.record.statistics import Summary, summarize
 from dask_timing.history.connection import Database, Reader, where
@@ -49,15 +49,17 @@ class HistoryKey(msgspec.Struct, frozen=True):
 
 
 def histories(database: Database, filters: RunFilter | None = None) -> list[HistoryKey]:
-    """Every configuration and machine with runs the filters match, the most runs first."""
+    """Every configuration and machine with runs the filters match: the most runs first, then in the order the
+    analyzer shows configurations in."""
     filters = filters or RunFilter()
     with database.reading() as reader:
         conditions, parameters = filters.conditions(reader)
         rows = reader.rows("SELECT config_hash, host, python_version, kind, config, count(id), min(measured_at), "
                            f"max(measured_at) FROM runs {where(conditions)} "
-                           "GROUP BY config_hash, host, python_version, kind, config "
-                           "ORDER BY count(id) DESC, config_hash, python_version", parameters, moments=(6, 7))
-    return [HistoryKey(*row[:4], msgspec.json.decode(row[4]), *row[5:]) for row in rows]
+                           "GROUP BY config_hash, host, python_version, kind, config", parameters, moments=(6, 7))
+    found = [HistoryKey(*row[:4], msgspec.json.decode(row[4]), *row[5:]) for row in rows]
+    return sorted(found, key=lambda key: (-key.n_runs, configuration_order(key.kind, key.config), key.host or "",
+                                          key.python_version or ""))
 
 
 def metric_names(database: Database, filters: RunFilter | None = None) -> set[str]:

@@ -18,7 +18,7 @@ from typing import IO, Sequence
 from dask_timing.history.series import MetricHistory
 from dask_timing.phases import TOTAL_KEY
 from dask_timing.present.plots.layout import (
-    LABEL_WIDTH, LINE_WIDTH, TEXT_LINE, label_parts, legend, line_count, pyplot, save, style_at, wrap_parts,
+    LABEL_WIDTH, TEXT_LINE, characters_across, label_parts, legend, line_count, pyplot, save, style_at, wrap_parts,
 )
 
 HEIGHT = 4.5  # inches
@@ -89,10 +89,12 @@ def history_figure(series: Sequence[tuple[str, MetricHistory]], order: str):
     axes.set_ylim(bottom=0)
     if any(len(found) > MAX_STEP_LABELS for found in steps_at.values()):
         axes.set_ylim(top=axes.get_ylim()[1] * 1.12)  # room above the highest step for its shared label
-    title = f"History of {metric}, by {order}; arrows: steps found, with their size"
+    # across the whole figure, the key beside the axes included, in lines that fit it
+    across = characters_across(width)
+    title = textwrap.fill(f"History of {metric}, by {order}; arrows: steps found, with their size", across)
     if common:
-        title += "\n" + textwrap.fill("All: " + ", ".join(common), LINE_WIDTH)
-    axes.set_title(title, fontsize=10)
+        title += "\n" + textwrap.fill("All: " + ", ".join(common), across)
+    figure.suptitle(title, fontsize=10)
     axes.grid(True, alpha=0.3)
     legend(axes, fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # beside the axes: never over a point
     figure.tight_layout()

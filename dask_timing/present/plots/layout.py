@@ -37,7 +37,7 @@ PAGE_SIZE = 16  # configurations or families in one figure
 MULTIPLES_COLUMNS = 4  # small multiples (one panel per configuration) in a row
 MULTIPLE_HEIGHT = 1.9  # inches per row of small multiples
 LABEL_WIDTH = 34  # characters per line of a configuration's label
-LINE_WIDTH = 110  # characters per line of a heading or key across the figure
+LINE_WIDTH = 110  # characters per line of a heading or key across a figure WIDTH wide
 LONG_VALUE = 24  # a setting's value longer than this is named by a key
 TEXT_LINE = 0.15  # inches per line of small text, spacing included
 MINUS = "\N{MINUS SIGN}"
@@ -194,6 +194,11 @@ class Look:
         lines += [textwrap.fill(f"[{self.keys[part]}] {part}", LINE_WIDTH, subsequent_indent="      ")
                   for part in sorted(used, key=self.keys.get)]
         return "\n".join(lines)
+
+
+def characters_across(width: float) -> int:
+    """Characters per line of a heading across a figure ``width`` inches wide (LINE_WIDTH across WIDTH)."""
+    return int(LINE_WIDTH * width / WIDTH)
 
 
 def line_count(text: str) -> int:
