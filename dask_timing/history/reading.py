@@ -75,8 +75,8 @@ class RunFilter(msgspec.Struct, kw_only=True):
                 _moment(text)
 
     def conditions(self, reader: Reader) -> tuple[list[str], dict[str, Any]]:
-        """The SQL conditions and their parameters (``filter_*``); the ``config`` subset is checked after
-        reading."""
+        """The SQL conditions and their parameters (``filter_*``); ``config`` becomes the hashes of the stored
+        configurations that have its settings."""
         equal = ("kind", "config_hash", "label", "revision", "study_id", "host", "python_version", "dask_version",
                  "distributed_version", "status")
         given = {name: getattr(self, name) for name in equal if getattr(self, name) is not None}
