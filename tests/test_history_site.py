@@ -123,12 +123,16 @@ def test_publishing_again_updates_the_site_and_never_touches_what_is_not_its_own
     assert publish(db, site).returncode == EXIT_OK
     first = os.readlink(site / LINK)
     assert "1 configuration(s)" in (site / LINK / "index.html").read_text()
+    assert "Only the stored runs" not in (site / LINK / "index.html").read_text()
     recorded(tmp_path, db, 2)
     again = publish(db, site)
     assert again.returncode == EXIT_OK, again.stderr
     assert "History of 2 configuration(s)" in (site / LINK / "index.html").read_text()
     assert os.readlink(site / LINK) != first and os.path.isdir(site / first)  # the one before stays, whole
-    assert publish(db, site).returncode == EXIT_OK
+    chosen = publish(db, site, "--config", "workers=1", "--host", "machine-a")  # the filters said on the site
+    assert chosen.returncode == EXIT_OK, chosen.stderr
+    assert ('<h1>History of 1 configuration(s), by version</h1><p class="selection">Only the stored runs matching '
+            "--config workers=1 --host machine-a.</p>") in (site / LINK / "index.html").read_text()
     assert not os.path.exists(site / first)  # older ones go
     assert len(os.listdir(site / BUILDS)) == 2
     assert (site / "notes.txt").read_text() == "mine" and (site / "build-19990101T000000-1").is_dir()

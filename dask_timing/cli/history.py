@@ -266,7 +266,7 @@ def publish(database, filters, commits, args: argparse.Namespace) -> int:
     started = time.monotonic()
     keys = history_keys(database, filters, args)
     found = [overview(database, key, filters, args.order, commits, None, args.threshold) for key in keys]
-    site = publish_site(found, args.directory, args.order, args.threshold)
+    site = publish_site(found, args.directory, args.order, args.threshold, filters_given(args))
     print(f"Published {len(found)} configuration(s) in {time.monotonic() - started:.1f} s: "
           f"{site.pages} page(s) and {site.images} image(s), {site.size / 1e3:,.0f} kB; open {site.index}")
     return EXIT_OK

@@ -89,16 +89,18 @@ def _is_ours(path: str) -> bool:
         return False
 
 
-def publish_site(overviews: Sequence[Overview], directory: str, order: str, percent: float) -> Published:
+def publish_site(overviews: Sequence[Overview], directory: str, order: str, percent: float,
+                 selection: Sequence[str] = ()) -> Published:
     """Build the site of ``overviews`` (``history.overview``) in a new folder and make it DIR's site; the
-    configurations in the order of their names (numbers by value: workers=2 before workers=10)."""
+    configurations in the order of their names (numbers by value: workers=2 before workers=10).
+    ``selection``: the filters the runs were chosen by, as typed (``--label nightly``), said on the index."""
     overviews = sorted(overviews, key=lambda found: _natural(found.name))
     builds = os.path.join(directory, BUILDS)
     os.makedirs(builds, exist_ok=True)
     name = f"build-{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{os.getpid()}"
     building = os.path.join(builds, name + ".tmp")
     try:
-        pages, images = _build(overviews, building, order, percent)
+        pages, images = _build(overviews, building, order, percent, selection)
         size = sum(os.path.getsize(os.path.join(building, file)) for file in os.listdir(building))
         os.rename(building, os.path.join(builds, name))
     finally:
@@ -135,7 +137,8 @@ def page_name(found: Overview) -> str:
     return f"config-{hashlib.sha1(identity.encode()).hexdigest()[:12]}"
 
 
-def _build(overviews: Sequence[Overview], folder: str, order: str, percent: float) -> tuple[int, int]:
+def _build(overviews: Sequence[Overview], folder: str, order: str, percent: float,
+           selection: Sequence[str]) -> tuple[int, int]:
     from dask_timing.present.history_plot import draw_history
 
     os.makedirs(folder)
@@ -148,7 +151,7 @@ def _build(overviews: Sequence[Overview], folder: str, order: str, percent: floa
             draw_history([(found.name, total)], order, os.path.join(folder, image))
             images += 1
         write_text(os.path.join(folder, page_name(found) + ".html"), _configuration_page(found, image, percent))
-    write_text(os.path.join(folder, "index.html"), _index_page(overviews, order, percent))
+    write_text(os.path.join(folder, "index.html"), _index_page(overviews, order, percent, selection))
     write_text(os.path.join(folder, "steps.html"), _steps_page(overviews))
     return len(overviews) + 2, images
 
@@ -203,7 +206,7 @@ def _steps(found: Overview) -> list[tuple[str, Step]]:
     return [(metric.metric, step) for metric in found.metrics for step in metric.steps]
 
 
-def _index_page(overviews: Sequence[Overview], order: str, percent: float) -> str:
+def _index_page(overviews: Sequence[Overview], order: str, percent: float, selection: Sequence[str]) -> str:
     rows = []
     for found in overviews:
         newest = found.points[-1].label if found.points else "–"
@@ -216,7 +219,9 @@ def _index_page(overviews: Sequence[Overview], order: str, percent: float) -> st
             _cell("; ".join(step.describe(TOTAL_KEY) for step in total_steps) or "none"),
             _cell(len(steps), True), _cell(len(found.history.warnings()), True),
         ])
-    body = (f"{_nav()}<h1>History of {len(overviews)} configuration(s), by {esc(order)}</h1>"
+    chosen = (f'<p class="selection">Only the stored runs matching {esc(" ".join(selection))}.</p>'
+              if selection else "")
+    body = (f"{_nav()}<h1>History of {len(overviews)} configuration(s), by {esc(order)}</h1>{chosen}"
             + _table(["configuration", "runs", "points", "newest point", "verdict on it", "its change",
                       f"steps in {TOTAL_KEY}",
                       "steps (all metrics)", "warnings"], rows, [_verdict_class(found) for found in overviews])
